@@ -1,0 +1,20 @@
+# lre: language representation embeddings and their reflection in brain responses.
+# Thin by design: configuration, includes and the final targets. All logic lives in src/lre.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+# The default is the offline demo; `--configfile other.yaml` replaces it (no merging).
+if not workflow.overwrite_configfiles:
+    configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/stimuli.smk"
+include: "workflow/rules/features.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

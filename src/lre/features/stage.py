@@ -1,0 +1,58 @@
+"""The ``features`` stage: extract every space of one model on every document."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from .. import documents, io
+from ..errors import LreError
+from . import family_module, store
+
+log = logging.getLogger(__name__)
+
+
+def models_of_job(job: dict) -> dict:
+    """The model entries a job needs (the model itself and, for shift, its sources)."""
+    models = {}
+    while job is not None:
+        models[job["model"]] = job["entry"]
+        job = job.get("of")
+    return models
+
+
+def run(job: dict, documents_path, out_path, runtime: dict, of_path=None) -> None:
+    """Extract one model's spaces (``job`` from :func:`lre.config.features_job`) and write them."""
+    name, entry = job["model"], job["entry"]
+    models = models_of_job(job)
+    mod = family_module(entry["family"])
+    mod.check(name, entry, models)
+    outs = mod.outputs(name, entry, models)
+    docs = documents.read(documents_path)
+    words = [w for _, _, w in docs.items()]
+    counts = docs.n_words()
+    log.info("model %s (%s): %d spaces, %d corpus words, %d story words", name, entry["family"], len(outs),
+             counts["corpus"], counts["stories"])
+    settings = {**job["settings"], **runtime, "seed": job["seed"]}
+    t0 = time.perf_counter()
+    feats, info = mod.extract(name, entry, words, settings, {"of": of_path})
+    log.info("model %s: extracted in %.1f s", name, time.perf_counter() - t0)
+    if list(feats) != outs:
+        raise LreError(f"{name}: family {entry['family']} returned outputs {list(feats)}, expected {outs}")
+    spaces = {}
+    for out, arrays in feats.items():
+        space = f"{name}.{out}"
+        dims = {a.shape[1] for a in arrays if a.ndim == 2}
+        for (set_, doc, w), a in zip(docs.items(), arrays):
+            if a.ndim != 2 or a.shape[0] != len(w) or len(dims) != 1:
+                raise LreError(f"{space}: document {set_}/{doc} has shape {a.shape}; expected "
+                               f"({len(w)}, dim) with one dim for all documents")
+            if not np.isfinite(a).all():
+                raise LreError(f"{space}: document {set_}/{doc} has non-finite values; the model "
+                               "diverged or the input is degenerate (try features.dtype: float32)")
+        spaces[space] = [np.asarray(a, dtype=np.float32) for a in arrays]
+        log.info("space %s: dim %d", space, dims.pop())
+    prov = io.provenance(job, model_info=info)
+    store.write(out_path, name, entry["family"], docs, spaces, prov)

@@ -1,0 +1,80 @@
+"""Feature files: one HDF5 file per model, holding all of its spaces.
+
+Layout::
+
+    attrs: provenance (JSON), model, family, spaces (JSON list of space names)
+    /docs/<set>/<doc>/words          the words, 1:1 with the rows of every matrix
+    /docs/stories/<story>/times      word times (s from sound start; midpoints)
+    /spaces/<space>/<set>/<doc>      float32 (n_words, dim)
+
+``<set>`` is ``corpus`` (the transfer corpus) or ``stories`` (the fMRI stimuli).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .. import io
+from ..documents import Documents
+from ..errors import InputError
+
+
+def write(path, model: str, family: str, docs: Documents, feats: dict[str, list[np.ndarray]],
+          provenance: dict) -> None:
+    """Write one model's spaces. ``feats`` maps space name -> one array per document of ``docs``."""
+    items = list(docs.items())
+    with io.h5_atomic(path) as f:
+        io.h5_set_json(f, "provenance", provenance)
+        f.attrs["model"] = model
+        f.attrs["family"] = family
+        io.h5_set_json(f, "spaces", list(feats))
+        dg = f.create_group("docs", track_order=True)
+        for set_, name, words in items:
+            g = dg.require_group(set_).create_group(name)
+            io.h5_write_strings(g, "words", words)
+            if set_ == "stories":
+                g["times"] = docs.stories[name].words.times
+        sg = f.create_group("spaces", track_order=True)
+        for space, arrays in feats.items():
+            g = sg.create_group(space, track_order=True)
+            for (set_, name, _), arr in zip(items, arrays):
+                g.require_group(set_).create_dataset(name, data=np.ascontiguousarray(arr, dtype=np.float32))
+
+
+class FeatureFile:
+    """Read access to a feature file (opened per call, so it is safe to keep around)."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise InputError(self.path, "does not exist.", fix="run the features stage for this model first.")
+        with self._open() as f:
+            self.provenance = io.h5_get_json(f, "provenance")
+            self.spaces = io.h5_get_json(f, "spaces")
+            self.model = str(f.attrs["model"])
+            self.family = str(f.attrs["family"])
+
+    def _open(self):
+        return io._h5().File(self.path, "r")
+
+    def _check_space(self, space: str) -> None:
+        if space not in self.spaces:
+            raise InputError(self.path, f"has no space {space!r}; it holds {self.spaces}.",
+                             fix="re-run the features stage with the current config.")
+
+    def load(self, space: str, set_: str) -> dict[str, np.ndarray]:
+        """``{doc: float32 (n_words, dim)}`` for one space and one set, in stored order."""
+        self._check_space(space)
+        with self._open() as f:
+            return {name: ds[()] for name, ds in f["spaces"][space][set_].items()}
+
+    def words(self, set_: str) -> dict[str, list[str]]:
+        with self._open() as f:
+            return {name: io.h5_read_strings(g["words"]) for name, g in f["docs"][set_].items()}
+
+    def times(self) -> dict[str, np.ndarray]:
+        """Word times of every story."""
+        with self._open() as f:
+            return {name: g["times"][()] for name, g in f["docs"]["stories"].items()}

@@ -1,0 +1,132 @@
+"""Config validation: schema, defaults, clear errors."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lre import config
+from lre.errors import ConfigError
+from lre.features import resolve_spaces
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def demo_raw():
+    return yaml.safe_load((ROOT / "config.yaml").read_text())
+
+
+def test_default_config_validates_and_lists_enough_spaces(demo_raw):
+    cfg = config.load(ROOT / "config.yaml")
+    spaces = resolve_spaces(cfg["features"]["models"])
+    assert len(spaces) >= 25
+    names = [s.name for s in spaces]
+    assert "minilm.L0" in names and "minilm.L6" in names and "glove_next.vec" in names
+    assert len(names) == len(set(names))
+
+
+def test_defaults_are_filled(demo_raw):
+    cfg = config.validate(demo_raw)
+    assert cfg["stimuli"]["drop_bracketed"] is True
+    assert cfg["features"]["models"]["glove"]["oov"] == "pieces"
+    assert cfg["features"]["models"]["minilm"]["word_vector"] == "last"
+    assert cfg["features"]["models"]["spacy"]["context_words"] == 16
+    assert "context_tokens" not in cfg["features"]["models"]["glove"]  # family defaults stay in their family
+    assert demo_raw["features"]["models"]["glove"].get("oov") is None  # the input is not modified
+
+
+def test_unknown_key_is_rejected_with_a_suggestion(demo_raw):
+    raw = copy.deepcopy(demo_raw)
+    raw["features"]["models"]["minilm"]["context_tokns"] = 64
+    with pytest.raises(ConfigError, match=r"features\.models\.minilm.*'context_tokns' \(did you mean 'context_tokens'\?\)"):
+        config.validate(raw)
+    raw = copy.deepcopy(demo_raw)
+    raw["sed"] = 1
+    with pytest.raises(ConfigError, match=r"did you mean 'seed'"):
+        config.validate(raw)
+
+
+def test_wrong_value_names_the_field(demo_raw):
+    raw = copy.deepcopy(demo_raw)
+    raw["features"]["models"]["glove"]["oov"] = "ignore"
+    with pytest.raises(ConfigError, match=r"features\.models\.glove\.oov.*'ignore' is not one of"):
+        config.validate(raw)
+    raw = copy.deepcopy(demo_raw)
+    raw["features"]["models"]["minilm"]["layers"] = [1, -2]
+    with pytest.raises(ConfigError, match=r"features\.models\.minilm\.layers"):
+        config.validate(raw)
+
+
+def test_family_specific_keys_are_checked(demo_raw):
+    from lre.features import check_models
+
+    raw = copy.deepcopy(demo_raw)
+    raw["features"]["models"]["glove"]["context_words"] = 3
+    cfg = config.validate(raw)
+    with pytest.raises(ConfigError, match=r"'context_words'.*do not apply to family 'static'"):
+        check_models(cfg["features"]["models"])
+
+
+def test_semantic_checks(demo_raw):
+    raw = copy.deepcopy(demo_raw)
+    raw["features"]["models"]["glove_next"]["of"] = "gloove"
+    with pytest.raises(ConfigError, match=r"glove_next\.of.*'gloove' is not a model"):
+        config.validate(raw)
+    raw = copy.deepcopy(demo_raw)
+    raw["stimuli"]["path"] = "data/story.TextGrid"
+    with pytest.raises(ConfigError, match=r"\{story\}"):
+        config.validate(raw)
+    raw = copy.deepcopy(demo_raw)
+    raw["stimuli"]["tr_times"] = {"source": "simulated", "n_trs": {"lee01": 300}}
+    with pytest.raises(ConfigError, match=r"n_trs.*lee02"):
+        config.validate(raw)
+
+
+def test_demo_paths_must_match(demo_raw):
+    cfg = config.validate(demo_raw)
+    paths = {"demo_textgrid": "results/demo/derivative/TextGrids/{story}.TextGrid",
+             "demo_trfile": "results/demo/derivative/trfiles/{story}.tr", "demo_corpus": "results/demo/corpus.txt"}
+    config.check_demo_paths(cfg, paths)
+    cfg["corpus"]["path"] = "elsewhere.txt"
+    with pytest.raises(ConfigError, match="corpus.path.*results/demo/corpus.txt"):
+        config.check_demo_paths(cfg, paths)
+
+
+def _walk(node, path, out):
+    if not isinstance(node, dict):
+        return
+    for key, sub in node.get("properties", {}).items():
+        out.append((path + [key], sub))
+        _walk(sub, path + [key], out)
+    for key in ("additionalProperties", "items"):
+        if isinstance(node.get(key), dict):
+            _walk(node[key], path + ["*"], out)
+    for key in ("allOf", "oneOf", "anyOf"):
+        for sub in node.get(key, []):
+            _walk(sub.get("then", sub), path, out)
+
+
+def test_every_key_in_the_schema_is_described():
+    sch = config.schema()
+    found = []
+    _walk(sch, [], found)
+    for name, sub in sch["definitions"].items():
+        _walk(sub, [name], found)
+    assert len(found) > 40
+    for path, sub in found:
+        if set(sub) <= {"default", "items"}:  # per-family default blocks refine a described key
+            continue
+        assert sub.get("description") or "$ref" in sub, f"{'.'.join(path)} has no description"
+
+
+def test_job_slices_change_only_with_what_they_depend_on(demo_raw):
+    cfg = config.validate(demo_raw)
+    a = config.features_job(cfg, "glove")
+    cfg2 = copy.deepcopy(cfg)
+    cfg2["features"]["models"]["minilm"]["context_tokens"] = 64
+    assert config.features_job(cfg2, "glove") == a
+    assert config.features_job(cfg2, "minilm") != config.features_job(cfg, "minilm")
+    nxt = config.features_job(cfg, "glove_next")
+    assert nxt["of"] == a  # a shift job depends on its source's slice

@@ -1,0 +1,51 @@
+# Stage 0: stimuli. The demo data (offline default) and the documents file every feature
+# space is computed on (stories with word times and volume times, plus the transfer corpus).
+
+if CFG["demo"]["enabled"]:
+
+    rule demo_data:
+        output:
+            textgrids=expand(PATHS["demo_textgrid"], story=STORIES),
+            trfiles=expand(PATHS["demo_trfile"], story=STORIES),
+            corpus=PATHS["demo_corpus"],
+            manifest=PATHS["demo_manifest"],
+        params:
+            job=lambda wildcards: job_json(lre_config.demo_job(CFG)),
+            root=PATHS["demo_root"],
+        log:
+            log_path("demo_data.log"),
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=10,
+        conda:
+            "../envs/extract.yaml"
+        shell:
+            "{LRE} demo --job {params.job:q} --root {params.root:q} > {log:q} 2>&1"
+
+
+def stimuli_inputs(wildcards):
+    st = CFG["stimuli"]
+    files = {"stories": expand(st["path"], story=STORIES), "corpus": CFG["corpus"]["path"]}
+    if st["tr_times"]["source"] == "file":
+        files["trfiles"] = expand(st["tr_times"]["path"], story=STORIES)
+    return files
+
+
+rule stimuli:
+    input:
+        unpack(stimuli_inputs),
+    output:
+        PATHS["documents"],
+    params:
+        job=lambda wildcards: job_json(lre_config.stimuli_job(CFG)),
+    log:
+        log_path("stimuli.log"),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../envs/extract.yaml"
+    shell:
+        "{LRE} stimuli --job {params.job:q} --out {output:q} > {log:q} 2>&1"
