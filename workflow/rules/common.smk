@@ -53,3 +53,47 @@ def log_path(*parts):
 
 def all_targets():
     return expand(PATHS["features"], model=MODELS)
+
+
+# ----------------------------------------------------------------------------- stimuli
+
+
+def stimuli_inputs(wildcards):
+    st = CFG["stimuli"]
+    files = {"stories": expand(st["path"], story=STORIES), "corpus": CFG["corpus"]["path"]}
+    if st["tr_times"]["source"] == "file":
+        files["trfiles"] = expand(st["tr_times"]["path"], story=STORIES)
+    return files
+
+
+# ----------------------------------------------------------------------------- features
+
+NEURAL = ("hf", "untrained")
+
+
+def model_family(wildcards):
+    return CFG["features"]["models"][wildcards.model]["family"]
+
+
+def features_inputs(wildcards):
+    entry = CFG["features"]["models"][wildcards.model]
+    files = {"documents": PATHS["documents"]}
+    if entry["family"] == "shift":
+        files["of"] = PATHS["features"].format(model=entry["of"])
+    return files
+
+
+def features_threads(wildcards):
+    return CFG["features"]["threads"] if model_family(wildcards) in NEURAL + ("tagger",) else 1
+
+
+def features_mem_mb(wildcards):
+    return 4000 if model_family(wildcards) in NEURAL else 2000
+
+
+def features_runtime(wildcards):
+    return 120 if model_family(wildcards) in NEURAL else 30
+
+
+def features_gpu(wildcards):
+    return int(model_family(wildcards) in NEURAL and CFG["features"]["device"] != "cpu")

@@ -10,8 +10,9 @@ if CFG["demo"]["enabled"]:
             corpus=PATHS["demo_corpus"],
             manifest=PATHS["demo_manifest"],
         params:
+            lre=LRE,
             job=lambda wildcards: job_json(lre_config.demo_job(CFG)),
-            root=PATHS["demo_root"],
+            root=lambda wildcards, output: os.path.dirname(output.manifest),
         log:
             log_path("demo_data.log"),
         threads: 1
@@ -21,15 +22,7 @@ if CFG["demo"]["enabled"]:
         conda:
             "../envs/extract.yaml"
         shell:
-            "{LRE} demo --job {params.job:q} --root {params.root:q} > {log:q} 2>&1"
-
-
-def stimuli_inputs(wildcards):
-    st = CFG["stimuli"]
-    files = {"stories": expand(st["path"], story=STORIES), "corpus": CFG["corpus"]["path"]}
-    if st["tr_times"]["source"] == "file":
-        files["trfiles"] = expand(st["tr_times"]["path"], story=STORIES)
-    return files
+            "{params.lre} demo --job {params.job:q} --root {params.root:q} > {log:q} 2>&1"
 
 
 rule stimuli:
@@ -38,6 +31,7 @@ rule stimuli:
     output:
         PATHS["documents"],
     params:
+        lre=LRE,
         job=lambda wildcards: job_json(lre_config.stimuli_job(CFG)),
     log:
         log_path("stimuli.log"),
@@ -48,4 +42,4 @@ rule stimuli:
     conda:
         "../envs/extract.yaml"
     shell:
-        "{LRE} stimuli --job {params.job:q} --out {output:q} > {log:q} 2>&1"
+        "{params.lre} stimuli --job {params.job:q} --out {output:q} > {log:q} 2>&1"

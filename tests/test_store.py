@@ -1,0 +1,92 @@
+"""Feature files, the features stage, and the shift family."""
+
+import numpy as np
+import pytest
+
+from lre import documents, io, stimuli
+from lre.errors import InputError, LreError
+from lre.features import shift, stage
+from lre.features.store import FeatureFile
+
+
+def test_shift_rows_known_answer():
+    x = np.arange(10, dtype=np.float32).reshape(5, 2)
+    np.testing.assert_array_equal(shift.shift_rows(x, 1), [[2, 3], [4, 5], [6, 7], [8, 9], [0, 0]])
+    np.testing.assert_array_equal(shift.shift_rows(x, -2), [[0, 0], [0, 0], [0, 1], [2, 3], [4, 5]])
+    np.testing.assert_array_equal(shift.shift_rows(x, 0), x)
+    assert not shift.shift_rows(x, 7).any()
+
+
+@pytest.fixture
+def docs_file(tmp_path):
+    wt = stimuli.WordTimes(["I", "don't", "know", "why"], [0.0, 0.4, 0.8, 1.2], [0.4, 0.8, 1.2, 1.5])
+    docs = documents.Documents(corpus={"d0": ["the", "cat", "sat"], "d1": ["a", "dog"]},
+                               stories={"st": stimuli.Story("st", wt, np.arange(5) * 2.0 - 1.0, 2.0)})
+    path = tmp_path / "documents.h5"
+    documents.write(path, docs, {"test": True})
+    return path
+
+
+def job(model, entry, of=None):
+    j = {"stage": "features", "model": model, "entry": entry, "settings": {"dtype": "float32", "batch_size": 8},
+         "seed": 0, "stimuli": {}}
+    if of:
+        j["of"] = of
+    return j
+
+
+def test_documents_round_trip(docs_file):
+    docs = documents.read(docs_file)
+    assert docs.corpus == {"d0": ["the", "cat", "sat"], "d1": ["a", "dog"]}
+    st = docs.stories["st"]
+    assert st.words.words == ["I", "don't", "know", "why"] and st.tr == 2.0
+    np.testing.assert_allclose(st.words.times, [0.2, 0.6, 1.0, 1.35])
+    np.testing.assert_allclose(st.tr_times, [-1, 1, 3, 5, 7])
+
+
+def test_stage_writes_lexical_and_shift(docs_file, tmp_path):
+    lex = {"family": "lexical", "outputs": ["word_rate", "word_length"], "oov": "pieces"}
+    stage.run(job("lex", lex), docs_file, tmp_path / "lex.h5", {"device": "cpu", "threads": 1})
+    ff = FeatureFile(tmp_path / "lex.h5")
+    assert ff.spaces == ["lex.word_rate", "lex.word_length"] and ff.family == "lexical"
+    np.testing.assert_array_equal(ff.load("lex.word_length", "stories")["st"][:, 0], [1, 4, 4, 3])
+    assert ff.words("corpus") == {"d0": ["the", "cat", "sat"], "d1": ["a", "dog"]}
+    np.testing.assert_allclose(ff.times()["st"], [0.2, 0.6, 1.0, 1.35])
+    assert ff.provenance["config_hash"] == io.config_hash(job("lex", lex))
+
+    nxt = {"family": "shift", "of": "lex", "shift": 1}
+    stage.run(job("nxt", nxt, of=job("lex", lex)), docs_file, tmp_path / "nxt.h5", {}, of_path=tmp_path / "lex.h5")
+    nf = FeatureFile(tmp_path / "nxt.h5")
+    assert nf.spaces == ["nxt.word_rate", "nxt.word_length"]
+    np.testing.assert_array_equal(nf.load("nxt.word_length", "stories")["st"][:, 0], [4, 4, 3, 0])
+    np.testing.assert_array_equal(nf.load("nxt.word_length", "corpus")["d1"][:, 0], [3, 0])
+    with pytest.raises(InputError, match="has no space 'nxt.L1'"):
+        nf.load("nxt.L1", "stories")
+
+
+def test_stage_refuses_non_finite_features_and_writes_nothing(docs_file, tmp_path, monkeypatch):
+    from lre.features import lexical
+
+    real = lexical.extract
+
+    def broken(*a, **k):
+        feats, info = real(*a, **k)
+        feats["word_rate"][0][0, 0] = np.nan
+        return feats, info
+
+    monkeypatch.setattr(lexical, "extract", broken)
+    lex = {"family": "lexical", "outputs": ["word_rate"], "oov": "pieces"}
+    with pytest.raises(LreError, match="non-finite"):
+        stage.run(job("lex", lex), docs_file, tmp_path / "lex.h5", {})
+    assert list(tmp_path.glob("lex.h5*")) == [] and list(tmp_path.glob(".lex.h5*")) == []
+
+
+def test_shift_refuses_features_of_other_documents(docs_file, tmp_path):
+    lex = {"family": "lexical", "outputs": ["word_rate"], "oov": "pieces"}
+    stage.run(job("lex", lex), docs_file, tmp_path / "lex.h5", {})
+    other = documents.Documents(corpus={"d0": ["other", "words"]}, stories={})
+    documents.write(tmp_path / "other.h5", other, {})
+    nxt = {"family": "shift", "of": "lex", "shift": 1}
+    with pytest.raises(InputError, match="documents differ"):
+        stage.run(job("nxt", nxt, of=job("lex", lex)), tmp_path / "other.h5", tmp_path / "n.h5", {},
+                  of_path=tmp_path / "lex.h5")

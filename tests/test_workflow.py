@@ -1,0 +1,116 @@
+"""The Snakemake workflow: dry-run, lint, and a tiny end-to-end run of every family."""
+
+import copy
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from lre import config, documents, io, stimuli
+from lre.features import resolve_spaces
+from lre.features.store import FeatureFile
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
+
+
+def run_snakemake(args, cwd, timeout=900):
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    proc = subprocess.run(SNAKEMAKE + args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    return proc
+
+
+def tiny_config():
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    cfg["demo"].update(story_words=120, corpus_words=150)
+    cfg["stimuli"]["stories"] = ["s1", "s2"]
+    models = cfg["features"]["models"]
+    models["minilm"].update(layers=[0, 6], context_tokens=8)
+    models["minilm_untrained"].update(layers=[2], context_tokens=8)
+    models["gpt2_untrained"].update(context_tokens=16, config={"model_type": "gpt2", "n_layer": 2, "n_embd": 32,
+                                                               "n_head": 2, "n_positions": 64})
+    models["spacy"].update(context_words=4, outputs=["pos", "chunk", "hidden"])
+    cfg["features"]["device"] = "cpu"
+    return cfg
+
+
+def test_dry_run_of_the_default_config_lists_every_model():
+    proc = run_snakemake(["-n", "--directory", str(ROOT)], ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    cfg = config.load(ROOT / "config.yaml")
+    out = proc.stdout + proc.stderr
+    for model in cfg["features"]["models"]:
+        assert f"features/{model}.h5" in out or "Nothing to be done" in out
+
+
+def test_lint_is_clean():
+    proc = run_snakemake(["--lint"], ROOT)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "Congratulations" in proc.stdout + proc.stderr
+
+
+def test_unknown_config_key_fails_before_any_job(tmp_path):
+    cfg = tiny_config()
+    cfg["features"]["modles"] = {}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    proc = run_snakemake(["-n", "--configfile", "c.yaml"], tmp_path)
+    assert proc.returncode != 0
+    assert "unknown key 'modles' (did you mean 'models'?)" in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_tiny_end_to_end_run_writes_every_space(tmp_path):
+    cfg = tiny_config()
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    proc = run_snakemake(["--cores", "2", "--configfile", "c.yaml"], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-5000:]
+
+    resolved = config.validate(cfg)
+    docs = documents.read(tmp_path / "results/stimuli/documents.h5")
+    assert list(docs.stories) == ["s1", "s2"] and docs.corpus
+    # the stories went through the real TextGrid reader: same words as reading the file directly
+    wt = stimuli.read_textgrid(tmp_path / "results/demo/derivative/TextGrids/s1.TextGrid", tier="word")
+    assert docs.stories["s1"].words.words == wt.words
+    assert docs.stories["s1"].tr_times[0] == -10.0  # the scanner starts lead_in = 10 s before the sound
+
+    spaces = resolve_spaces(resolved["features"]["models"])
+    assert len(spaces) == 2 + 1 + 3 + 1 + 1 + 3 + 5
+    for model in resolved["features"]["models"]:
+        ff = FeatureFile(tmp_path / f"results/features/{model}.h5")
+        assert ff.provenance["config_hash"] == io.config_hash(config.features_job(resolved, model))
+        assert "torch" in ff.provenance["packages"] and "numpy" in ff.provenance["packages"]
+        assert ff.spaces == [s.name for s in spaces if s.model == model]
+        for set_, names in (("corpus", docs.corpus), ("stories", docs.stories)):
+            words = ff.words(set_)
+            assert list(words) == list(names)
+            for space in ff.spaces:
+                arrays = ff.load(space, set_)
+                for doc, arr in arrays.items():
+                    assert arr.dtype == np.float32 and arr.shape[0] == len(words[doc])
+                    assert np.isfinite(arr).all()
+        np.testing.assert_allclose(ff.times()["s2"], docs.stories["s2"].words.times)
+    # glove_next is glove moved one word ahead
+    g = FeatureFile(tmp_path / "results/features/glove.h5").load("glove.vec", "stories")["s1"]
+    n = FeatureFile(tmp_path / "results/features/glove_next.h5").load("glove_next.vec", "stories")["s1"]
+    np.testing.assert_array_equal(n[:-1], g[1:])
+    assert not n[-1].any()
+    # every job logged to its log file
+    log = (tmp_path / "results/logs/features/minilm.log").read_text()
+    assert "minilm windows" in log and "finished" in log
+
+    # a second run has nothing to do
+    proc = run_snakemake(["-n", "--configfile", "c.yaml"], tmp_path)
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+    # changing one model's settings reruns that model only
+    cfg2 = copy.deepcopy(cfg)
+    cfg2["features"]["models"]["minilm"]["context_tokens"] = 10
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg2))
+    proc = run_snakemake(["-n", "--configfile", "c.yaml"], tmp_path)
+    rerun = re.findall(r"wildcards: model=(\w+)", proc.stdout + proc.stderr)
+    assert rerun == ["minilm"]
