@@ -6,7 +6,11 @@ min_version("9.0")
 
 # The default is the offline demo; `--configfile other.yaml` replaces it (no merging).
 if not workflow.overwrite_configfiles:
+
     configfile: "config.yaml"
+
+
+report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"

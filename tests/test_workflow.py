@@ -99,6 +99,13 @@ def test_tiny_end_to_end_run_writes_every_space(tmp_path):
     n = FeatureFile(tmp_path / "results/features/glove_next.h5").load("glove_next.vec", "stories")["s1"]
     np.testing.assert_array_equal(n[:-1], g[1:])
     assert not n[-1].any()
+    # the summary table lists every space once
+    import csv
+
+    with open(tmp_path / "results/features/summary.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["space"] for r in rows] == [s.name for s in spaces]
+    assert {r["space"]: int(r["dim"]) for r in rows}["minilm.L6"] == 384
     # every job logged to its log file
     log = (tmp_path / "results/logs/features/minilm.log").read_text()
     assert "minilm windows" in log and "finished" in log

@@ -78,6 +78,12 @@ def cmd_features(args) -> None:
     stage.run(job, args.documents, args.out, _runtime(args, runtime), of_path=args.of)
 
 
+def cmd_features_summary(args) -> None:
+    from .features import store
+
+    store.write_summary(args.features, args.out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lre", description=__doc__.split("\n\n")[0])
     p.add_argument("--version", action="version", version=f"lre {__version__}")
@@ -109,6 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True, help="feature HDF5 file to write")
     sp.add_argument("--device", choices=["auto", "cpu", "cuda"], help="override features.device")
     sp.add_argument("--threads", type=int, help="override features.threads")
+    sp = sub.add_parser("features-summary", help="table of all spaces of the given feature files (CSV)")
+    sp.add_argument("features", nargs="+", help="feature HDF5 files")
+    sp.add_argument("--out", required=True, help="CSV file to write")
+    sp.set_defaults(func=cmd_features_summary)
     return p
 
 

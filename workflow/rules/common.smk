@@ -36,6 +36,7 @@ PATHS = {
     "demo_manifest": res("demo", "manifest.json"),
     "documents": res("stimuli", "documents.h5"),
     "features": res("features", "{model}.h5"),
+    "features_summary": res("features", "summary.csv"),
     "logs": res("logs"),
 }
 
@@ -52,7 +53,7 @@ def log_path(*parts):
 
 
 def all_targets():
-    return expand(PATHS["features"], model=MODELS)
+    return [PATHS["features_summary"]]
 
 
 # ----------------------------------------------------------------------------- stimuli

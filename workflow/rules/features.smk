@@ -25,3 +25,26 @@ rule features:
     shell:
         "{params.lre} features --job {params.job:q} --documents {input.documents:q} {params.of}"
         " --out {output:q} --device {params.device} --threads {threads} > {log:q} 2>&1"
+
+
+rule features_summary:
+    input:
+        expand(PATHS["features"], model=MODELS),
+    output:
+        report(
+            PATHS["features_summary"],
+            caption="../report/features_summary.rst",
+            category="1. Features",
+        ),
+    params:
+        lre=LRE,
+    log:
+        log_path("features_summary.log"),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../envs/extract.yaml"
+    shell:
+        "{params.lre} features-summary {input:q} --out {output:q} > {log:q} 2>&1"

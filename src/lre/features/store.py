@@ -78,3 +78,37 @@ class FeatureFile:
         """Word times of every story."""
         with self._open() as f:
             return {name: g["times"][()] for name, g in f["docs"]["stories"].items()}
+
+
+def summary_rows(paths) -> list[dict]:
+    """One row per space of the given feature files: sizes, dims and where it came from."""
+    rows = []
+    for path in paths:
+        ff = FeatureFile(path)
+        info = ff.provenance.get("model_info", {})
+        arch = info.get("architecture") or {}
+        source = (info.get("source") or arch.get("source")
+                  or (f"random {arch['inline']['model_type']}" if "inline" in arch else "") or info.get("of") or "")
+        with ff._open() as f:
+            n_corpus = sum(g["words"].shape[0] for g in f["docs"]["corpus"].values())
+            n_stories = sum(g["words"].shape[0] for g in f["docs"]["stories"].values())
+            for space in ff.spaces:
+                first = next(iter(f["spaces"][space]["stories"].values()))
+                rows.append({"space": space, "model": ff.model, "family": ff.family, "dim": int(first.shape[1]),
+                             "corpus_words": n_corpus, "story_words": n_stories,
+                             "source": source,
+                             "config_hash": ff.provenance["config_hash"]})
+    return rows
+
+
+def write_summary(paths, out_csv) -> None:
+    """The table of all spaces (CSV), as shown in the report."""
+    import csv
+    import io as _io
+
+    rows = summary_rows(paths)
+    buf = _io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    io.write_text(out_csv, buf.getvalue())
