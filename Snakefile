@@ -16,6 +16,8 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/stimuli.smk"
 include: "workflow/rules/features.smk"
+include: "workflow/rules/transfer.smk"
+include: "workflow/rules/embedding.smk"
 
 
 rule all:

@@ -1,6 +1,8 @@
 """The Snakemake workflow: dry-run, lint, and a tiny end-to-end run of every family."""
 
 import copy
+import csv
+import json
 import os
 import re
 import subprocess
@@ -27,7 +29,7 @@ def run_snakemake(args, cwd, timeout=900):
 
 def tiny_config():
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
-    cfg["demo"].update(story_words=120, corpus_words=150)
+    cfg["demo"].update(story_words=120, corpus_words=900)
     cfg["stimuli"]["stories"] = ["s1", "s2"]
     models = cfg["features"]["models"]
     models["minilm"].update(layers=[0, 6], context_tokens=8)
@@ -36,6 +38,8 @@ def tiny_config():
                                                                "n_head": 2, "n_positions": 64})
     models["spacy"].update(context_words=4, outputs=["pos", "chunk", "hidden"])
     cfg["features"]["device"] = "cpu"
+    cfg["transfer"].update(cv_folds=2, bottleneck=4, test_fraction=0.25)
+    cfg["embedding"]["n_components"] = 4
     return cfg
 
 
@@ -57,7 +61,7 @@ def test_lint_is_clean():
 def test_unknown_config_key_fails_before_any_job(tmp_path):
     cfg = tiny_config()
     cfg["features"]["modles"] = {}
-    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     proc = run_snakemake(["-n", "--configfile", "c.yaml"], tmp_path)
     assert proc.returncode != 0
     assert "unknown key 'modles' (did you mean 'models'?)" in proc.stdout + proc.stderr
@@ -66,7 +70,7 @@ def test_unknown_config_key_fails_before_any_job(tmp_path):
 @pytest.mark.slow
 def test_tiny_end_to_end_run_writes_every_space(tmp_path):
     cfg = tiny_config()
-    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     proc = run_snakemake(["--cores", "2", "--configfile", "c.yaml"], tmp_path)
     assert proc.returncode == 0, proc.stderr[-5000:]
 
@@ -100,8 +104,6 @@ def test_tiny_end_to_end_run_writes_every_space(tmp_path):
     np.testing.assert_array_equal(n[:-1], g[1:])
     assert not n[-1].any()
     # the summary table lists every space once
-    import csv
-
     with open(tmp_path / "results/features/summary.csv") as f:
         rows = list(csv.DictReader(f))
     assert [r["space"] for r in rows] == [s.name for s in spaces]
@@ -110,6 +112,23 @@ def test_tiny_end_to_end_run_writes_every_space(tmp_path):
     log = (tmp_path / "results/logs/features/minilm.log").read_text()
     assert "minilm windows" in log and "finished" in log
 
+    # transfer: mse[t, s, k] over the transferred spaces; the embedding and the comparison
+    from lre.transfer_stage import read_matrix
+
+    tnames = [s.name for s in spaces if s.name != "lexical.word_rate"]
+    names, mse = read_matrix(tmp_path / "results/transfer/bottleneck/mse.h5", "mse")
+    split = json.loads((tmp_path / "results/transfer/split.json").read_text())
+    n_test = sum(len(docs.corpus[d]) for d in split["test"])
+    assert names == tnames and mse.shape == (len(tnames), len(tnames), n_test) and np.isfinite(mse).all()
+    with open(tmp_path / "results/embedding/bottleneck/coords.csv") as f:
+        coords = list(csv.DictReader(f))
+    assert [r["space"] for r in coords] == tnames
+    assert all(float(r["dim1"]) > 0 for r in coords if r["space"] == "glove.vec")  # the anchor's sign
+    for png in ("affinity", "scree", "embedding_2d", "embedding_3d"):
+        assert (tmp_path / f"results/embedding/bottleneck/{png}.png").stat().st_size > 10_000
+    with open(tmp_path / "results/transfer/comparison.csv") as f:
+        assert next(csv.reader(f))[1:] == ["affinity (bottleneck)", "direct R^2", "CKA", "RSA"]
+
     # a second run has nothing to do
     proc = run_snakemake(["-n", "--configfile", "c.yaml"], tmp_path)
     assert "Nothing to be done" in proc.stdout + proc.stderr
@@ -117,7 +136,7 @@ def test_tiny_end_to_end_run_writes_every_space(tmp_path):
     # changing one model's settings reruns that model only
     cfg2 = copy.deepcopy(cfg)
     cfg2["features"]["models"]["minilm"]["context_tokens"] = 10
-    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg2))
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg2, sort_keys=False))
     proc = run_snakemake(["-n", "--configfile", "c.yaml"], tmp_path)
     rerun = re.findall(r"wildcards: model=(\w+)", proc.stdout + proc.stderr)
     assert rerun == ["minilm"]

@@ -84,6 +84,103 @@ def cmd_features_summary(args) -> None:
     store.write_summary(args.features, args.out)
 
 
+def _pairs(names, paths, what):
+    if len(names) != len(paths):
+        raise SystemExit(f"{len(paths)} {what} files for {len(names)} spaces")
+    return dict(zip(names, paths))
+
+
+def cmd_transfer_prepare(args) -> None:
+    from . import transfer_stage
+
+    transfer_stage.run_prepare(json.loads(args.job), args.features, args.split, args.universal)
+
+
+def cmd_transfer_encode(args) -> None:
+    from . import transfer_stage
+
+    _threads(args.threads)
+    job = json.loads(args.job)
+    device = "cpu"
+    if job["transfer"]["method"] == "mlp":  # only the torch encoder uses a device
+        from .features.hf import pick_device
+
+        device = pick_device(args.device)
+    transfer_stage.run_encode(job, args.split, args.universal, args.features, args.out, device=device)
+
+
+def cmd_transfer_decode(args) -> None:
+    from . import transfer_stage
+
+    _threads(args.threads)
+    job = json.loads(args.job)
+    transfer_stage.run_decode(job, args.split, args.features, _pairs(job["sources"], args.encoders, "encoder"),
+                              args.out)
+
+
+def cmd_transfer_gather(args) -> None:
+    from . import transfer_stage
+
+    job = json.loads(args.job)
+    transfer_stage.run_gather(job, _pairs(job["spaces"], args.inputs, "decoder"), args.out)
+
+
+def cmd_transfer_direct(args) -> None:
+    from . import transfer_stage
+
+    _threads(args.threads)
+    job = json.loads(args.job)
+    transfer_stage.run_direct(job, args.split, args.features, _pairs(job["targets"], args.targets, "target"),
+                              args.out)
+
+
+def cmd_direct_gather(args) -> None:
+    from . import transfer_stage
+
+    job = json.loads(args.job)
+    transfer_stage.run_direct_gather(job, _pairs(job["spaces"], args.inputs, "direct"), args.out)
+
+
+def cmd_similarity(args) -> None:
+    from . import transfer_stage
+
+    _threads(args.threads)
+    job = json.loads(args.job)
+    transfer_stage.run_similarity(job, args.split, _pairs(job["spaces"], args.features, "feature"), args.out)
+
+
+def cmd_embedding(args) -> None:
+    from . import embedding_stage
+
+    job = json.loads(args.job)
+    embedding_stage.run(job, args.mse, embedding_stage.figure_paths(args.outdir, job["method"]))
+
+
+def cmd_compare(args) -> None:
+    from . import embedding_stage
+
+    inputs = {}
+    for item in args.inputs:
+        method, rest = item.split("=", 1)
+        path, key = rest.rsplit(":", 1)
+        inputs[method] = (path, key)
+    embedding_stage.run_compare(json.loads(args.job), inputs, args.png, args.csv)
+
+
+def _threads(n) -> None:
+    if n:
+        import os
+
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(n)
+        try:
+            from threadpoolctl import threadpool_limits
+
+            threadpool_limits(n)
+        except ImportError:
+            pass
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lre", description=__doc__.split("\n\n")[0])
     p.add_argument("--version", action="version", version=f"lre {__version__}")
@@ -115,6 +212,59 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True, help="feature HDF5 file to write")
     sp.add_argument("--device", choices=["auto", "cpu", "cuda"], help="override features.device")
     sp.add_argument("--threads", type=int, help="override features.threads")
+    def job_parser(name, help_, func):
+        sp = sub.add_parser(name, help=help_, description=help_)
+        sp.add_argument("--job", required=True, help="JSON config slice (what the Snakemake rules pass)")
+        sp.set_defaults(func=func)
+        return sp
+
+    sp = job_parser("transfer-prepare", "split the corpus and build the universal input U(S)", cmd_transfer_prepare)
+    sp.add_argument("--features", required=True, help="feature file of the universal (static) space")
+    sp.add_argument("--split", required=True, help="split JSON to write")
+    sp.add_argument("--universal", required=True, help="universal-input HDF5 to write")
+
+    sp = job_parser("transfer-encode", "fit one target space's bottleneck encoder", cmd_transfer_encode)
+    for a in ("--split", "--universal", "--features", "--out"):
+        sp.add_argument(a, required=True)
+    sp.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
+    sp.add_argument("--threads", type=int)
+
+    sp = job_parser("transfer-decode", "decode one target from every source latent (per-sample MSE)",
+                    cmd_transfer_decode)
+    for a in ("--split", "--features", "--out"):
+        sp.add_argument(a, required=True)
+    sp.add_argument("--encoders", nargs="+", required=True, help="encoder files, in the job's source order")
+    sp.add_argument("--threads", type=int)
+
+    sp = job_parser("transfer-gather", "stack all targets into mse[t, s, k]", cmd_transfer_gather)
+    sp.add_argument("--inputs", nargs="+", required=True)
+    sp.add_argument("--out", required=True)
+
+    sp = job_parser("transfer-direct", "ridge from one full source space to every target (R^2)", cmd_transfer_direct)
+    for a in ("--split", "--features", "--out"):
+        sp.add_argument(a, required=True)
+    sp.add_argument("--targets", nargs="+", required=True, help="feature files, in the job's target order")
+    sp.add_argument("--threads", type=int)
+
+    sp = job_parser("direct-gather", "stack every source into r2[t, s]", cmd_direct_gather)
+    sp.add_argument("--inputs", nargs="+", required=True)
+    sp.add_argument("--out", required=True)
+
+    sp = job_parser("similarity", "linear CKA and RSA between every pair of spaces", cmd_similarity)
+    sp.add_argument("--split", required=True)
+    sp.add_argument("--features", nargs="+", required=True, help="feature files, in the job's space order")
+    sp.add_argument("--out", required=True)
+    sp.add_argument("--threads", type=int)
+
+    sp = job_parser("embedding", "tournament, affinity and weighted MDS, with tables and figures", cmd_embedding)
+    sp.add_argument("--mse", required=True)
+    sp.add_argument("--outdir", required=True)
+
+    sp = job_parser("compare", "compare affinity, direct R^2, CKA and RSA", cmd_compare)
+    sp.add_argument("--inputs", nargs="+", required=True, help="method=file:dataset")
+    sp.add_argument("--png", required=True)
+    sp.add_argument("--csv", required=True)
+
     sp = sub.add_parser("features-summary", help="table of all spaces of the given feature files (CSV)")
     sp.add_argument("features", nargs="+", help="feature HDF5 files")
     sp.add_argument("--out", required=True, help="CSV file to write")

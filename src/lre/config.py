@@ -165,10 +165,12 @@ def load(path: str | Path, check_models: bool = True) -> dict:
     if not isinstance(raw, dict):
         raise ConfigError("<top level>", f"{path} must hold a mapping of keys.", source=path)
     cfg = validate(raw, source=path)
-    if check_models:
-        from .features import check_models as _check
+    from .features import check_models as _check
+    from .features import resolve_spaces
 
+    if check_models:
         _check(cfg["features"]["models"])
+    check_transfer(cfg, resolve_spaces(cfg["features"]["models"]))
     return cfg
 
 
@@ -219,3 +221,95 @@ def check_demo_paths(cfg: dict, paths: dict) -> None:
         if os.path.normpath(have or "") != os.path.normpath(expected):
             raise ConfigError(field, f"is {have!r} but the demo writes {expected!r}.",
                               fix=f"set {field}: {expected} (or disable the demo).")
+
+
+# --------------------------------------------------------------------------- transfer and embedding
+
+SPLIT_KEYS = ("universal", "test_fraction", "cv_folds")
+
+
+def transfer_spaces(cfg: dict, spaces: list) -> list:
+    """The spaces that take part in transfer and the embedding (config order, minus exclude)."""
+    names = [s.name for s in spaces]
+    unknown = [n for n in cfg["transfer"]["exclude"] if n not in names]
+    if unknown:
+        raise ConfigError("transfer.exclude", f"{unknown} are not spaces of this config.",
+                          fix=f"use names such as {names[:3]} (`python -m lre check` lists them).")
+    return [s for s in spaces if s.name not in cfg["transfer"]["exclude"]]
+
+
+def check_transfer(cfg: dict, spaces: list) -> None:
+    """Cross-checks between the transfer/embedding sections and the resolved spaces."""
+    t, e = cfg["transfer"], cfg["embedding"]
+    kept = transfer_spaces(cfg, spaces)
+    names = [s.name for s in kept]
+    by_name = {s.name: s for s in spaces}
+    uni = t["universal"]["space"]
+    if uni not in by_name or by_name[uni].family != "static":
+        raise ConfigError("transfer.universal.space", f"{uni!r} is not a static-embedding space of this config.",
+                          fix=f"use one of {[s.name for s in spaces if s.family == 'static'] or ['(add a static model)']}.")
+    if len(kept) < 3:
+        raise ConfigError("transfer.exclude", f"only {len(kept)} spaces are left for transfer; at least 3 are needed.")
+    missing = [m for m in e["methods"] if m not in t["methods"]]
+    if missing:
+        raise ConfigError("embedding.methods", f"{missing} are not in transfer.methods.",
+                          fix="add them to transfer.methods or remove them here.")
+    if e["anchor"] not in names:
+        raise ConfigError("embedding.anchor", f"{e['anchor']!r} is not among the transferred spaces.",
+                          fix=f"use one of {names[:4]}...")
+    if isinstance(e["weights"], dict):
+        absent = [n for n in names if n not in e["weights"]]
+        extra = [n for n in e["weights"] if n not in names]
+        if absent or extra:
+            raise ConfigError("embedding.weights", f"the mapping must give exactly the transferred spaces; "
+                              f"missing {absent[:5]}, unknown {extra[:5]}.", fix="or use weights: group.")
+
+
+def _space_dicts(spaces) -> list[dict]:
+    from dataclasses import asdict
+
+    return [asdict(s) for s in spaces]
+
+
+def transfer_prepare_job(cfg: dict) -> dict:
+    return {"stage": "transfer-prepare", "seed": cfg["seed"], "transfer": {k: cfg["transfer"][k] for k in SPLIT_KEYS}}
+
+
+def encoder_job(cfg: dict, method: str, space: str) -> dict:
+    t = cfg["transfer"]
+    settings = {k: t[k] for k in SPLIT_KEYS + ("alphas", "bottleneck")}
+    settings["method"] = method
+    if method == "mlp":
+        settings["mlp"] = t["mlp"]
+    return {"stage": "transfer-encode", "seed": cfg["seed"], "space": space, "transfer": settings}
+
+
+def decoder_job(cfg: dict, method: str, space: str, sources: list[str]) -> dict:
+    t = cfg["transfer"]
+    return {"stage": "transfer-decode", "seed": cfg["seed"], "method": method, "space": space, "sources": sources,
+            "transfer": {k: t[k] for k in SPLIT_KEYS + ("alphas", "bottleneck")}}
+
+
+def gather_job(cfg: dict, stage: str, spaces: list[str]) -> dict:
+    return {"stage": stage, "spaces": spaces}
+
+
+def direct_job(cfg: dict, space: str, targets: list[str]) -> dict:
+    t = cfg["transfer"]
+    return {"stage": "transfer-direct", "seed": cfg["seed"], "space": space, "targets": targets,
+            "transfer": {k: t[k] for k in SPLIT_KEYS + ("alphas",)}}
+
+
+def similarity_job(cfg: dict, spaces: list[str]) -> dict:
+    t = cfg["transfer"]
+    return {"stage": "similarity", "seed": cfg["seed"], "spaces": spaces,
+            "methods": [m for m in t["methods"] if m in ("cka", "rsa")],
+            "transfer": {k: t[k] for k in SPLIT_KEYS + ("rsa_words",)}}
+
+
+def embedding_job(cfg: dict, method: str, spaces: list) -> dict:
+    return {"stage": "embedding", "method": method, "spaces": _space_dicts(spaces), "embedding": cfg["embedding"]}
+
+
+def compare_job(cfg: dict, spaces: list) -> dict:
+    return {"stage": "compare", "spaces": _space_dicts(spaces)}

@@ -1,6 +1,8 @@
 # Shared definitions: the validated config, the results naming scheme, helpers for rules.
 import json
 import os
+import re
+import shlex
 import sys
 
 from snakemake_interface_executor_plugins.settings import DeploymentMethod
@@ -10,17 +12,29 @@ sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 from lre import config as lre_config
 from lre.features import check_models, resolve_spaces
 
+# Run the package from this checkout: with the interpreter running Snakemake, or inside the
+# rule's own environment with --use-conda.
+USE_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+LRE = "PYTHONPATH={}${{PYTHONPATH:+:$PYTHONPATH}} {} -m lre".format(
+    shlex.quote(os.path.join(workflow.basedir, "src")), "python" if USE_CONDA else shlex.quote(sys.executable)
+)
+
 # Validate once (fills defaults; unknown keys and unavailable models fail here, before any job).
 # With --use-conda the models live in the rules' environments, so each job checks its own.
 CFG = lre_config.validate(config, source=", ".join(map(str, workflow.configfiles)) or "config")
-if DeploymentMethod.CONDA not in workflow.deployment_settings.deployment_method:
+if not USE_CONDA:
     check_models(CFG["features"]["models"])
 MODELS = list(CFG["features"]["models"])
 SPACES = resolve_spaces(CFG["features"]["models"])
+lre_config.check_transfer(CFG, SPACES)
+TSPACES = lre_config.transfer_spaces(CFG, SPACES)  # the spaces in transfer and the embedding
+TNAMES = [s.name for s in TSPACES]
+MODEL_OF = {s.name: s.model for s in SPACES}
 STORIES = CFG["stimuli"]["stories"]
+TMETHODS = CFG["transfer"]["methods"]
+ENCODERS = [m for m in TMETHODS if m in ("bottleneck", "mlp")]
+SPACE_PATTERN = "|".join(re.escape(n) for n in TNAMES)
 
-# Run the package from this checkout, also inside per-rule conda environments.
-LRE = "PYTHONPATH={}${{PYTHONPATH:+:$PYTHONPATH}} python -m lre".format(os.path.join(workflow.basedir, "src"))
 
 
 def res(*parts):
@@ -37,6 +51,17 @@ PATHS = {
     "documents": res("stimuli", "documents.h5"),
     "features": res("features", "{model}.h5"),
     "features_summary": res("features", "summary.csv"),
+    "split": res("transfer", "split.json"),
+    "universal": res("transfer", "universal.h5"),
+    "encoder": res("transfer", "{method}", "encoders", "{space}.h5"),
+    "decoder": res("transfer", "{method}", "decoders", "{space}.h5"),
+    "mse": res("transfer", "{method}", "mse.h5"),
+    "direct_source": res("transfer", "direct", "sources", "{space}.h5"),
+    "direct": res("transfer", "direct.h5"),
+    "similarity": res("transfer", "similarity.h5"),
+    "comparison_png": res("transfer", "comparison.png"),
+    "comparison_csv": res("transfer", "comparison.csv"),
+    "embedding_dir": res("embedding", "{method}"),
     "logs": res("logs"),
 }
 
@@ -52,8 +77,17 @@ def log_path(*parts):
     return os.path.join(PATHS["logs"], *parts)
 
 
+def embedding_file(name):
+    return os.path.join(PATHS["embedding_dir"], name)
+
+
 def all_targets():
-    return [PATHS["features_summary"]]
+    targets = [PATHS["features_summary"]]
+    for method in CFG["embedding"]["methods"]:
+        targets += expand(embedding_file("embedding.h5"), method=method)
+    if len(comparison_inputs()) > 1:
+        targets += [PATHS["comparison_png"]]
+    return targets
 
 
 # ----------------------------------------------------------------------------- stimuli
@@ -98,3 +132,23 @@ def features_runtime(wildcards):
 
 def features_gpu(wildcards):
     return int(model_family(wildcards) in NEURAL and CFG["features"]["device"] != "cpu")
+
+
+# ----------------------------------------------------------------------------- transfer
+
+
+def space_features(space):
+    return PATHS["features"].format(model=MODEL_OF[space])
+
+
+def comparison_inputs():
+    """method -> (file, dataset) of every space-by-space matrix to compare."""
+    out = {}
+    for method in CFG["embedding"]["methods"]:
+        out[f"affinity ({method})"] = (embedding_file("embedding.h5").format(method=method), "affinity")
+    if "direct" in TMETHODS:
+        out["direct R^2"] = (PATHS["direct"], "r2")
+    for m in ("cka", "rsa"):
+        if m in TMETHODS:
+            out[m.upper()] = (PATHS["similarity"], m)
+    return out

@@ -72,10 +72,14 @@ def model_outputs(name: str, models: dict) -> list[str]:
 
 
 def resolve_spaces(models: dict) -> list[Space]:
-    """Every space of every model, in config order."""
+    """Every space of every model, in config order.
+
+    A space's ``group`` (used for colours and embedding weights) is the model's ``group``
+    key when set, otherwise the model itself, so every model counts as one family.
+    """
     spaces = []
     for name, entry in models.items():
         for out in model_outputs(name, models):
-            spaces.append(Space(f"{name}.{out}", name, out, entry["family"],
-                                entry.get("group", name), entry.get("label", name) + f" {out}"))
+            spaces.append(Space(f"{name}.{out}", name, out, entry["family"], entry.get("group") or name,
+                                entry.get("label", name) + f" {out}"))
     return spaces

@@ -1,0 +1,105 @@
+"""The embedding stage: from ``mse[t, s, k]`` to coordinates, tables and figures; and the
+comparison of the transfer-based affinity with direct transfer, CKA and RSA."""
+
+from __future__ import annotations
+
+import csv
+import io as _io
+import logging
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from . import embedding, io, plots
+from .errors import InputError
+from .transfer_stage import read_matrix
+
+log = logging.getLogger(__name__)
+
+
+def _csv(path, header: list[str], rows) -> None:
+    buf = _io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    for r in rows:
+        w.writerow([f"{v:.6g}" if isinstance(v, (float, np.floating)) else v for v in r])
+    io.write_text(path, buf.getvalue())
+
+
+def matrix_csv(path, M: np.ndarray, names: list[str], corner: str) -> None:
+    _csv(path, [corner] + names, ([n] + list(row) for n, row in zip(names, M)))
+
+
+def run(job: dict, mse_path, outputs: dict) -> None:
+    """Write ``outputs``: h5, coords, affinity, eigenvalues (CSV) and the four figures."""
+    names, mse = read_matrix(mse_path, "mse")
+    spaces = job["spaces"]
+    if names != [s["name"] for s in spaces]:
+        raise InputError(mse_path, "holds other spaces than the current config.", fix="re-run the transfer stage.")
+    ecfg = job["embedding"]
+    res = embedding.embed(mse, spaces, ecfg["weights"], ecfg["n_components"], ecfg["anchor"])
+    with io.h5_atomic(outputs["h5"]) as f:
+        io.h5_set_json(f, "provenance", io.provenance(job))
+        io.h5_write_strings(f, "spaces", names)
+        for key in ("tournament", "affinity", "weights", "coords", "eigenvalues", "explained_variance"):
+            f[key] = res[key]
+    n = res["coords"].shape[1]
+    groups = {s["name"]: s["group"] for s in spaces}
+    _csv(outputs["coords"], ["space", "group", "weight"] + [f"dim{d + 1}" for d in range(n)],
+         ([s, groups[s], w] + list(c) for s, w, c in zip(names, res["weights"], res["coords"])))
+    matrix_csv(outputs["affinity"], res["affinity"], names, "target\\source")
+    _csv(outputs["eigenvalues"], ["dimension", "eigenvalue", "explained_variance"],
+         ([d + 1, e, v] for d, (e, v) in enumerate(zip(res["eigenvalues"], res["explained_variance"]))))
+    order = embedding.layer_order(res["coords"], spaces)
+    _csv(outputs["layers"], ["model", "dimension", "n_layers", "spearman", "monotonic"],
+         ([r["model"], r["dimension"], r["n_layers"], r["spearman"], r["monotonic"]] for r in order))
+    for r in order:
+        log.info("layers of %s along dim %d: spearman %.2f%s", r["model"], r["dimension"], r["spearman"],
+                 " (monotonic)" if r["monotonic"] else "")
+    method = job["method"]
+    plots.matrix(res["affinity"], spaces, outputs["affinity_png"], f"affinity ({method}): how well each "
+                 "encoded space's latent decodes each target", "encoded (source) space", "decoded (target) space",
+                 vmax=np.percentile(res["affinity"][~np.eye(len(names), dtype=bool)], 99))
+    plots.scree(res["eigenvalues"], res["explained_variance"], outputs["scree_png"],
+                f"weighted MDS of the affinity rows ({method})")
+    ev = res["explained_variance"]
+    plots.embedding(res["coords"], spaces, outputs["embedding2d_png"], f"language representation embedding "
+                    f"({method})", dims=(0, 1), explained=ev)
+    if n >= 3:
+        plots.embedding(res["coords"], spaces, outputs["embedding3d_png"], f"language representation "
+                        f"embedding ({method}), 3-D", dims=(0, 1, 2), explained=ev)
+    log.info("embedding (%s): %d spaces; explained variance of the first 3 dims %s", method, len(names),
+             np.round(ev[:3], 3).tolist())
+
+
+def run_compare(job: dict, inputs: dict, out_png, out_csv) -> None:
+    """Compare the similarity structures: each method's space-by-space matrix side by side,
+    and the Spearman correlation between their off-diagonal entries.
+
+    ``inputs`` maps a method to ``(file, dataset)``: the embedding's affinity, direct R^2,
+    CKA, RSA.
+    """
+    spaces = job["spaces"]
+    names = [s["name"] for s in spaces]
+    mats = {}
+    for method, (path, key) in inputs.items():
+        got, M = read_matrix(path, key)
+        if got != names:
+            raise InputError(path, "holds other spaces than the current config.", fix="re-run the transfer stage.")
+        mats[method] = M
+    off = ~np.eye(len(names), dtype=bool)
+    methods = list(mats)
+    rho = np.array([[spearmanr(mats[a][off], mats[b][off])[0] for b in methods] for a in methods])
+    matrix_csv(out_csv, rho, methods, "spearman")
+    plots.matrices_side_by_side(mats, spaces, out_png, "space-by-space structure by method (rows: target, "
+                                "columns: source)")
+    log.info("spearman between methods:\n%s", rho.round(3))
+
+
+def figure_paths(folder, method: str) -> dict:
+    folder = Path(folder)
+    return {"h5": folder / "embedding.h5", "coords": folder / "coords.csv", "affinity": folder / "affinity.csv",
+            "eigenvalues": folder / "eigenvalues.csv", "layers": folder / "layers.csv", "affinity_png": folder / "affinity.png",
+            "scree_png": folder / "scree.png", "embedding2d_png": folder / "embedding_2d.png",
+            "embedding3d_png": folder / "embedding_3d.png"}

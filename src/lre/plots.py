@@ -1,0 +1,140 @@
+"""Figures (matplotlib, written atomically as PNG)."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from .io import atomic_path
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def group_colors(spaces: list[dict]) -> dict[str, tuple]:
+    plt = _plt()
+    groups = list(dict.fromkeys(s["group"] for s in spaces))
+    cmap = plt.get_cmap("tab10" if len(groups) <= 10 else "tab20")
+    return {g: cmap(i % cmap.N) for i, g in enumerate(groups)}
+
+
+def short_label(space: dict) -> str:
+    return space["name"]
+
+
+def _save(fig, path, dpi=130):
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")
+    _plt().close(fig)
+
+
+def _group_ticks(ax, spaces, axis: str):
+    """Label every tick with its space and draw lines between groups."""
+    names = [short_label(s) for s in spaces]
+    colors = group_colors(spaces)
+    idx = np.arange(len(spaces))
+    if axis in ("x", "both"):
+        ax.set_xticks(idx, names, rotation=90, fontsize=6)
+        for t, s in zip(ax.get_xticklabels(), spaces):
+            t.set_color(colors[s["group"]])
+    if axis in ("y", "both"):
+        ax.set_yticks(idx, names, fontsize=6)
+        for t, s in zip(ax.get_yticklabels(), spaces):
+            t.set_color(colors[s["group"]])
+    for k in range(1, len(spaces)):
+        if spaces[k]["group"] != spaces[k - 1]["group"]:
+            ax.axhline(k - 0.5, color="white", lw=0.6)
+            ax.axvline(k - 0.5, color="white", lw=0.6)
+
+
+def matrix(M: np.ndarray, spaces: list[dict], path, title: str, xlabel: str, ylabel: str,
+           cmap: str = "viridis", vmin=None, vmax=None, ax=None) -> None:
+    """A space-by-space matrix with labelled, group-coloured ticks (rows = y, columns = x)."""
+    plt = _plt()
+    own = ax is None
+    if own:
+        size = max(6.0, 0.18 * len(spaces) + 2)
+        fig, ax = plt.subplots(figsize=(size + 1.2, size))
+    im = ax.imshow(M, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+    _group_ticks(ax, spaces, "both")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.02)
+    if own:
+        _save(fig, path)
+
+
+def scree(eigenvalues: np.ndarray, explained: np.ndarray, path, title: str) -> None:
+    plt = _plt()
+    n = min(len(eigenvalues), 20)
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.bar(np.arange(1, n + 1), explained[:n], color="0.35")
+    ax.plot(np.arange(1, n + 1), np.cumsum(explained[:n]), "o-", color="C3", ms=3, label="cumulative")
+    ax.set_xlabel("dimension")
+    ax.set_ylabel("share of variance")
+    ax.set_ylim(0, 1.02)
+    ax.set_title(title, fontsize=9)
+    ax.legend(frameon=False, fontsize=8)
+    _save(fig, path)
+
+
+def _layer(space: dict) -> int | None:
+    m = re.fullmatch(r"L(\d+)", space["output"])
+    return int(m.group(1)) if m else None
+
+
+def embedding(coords: np.ndarray, spaces: list[dict], path, title: str, dims=(0, 1), explained=None) -> None:
+    """2-D (two dims) or 3-D (three dims) embedding: groups coloured, each model's layers joined
+    in order, layer 0 marked with a square and the last layer with a triangle."""
+    plt = _plt()
+    colors = group_colors(spaces)
+    three = len(dims) == 3
+    fig = plt.figure(figsize=(7.5, 6.5))
+    ax = fig.add_subplot(projection="3d" if three else None)
+    pts = coords[:, list(dims)]
+    models: dict[str, list[int]] = {}
+    for i, s in enumerate(spaces):
+        if _layer(s) is not None:
+            models.setdefault(s["model"], []).append(i)
+    for model, idx in models.items():
+        idx = sorted(idx, key=lambda i: _layer(spaces[i]))
+        c = colors[spaces[idx[0]]["group"]]
+        ax.plot(*pts[idx].T, "-", color=c, lw=1.2, alpha=0.8)
+        ax.scatter(*pts[idx[0]], marker="s", s=40, color=c, edgecolor="k", linewidth=0.5, zorder=3)
+        ax.scatter(*pts[idx[-1]], marker="^", s=50, color=c, edgecolor="k", linewidth=0.5, zorder=3)
+    for i, s in enumerate(spaces):
+        ax.scatter(*pts[i], s=18, color=colors[s["group"]], zorder=2,
+                   label=s["group"] if s["group"] not in [t["group"] for t in spaces[:i]] else None)
+        if _layer(s) is None or len(spaces) <= 40:
+            ax.text(*pts[i], " " + short_label(s), fontsize=5.5, color="0.2")
+    names = [f"dim {d + 1}" + (f" ({100 * explained[d]:.0f}%)" if explained is not None else "") for d in dims]
+    ax.set_xlabel(names[0])
+    ax.set_ylabel(names[1])
+    if three:
+        ax.set_zlabel(names[2])
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=6, frameon=False, loc="best", markerscale=1.2)
+    _save(fig, path)
+
+
+def matrices_side_by_side(mats: dict[str, np.ndarray], spaces: list[dict], path, title: str) -> None:
+    """Several space-by-space matrices in one row, same ordering, each with its own scale."""
+    plt = _plt()
+    n = len(mats)
+    size = max(4.5, 0.12 * len(spaces) + 2)
+    fig, axes = plt.subplots(1, n, figsize=(n * (size + 0.8), size))
+    axes = np.atleast_1d(axes)
+    for ax, (name, M) in zip(axes, mats.items()):
+        off = M[~np.eye(len(M), dtype=bool)]
+        matrix(M, spaces, None, name, "source / space", "target / space", vmin=np.percentile(off, 2),
+               vmax=np.percentile(off, 98), ax=ax)
+    fig.suptitle(title, fontsize=10)
+    _save(fig, path)

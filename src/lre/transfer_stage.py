@@ -1,0 +1,212 @@
+"""The transfer stage's jobs: split + universal input, encoders, decoders, gather, direct
+transfer and the CKA/RSA similarities. Each reads and writes HDF5 files (atomically) and
+records provenance; the maths lives in :mod:`lre.transfer` and :mod:`lre.similarity`.
+
+Files::
+
+    transfer/split.json                      train/test documents and CV folds
+    transfer/universal.h5                    U(S) for train and test words
+    transfer/<method>/encoders/<space>.h5    latents and their factorisations
+    transfer/<method>/decoders/<space>.h5    per-sample test MSE of every source, this target
+    transfer/<method>/mse.h5                 mse[t, s, k], all targets
+    transfer/direct/<space>.h5               test R^2 of this source to every target
+    transfer/direct.h5, transfer/similarity.h5
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+from tqdm import tqdm
+
+from . import io, ridge, transfer
+from .errors import InputError
+from .features.store import FeatureFile
+
+log = logging.getLogger(__name__)
+
+
+def read_split(path) -> dict:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def load_space(path, space: str, split: dict):
+    """A space's corpus features, z-scored with train statistics: ``(train, test, lengths)``."""
+    arrays = FeatureFile(path).load(space, "corpus")
+    missing = [d for d in split["train"] + split["test"] if d not in arrays]
+    if missing:
+        raise InputError(path, f"lacks corpus documents {missing[:3]} of the transfer split.",
+                         fix="re-run the features stage with the current corpus.")
+    tr, te, _ = transfer.zscore(transfer.stack(arrays, split["train"]), transfer.stack(arrays, split["test"]), space)
+    return tr, te, {d: len(a) for d, a in arrays.items()}
+
+
+def _folds(split, lengths):
+    return transfer.fold_labels(split, lengths)
+
+
+# --------------------------------------------------------------------------- prepare
+
+
+def run_prepare(job: dict, universal_features, split_out, universal_out) -> None:
+    """Split the corpus documents and build the universal input from the static space."""
+    tcfg = job["transfer"]
+    space = tcfg["universal"]["space"]
+    arrays = FeatureFile(universal_features).load(space, "corpus")
+    split = transfer.split_documents({d: len(a) for d, a in arrays.items()}, tcfg["test_fraction"],
+                                     tcfg["cv_folds"], job["seed"])
+    split["provenance"] = io.provenance(job)
+    cw = tcfg["universal"]["context_words"]
+    U = {d: transfer.universal_input(a, cw) for d, a in arrays.items()}
+    with io.h5_atomic(universal_out) as f:
+        io.h5_set_json(f, "provenance", split["provenance"])
+        f["train"] = transfer.stack(U, split["train"])
+        f["test"] = transfer.stack(U, split["test"])
+    io.write_json(split_out, split)
+    n_tr = sum(len(arrays[d]) for d in split["train"])
+    log.info("split: %d train documents (%d words), %d test documents (%d words); U has %d dims",
+             len(split["train"]), n_tr, len(split["test"]), sum(len(arrays[d]) for d in split["test"]),
+             U[split["train"][0]].shape[1])
+
+
+# --------------------------------------------------------------------------- encoders
+
+
+def run_encode(job: dict, split_path, universal_path, features_path, out, device: str = "cpu") -> None:
+    split = read_split(split_path)
+    space = job["space"]
+    Y_tr, Y_te, lengths = load_space(features_path, space, split)
+    folds = _folds(split, lengths)
+    h5py = io._h5()
+    with h5py.File(universal_path, "r") as f:
+        U_tr, U_te = f["train"][()].astype(np.float64), f["test"][()].astype(np.float64)
+    enc = transfer.encode_space(U_tr, U_te, Y_tr, Y_te, folds, job["transfer"], job["seed"], device)
+    log.info("encoder %s (%s): rank %d, alpha %s, bottleneck R^2 train %.3f test %.3f", space,
+             job["transfer"]["method"], enc["rank"], enc["alpha"], enc["train_r2"], enc["test_r2"])
+    with io.h5_atomic(out) as f:
+        io.h5_set_json(f, "provenance", io.provenance(job))
+        f["latent_train"] = enc["latent_train"]
+        f["latent_test"] = enc["latent_test"]
+        for k, v in enc["factor"].to_dict().items():
+            f[f"factor/{k}"] = v
+        for i, fac in enumerate(enc["fold_factors"]):
+            for k, v in fac.to_dict().items():
+                f[f"fold{i}/{k}"] = v
+        for key in ("alpha", "rank", "train_r2", "test_r2"):
+            f.attrs[key] = enc[key]
+        f.attrs["n_folds"] = len(enc["fold_factors"])
+
+
+def read_encoder(path) -> dict:
+    h5py = io._h5()
+    with h5py.File(path, "r") as f:
+        return {"latent_train": f["latent_train"][()], "latent_test": f["latent_test"][()],
+                "factor": ridge.Factor.from_dict(f["factor"]),
+                "fold_factors": [ridge.Factor.from_dict(f[f"fold{i}"]) for i in range(int(f.attrs["n_folds"]))],
+                "attrs": dict(f.attrs)}
+
+
+# --------------------------------------------------------------------------- decoders
+
+
+def run_decode(job: dict, split_path, target_features, encoders: dict, out) -> None:
+    """Decode one target from every source latent; ``encoders`` maps source space -> file."""
+    split = read_split(split_path)
+    target = job["space"]
+    Y_tr, Y_te, lengths = load_space(target_features, target, split)
+    folds = _folds(split, lengths)
+    sources = list(encoders)
+    loaded = [read_encoder(encoders[s]) for s in tqdm(sources, desc=f"{target}: load latents", mininterval=5)]
+    res = transfer.decode_target(Y_tr, Y_te, folds, job["transfer"]["alphas"], loaded)
+    best = sources[int(np.argmax(res["r2"]))]
+    log.info("target %s: best source %s (R^2 %.3f); own latent R^2 %.3f", target, best, res["r2"].max(),
+             res["r2"][sources.index(target)] if target in sources else float("nan"))
+    with io.h5_atomic(out) as f:
+        io.h5_set_json(f, "provenance", io.provenance(job))
+        io.h5_write_strings(f, "sources", sources)
+        f["mse"] = res["mse"].astype(np.float32)
+        f["alpha"] = res["alpha"]
+        f["r2"] = res["r2"]
+
+
+def run_gather(job: dict, decoders: dict, out) -> None:
+    """Stack every target's decoder results into ``mse[t, s, k]``."""
+    h5py = io._h5()
+    spaces = list(decoders)
+    mse, alpha, r2 = [], [], []
+    for t in spaces:
+        with h5py.File(decoders[t], "r") as f:
+            sources = io.h5_read_strings(f["sources"])
+            if sources != spaces:
+                raise InputError(decoders[t], f"decodes from sources {sources[:3]}..., not the current spaces.",
+                                 fix="re-run the transfer stage.")
+            mse.append(f["mse"][()])
+            alpha.append(f["alpha"][()])
+            r2.append(f["r2"][()])
+    with io.h5_atomic(out) as f:
+        io.h5_set_json(f, "provenance", io.provenance(job))
+        io.h5_write_strings(f, "spaces", spaces)
+        f["mse"] = np.stack(mse)
+        f["alpha"] = np.stack(alpha)
+        f["r2"] = np.stack(r2)
+    log.info("mse tensor %s", np.stack(mse).shape)
+
+
+def read_matrix(path, name: str):
+    """``(spaces, matrix)`` from a gathered transfer/similarity file."""
+    h5py = io._h5()
+    with h5py.File(path, "r") as f:
+        return io.h5_read_strings(f["spaces"]), f[name][()]
+
+
+# --------------------------------------------------------------------------- direct and similarity
+
+
+def run_direct(job: dict, split_path, source_features, targets: dict, out) -> None:
+    """Ridge from one full source space to every target; ``targets`` maps space -> file."""
+    split = read_split(split_path)
+    X_tr, X_te, lengths = load_space(source_features, job["space"], split)
+    folds = _folds(split, lengths)
+    ys = [load_space(path, t, split)[:2] for t, path in targets.items()]
+    res = transfer.direct_transfer(X_tr, X_te, folds, job["transfer"]["alphas"], ys)
+    with io.h5_atomic(out) as f:
+        io.h5_set_json(f, "provenance", io.provenance(job))
+        io.h5_write_strings(f, "targets", list(targets))
+        f["r2"] = res["r2"]
+        f["alpha"] = res["alpha"]
+
+
+def run_direct_gather(job: dict, sources: dict, out) -> None:
+    """``r2[t, s]``: test R^2 of target t from source s."""
+    h5py = io._h5()
+    spaces = list(sources)
+    cols = []
+    for s in spaces:
+        with h5py.File(sources[s], "r") as f:
+            if io.h5_read_strings(f["targets"]) != spaces:
+                raise InputError(sources[s], "was computed for other target spaces.", fix="re-run the transfer stage.")
+            cols.append(f["r2"][()])
+    with io.h5_atomic(out) as f:
+        io.h5_set_json(f, "provenance", io.provenance(job))
+        io.h5_write_strings(f, "spaces", spaces)
+        f["r2"] = np.stack(cols, axis=1)
+
+
+def run_similarity(job: dict, split_path, spaces: dict, out) -> None:
+    """Linear CKA and RSA between every pair of spaces on the transfer test words."""
+    from . import similarity
+
+    split = read_split(split_path)
+    names = list(spaces)
+    tests = [load_space(path, s, split)[1] for s, path in tqdm(spaces.items(), desc="load", mininterval=5)]
+    methods = job["methods"]
+    with io.h5_atomic(out) as f:
+        io.h5_set_json(f, "provenance", io.provenance(job))
+        io.h5_write_strings(f, "spaces", names)
+        if "cka" in methods:
+            f["cka"] = similarity.linear_cka(tests)
+        if "rsa" in methods:
+            f["rsa"] = similarity.rsa(tests, job["transfer"]["rsa_words"], job["seed"])

@@ -1,0 +1,168 @@
+# Stage 2: transfer maps. Jobs grow linearly with the number of spaces: one encoder per
+# space, one decoder job per target (all sources), one direct job per source.
+
+
+rule transfer_prepare:
+    input:
+        space_features(CFG["transfer"]["universal"]["space"]),
+    output:
+        split=PATHS["split"],
+        universal=PATHS["universal"],
+    params:
+        lre=LRE,
+        job=lambda wildcards: job_json(lre_config.transfer_prepare_job(CFG)),
+    log:
+        log_path("transfer", "prepare.log"),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/extract.yaml"
+    shell:
+        "{params.lre} transfer-prepare --job {params.job:q} --features {input:q}"
+        " --split {output.split:q} --universal {output.universal:q} > {log:q} 2>&1"
+
+
+rule transfer_encode:
+    input:
+        split=PATHS["split"],
+        universal=PATHS["universal"],
+        features=lambda wildcards: space_features(wildcards.space),
+    output:
+        PATHS["encoder"],
+    wildcard_constraints:
+        method="|".join(ENCODERS) or "none",
+        space=SPACE_PATTERN,
+    params:
+        lre=LRE,
+        job=lambda wildcards: job_json(lre_config.encoder_job(CFG, wildcards.method, wildcards.space)),
+        device=lambda wildcards: "cpu" if wildcards.method == "bottleneck" else CFG["features"]["device"],
+    log:
+        log_path("transfer", "{method}", "encode_{space}.log"),
+    threads: CFG["transfer"]["threads"]
+    resources:
+        mem_mb=2000,
+        runtime=30,
+        gpu=lambda wildcards: int(wildcards.method == "mlp" and CFG["features"]["device"] != "cpu"),
+    conda:
+        "../envs/extract.yaml"
+    shell:
+        "{params.lre} transfer-encode --job {params.job:q} --split {input.split:q} --universal {input.universal:q}"
+        " --features {input.features:q} --out {output:q} --device {params.device} --threads {threads}"
+        " > {log:q} 2>&1"
+
+
+rule transfer_decode:
+    input:
+        split=PATHS["split"],
+        features=lambda wildcards: space_features(wildcards.space),
+        encoders=lambda wildcards: expand(PATHS["encoder"], method=wildcards.method, space=TNAMES),
+    output:
+        PATHS["decoder"],
+    wildcard_constraints:
+        method="|".join(ENCODERS) or "none",
+        space=SPACE_PATTERN,
+    params:
+        lre=LRE,
+        job=lambda wildcards: job_json(lre_config.decoder_job(CFG, wildcards.method, wildcards.space, TNAMES)),
+    log:
+        log_path("transfer", "{method}", "decode_{space}.log"),
+    threads: CFG["transfer"]["threads"]
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../envs/extract.yaml"
+    shell:
+        "{params.lre} transfer-decode --job {params.job:q} --split {input.split:q} --features {input.features:q}"
+        " --encoders {input.encoders:q} --out {output:q} --threads {threads} > {log:q} 2>&1"
+
+
+rule transfer_gather:
+    input:
+        lambda wildcards: expand(PATHS["decoder"], method=wildcards.method, space=TNAMES),
+    output:
+        PATHS["mse"],
+    wildcard_constraints:
+        method="|".join(ENCODERS) or "none",
+    params:
+        lre=LRE,
+        job=lambda wildcards: job_json(lre_config.gather_job(CFG, "transfer-gather", TNAMES)),
+    log:
+        log_path("transfer", "{method}", "gather.log"),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/extract.yaml"
+    shell:
+        "{params.lre} transfer-gather --job {params.job:q} --inputs {input:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule transfer_direct:
+    input:
+        split=PATHS["split"],
+        features=lambda wildcards: space_features(wildcards.space),
+        targets=[space_features(s) for s in TNAMES],
+    output:
+        PATHS["direct_source"],
+    wildcard_constraints:
+        space=SPACE_PATTERN,
+    params:
+        lre=LRE,
+        job=lambda wildcards: job_json(lre_config.direct_job(CFG, wildcards.space, TNAMES)),
+    log:
+        log_path("transfer", "direct", "{space}.log"),
+    threads: CFG["transfer"]["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../envs/extract.yaml"
+    shell:
+        "{params.lre} transfer-direct --job {params.job:q} --split {input.split:q} --features {input.features:q}"
+        " --targets {input.targets:q} --out {output:q} --threads {threads} > {log:q} 2>&1"
+
+
+rule direct_gather:
+    input:
+        expand(PATHS["direct_source"], space=TNAMES),
+    output:
+        PATHS["direct"],
+    params:
+        lre=LRE,
+        job=lambda wildcards: job_json(lre_config.gather_job(CFG, "direct-gather", TNAMES)),
+    log:
+        log_path("transfer", "direct_gather.log"),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../envs/extract.yaml"
+    shell:
+        "{params.lre} direct-gather --job {params.job:q} --inputs {input:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule similarity:
+    input:
+        split=PATHS["split"],
+        features=[space_features(s) for s in TNAMES],
+    output:
+        PATHS["similarity"],
+    params:
+        lre=LRE,
+        job=lambda wildcards: job_json(lre_config.similarity_job(CFG, TNAMES)),
+    log:
+        log_path("transfer", "similarity.log"),
+    threads: CFG["transfer"]["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../envs/extract.yaml"
+    shell:
+        "{params.lre} similarity --job {params.job:q} --split {input.split:q} --features {input.features:q}"
+        " --out {output:q} --threads {threads} > {log:q} 2>&1"
