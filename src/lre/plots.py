@@ -126,15 +126,19 @@ def embedding(coords: np.ndarray, spaces: list[dict], path, title: str, dims=(0,
 
 
 def matrices_side_by_side(mats: dict[str, np.ndarray], spaces: list[dict], path, title: str) -> None:
-    """Several space-by-space matrices in one row, same ordering, each with its own scale."""
+    """Several space-by-space matrices on a grid, same ordering, each with its own scale."""
     plt = _plt()
     n = len(mats)
-    size = max(4.5, 0.12 * len(spaces) + 2)
-    fig, axes = plt.subplots(1, n, figsize=(n * (size + 0.8), size))
-    axes = np.atleast_1d(axes)
-    for ax, (name, M) in zip(axes, mats.items()):
+    cols = min(n, 3)
+    rows = -(-n // cols)
+    size = max(4.5, 0.12 * len(spaces) + 2.5)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * (size + 1.5), rows * (size + 0.8)), squeeze=False)
+    for ax, (name, M) in zip(axes.ravel(), mats.items()):
         off = M[~np.eye(len(M), dtype=bool)]
-        matrix(M, spaces, None, name, "source / space", "target / space", vmin=np.percentile(off, 2),
+        matrix(M, spaces, None, name, "source space", "target space", vmin=np.percentile(off, 2),
                vmax=np.percentile(off, 98), ax=ax)
-    fig.suptitle(title, fontsize=10)
+    for ax in axes.ravel()[n:]:
+        ax.set_visible(False)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
     _save(fig, path)
