@@ -18,6 +18,7 @@ include: "workflow/rules/stimuli.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/transfer.smk"
 include: "workflow/rules/embedding.smk"
+include: "workflow/rules/encoding.smk"
 
 
 rule all:

@@ -86,7 +86,8 @@ def test_semantic_checks(demo_raw):
 
 def test_demo_paths_must_match(demo_raw):
     cfg = config.validate(demo_raw)
-    paths = {"demo_textgrid": "results/demo/derivative/TextGrids/{story}.TextGrid",
+    paths = {"demo_root": "results/demo", "demo_mask": "results/demo/derivative/masks/{subject}_mask.nii.gz",
+             "demo_textgrid": "results/demo/derivative/TextGrids/{story}.TextGrid",
              "demo_trfile": "results/demo/derivative/trfiles/{story}.tr", "demo_corpus": "results/demo/corpus.txt"}
     config.check_demo_paths(cfg, paths)
     cfg["corpus"]["path"] = "elsewhere.txt"
@@ -130,3 +131,23 @@ def test_job_slices_change_only_with_what_they_depend_on(demo_raw):
     assert config.features_job(cfg2, "minilm") != config.features_job(cfg, "minilm")
     nxt = config.features_job(cfg, "glove_next")
     assert nxt["of"] == a  # a shift job depends on its source's slice
+
+
+def test_dataset_checks(demo_raw):
+    from lre.features import resolve_spaces
+
+    raw = copy.deepcopy(demo_raw)
+    raw["dataset"]["test_stories"] = ["lee05"]
+    cfg = config.validate(raw)
+    with pytest.raises(ConfigError, match=r"dataset.test_stories.*\['lee05'\] are in both the training and the test"):
+        config.check_dataset(cfg, resolve_spaces(cfg["features"]["models"]))
+    raw = copy.deepcopy(demo_raw)
+    raw["dataset"]["train_stories"] = ["lee01", "nosuch"]
+    cfg = config.validate(raw)
+    with pytest.raises(ConfigError, match=r"dataset.train_stories.*\['nosuch'\] are not in stimuli.stories"):
+        config.check_dataset(cfg, resolve_spaces(cfg["features"]["models"]))
+    raw = copy.deepcopy(demo_raw)
+    raw["encoding"] = {"spaces": ["minilm.L9"]}
+    cfg = config.validate(raw)
+    with pytest.raises(ConfigError, match="encoding.spaces"):
+        config.check_dataset(cfg, resolve_spaces(cfg["features"]["models"]))

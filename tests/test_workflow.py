@@ -30,7 +30,7 @@ def run_snakemake(args, cwd, timeout=900):
 def tiny_config():
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
     cfg["demo"].update(story_words=120, corpus_words=900)
-    cfg["stimuli"]["stories"] = ["s1", "s2"]
+    cfg["stimuli"]["stories"] = ["s1", "s2", "s3"]
     models = cfg["features"]["models"]
     models["minilm"].update(layers=[0, 6], context_tokens=8)
     models["minilm_untrained"].update(layers=[2], context_tokens=8)
@@ -40,6 +40,10 @@ def tiny_config():
     cfg["features"]["device"] = "cpu"
     cfg["transfer"].update(cv_folds=2, bottleneck=4, test_fraction=0.25)
     cfg["embedding"]["n_components"] = 4
+    cfg["demo"]["fmri"] = {"grid": [6, 7, 5], "repeats": 3,
+                           "planted": ["lexical.word_rate", "lexical.articulatory", "minilm.L0", "minilm.L6"]}
+    cfg["dataset"].update(subjects=["sa", "sb"], train_stories=["s1", "s2"], test_stories=["s3"])
+    cfg["encoding"].update(permutations=50, spaces_per_job=10)
     return cfg
 
 
@@ -76,14 +80,14 @@ def test_tiny_end_to_end_run_writes_every_space(tmp_path):
 
     resolved = config.validate(cfg)
     docs = documents.read(tmp_path / "results/stimuli/documents.h5")
-    assert list(docs.stories) == ["s1", "s2"] and docs.corpus
+    assert list(docs.stories) == ["s1", "s2", "s3"] and docs.corpus
     # the stories went through the real TextGrid reader: same words as reading the file directly
     wt = stimuli.read_textgrid(tmp_path / "results/demo/derivative/TextGrids/s1.TextGrid", tier="word")
     assert docs.stories["s1"].words.words == wt.words
     assert docs.stories["s1"].tr_times[0] == -10.0  # the scanner starts lead_in = 10 s before the sound
 
     spaces = resolve_spaces(resolved["features"]["models"])
-    assert len(spaces) == 2 + 1 + 3 + 1 + 1 + 3 + 5
+    assert len(spaces) == 2 + 1 + 3 + 1 + 1 + 3 + 5 + 1
     for model in resolved["features"]["models"]:
         ff = FeatureFile(tmp_path / f"results/features/{model}.h5")
         assert ff.provenance["config_hash"] == io.config_hash(config.features_job(resolved, model))
@@ -115,7 +119,7 @@ def test_tiny_end_to_end_run_writes_every_space(tmp_path):
     # transfer: mse[t, s, k] over the transferred spaces; the embedding and the comparison
     from lre.transfer_stage import read_matrix
 
-    tnames = [s.name for s in spaces if s.name != "lexical.word_rate"]
+    tnames = [s.name for s in spaces if s.name not in ("lexical.word_rate", "random.vec")]
     names, mse = read_matrix(tmp_path / "results/transfer/bottleneck/mse.h5", "mse")
     split = json.loads((tmp_path / "results/transfer/split.json").read_text())
     n_test = sum(len(docs.corpus[d]) for d in split["test"])
@@ -128,6 +132,25 @@ def test_tiny_end_to_end_run_writes_every_space(tmp_path):
         assert (tmp_path / f"results/embedding/bottleneck/{png}.png").stat().st_size > 10_000
     with open(tmp_path / "results/transfer/comparison.csv") as f:
         assert next(csv.reader(f))[1:] == ["affinity (bottleneck)", "direct R^2", "CKA", "RSA"]
+
+    # encoding: every space for every subject, maps through the mask, the noise ceiling, recovery
+    import nibabel as nib
+
+    from lre.encoding_stage import read_scores
+
+    mask = nib.load(tmp_path / "results/demo/derivative/masks/sa_mask.nii.gz")
+    for subject in ("sa", "sb"):
+        with open(tmp_path / f"results/encoding/{subject}/summary.csv") as f:
+            rows = list(csv.DictReader(f))
+        assert [r["space"] for r in rows] == [s.name for s in spaces]
+        assert json.loads((tmp_path / f"results/encoding/{subject}/recovery.json").read_text())["n_signal"] > 0
+    sc = read_scores(tmp_path / "results/encoding/sa/minilm.L6.h5")
+    n_vox = int((mask.get_fdata() != 0).sum())
+    assert sc["scores"].shape == (n_vox,) and sc["pvalues"].min() > 0 and sc["attrs"]["solver"] == "lean"
+    rmap = nib.load(tmp_path / "results/encoding/sa/minilm.L6_r.nii.gz")
+    assert rmap.shape == mask.shape and np.allclose(rmap.affine, mask.affine)
+    np.testing.assert_allclose(rmap.get_fdata()[mask.get_fdata() != 0], sc["scores"], atol=1e-6)
+    assert (tmp_path / "results/encoding/sb/noise_ceiling.nii.gz").exists()
 
     # a second run has nothing to do
     proc = run_snakemake(["-n", "--configfile", "c.yaml"], tmp_path)

@@ -167,6 +167,46 @@ def cmd_compare(args) -> None:
     embedding_stage.run_compare(json.loads(args.job), inputs, args.png, args.csv)
 
 
+def cmd_encode(args) -> None:
+    from . import encoding_stage
+
+    _threads(args.threads)
+    job = json.loads(args.job)
+    features = _pairs(job["spaces"], args.features, "feature")
+    outputs = {}
+    for space, h5 in _pairs(job["spaces"], args.out, "output").items():
+        outputs[space] = {"h5": h5, "nii": encoding_stage.nifti_path(h5) if job["dataset"]["mask"] else None}
+    encoding_stage.run_encode(job, features, outputs)
+
+
+def cmd_noise_ceiling(args) -> None:
+    from . import encoding_stage
+
+    encoding_stage.run_noise_ceiling(json.loads(args.job), args.out, args.nii)
+
+
+def cmd_encoding_summary(args) -> None:
+    from . import encoding_stage
+
+    job = json.loads(args.job)
+    encoding_stage.run_summary(job, _pairs([s["name"] for s in job["spaces"]], args.inputs, "score"), args.out)
+
+
+def cmd_demo_fmri(args) -> None:
+    from . import encoding_stage
+
+    job = json.loads(args.job)
+    encoding_stage.run_demo_fmri(job, args.documents, _pairs(job["fmri"]["planted"], args.features, "feature"),
+                                 args.root)
+
+
+def cmd_recovery(args) -> None:
+    from . import encoding_stage
+
+    job = json.loads(args.job)
+    encoding_stage.run_recovery(job, args.truth, _pairs(job["spaces"], args.inputs, "score"), args.ceiling, args.out)
+
+
 def _threads(n) -> None:
     if n:
         import os
@@ -264,6 +304,31 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--inputs", nargs="+", required=True, help="method=file:dataset")
     sp.add_argument("--png", required=True)
     sp.add_argument("--csv", required=True)
+
+    sp = job_parser("encode", "fit and score voxelwise encoding models of several spaces for one subject",
+                    cmd_encode)
+    sp.add_argument("--features", nargs="+", required=True, help="feature files, in the job's space order")
+    sp.add_argument("--out", nargs="+", required=True, help="score files to write, in the job's space order")
+    sp.add_argument("--threads", type=int)
+
+    sp = job_parser("noise-ceiling", "noise ceiling of one subject from the test story's repeats", cmd_noise_ceiling)
+    sp.add_argument("--out", required=True)
+    sp.add_argument("--nii", help="NIfTI map to write (needs dataset.mask)")
+
+    sp = job_parser("encoding-summary", "per-subject table of every space's scores", cmd_encoding_summary)
+    sp.add_argument("--inputs", nargs="+", required=True, help="score files, in the job's space order")
+    sp.add_argument("--out", required=True)
+
+    sp = job_parser("demo-fmri", "write the synthetic fMRI dataset with planted truth", cmd_demo_fmri)
+    sp.add_argument("--documents", required=True)
+    sp.add_argument("--features", nargs="+", required=True, help="feature files of the planted spaces, in order")
+    sp.add_argument("--root", required=True)
+
+    sp = job_parser("recovery", "compare a subject's fitted results with the planted truth", cmd_recovery)
+    sp.add_argument("--truth", required=True)
+    sp.add_argument("--ceiling", required=True)
+    sp.add_argument("--inputs", nargs="+", required=True, help="score files, in the job's space order")
+    sp.add_argument("--out", required=True)
 
     sp = sub.add_parser("features-summary", help="table of all spaces of the given feature files (CSV)")
     sp.add_argument("features", nargs="+", help="feature HDF5 files")

@@ -170,7 +170,9 @@ def load(path: str | Path, check_models: bool = True) -> dict:
 
     if check_models:
         _check(cfg["features"]["models"])
-    check_transfer(cfg, resolve_spaces(cfg["features"]["models"]))
+    spaces = resolve_spaces(cfg["features"]["models"])
+    check_transfer(cfg, spaces)
+    check_dataset(cfg, spaces)
     return cfg
 
 
@@ -206,7 +208,8 @@ def runtime_settings(cfg: dict) -> dict:
 
 
 def demo_job(cfg: dict) -> dict:
-    return {"stage": "demo", "demo": cfg["demo"], "stories": cfg["stimuli"]["stories"], "seed": cfg["seed"]}
+    text = {k: v for k, v in cfg["demo"].items() if k != "fmri"}  # the stimuli part only
+    return {"stage": "demo", "demo": text, "stories": cfg["stimuli"]["stories"], "seed": cfg["seed"]}
 
 
 def check_demo_paths(cfg: dict, paths: dict) -> None:
@@ -217,6 +220,13 @@ def check_demo_paths(cfg: dict, paths: dict) -> None:
     if cfg["stimuli"]["format"] != "textgrid" or cfg["stimuli"]["tr_times"]["source"] != "file":
         raise ConfigError("demo.enabled", "the demo writes TextGrids and TR files, so stimuli.format must be "
                           "textgrid and stimuli.tr_times.source file.", fix="set them, or disable the demo.")
+    if "dataset" in cfg and cfg["demo"]["fmri"]["enabled"]:
+        d = cfg["dataset"]
+        if d["format"] != "lebel2023":
+            raise ConfigError("dataset.format", "the demo writes its synthetic responses in the lebel2023 layout.",
+                              fix="set dataset.format: lebel2023, or disable demo.fmri.")
+        want["dataset.root"] = (d["root"], paths["demo_root"])
+        want["dataset.mask"] = (d["mask"], paths["demo_mask"])
     for field, (have, expected) in want.items():
         if os.path.normpath(have or "") != os.path.normpath(expected):
             raise ConfigError(field, f"is {have!r} but the demo writes {expected!r}.",
@@ -313,3 +323,70 @@ def embedding_job(cfg: dict, method: str, spaces: list) -> dict:
 
 def compare_job(cfg: dict, spaces: list) -> dict:
     return {"stage": "compare", "spaces": _space_dicts(spaces)}
+
+
+# --------------------------------------------------------------------------- dataset and encoding
+
+
+def encoding_spaces(cfg: dict, spaces: list) -> list:
+    """The spaces fitted to the brain (config order)."""
+    want = cfg["encoding"]["spaces"]
+    if want == "all":
+        return list(spaces)
+    names = [s.name for s in spaces]
+    unknown = [w for w in want if w not in names]
+    if unknown:
+        raise ConfigError("encoding.spaces", f"{unknown} are not spaces of this config.",
+                          fix=f"use names such as {names[:3]} (`python -m lre check` lists them).")
+    return [s for s in spaces if s.name in want]
+
+
+def check_dataset(cfg: dict, spaces: list) -> None:
+    """Cross-checks of the dataset and encoding sections (and the demo's fMRI part)."""
+    if "dataset" not in cfg:
+        return
+    d = cfg["dataset"]
+    stories = cfg["stimuli"]["stories"]
+    for key in ("train_stories", "test_stories"):
+        unknown = [s for s in d[key] if s not in stories]
+        if unknown:
+            raise ConfigError(f"dataset.{key}", f"{unknown} are not in stimuli.stories.",
+                              fix="every story fitted or tested needs its word timings.")
+    both = sorted(set(d["train_stories"]) & set(d["test_stories"]))
+    if both:
+        raise ConfigError("dataset.test_stories", f"stories {both} are in both the training and the test set.",
+                          fix="each story must be in exactly one of them.")
+    if d["format"] == "narratives" and not d["mask"]:
+        raise ConfigError("dataset.mask", "narratives runs are NIfTI volumes; a mask selects their voxels.",
+                          fix="set dataset.mask to a brain mask in the runs' space.")
+    if d["mask"] and "{subject}" not in d["mask"] and len(d["subjects"]) > 1 and d["format"] == "lebel2023":
+        raise ConfigError("dataset.mask", "a lebel2023 mask is per subject; the template needs {subject}.")
+    encoding_spaces(cfg, spaces)
+    if cfg["demo"]["enabled"] and cfg["demo"]["fmri"]["enabled"]:
+        names = [s.name for s in spaces]
+        bad = [p for p in cfg["demo"]["fmri"]["planted"] if p not in names]
+        if bad:
+            raise ConfigError("demo.fmri.planted", f"{bad} are not spaces of this config.")
+        if len(d["test_stories"]) != 1:
+            raise ConfigError("dataset.test_stories", "the demo's synthetic dataset repeats exactly one test story.")
+
+
+def demo_fmri_job(cfg: dict) -> dict:
+    d = cfg["dataset"]
+    return {"stage": "demo-fmri", "seed": cfg["seed"], "fmri": cfg["demo"]["fmri"], "lebel": d["lebel"],
+            "subjects": d["subjects"], "stories": d["train_stories"] + d["test_stories"],
+            "test_story": d["test_stories"][0]}
+
+
+def encoding_job(cfg: dict, subject: str, spaces: list[str]) -> dict:
+    return {"stage": "encode", "seed": cfg["seed"], "subject": subject, "spaces": spaces,
+            "dataset": cfg["dataset"], "encoding": cfg["encoding"]}
+
+
+def noise_ceiling_job(cfg: dict, subject: str) -> dict:
+    return {"stage": "noise-ceiling", "subject": subject, "dataset": cfg["dataset"]}
+
+
+def encoding_summary_job(cfg: dict, subject: str, spaces: list) -> dict:
+    return {"stage": "encoding-summary", "subject": subject, "spaces": _space_dicts(spaces),
+            "top_voxels": cfg["encoding"]["top_voxels"]}

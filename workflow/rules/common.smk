@@ -27,6 +27,7 @@ if not USE_CONDA:
 MODELS = list(CFG["features"]["models"])
 SPACES = resolve_spaces(CFG["features"]["models"])
 lre_config.check_transfer(CFG, SPACES)
+lre_config.check_dataset(CFG, SPACES)
 TSPACES = lre_config.transfer_spaces(CFG, SPACES)  # the spaces in transfer and the embedding
 TNAMES = [s.name for s in TSPACES]
 MODEL_OF = {s.name: s.model for s in SPACES}
@@ -34,6 +35,13 @@ STORIES = CFG["stimuli"]["stories"]
 TMETHODS = CFG["transfer"]["methods"]
 ENCODERS = [m for m in TMETHODS if m in ("bottleneck", "mlp")]
 SPACE_PATTERN = "|".join(re.escape(n) for n in TNAMES)
+HAS_DATASET = "dataset" in CFG
+DEMO_FMRI = HAS_DATASET and CFG["demo"]["enabled"] and CFG["demo"]["fmri"]["enabled"]
+SUBJECTS = CFG["dataset"]["subjects"] if HAS_DATASET else []
+ESPACES = lre_config.encoding_spaces(CFG, SPACES) if HAS_DATASET else []
+ENAMES = [s.name for s in ESPACES]
+_per_job = CFG["encoding"]["spaces_per_job"]
+ENC_CHUNKS = [ENAMES[i : i + _per_job] for i in range(0, len(ENAMES), _per_job)]
 
 
 
@@ -62,6 +70,16 @@ PATHS = {
     "comparison_png": res("transfer", "comparison.png"),
     "comparison_csv": res("transfer", "comparison.csv"),
     "embedding_dir": res("embedding", "{method}"),
+    "demo_mask": res("demo", "derivative", "masks", "{subject}_mask.nii.gz"),
+    "demo_response": res("demo", "derivative", "preprocessed_data", "{subject}", "{story}.hf5"),
+    "demo_respdict": res("demo", "derivative", "respdict.json"),
+    "demo_truth": res("demo", "truth", "{subject}.h5"),
+    "encoding": res("encoding", "{subject}", "{space}.h5"),
+    "encoding_nii": res("encoding", "{subject}", "{space}_r.nii.gz"),
+    "noise_ceiling": res("encoding", "{subject}", "noise_ceiling.h5"),
+    "noise_ceiling_nii": res("encoding", "{subject}", "noise_ceiling.nii.gz"),
+    "encoding_summary": res("encoding", "{subject}", "summary.csv"),
+    "recovery": res("encoding", "{subject}", "recovery.json"),
     "logs": res("logs"),
 }
 
@@ -87,6 +105,11 @@ def all_targets():
         targets += expand(embedding_file("embedding.h5"), method=method)
     if len(comparison_inputs()) > 1:
         targets += [PATHS["comparison_png"]]
+    if HAS_DATASET:
+        targets += expand(PATHS["encoding_summary"], subject=SUBJECTS)
+        targets += expand(PATHS["noise_ceiling"], subject=SUBJECTS)
+    if DEMO_FMRI:
+        targets += expand(PATHS["recovery"], subject=SUBJECTS)
     return targets
 
 
@@ -152,3 +175,27 @@ def comparison_inputs():
         if m in TMETHODS:
             out[m.upper()] = (PATHS["similarity"], m)
     return out
+
+
+# ----------------------------------------------------------------------------- encoding
+
+
+def dataset_inputs(wildcards):
+    """The response files one subject's jobs read (so missing data fails before any job)."""
+    d = CFG["dataset"]
+    stories = d["train_stories"] + d["test_stories"]
+    files = []
+    if d["format"] == "lebel2023":
+        root = os.path.join(d["root"], "derivative")
+        files.append(os.path.join(root, "respdict.json"))
+        files += [os.path.join(root, "preprocessed_data", wildcards.subject, f"{s}.hf5") for s in stories]
+    else:
+        files += [os.path.join(d["root"], d["narratives"]["bold"].format(subject=wildcards.subject, story=s))
+                  for s in stories]
+    if d["mask"]:
+        files.append(d["mask"].format(subject=wildcards.subject))
+    return files
+
+
+def encoding_gpu(wildcards):
+    return int(CFG["encoding"]["backend"] == "torch_cuda")

@@ -30,6 +30,7 @@ FAMILIES: dict[str, str] = {
     "tagger": "lre.features.tagger",
     "lexical": "lre.features.lexical",
     "shift": "lre.features.shift",
+    "random": "lre.features.random",
 }
 
 COMMON_KEYS = ("family", "label", "group")

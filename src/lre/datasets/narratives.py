@@ -1,0 +1,79 @@
+"""Narratives (Nastase et al. 2021, OpenNeuro ds002345): BIDS NIfTI BOLD runs, a brain
+mask, Gentle ``align.json`` word timings, and the story's onset in the run.
+
+Layout (paths are templates in ``dataset.narratives``)::
+
+    bold:   <root>/derivatives/afni-nosmooth/sub-{subject}/func/
+            sub-{subject}_task-{story}_space-MNI152NLin2009cAsym_res-native_desc-clean_bold.nii.gz
+    events: <root>/sub-{subject}/func/sub-{subject}_task-{story}_events.tsv   (optional)
+    mask:   dataset.mask (a NIfTI with the same grid as the BOLD runs)
+
+A volume's mid-time relative to the story is ``k * TR + TR / 2 - onset``. The onset comes
+from ``narratives.onsets`` (seconds, per story) or, when absent there, from the first
+``onset`` of the events file. ``narratives.trim`` volumes are dropped at both ends.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from . import Run
+
+
+def bold_path(dcfg: dict, subject: str, story: str) -> Path:
+    return Path(dcfg["root"]) / dcfg["narratives"]["bold"].format(subject=subject, story=story)
+
+
+def story_onset(dcfg: dict, subject: str, story: str) -> float:
+    nar = dcfg["narratives"]
+    if story in nar["onsets"]:
+        return float(nar["onsets"][story])
+    path = Path(dcfg["root"]) / nar["events"].format(subject=subject, story=story)
+    if not path.exists():
+        raise InputError(path, f"is missing and dataset.narratives.onsets has no onset for {story!r}.",
+                         fix="give the onset (seconds from the first volume) in dataset.narratives.onsets.")
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    if not rows or "onset" not in rows[0]:
+        raise InputError(path, "has no 'onset' column.", line=1, fix="a BIDS events.tsv starts with onset, duration.")
+    try:
+        return float(rows[0]["onset"])
+    except ValueError:
+        raise InputError(path, f"onset {rows[0]['onset']!r} is not a number.", line=2) from None
+
+
+def load_run(dcfg: dict, subject: str, story: str, mask: np.ndarray, affine: np.ndarray) -> Run:
+    """In-mask responses of one run and the mid-times of its volumes."""
+    import nibabel as nib
+
+    path = bold_path(dcfg, subject, story)
+    if not path.exists():
+        raise InputError(path, f"is missing: no BOLD run of {subject} for {story}.",
+                         fix="download it (datalad get) or fix dataset.narratives.bold.")
+    img = nib.load(str(path))
+    if img.ndim != 4:
+        raise InputError(path, f"is {img.ndim}-D; a BOLD run must be 4-D.")
+    if img.shape[:3] != mask.shape or not np.allclose(img.affine, affine, atol=1e-3):
+        raise InputError(path, f"grid {img.shape[:3]} / affine differ from the mask's {mask.shape}.",
+                         fix="use a mask in the BOLD runs' space (same shape and affine).")
+    tr = float(dcfg["narratives"]["tr"])
+    header_tr = float(img.header.get_zooms()[3]) if len(img.header.get_zooms()) > 3 else tr
+    if header_tr > 0 and abs(header_tr - tr) > 1e-3:
+        raise InputError(path, f"its header gives TR {header_tr} s but dataset.narratives.tr is {tr} s.",
+                         fix="set dataset.narratives.tr to the runs' TR.")
+    data = np.asarray(img.dataobj, dtype=np.float32)
+    from .volume import voxels_of
+
+    ts = voxels_of(data, mask, dcfg["voxel_order"])              # (voxels, volumes)
+    n = ts.shape[1]
+    trim = int(dcfg["narratives"]["trim"])
+    times = np.arange(n) * tr + tr / 2.0 - story_onset(dcfg, subject, story)
+    keep = slice(trim, n - trim if trim else n)
+    out = ts.T[keep]
+    if not np.isfinite(out).all():
+        raise InputError(path, "has non-finite values inside the mask.", fix="fix the mask or the preprocessing.")
+    return Run(out[None], times[keep], str(path))

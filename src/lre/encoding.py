@@ -1,0 +1,303 @@
+"""Voxelwise encoding models (HuthLab conventions, himalaya solvers).
+
+Per subject and space: word features are Lanczos-resampled to the volume times, trimmed,
+z-scored per story and delayed (FIR, 1..4 TRs); ridge regression with one penalty per voxel
+chosen by cross-validation that keeps stories (or 40-TR chunks) together; the model is
+scored on the held-out story by Pearson r per voxel (against the mean over repeats when the
+test story was heard several times), with R^2 and a noise ceiling from the repeats.
+
+Solvers: himalaya's ``RidgeCV`` when there are fewer features than training samples, else
+``KernelRidgeCV``; on the numpy, torch or torch_cuda backend.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import numpy as np
+
+from . import timing
+from .errors import ConfigError, LreError
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("numpy", "torch", "torch_cuda")
+
+
+def set_backend(name: str):
+    """Select himalaya's backend, refusing clearly when it cannot run here."""
+    from himalaya.backend import set_backend as _set
+
+    if name not in BACKENDS:
+        raise ConfigError("encoding.backend", f"unknown backend {name!r}.", fix=f"use one of {BACKENDS}.")
+    if name == "torch_cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError("encoding.backend", "torch_cuda was requested but torch sees no CUDA device.",
+                              fix="use backend numpy or torch here, or run on a GPU node.")
+    return _set(name, on_error="raise")
+
+
+def story_folds(lengths: list[int], chunk: int = 40, max_folds: int = 5) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Cross-validation splits that keep stories together.
+
+    With at least two training stories, stories are dealt to ``min(n_stories, max_folds)``
+    folds (each validation fold is whole stories); with one story, its rows are cut into
+    ``chunk``-row blocks dealt to folds in turn, so no fold validates on rows adjacent to
+    its own training rows more than at block edges.
+
+    Returns a list of ``(train_indices, validation_indices)``.
+    """
+    starts = np.concatenate([[0], np.cumsum(lengths)])
+    n = int(starts[-1])
+    fold = np.empty(n, dtype=int)
+    if len(lengths) >= 2:
+        k = min(len(lengths), max_folds)
+        for s in range(len(lengths)):
+            fold[starts[s]:starts[s + 1]] = s % k
+    else:
+        k = min(max_folds, max(2, n // chunk))
+        fold[:] = (np.arange(n) // chunk) % k
+    idx = np.arange(n)
+    return [(idx[fold != f], idx[fold == f]) for f in range(k)]
+
+
+def correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pearson r per column of two (n, v) arrays (0 where either column is constant)."""
+    a = a - a.mean(0)
+    b = b - b.mean(0)
+    den = np.sqrt((a * a).sum(0) * (b * b).sum(0))
+    return np.divide((a * b).sum(0), den, out=np.zeros(a.shape[1]), where=den > 0)
+
+
+def noise_ceiling(repeats: np.ndarray) -> np.ndarray:
+    """Highest correlation any model could reach with the mean of R repeats, per voxel.
+
+    With ``y_r = s + n_r`` (independent noise), the signal variance is ``S = (R var(mean) -
+    mean_r var(y_r)) / (R - 1)`` and the ceiling ``sqrt(S / var(mean))``, clipped to [0, 1]
+    (Schoppe et al. 2016).
+
+    Parameters
+    ----------
+    repeats : array of shape (R, n_times, n_voxels), R >= 2
+    """
+    R = repeats.shape[0]
+    if R < 2:
+        raise ValueError("a noise ceiling needs at least two repeats")
+    var_mean = repeats.mean(0).var(0)
+    mean_var = repeats.var(1).mean(0)
+    S = (R * var_mean - mean_var) / (R - 1)
+    return np.sqrt(np.clip(np.divide(S, var_mean, out=np.zeros_like(S), where=var_mean > 0), 0.0, 1.0))
+
+
+def lean_ridge_cv(X_train, Y_train, X_test, alphas, cv, n_targets_batch: int | None = None):
+    """Voxelwise ridge with a per-voxel penalty chosen by cross-validation, lean version.
+
+    The same model and selection rule as himalaya's ``RidgeCV`` / ``KernelRidgeCV`` with
+    ``fit_intercept=True`` and their default score (minus the mean squared validation error,
+    averaged over folds; the first best penalty wins), computed with less work: per fold one
+    eigendecomposition of the smaller Gram matrix (``X X^T`` or ``X^T X``), the targets
+    projected once, then one ``(n_val x r) @ (r x voxels)`` product per penalty; the refit
+    solves each voxel only for its chosen penalty and returns test predictions directly.
+    Runs on the current himalaya backend (numpy, torch, torch_cuda).
+
+    Returns ``(prediction (n_test, v), best_alphas (v,), cv_scores (v,))`` as NumPy arrays.
+    """
+    from himalaya.backend import get_backend
+
+    bk = get_backend()
+    alphas = np.asarray(alphas, dtype=np.float64)
+    X = bk.asarray(np.asarray(X_train, dtype=np.float32))
+    Xt = bk.asarray(np.asarray(X_test, dtype=np.float32))
+    n_vox = Y_train.shape[1]
+    step = n_targets_batch or n_vox
+    scores = np.zeros((len(alphas), n_vox))
+
+    def spectrum(Xtr):
+        """Centred design's eigendecomposition in its smaller form; the projector to apply to
+        new rows ``Xnew`` and to targets ``Ytr`` follows."""
+        mean = bk.sum(Xtr, 0) / Xtr.shape[0]
+        Xc = Xtr - mean
+        primal = Xc.shape[1] <= Xc.shape[0]
+        G = bk.matmul(bk.transpose(Xc, (1, 0)), Xc) if primal else bk.matmul(Xc, bk.transpose(Xc, (1, 0)))
+        if bk.name == "numpy":  # LAPACK syevd through NumPy: the fastest eigh here
+            evals, evecs = np.linalg.eigh(np.asarray(G, dtype=np.float64))
+        else:
+            evals, evecs = bk.eigh(bk.asarray(G, dtype="float64"))
+        evals = np.clip(bk.to_numpy(evals), 0, None)
+        evecs = bk.asarray(evecs, dtype="float32")
+
+        def rows(Xnew):                                   # new rows in the eigenbasis
+            if primal:
+                return bk.matmul(Xnew - mean, evecs)
+            return bk.matmul(bk.matmul(Xnew - mean, bk.transpose(Xc, (1, 0))), evecs)
+
+        def targets(Ytr):                                 # training targets in the eigenbasis
+            Yc = Ytr - bk.sum(Ytr, 0) / Ytr.shape[0]
+            proj = bk.matmul(bk.transpose(Xc, (1, 0)), Yc) if primal else Yc
+            return bk.matmul(bk.transpose(evecs, (1, 0)), proj)
+
+        return evals, rows, targets
+
+    folds = [(np.asarray(tr), np.asarray(va)) for tr, va in cv]
+    for tr, va in folds:
+        evals, rows, targets = spectrum(X[tr])
+        Z = rows(X[va])
+        for b in range(0, n_vox, step):
+            Ytr = bk.asarray(np.asarray(Y_train[tr, b:b + step], dtype=np.float32))
+            Yva = bk.asarray(np.asarray(Y_train[va, b:b + step], dtype=np.float32))
+            T = targets(Ytr)
+            mean = bk.sum(Ytr, 0) / Ytr.shape[0]
+            for a, alpha in enumerate(alphas):
+                shrink = bk.asarray((1.0 / (evals + alpha)).astype(np.float32))[:, None]
+                err = Yva - (bk.matmul(Z, shrink * T) + mean)
+                scores[a, b:b + step] -= bk.to_numpy(bk.sum(err * err, 0)) / len(va) / len(folds)
+    best_idx = np.argmax(scores, axis=0)
+    best = alphas[best_idx]
+    # refit on all training rows, each voxel with its own penalty only
+    evals, rows, targets = spectrum(X)
+    Zt = rows(Xt)
+    pred = np.zeros((Xt.shape[0], n_vox), dtype=np.float64)
+    for a in np.unique(best_idx):
+        cols = np.flatnonzero(best_idx == a)
+        for b in range(0, len(cols), step):
+            c = cols[b:b + step]
+            Ytr = bk.asarray(np.asarray(Y_train[:, c], dtype=np.float32))
+            shrink = bk.asarray((1.0 / (evals + alphas[a])).astype(np.float32))[:, None]
+            out = bk.matmul(Zt, shrink * targets(Ytr)) + bk.sum(Ytr, 0) / Ytr.shape[0]
+            pred[:, c] = bk.to_numpy(out)
+    return pred, best, scores[best_idx, np.arange(n_vox)]
+
+
+def fit_and_score(X_train, Y_train, X_test, Y_test, alphas, cv=None, backend: str = "numpy",
+                  n_targets_batch: int | None = None, edge_warn: float = 0.1, solver: str = "lean") -> dict:
+    """Fit voxelwise ridge with a per-voxel penalty and score it on held-out data.
+
+    Parameters
+    ----------
+    X_train : array of shape (n_train, n_features)
+    Y_train : array of shape (n_train, n_voxels)
+    X_test : array of shape (n_test, n_features)
+    Y_test : array of shape (n_test, n_voxels) or (n_repeats, n_test, n_voxels)
+    alphas : penalties (``alpha * ||w||^2``), shape (n_alphas,)
+    cv : int or a list of ``(train_indices, validation_indices)`` (see :func:`story_folds`)
+    backend : numpy, torch or torch_cuda
+    n_targets_batch : voxels per batch (memory), None for all at once
+    edge_warn : warn when more than this share of well-predicted voxels picked a grid edge
+
+    Returns
+    -------
+    dict with ``scores`` (Pearson r per voxel, against the mean over repeats), ``r2``,
+    ``alphas`` (per voxel), ``cv_scores``, ``repeat_scores`` (mean r over single repeats),
+    ``prediction`` (n_test, n_voxels), ``solver`` and ``edge_fraction``
+    """
+    from himalaya.kernel_ridge import KernelRidgeCV
+    from himalaya.ridge import RidgeCV
+
+    bk = set_backend(backend)
+    alphas = np.asarray(alphas, dtype=np.float64)
+    if np.any(alphas <= 0) or alphas.ndim != 1 or len(alphas) == 0:
+        raise ConfigError("encoding.alphas", f"penalties must be positive numbers, got {alphas.tolist()}.")
+    Y_test = np.asarray(Y_test)
+    repeats = Y_test if Y_test.ndim == 3 else Y_test[None]
+    X_train = np.asarray(X_train, dtype=np.float32)
+    X_test = np.asarray(X_test, dtype=np.float32)
+    Y_train = np.asarray(Y_train, dtype=np.float32)
+    if X_train.shape[0] != Y_train.shape[0] or X_test.shape[0] != repeats.shape[1]:
+        raise LreError(f"sample counts differ: X_train {X_train.shape}, Y_train {Y_train.shape}, "
+                       f"X_test {X_test.shape}, Y_test {Y_test.shape}")
+    if cv is None:
+        cv = 5
+    if isinstance(cv, int):
+        from sklearn.model_selection import KFold
+
+        cv = list(KFold(cv).split(X_train))
+    primal = X_train.shape[1] < X_train.shape[0]
+    if solver == "lean":
+        pred, best, cv_scores = lean_ridge_cv(X_train, Y_train, X_test, alphas, cv, n_targets_batch)
+        name = "lean"
+    elif solver == "himalaya":
+        params = {"n_targets_batch": n_targets_batch, "n_targets_batch_refit": n_targets_batch}
+        est = RidgeCV if primal else KernelRidgeCV
+        model = est(alphas=alphas, cv=cv, fit_intercept=True, solver_params=params)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # himalaya's notes on the solver choice
+            model.fit(X_train, Y_train)
+        pred = np.asarray(bk.to_numpy(model.predict(X_test)), dtype=np.float64)
+        best = np.asarray(bk.to_numpy(model.best_alphas_), dtype=np.float64)
+        cv_scores = np.asarray(bk.to_numpy(model.cv_scores_), dtype=np.float64).reshape(-1)
+        name = "RidgeCV" if primal else "KernelRidgeCV"
+    else:
+        raise ConfigError("encoding.solver", f"unknown solver {solver!r}.", fix="use lean or himalaya.")
+    mean_test = repeats.mean(0).astype(np.float64)
+    scores = correlation(pred, mean_test)
+    sst = ((mean_test - mean_test.mean(0)) ** 2).sum(0)
+    r2 = 1.0 - np.divide(((mean_test - pred) ** 2).sum(0), sst, out=np.ones_like(sst), where=sst > 0)
+    repeat_scores = np.mean([correlation(pred, r.astype(np.float64)) for r in repeats], axis=0)
+    good = scores > np.percentile(scores, 75) if scores.size >= 4 else np.ones(scores.shape, bool)
+    at_edge = np.isin(best, [alphas.min(), alphas.max()]) & good
+    edge = float(at_edge.sum() / max(good.sum(), 1))
+    if edge > edge_warn:
+        log.warning("%.0f%% of the best-predicted voxels chose an alpha at the edge of the grid "
+                    "[%g, %g]; extend encoding.alphas on that side.", 100 * edge, alphas.min(), alphas.max())
+    return {"scores": scores, "r2": r2, "alphas": best, "cv_scores": cv_scores, "repeat_scores": repeat_scores,
+            "prediction": pred, "solver": name, "edge_fraction": edge}
+
+
+def prepare_story(word_times: np.ndarray, features: np.ndarray, volume_times: np.ndarray, delays) -> np.ndarray:
+    """Word features of one story -> delayed, z-scored volume features.
+
+    Lanczos to ``volume_times`` (the mid-times of the response rows, which the dataset
+    loader has already trimmed), z-score (why per story: each run has its own offset and
+    scale), FIR delays (zero padded inside the story, so no story leaks into the next).
+    """
+    X = timing.zscore(timing.lanczos_resample(features, word_times, volume_times))
+    return timing.delay(X, delays).astype(np.float32)
+
+
+def block_permutation_pvalues(pred: np.ndarray, Y: np.ndarray, block: int, n_perm: int, seed,
+                              voxel_batch: int = 20000) -> np.ndarray:
+    """One-sided p-values of the correlation per voxel against block-permuted predictions.
+
+    The prediction's rows are cut into ``block``-row blocks (which keeps autocorrelation),
+    the blocks are shuffled ``n_perm`` times (seeded), and ``p = (1 + #{perm r >= r}) /
+    (1 + n_perm)``. Each permutation's correlation is a sum of precomputed block-by-block
+    cross products, so a permutation costs ``n_blocks x n_voxels`` additions.
+    """
+    rng = np.random.default_rng(seed)
+    nb = len(pred) // block
+    n = nb * block
+    if nb < 2:
+        raise LreError(f"the test story has {len(pred)} volumes; block permutation needs at least {2 * block}")
+    perms = [rng.permutation(nb) for _ in range(n_perm)]
+    cols = np.arange(nb)
+    out = np.empty(Y.shape[1])
+    for b0 in range(0, Y.shape[1], voxel_batch):
+        P = pred[:n, b0:b0 + voxel_batch]
+        T = Y[:n, b0:b0 + voxel_batch]
+        Pc = P - P.mean(0)
+        Tc = T - T.mean(0)
+        Pn = Pc / np.maximum(np.sqrt((Pc * Pc).sum(0)), 1e-300)
+        Tn = Tc / np.maximum(np.sqrt((Tc * Tc).sum(0)), 1e-300)
+        v = Pn.shape[1]
+        C = np.einsum("btv,ctv->bcv", Pn.reshape(nb, block, v), Tn.reshape(nb, block, v))
+        real = C[cols, cols].sum(0)
+        exceed = np.zeros(v)
+        for perm in perms:
+            exceed += C[perm, cols].sum(0) >= real - 1e-12
+        out[b0:b0 + voxel_batch] = (1.0 + exceed) / (1.0 + n_perm)
+    return out
+
+
+def fdr_bh(p: np.ndarray, q: float) -> np.ndarray:
+    """Benjamini-Hochberg: the mask of p-values significant at false discovery rate q."""
+    p = np.asarray(p)
+    order = np.argsort(p)
+    ranked = p[order] * len(p) / np.arange(1, len(p) + 1)
+    passed = ranked <= q
+    mask = np.zeros(len(p), dtype=bool)
+    if passed.any():
+        mask[order[: np.max(np.flatnonzero(passed)) + 1]] = True
+    return mask

@@ -1,0 +1,198 @@
+"""The encoding stage's jobs: fit and score spaces for one subject, the noise ceiling, the
+per-subject table, and (demo) the synthetic dataset and its recovery check.
+
+Files::
+
+    encoding/<subject>/<space>.h5          scores, r2, alphas, p-values, significance, ...
+    encoding/<subject>/<space>_r.nii.gz    the test r map through the subject's mask
+    encoding/<subject>/noise_ceiling.h5 (+ .nii.gz)
+    encoding/<subject>/summary.csv         one row per space
+"""
+
+from __future__ import annotations
+
+import csv
+import io as _io
+import logging
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from . import encoding, io, timing
+from .datasets import loader
+from .datasets.volume import load_mask, save_nifti, to_volume
+from .errors import InputError
+from .features.store import FeatureFile
+
+log = logging.getLogger(__name__)
+
+
+class Subject:
+    """One subject's responses (z-scored per story and repeat) and mask."""
+
+    def __init__(self, dcfg: dict, subject: str):
+        self.dcfg, self.subject = dcfg, subject
+        self.mask = self.affine = None
+        if dcfg["mask"]:
+            self.mask, self.affine = load_mask(dcfg["mask"].format(subject=subject))
+        mod = loader(dcfg["format"])
+        self.runs = {}
+        for story in dcfg["train_stories"] + dcfg["test_stories"]:
+            if dcfg["format"] == "narratives":
+                self.runs[story] = mod.load_run(dcfg, subject, story, self.mask, self.affine)
+            else:
+                self.runs[story] = mod.load_run(dcfg, subject, story)
+        n_vox = {r.data.shape[2] for r in self.runs.values()}
+        if len(n_vox) != 1:
+            raise InputError(None, f"{subject}: stories have different voxel counts {sorted(n_vox)}.",
+                             fix="all runs of a subject must come from the same mask.")
+        self.n_voxels = n_vox.pop()
+        if self.mask is not None and int(self.mask.sum()) != self.n_voxels:
+            raise InputError(dcfg["mask"].format(subject=subject), f"has {int(self.mask.sum())} voxels but the "
+                             f"responses of {subject} have {self.n_voxels}.",
+                             fix="use the mask the responses were extracted with.")
+
+    def train(self) -> tuple[np.ndarray, list[int]]:
+        """Training responses, z-scored per story (repeats averaged first), and story lengths."""
+        ys = [timing.zscore(self.runs[s].data.mean(0)) for s in self.dcfg["train_stories"]]
+        return np.vstack(ys).astype(np.float32), [len(y) for y in ys]
+
+    def test(self) -> np.ndarray:
+        """Test responses, (repeats, volumes, voxels), each repeat z-scored; stories stacked in time."""
+        runs = [self.runs[s] for s in self.dcfg["test_stories"]]
+        R = min(r.n_repeats for r in runs)
+        return np.concatenate([np.stack([timing.zscore(r.data[k]) for k in range(R)]) for r in runs], axis=1)
+
+
+def design(ff: FeatureFile, space: str, stories: list[str], runs: dict, delays) -> np.ndarray:
+    """Delayed, z-scored features of ``stories`` at their response volumes, stacked in time."""
+    feats = ff.load(space, "stories")
+    times = ff.times()
+    missing = [s for s in stories if s not in feats]
+    if missing:
+        raise InputError(ff.path, f"has no features for stories {missing}.", fix="re-run the features stage.")
+    return np.vstack([encoding.prepare_story(times[s], feats[s], runs[s].times, delays) for s in stories])
+
+
+def _seed(seed: int, *names: str) -> list[int]:
+    return [seed] + [zlib.crc32(n.encode()) for n in names]
+
+
+def run_encode(job: dict, features: dict, outputs: dict, backend: str | None = None) -> None:
+    """Fit every space of ``job["spaces"]`` for one subject; ``features`` maps space -> feature
+    file, ``outputs`` maps space -> ``{"h5": path, "nii": path or None}``."""
+    dcfg, ecfg, subject = job["dataset"], job["encoding"], job["subject"]
+    subj = Subject(dcfg, subject)
+    Y_train, lengths = subj.train()
+    Y_test = subj.test()
+    cv = encoding.story_folds(lengths, ecfg["cv_chunk"], ecfg["cv_folds"])
+    log.info("%s: %d training volumes in %d stories, %d test volumes x %d repeats, %d voxels", subject,
+             len(Y_train), len(lengths), Y_test.shape[1], Y_test.shape[0], subj.n_voxels)
+    for space in job["spaces"]:
+        ff = FeatureFile(features[space])
+        X_train = design(ff, space, dcfg["train_stories"], subj.runs, ecfg["delays"])
+        X_test = design(ff, space, dcfg["test_stories"], subj.runs, ecfg["delays"])
+        res = encoding.fit_and_score(X_train, Y_train, X_test, Y_test, ecfg["alphas"], cv=cv,
+                                     backend=backend or ecfg["backend"], n_targets_batch=ecfg["n_targets_batch"],
+                                     solver=ecfg["solver"])
+        pvals = encoding.block_permutation_pvalues(res["prediction"], Y_test.mean(0), ecfg["permutation_block"],
+                                                   ecfg["permutations"], _seed(job["seed"], subject, space))
+        significant = encoding.fdr_bh(pvals, ecfg["fdr_q"])
+        log.info("%s %s (%s, %d features): mean r %.3f, max %.3f, %d significant voxels (FDR %.2g)", subject,
+                 space, res["solver"], X_train.shape[1], res["scores"].mean(), res["scores"].max(),
+                 int(significant.sum()), ecfg["fdr_q"])
+        out = outputs[space]
+        with io.h5_atomic(out["h5"]) as f:
+            io.h5_set_json(f, "provenance", io.provenance(job, space=space, features=ff.provenance["config_hash"]))
+            for key in ("scores", "r2", "alphas", "cv_scores", "repeat_scores"):
+                f[key] = np.asarray(res[key], dtype=np.float32)
+            f["pvalues"] = pvals.astype(np.float32)
+            f["significant"] = significant
+            f.attrs.update({"solver": res["solver"], "edge_fraction": res["edge_fraction"], "space": space,
+                            "subject": subject, "n_train": len(Y_train), "n_test": Y_test.shape[1],
+                            "n_features": X_train.shape[1]})
+        if out.get("nii"):
+            save_nifti(out["nii"], to_volume(res["scores"], subj.mask, dcfg["voxel_order"]), subj.affine,
+                       f"lre test r {space}")
+
+
+def run_noise_ceiling(job: dict, out_h5, out_nii=None) -> None:
+    """The noise ceiling of the test story from its repeats (zeros with a single repeat)."""
+    dcfg, subject = job["dataset"], job["subject"]
+    subj = Subject(dcfg, subject)
+    Y_test = subj.test()
+    if Y_test.shape[0] >= 2:
+        ceiling = encoding.noise_ceiling(Y_test)
+    else:
+        log.warning("%s: the test story has one repeat, so there is no noise ceiling (all zeros).", subject)
+        ceiling = np.zeros(subj.n_voxels)
+    with io.h5_atomic(out_h5) as f:
+        io.h5_set_json(f, "provenance", io.provenance(job))
+        f["ceiling"] = ceiling.astype(np.float32)
+        f.attrs["repeats"] = Y_test.shape[0]
+    if out_nii:
+        save_nifti(out_nii, to_volume(ceiling, subj.mask, dcfg["voxel_order"]), subj.affine, "lre noise ceiling")
+    log.info("%s: noise ceiling from %d repeats, median %.3f", subject, Y_test.shape[0], float(np.median(ceiling)))
+
+
+def read_scores(path) -> dict:
+    h5py = io._h5()
+    with h5py.File(path, "r") as f:
+        out = {k: f[k][()] for k in f}
+        out["attrs"] = dict(f.attrs)
+    return out
+
+
+def run_summary(job: dict, scores: dict, out_csv) -> None:
+    """One row per space: mean r, mean r in its top voxels, significant voxels, penalties."""
+    rows = []
+    for sp in job["spaces"]:
+        s = read_scores(scores[sp["name"]])
+        r = s["scores"]
+        top = np.sort(r)[::-1][: job["top_voxels"]]
+        rows.append([sp["name"], sp["model"], sp["family"], sp["group"], f"{r.mean():.5f}", f"{top.mean():.5f}",
+                     int(s["significant"].sum()), f"{s['significant'].mean():.4f}",
+                     f"{np.median(s['alphas']):.6g}", f"{s['attrs']['edge_fraction']:.3f}", s["attrs"]["solver"]])
+    buf = _io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["space", "model", "family", "group", "mean_r", f"mean_r_top{job['top_voxels']}", "n_significant",
+                "share_significant", "median_alpha", "alpha_edge_share", "solver"])
+    w.writerows(rows)
+    io.write_text(out_csv, buf.getvalue())
+
+
+# --------------------------------------------------------------------------- demo: synthetic data
+
+
+def run_demo_fmri(job: dict, documents_path, features: dict, root) -> None:
+    """Write the synthetic dataset (``features`` maps each planted space -> feature file)."""
+    from . import documents
+    from .datasets import synthetic
+
+    docs = documents.read(documents_path)
+    feats = {space: FeatureFile(path).load(space, "stories") for space, path in features.items()}
+    synthetic.make(root, job["subjects"], job["stories"], job["test_story"], docs, feats, job["fmri"], job["lebel"],
+                   job["seed"])
+
+
+def run_recovery(job: dict, truth_path, scores: dict, ceiling_path, out_json) -> None:
+    """Compare one subject's fitted results with the planted truth."""
+    from .datasets import synthetic
+
+    truth = synthetic.read_truth(truth_path)
+    names = list(scores)
+    S = np.stack([read_scores(scores[n])["scores"] for n in names])
+    h5py = io._h5()
+    with h5py.File(ceiling_path, "r") as f:
+        ceiling = f["ceiling"][()]
+    res = synthetic.recovery(truth, names, S, ceiling, job["controls"])
+    res["subject"] = job["subject"]
+    io.write_json(out_json, res)
+    log.info("%s: %.1f%% of %d signal voxels recovered; ceiling correlation %.3f; controls %s", job["subject"],
+             100 * res["recovered"], res["n_signal"], res["ceiling_correlation"], res["control_mean_r"])
+
+
+def nifti_path(h5_path) -> Path:
+    p = Path(h5_path)
+    return p.with_name(p.stem + "_r.nii.gz")

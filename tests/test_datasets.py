@@ -1,0 +1,132 @@
+"""Dataset loaders on small fixtures written in exactly the real layouts, and brain volumes."""
+
+import json
+
+import h5py
+import nibabel as nib
+import numpy as np
+import pytest
+
+from lre.datasets import lebel2023, narratives, volume
+from lre.errors import InputError
+
+LEBEL = {"key": "data", "tr": 2.0, "start_time": 10.0, "pad": 5, "trim": 5}
+
+
+def lebel_tree(tmp_path, n=40, n_vox=7, repeats=None, key="data"):
+    root = tmp_path / "ds003020"
+    (root / "derivative" / "preprocessed_data" / "UTS01").mkdir(parents=True)
+    (root / "derivative" / "respdict.json").write_text(json.dumps({"story": n, "other": 50}))
+    rows = n - 20
+    shape = (rows, n_vox) if repeats is None else (repeats, rows, n_vox)
+    data = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+    with h5py.File(root / "derivative" / "preprocessed_data" / "UTS01" / "story.hf5", "w") as f:
+        f[key] = data
+    return {"root": str(root), "lebel": dict(LEBEL, key="data")}, data
+
+
+def test_lebel_times_follow_the_huthlab_convention(tmp_path):
+    dcfg, data = lebel_tree(tmp_path, n=40)
+    run = lebel2023.load_run(dcfg, "UTS01", "story")
+    # 35 simulated volumes at k*2 - 10, mid-TR +1 s, rows [10 : 35 - 5]
+    np.testing.assert_allclose(run.times, np.arange(10, 30) * 2.0 - 10.0 + 1.0)
+    assert run.data.shape == (1, 20, 7) and np.array_equal(run.data[0], data)
+
+
+def test_lebel_repeats_and_errors(tmp_path):
+    dcfg, _ = lebel_tree(tmp_path, n=40, repeats=3)
+    assert lebel2023.load_run(dcfg, "UTS01", "story").n_repeats == 3
+    with pytest.raises(InputError, match="no entry for story 'missing'"):
+        lebel2023.load_run(dcfg, "UTS01", "missing")
+    with pytest.raises(InputError, match=r"other\.hf5.*missing"):
+        lebel2023.load_run(dcfg, "UTS01", "other")
+    bad = dict(dcfg, lebel=dict(LEBEL, trim=3))
+    with pytest.raises(InputError, match="has 20 volumes, but respdict.json gives 40.*means 24"):
+        lebel2023.load_run(bad, "UTS01", "story")
+    with pytest.raises(InputError, match=r"no dataset 'resp'; it holds \['data'\]"):
+        lebel2023.load_run(dict(dcfg, lebel=dict(LEBEL, key="resp")), "UTS01", "story")
+
+
+def test_lebel_refuses_nan_voxels(tmp_path):
+    dcfg, data = lebel_tree(tmp_path / "x", n=40)
+    path = lebel2023.response_path(dcfg["root"], "UTS01", "story")
+    data[3, 2] = np.nan
+    with h5py.File(path, "w") as f:
+        f["data"] = data
+    with pytest.raises(InputError, match=r"non-finite values in 1 voxels \(first: \[2\]\)"):
+        lebel2023.load_run(dcfg, "UTS01", "story")
+
+
+@pytest.mark.parametrize("order", ["c", "f"])
+def test_voxel_order_round_trip(order, rng):
+    mask = rng.uniform(size=(4, 5, 3)) > 0.4
+    vals = np.arange(mask.sum(), dtype=np.float32)
+    vol = volume.to_volume(vals, mask, order)
+    assert np.all(np.isnan(vol[~mask]))
+    np.testing.assert_array_equal(volume.voxels_of(vol, mask, order), vals)
+    data4d = np.stack([vol, 2 * vol], axis=-1)
+    np.testing.assert_array_equal(volume.voxels_of(data4d, mask, order), np.stack([vals, 2 * vals], 1))
+
+
+def test_voxel_orders_are_nilearn_and_pycortex(rng):
+    mask = rng.uniform(size=(4, 5, 3)) > 0.4
+    vol = rng.normal(size=mask.shape)
+    np.testing.assert_array_equal(volume.voxels_of(vol, mask, "c"), vol[mask])            # boolean indexing
+    zyx = vol.transpose(2, 1, 0)                                                          # pycortex arrays
+    np.testing.assert_array_equal(volume.voxels_of(vol, mask, "f"), zyx[mask.transpose(2, 1, 0)])
+
+
+def test_nifti_round_trip_and_mask_errors(tmp_path, rng):
+    mask = np.zeros((5, 6, 4), bool)
+    mask[1:4, 2:5, 1:3] = True
+    affine = np.diag([3.0, 3.0, 3.0, 1.0])
+    volume.save_nifti(tmp_path / "m.nii.gz", mask.astype(np.float32), affine)
+    m, a = volume.load_mask(tmp_path / "m.nii.gz")
+    assert np.array_equal(m, mask) and np.allclose(a, affine)
+    volume.save_nifti(tmp_path / "empty.nii.gz", np.zeros((3, 3, 3)), affine)
+    with pytest.raises(InputError, match="empty"):
+        volume.load_mask(tmp_path / "empty.nii.gz")
+    with pytest.raises(InputError, match="does not exist"):
+        volume.load_mask(tmp_path / "nope.nii.gz")
+    with pytest.raises(InputError, match="3 values for a mask of 18 voxels"):
+        volume.to_volume(np.ones(3), mask, "c")
+
+
+def narratives_tree(tmp_path, rng, tr=1.5, n=30, onset=None):
+    root = tmp_path / "ds002345"
+    mask = np.zeros((4, 4, 3), bool)
+    mask[1:3, 1:3, :] = True
+    affine = np.diag([3.0, 3.0, 4.0, 1.0])
+    volume.save_nifti(tmp_path / "mask.nii.gz", mask.astype(np.float32), affine)
+    bold = rng.normal(size=(4, 4, 3, n)).astype(np.float32)
+    img = nib.Nifti1Image(bold, affine)
+    img.header.set_zooms((3.0, 3.0, 4.0, tr))
+    func = root / "sub-001" / "func"
+    func.mkdir(parents=True)
+    nib.save(img, str(func / "sub-001_task-pieman_bold.nii.gz"))
+    (func / "sub-001_task-pieman_events.tsv").write_text("onset\tduration\ttrial_type\n12.0\t420\tpieman\n")
+    dcfg = {"root": str(root), "voxel_order": "c", "mask": str(tmp_path / "mask.nii.gz"),
+            "narratives": {"bold": "sub-{subject}/func/sub-{subject}_task-{story}_bold.nii.gz",
+                           "events": "sub-{subject}/func/sub-{subject}_task-{story}_events.tsv",
+                           "onsets": {} if onset is None else {"pieman": onset}, "tr": 1.5, "trim": 2}}
+    return dcfg, bold, mask, affine
+
+
+def test_narratives_run(tmp_path, rng):
+    dcfg, bold, mask, affine = narratives_tree(tmp_path, rng)
+    run = narratives.load_run(dcfg, "001", "pieman", mask, affine)
+    assert run.data.shape == (1, 26, 12)
+    np.testing.assert_allclose(run.times, np.arange(2, 28) * 1.5 + 0.75 - 12.0)   # onset from events.tsv
+    np.testing.assert_array_equal(run.data[0], bold[mask][:, 2:28].T)
+    dcfg["narratives"]["onsets"] = {"pieman": 3.0}
+    assert narratives.load_run(dcfg, "001", "pieman", mask, affine).times[0] == pytest.approx(2 * 1.5 + 0.75 - 3.0)
+
+
+def test_narratives_errors(tmp_path, rng):
+    dcfg, _, mask, affine = narratives_tree(tmp_path, rng)
+    with pytest.raises(InputError, match="header gives TR 1.5 s but dataset.narratives.tr is 2.0"):
+        narratives.load_run(dict(dcfg, narratives=dict(dcfg["narratives"], tr=2.0)), "001", "pieman", mask, affine)
+    with pytest.raises(InputError, match="grid .* differ from the mask"):
+        narratives.load_run(dcfg, "001", "pieman", mask[:3], affine)
+    with pytest.raises(InputError, match="no BOLD run of 002"):
+        narratives.load_run(dcfg, "002", "pieman", mask, affine)

@@ -1,0 +1,173 @@
+"""Voxelwise encoding: solvers against himalaya, noise ceiling, permutations, and recovery of a
+planted truth end to end (synthetic dataset -> LeBel loader -> fit -> score)."""
+
+import numpy as np
+import pytest
+
+from lre import encoding, stimuli
+from lre.datasets import lebel2023, synthetic
+from lre.documents import Documents
+from lre.errors import ConfigError, LreError
+
+ALPHAS = np.logspace(-1, 5, 8)
+
+
+def ridge_data(rng, n=240, p=30, v=60, n_test=60):
+    X = rng.normal(size=(n + n_test, p)).astype(np.float32)
+    W = rng.normal(size=(p, v)) * rng.uniform(0, 0.3, size=v)
+    Y = X @ W + rng.normal(size=(n + n_test, v))
+    return X[:n], Y[:n].astype(np.float32), X[n:], np.stack([Y[n:], Y[n:] + 0.1 * rng.normal(size=(n_test, v))])
+
+
+@pytest.mark.parametrize("p", [30, 400], ids=["primal", "kernel"])
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_lean_solver_equals_himalaya(rng, p, backend):
+    X, Y, Xt, Yt = ridge_data(rng, p=p)
+    cv = encoding.story_folds([60, 60, 60, 60])
+    lean = encoding.fit_and_score(X, Y, Xt, Yt, ALPHAS, cv=cv, backend=backend, solver="lean")
+    him = encoding.fit_and_score(X, Y, Xt, Yt, ALPHAS, cv=cv, backend=backend, solver="himalaya")
+    assert him["solver"] == ("RidgeCV" if p < 240 else "KernelRidgeCV")
+    assert np.isclose(lean["alphas"], him["alphas"], rtol=1e-5).mean() == 1.0
+    np.testing.assert_allclose(lean["scores"], him["scores"], atol=1e-3)  # himalaya: float32 throughout
+    # and the predictions equal a float64 closed-form refit with each voxel's chosen penalty
+    Xc, Yc = X.astype(np.float64) - X.mean(0), Y.astype(np.float64) - Y.mean(0)
+    for v in range(0, Y.shape[1], 7):
+        w = np.linalg.solve(Xc.T @ Xc + lean["alphas"][v] * np.eye(p), Xc.T @ Yc[:, v])
+        ref = (Xt - X.mean(0)) @ w + Y[:, v].mean()
+        np.testing.assert_allclose(lean["prediction"][:, v], ref, atol=1e-3 * np.abs(ref).max())
+
+
+def test_lean_solver_target_batches_give_the_same_answer(rng):
+    X, Y, Xt, Yt = ridge_data(rng)
+    cv = encoding.story_folds([80, 80, 80])
+    a = encoding.fit_and_score(X, Y, Xt, Yt, ALPHAS, cv=cv)
+    b = encoding.fit_and_score(X, Y, Xt, Yt, ALPHAS, cv=cv, n_targets_batch=7)
+    np.testing.assert_array_equal(a["alphas"], b["alphas"])
+    np.testing.assert_allclose(a["scores"], b["scores"], atol=1e-6)
+
+
+def test_fixed_penalty_matches_scikit_learn(rng):
+    from sklearn.linear_model import Ridge
+
+    X, Y, Xt, Yt = ridge_data(rng)
+    res = encoding.fit_and_score(X, Y, Xt, Yt, [30.0], cv=encoding.story_folds([120, 120]))
+    ref = Ridge(alpha=30.0).fit(X.astype(np.float64), Y.astype(np.float64)).predict(Xt)
+    np.testing.assert_allclose(res["prediction"], ref, atol=2e-4)
+
+
+def test_bad_alphas_and_backend():
+    with pytest.raises(ConfigError, match="encoding.alphas"):
+        encoding.fit_and_score(np.ones((10, 2)), np.ones((10, 1)), np.ones((4, 2)), np.ones((4, 1)), [0.0, 1.0])
+    with pytest.raises(ConfigError, match="unknown backend"):
+        encoding.set_backend("jax")
+
+
+def test_story_folds():
+    folds = encoding.story_folds([10, 20, 30])
+    assert len(folds) == 3
+    assert sorted(np.concatenate([va for _, va in folds]).tolist()) == list(range(60))
+    assert [va.tolist() for _, va in folds][1] == list(range(10, 30))     # a whole story
+    chunked = encoding.story_folds([200], chunk=40, max_folds=5)
+    assert len(chunked) == 5 and chunked[0][1].tolist() == list(range(40))
+
+
+def test_noise_ceiling_known_answer(rng):
+    T, V, R = 4000, 6, 4
+    sigma = np.array([0.0, 0.5, 1.0, 2.0, 4.0, 1e3])
+    s = rng.normal(size=(T, V))
+    reps = np.stack([s + sigma * rng.normal(size=(T, V)) for _ in range(R)])
+    expect = np.sqrt(1 / (1 + sigma ** 2 / R))
+    np.testing.assert_allclose(encoding.noise_ceiling(reps), expect, atol=0.03)
+
+
+def test_block_permutation_null_rate_and_power(rng):
+    T, V = 300, 2000
+    Y = rng.normal(size=(T, V))
+    pred = np.convolve(rng.normal(size=T), np.ones(5) / 5, mode="same")[:, None] + 0 * Y  # autocorrelated, unrelated
+    p_null = encoding.block_permutation_pvalues(pred, Y, 10, 400, seed=1)
+    assert abs((p_null < 0.05).mean() - 0.05) < 0.02
+    assert encoding.fdr_bh(p_null, 0.05).mean() <= 0.05
+    signal = Y + 2.0 * pred
+    p_sig = encoding.block_permutation_pvalues(pred, signal, 10, 400, seed=1)
+    assert (p_sig < 0.01).mean() > 0.95
+    np.testing.assert_array_equal(p_null, encoding.block_permutation_pvalues(pred, Y, 10, 400, seed=1))
+
+
+def test_fdr_bh_hand_example():
+    p = np.array([0.001, 0.008, 0.039, 0.041, 0.042, 0.06, 0.074, 0.205, 0.212, 0.216])
+    # thresholds q*k/m with q = 0.05, m = 10: 0.005, 0.01, 0.015, 0.02, 0.025, ...
+    np.testing.assert_array_equal(encoding.fdr_bh(p, 0.05), [True, True] + [False] * 8)
+    # q = 0.1: thresholds 0.01 k; the largest k with p_(k) <= 0.01 k is 6 (0.06 <= 0.06), though 3 and 4 fail
+    np.testing.assert_array_equal(encoding.fdr_bh(p, 0.1), [True] * 6 + [False] * 4)
+
+
+# --------------------------------------------------------------------------- planted truth
+
+
+def fake_stories(rng, n_stories=5, n_words=800):
+    """Stories with plausible timing, and a fake 5-layer network whose layers mix more and
+    more context; plus word rate and random controls."""
+    docs, feats = Documents(), {f"net.L{k}": {} for k in range(5)}
+    feats["lex.rate"], feats["rnd.vec"] = {}, {}
+    vocab = rng.normal(size=(300, 12))
+    mixers = [rng.normal(size=(24, 12)) / np.sqrt(24) for _ in range(4)]
+    for i in range(n_stories):
+        name = f"s{i}"
+        dur = rng.uniform(0.25, 0.55, n_words)
+        on = 0.5 + np.concatenate([[0], np.cumsum(dur)[:-1]])
+        words = [f"w{j}" for j in rng.integers(0, 300, n_words)]
+        end = on[-1] + dur[-1] + 0.5
+        n_tr = int(np.ceil((end + 20) / 2.0))
+        wt = stimuli.WordTimes(words, on, on + dur)
+        docs.stories[name] = stimuli.Story(name, wt, np.arange(n_tr) * 2.0 - 10.0, 2.0)
+        h = vocab[[int(w[1:]) for w in words]]
+        feats["net.L0"][name] = h
+        for k in range(1, 5):
+            ctx = np.vstack([np.zeros((1, 12)), h[:-1]])                          # the previous word
+            h = np.tanh(np.hstack([h, ctx]) @ mixers[k - 1])
+            feats[f"net.L{k}"][name] = h
+        feats["lex.rate"][name] = np.ones((n_words, 1))
+        feats["rnd.vec"][name] = rng.normal(size=(n_words, 8))
+    return docs, feats
+
+
+FMRI = {"planted": ["lex.rate", "net.L1", "net.L3"], "repeats": 4, "noise_fraction": 0.2,
+        "two_space_fraction": 0.3, "ceiling": [0.55, 0.95], "grid": [8, 10, 6], "voxel_size": 3.0}
+LEBEL = {"key": "data", "tr": 2.0, "start_time": 10.0, "pad": 5, "trim": 5}
+
+
+def test_recovery_of_a_planted_truth(tmp_path, rng):
+    docs, feats = fake_stories(rng)
+    stories = list(docs.stories)
+    summary = synthetic.make(tmp_path, ["s01"], stories, "s4", docs, feats, FMRI, LEBEL, seed=3)
+    assert summary["subjects"]["s01"]["n_voxels"] > 150
+    dcfg = {"root": str(tmp_path), "lebel": LEBEL}
+    runs = {s: lebel2023.load_run(dcfg, "s01", s) for s in stories}
+    train, test = stories[:-1], stories[-1]
+    Y_train = np.vstack([encoding.timing.zscore(runs[s].data[0]) for s in train])
+    Y_test = np.stack([encoding.timing.zscore(r) for r in runs[test].data])
+    cv = encoding.story_folds([runs[s].data.shape[1] for s in train])
+    names = list(feats)
+    scores = []
+    for space in names:
+        def X(s, space=space):
+            return encoding.prepare_story(docs.stories[s].words.times, feats[space][s], runs[s].times, [1, 2, 3, 4])
+        res = encoding.fit_and_score(np.vstack([X(s) for s in train]), Y_train, X(test), Y_test,
+                                     np.logspace(0, 5, 8), cv=cv)
+        scores.append(res["scores"])
+    truth = synthetic.read_truth(tmp_path / "truth" / "s01.h5")
+    rec = synthetic.recovery(truth, names, np.array(scores), encoding.noise_ceiling(Y_test), ["rnd.vec"])
+    assert rec["recovered"] >= 0.9, rec
+    assert rec["ceiling_correlation"] >= 0.9, rec
+    assert abs(rec["control_mean_r"]["rnd.vec"]) < 0.02, rec
+
+
+def test_synthetic_dataset_refuses_mismatched_timing(tmp_path, rng):
+    docs, feats = fake_stories(rng, n_stories=2, n_words=100)
+    with pytest.raises(ConfigError, match="demo.lead_in"):
+        synthetic.make(tmp_path, ["s01"], list(docs.stories), "s1", docs, feats, FMRI, dict(LEBEL, start_time=12.0), 0)
+
+
+def test_block_permutation_needs_two_blocks():
+    with pytest.raises(LreError, match="at least 20"):
+        encoding.block_permutation_pvalues(np.ones((15, 2)), np.ones((15, 2)), 10, 10, 0)

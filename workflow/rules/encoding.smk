@@ -1,0 +1,131 @@
+# Stage 4: voxelwise encoding models. Jobs: one per subject and chunk of
+# encoding.spaces_per_job spaces (each job loads the subject's responses once), plus the
+# noise ceiling and a table per subject.
+
+if DEMO_FMRI:
+
+    rule demo_fmri:
+        input:
+            documents=PATHS["documents"],
+            features=[space_features(s) for s in CFG["demo"]["fmri"]["planted"]],
+        output:
+            respdict=PATHS["demo_respdict"],
+            responses=expand(PATHS["demo_response"], subject=SUBJECTS,
+                             story=CFG["dataset"]["train_stories"] + CFG["dataset"]["test_stories"]),
+            masks=expand(PATHS["demo_mask"], subject=SUBJECTS),
+            truth=expand(PATHS["demo_truth"], subject=SUBJECTS),
+        params:
+            lre=LRE,
+            job=lambda wildcards: job_json(lre_config.demo_fmri_job(CFG)),
+            root=lambda wildcards, output: os.path.dirname(os.path.dirname(output.respdict)),
+        log:
+            log_path("demo_fmri.log"),
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=20,
+        conda:
+            "../envs/extract.yaml"
+        shell:
+            "{params.lre} demo-fmri --job {params.job:q} --documents {input.documents:q}"
+            " --features {input.features:q} --root {params.root:q} > {log:q} 2>&1"
+
+
+for _k, _chunk in enumerate(ENC_CHUNKS):
+
+    rule:
+        name:
+            f"encode_{_k}"
+        input:
+            features=[space_features(s) for s in _chunk],
+            dataset=dataset_inputs,
+        output:
+            h5=expand(PATHS["encoding"], space=_chunk, allow_missing=True),
+            nii=expand(PATHS["encoding_nii"], space=_chunk, allow_missing=True) if CFG["dataset"]["mask"] else [],
+        params:
+            lre=LRE,
+            job=lambda wildcards, chunk=_chunk: job_json(lre_config.encoding_job(CFG, wildcards.subject, chunk)),
+        log:
+            log_path("encoding", "{subject}", f"chunk{_k}.log"),
+        threads: CFG["encoding"]["threads"]
+        resources:
+            mem_mb=4000,
+            runtime=60,
+            gpu=encoding_gpu,
+        conda:
+            "../envs/fit.yaml"
+        shell:
+            "{params.lre} encode --job {params.job:q} --features {input.features:q} --out {output.h5:q}"
+            " --threads {threads} > {log:q} 2>&1"
+
+
+rule noise_ceiling:
+    input:
+        dataset=dataset_inputs,
+    output:
+        h5=PATHS["noise_ceiling"],
+        nii=PATHS["noise_ceiling_nii"] if CFG["dataset"]["mask"] else [],
+    params:
+        lre=LRE,
+        job=lambda wildcards: job_json(lre_config.noise_ceiling_job(CFG, wildcards.subject)),
+        nii=lambda wildcards, output: f"--nii {output.nii}" if CFG["dataset"]["mask"] else "",
+    log:
+        log_path("encoding", "{subject}", "noise_ceiling.log"),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/fit.yaml"
+    shell:
+        "{params.lre} noise-ceiling --job {params.job:q} --out {output.h5:q} {params.nii} > {log:q} 2>&1"
+
+
+rule encoding_summary:
+    input:
+        expand(PATHS["encoding"], space=ENAMES, allow_missing=True),
+    output:
+        report(PATHS["encoding_summary"], caption="../report/encoding_summary.rst", category="3. Encoding",
+               subcategory="{subject}"),
+    params:
+        lre=LRE,
+        job=lambda wildcards: job_json(lre_config.encoding_summary_job(CFG, wildcards.subject, ESPACES)),
+    log:
+        log_path("encoding", "{subject}", "summary.log"),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../envs/fit.yaml"
+    shell:
+        "{params.lre} encoding-summary --job {params.job:q} --inputs {input:q} --out {output:q} > {log:q} 2>&1"
+
+
+if DEMO_FMRI:
+
+    rule recovery:
+        input:
+            truth=PATHS["demo_truth"],
+            ceiling=PATHS["noise_ceiling"],
+            scores=expand(PATHS["encoding"], space=ENAMES, allow_missing=True),
+        output:
+            report(PATHS["recovery"], caption="../report/recovery.rst", category="3. Encoding",
+                   subcategory="{subject}"),
+        params:
+            lre=LRE,
+            job=lambda wildcards: job_json(
+                {"stage": "recovery", "subject": wildcards.subject, "spaces": ENAMES,
+                 "controls": [s.name for s in ESPACES if s.family == "random"]}
+            ),
+        log:
+            log_path("encoding", "{subject}", "recovery.log"),
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=10,
+        conda:
+            "../envs/fit.yaml"
+        shell:
+            "{params.lre} recovery --job {params.job:q} --truth {input.truth:q} --ceiling {input.ceiling:q}"
+            " --inputs {input.scores:q} --out {output:q} > {log:q} 2>&1"
