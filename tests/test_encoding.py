@@ -132,7 +132,7 @@ def fake_stories(rng, n_stories=5, n_words=800):
 
 
 FMRI = {"planted": ["lex.rate", "net.L1", "net.L3"], "repeats": 4, "noise_fraction": 0.2,
-        "two_space_fraction": 0.3, "ceiling": [0.55, 0.95], "grid": [8, 10, 6], "voxel_size": 3.0}
+        "gradient_jitter": 0.03, "min_weight": 0.1, "ceiling": [0.55, 0.95], "grid": [8, 10, 6], "voxel_size": 3.0}
 LEBEL = {"key": "data", "tr": 2.0, "start_time": 10.0, "pad": 5, "trim": 5}
 
 

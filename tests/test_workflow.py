@@ -71,12 +71,35 @@ def test_unknown_config_key_fails_before_any_job(tmp_path):
     assert "unknown key 'modles' (did you mean 'models'?)" in proc.stdout + proc.stderr
 
 
-@pytest.mark.slow
-def test_tiny_end_to_end_run_writes_every_space(tmp_path):
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """The whole pipeline on a tiny version of the offline demo, run once for this module."""
+    tmp_path = tmp_path_factory.mktemp("tiny")
     cfg = tiny_config()
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     proc = run_snakemake(["--cores", "2", "--configfile", "c.yaml"], tmp_path)
     assert proc.returncode == 0, proc.stderr[-5000:]
+    return tmp_path, cfg
+
+
+@pytest.mark.parametrize("notebook", ["01_embedding.ipynb", "02_brain.ipynb"])
+def test_notebooks_run_top_to_bottom_on_the_outputs(tiny_run, notebook, tmp_path):
+    import nbformat
+    from nbclient import NotebookClient
+
+    run_dir, _ = tiny_run
+    nb = nbformat.read(ROOT / "notebooks" / notebook, as_version=4)
+    env_cell = nbformat.v4.new_code_cell(f"import os; os.environ['LRE_RESULTS'] = {str(run_dir / 'results')!r}")
+    nb.cells.insert(0, env_cell)
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors
+    assert sum(len(c.get("outputs", [])) for c in nb.cells if c.cell_type == "code") >= 5
+
+
+@pytest.mark.slow
+def test_tiny_end_to_end_run_writes_every_space(tiny_run):
+    tmp_path, cfg = tiny_run
 
     resolved = config.validate(cfg)
     docs = documents.read(tmp_path / "results/stimuli/documents.h5")
@@ -151,6 +174,18 @@ def test_tiny_end_to_end_run_writes_every_space(tmp_path):
     assert rmap.shape == mask.shape and np.allclose(rmap.affine, mask.affine)
     np.testing.assert_allclose(rmap.get_fdata()[mask.get_fdata() != 0], sc["scores"], atol=1e-6)
     assert (tmp_path / "results/encoding/sb/noise_ceiling.nii.gz").exists()
+
+    # brain link: per subject, reliable voxels, scores and maps; the table of all spaces
+    from lre.results import Results
+
+    res = Results(tmp_path / "results")
+    b = res.brainlink("sa")
+    assert b["score"].shape == (n_vox,) and b["spaces"] == tnames
+    assert res.map("sa", "principal").exists() and (tmp_path / "results/brainlink/sa_principal.png").exists()
+    table = res.spaces()
+    assert [r["space"] for r in table] == [s.name for s in spaces]
+    assert table[0]["layer"] == "0" and table[0]["top_r_sa"] != ""
+    assert "principal_vs_gradient_spearman" in res.checks("sb")["brainlink"]
 
     # a second run has nothing to do
     proc = run_snakemake(["-n", "--configfile", "c.yaml"], tmp_path)

@@ -182,7 +182,7 @@ def cmd_encode(args) -> None:
 def cmd_noise_ceiling(args) -> None:
     from . import encoding_stage
 
-    encoding_stage.run_noise_ceiling(json.loads(args.job), args.out, args.nii)
+    encoding_stage.run_noise_ceiling(json.loads(args.job), args.out, args.nii, args.png)
 
 
 def cmd_encoding_summary(args) -> None:
@@ -205,6 +205,49 @@ def cmd_recovery(args) -> None:
 
     job = json.loads(args.job)
     encoding_stage.run_recovery(job, args.truth, _pairs(job["spaces"], args.inputs, "score"), args.ceiling, args.out)
+
+
+def cmd_brainlink(args) -> None:
+    from . import brainlink_stage
+
+    job = json.loads(args.job)
+    names = [s["name"] for s in job["spaces"]]
+    outputs = {"h5": args.out, "scatter_png": args.scatter}
+    if job["dataset"]["mask"]:
+        base = args.out[: -len(".h5")]
+        outputs.update({f"{k}_{ext}": f"{base}_{k}.{'nii.gz' if ext == 'nii' else 'png'}"
+                        for k in ("score", "principal") for ext in ("nii", "png")})
+    brainlink_stage.run(job, args.embedding, _pairs(names, args.scores, "score"), outputs)
+
+
+def cmd_space_table(args) -> None:
+    from . import brainlink_stage
+
+    job = json.loads(args.job)
+    brainlink_stage.run_space_table(job, args.embedding, _pairs(job["subjects"], args.summaries, "summary"),
+                                    args.out)
+
+
+def cmd_brainlink_check(args) -> None:
+    from . import brainlink_stage
+
+    brainlink_stage.run_check(json.loads(args.job), args.truth, args.brainlink, args.out)
+
+
+def cmd_performance_figure(args) -> None:
+    import csv
+
+    from . import plots
+
+    job = json.loads(args.job)
+    table = {}
+    for subject, path in _pairs(job["subjects"], args.summaries, "summary").items():
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        top = [k for k in rows[0] if k.startswith("mean_r_top")][0]
+        table[subject] = {r["space"]: float(r[top]) for r in rows}
+    plots.performance_bars(table, job["spaces"], args.out, "encoding performance of every space "
+                           "(bars: mean over subjects, dots: subjects)")
 
 
 def _threads(n) -> None:
@@ -314,6 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = job_parser("noise-ceiling", "noise ceiling of one subject from the test story's repeats", cmd_noise_ceiling)
     sp.add_argument("--out", required=True)
     sp.add_argument("--nii", help="NIfTI map to write (needs dataset.mask)")
+    sp.add_argument("--png", help="figure of the map to write (with --nii)")
 
     sp = job_parser("encoding-summary", "per-subject table of every space's scores", cmd_encoding_summary)
     sp.add_argument("--inputs", nargs="+", required=True, help="score files, in the job's space order")
@@ -328,6 +372,27 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--truth", required=True)
     sp.add_argument("--ceiling", required=True)
     sp.add_argument("--inputs", nargs="+", required=True, help="score files, in the job's space order")
+    sp.add_argument("--out", required=True)
+
+    sp = job_parser("brainlink", "the embedding predicts each voxel's performance; principal-dimension map",
+                    cmd_brainlink)
+    sp.add_argument("--embedding", required=True)
+    sp.add_argument("--scores", nargs="+", required=True, help="score files, in the job's space order")
+    sp.add_argument("--out", required=True)
+    sp.add_argument("--scatter", required=True)
+
+    sp = job_parser("space-table", "one row per space: family, layer, coordinates, performance", cmd_space_table)
+    sp.add_argument("--embedding")
+    sp.add_argument("--summaries", nargs="+", required=True)
+    sp.add_argument("--out", required=True)
+
+    sp = job_parser("brainlink-check", "compare the brain link with the planted truth (demo)", cmd_brainlink_check)
+    sp.add_argument("--truth", required=True)
+    sp.add_argument("--brainlink", required=True)
+    sp.add_argument("--out", required=True)
+
+    sp = job_parser("performance-figure", "bar chart of every space's encoding performance", cmd_performance_figure)
+    sp.add_argument("--summaries", nargs="+", required=True)
     sp.add_argument("--out", required=True)
 
     sp = sub.add_parser("features-summary", help="table of all spaces of the given feature files (CSV)")

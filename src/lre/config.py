@@ -362,6 +362,9 @@ def check_dataset(cfg: dict, spaces: list) -> None:
     if d["mask"] and "{subject}" not in d["mask"] and len(d["subjects"]) > 1 and d["format"] == "lebel2023":
         raise ConfigError("dataset.mask", "a lebel2023 mask is per subject; the template needs {subject}.")
     encoding_spaces(cfg, spaces)
+    if cfg["brainlink"]["method"] not in cfg["embedding"]["methods"]:
+        raise ConfigError("brainlink.method", f"{cfg['brainlink']['method']!r} is not in embedding.methods.",
+                          fix="link an embedding that is computed.")
     if cfg["demo"]["enabled"] and cfg["demo"]["fmri"]["enabled"]:
         names = [s.name for s in spaces]
         bad = [p for p in cfg["demo"]["fmri"]["planted"] if p not in names]
@@ -390,3 +393,12 @@ def noise_ceiling_job(cfg: dict, subject: str) -> dict:
 def encoding_summary_job(cfg: dict, subject: str, spaces: list) -> dict:
     return {"stage": "encoding-summary", "subject": subject, "spaces": _space_dicts(spaces),
             "top_voxels": cfg["encoding"]["top_voxels"]}
+
+
+def brainlink_job(cfg: dict, subject: str, spaces: list) -> dict:
+    return {"stage": "brainlink", "seed": cfg["seed"], "subject": subject, "brainlink": cfg["brainlink"],
+            "dataset": cfg["dataset"], "spaces": _space_dicts(spaces)}
+
+
+def space_table_job(cfg: dict, spaces: list) -> dict:
+    return {"stage": "space-table", "spaces": _space_dicts(spaces), "subjects": cfg["dataset"]["subjects"]}

@@ -117,7 +117,7 @@ def run_encode(job: dict, features: dict, outputs: dict, backend: str | None = N
                        f"lre test r {space}")
 
 
-def run_noise_ceiling(job: dict, out_h5, out_nii=None) -> None:
+def run_noise_ceiling(job: dict, out_h5, out_nii=None, out_png=None) -> None:
     """The noise ceiling of the test story from its repeats (zeros with a single repeat)."""
     dcfg, subject = job["dataset"], job["subject"]
     subj = Subject(dcfg, subject)
@@ -133,6 +133,12 @@ def run_noise_ceiling(job: dict, out_h5, out_nii=None) -> None:
         f.attrs["repeats"] = Y_test.shape[0]
     if out_nii:
         save_nifti(out_nii, to_volume(ceiling, subj.mask, dcfg["voxel_order"]), subj.affine, "lre noise ceiling")
+        if out_png:
+            from . import plots
+
+            plots.brain_map(out_nii, dcfg["mask"].format(subject=subject), out_png,
+                            f"{subject}: noise ceiling of the test story ({Y_test.shape[0]} repeats)",
+                            symmetric=False, cmap="hot")
     log.info("%s: noise ceiling from %d repeats, median %.3f", subject, Y_test.shape[0], float(np.median(ceiling)))
 
 

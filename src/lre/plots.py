@@ -142,3 +142,74 @@ def matrices_side_by_side(mats: dict[str, np.ndarray], spaces: list[dict], path,
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     _save(fig, path)
+
+
+def brain_map(stat_nii, mask_nii, path, title: str, symmetric: bool = True, cmap: str = "RdBu_r") -> None:
+    """Axial slices of a statistical map (nilearn ``plot_stat_map``); voxels outside the mask
+    or without a value are left blank, the slices cut through the mask."""
+    plt = _plt()
+    import nibabel as nib
+    from nilearn import plotting
+
+    stat = nib.load(str(stat_nii))
+    data = np.asarray(stat.dataobj, dtype=np.float64)
+    finite = data[np.isfinite(data)]
+    vmax = float(np.percentile(np.abs(finite), 99)) if finite.size else 1.0
+    clean = nib.Nifti1Image(np.nan_to_num(data, nan=0.0).astype(np.float32), stat.affine)
+    fig = plt.figure(figsize=(11, 3.2))
+    mask = nib.load(str(mask_nii))
+    zs = np.nonzero(np.asarray(mask.dataobj).any(axis=(0, 1)))[0]
+    cuts = [float((mask.affine @ [0, 0, z, 1])[2]) for z in np.linspace(zs.min(), zs.max(), 8)[1:-1].round()]
+    plotting.plot_stat_map(clean, bg_img=None, display_mode="z", cut_coords=cuts, figure=fig, title=title, cmap=cmap,
+                           vmax=max(vmax, 1e-6), symmetric_cbar=symmetric, threshold=1e-6, black_bg=False,
+                           draw_cross=False, annotate=True, dim=0)
+    _save(fig, path)
+
+
+def brainlink_scatter(R: np.ndarray, pred: np.ndarray, names: list[str], groups: list[str], res: dict,
+                      reliable: np.ndarray, path, subject: str) -> None:
+    """Left: per-voxel scores of the embedding and the baselines (reliable voxels). Right: actual
+    vs leave-one-family-out predicted performance of every space, averaged over the reliable
+    voxels the embedding predicts best."""
+    plt = _plt()
+    spaces = [{"name": n, "group": g} for n, g in zip(names, groups)]
+    colors = group_colors(spaces)
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.3))
+    sel = reliable if reliable.any() else np.ones(R.shape[1], bool)
+    bins = np.linspace(-1, 1, 41)
+    for key, label, c in (("score", "embedding", "C0"), ("family_mean", "family mean", "0.5"),
+                          ("random_embedding", "random embedding", "C3")):
+        a.hist(res[key][sel], bins=bins, histtype="step", lw=1.6, color=c,
+               label=f"{label} (mean {np.mean(res[key][sel]):.2f})")
+    a.set_xlabel("correlation of predicted and actual performance across spaces")
+    a.set_ylabel("voxels")
+    a.set_title(f"{subject}: brain link per voxel ({int(sel.sum())} reliable voxels)", fontsize=9)
+    a.legend(fontsize=7, frameon=False)
+    top = np.flatnonzero(sel)[np.argsort(res["score"][sel])[::-1][:200]]
+    x, y = pred[:, top].mean(1), R[:, top].mean(1)
+    for i, n in enumerate(names):
+        b.scatter(x[i], y[i], color=colors[groups[i]], s=22, label=groups[i] if groups[i] not in groups[:i] else None)
+        b.annotate(n, (x[i], y[i]), fontsize=5, color="0.3")
+    b.set_xlabel("predicted from the embedding (leave one family out)")
+    b.set_ylabel("actual test r")
+    b.set_title("mean over the 200 best-linked voxels", fontsize=9)
+    b.legend(fontsize=6, frameon=False, loc="best")
+    _save(fig, path)
+
+
+def performance_bars(table: dict[str, dict[str, float]], spaces: list[dict], path, title: str) -> None:
+    """Mean top-voxel test r of every space (bars: mean over subjects; dots: each subject)."""
+    plt = _plt()
+    colors = group_colors(spaces)
+    names = [s["name"] for s in spaces]
+    subjects = list(table)
+    vals = np.array([[table[s].get(n, np.nan) for n in names] for s in subjects])
+    fig, ax = plt.subplots(figsize=(max(7, 0.25 * len(names) + 2), 4))
+    x = np.arange(len(names))
+    ax.bar(x, np.nanmean(vals, 0), color=[colors[s["group"]] for s in spaces], alpha=0.8)
+    for row in vals:
+        ax.plot(x, row, "k.", ms=3)
+    ax.set_xticks(x, names, rotation=90, fontsize=6)
+    ax.set_ylabel("mean test r of the best voxels")
+    ax.set_title(title, fontsize=9)
+    _save(fig, path)

@@ -42,6 +42,8 @@ ESPACES = lre_config.encoding_spaces(CFG, SPACES) if HAS_DATASET else []
 ENAMES = [s.name for s in ESPACES]
 _per_job = CFG["encoding"]["spaces_per_job"]
 ENC_CHUNKS = [ENAMES[i : i + _per_job] for i in range(0, len(ENAMES), _per_job)]
+BSPACES = [s for s in TSPACES if s.name in ENAMES]  # embedded and encoded: linked to the brain
+HAS_MASK = HAS_DATASET and bool(CFG["dataset"]["mask"])
 
 
 
@@ -80,6 +82,16 @@ PATHS = {
     "noise_ceiling_nii": res("encoding", "{subject}", "noise_ceiling.nii.gz"),
     "encoding_summary": res("encoding", "{subject}", "summary.csv"),
     "recovery": res("encoding", "{subject}", "recovery.json"),
+    "noise_ceiling_png": res("encoding", "{subject}", "noise_ceiling.png"),
+    "performance_png": res("encoding", "performance.png"),
+    "brainlink": res("brainlink", "{subject}.h5"),
+    "brainlink_scatter": res("brainlink", "{subject}_scatter.png"),
+    "brainlink_score_nii": res("brainlink", "{subject}_score.nii.gz"),
+    "brainlink_score_png": res("brainlink", "{subject}_score.png"),
+    "brainlink_principal_nii": res("brainlink", "{subject}_principal.nii.gz"),
+    "brainlink_principal_png": res("brainlink", "{subject}_principal.png"),
+    "brainlink_check": res("brainlink", "{subject}_check.json"),
+    "space_table": res("summary.csv"),
     "logs": res("logs"),
 }
 
@@ -108,8 +120,13 @@ def all_targets():
     if HAS_DATASET:
         targets += expand(PATHS["encoding_summary"], subject=SUBJECTS)
         targets += expand(PATHS["noise_ceiling"], subject=SUBJECTS)
+        targets += [PATHS["performance_png"], PATHS["space_table"]]
+        targets += expand(PATHS["brainlink"], subject=SUBJECTS)
+        if HAS_MASK:
+            targets += expand(PATHS["noise_ceiling_png"], subject=SUBJECTS)
     if DEMO_FMRI:
         targets += expand(PATHS["recovery"], subject=SUBJECTS)
+        targets += expand(PATHS["brainlink_check"], subject=SUBJECTS)
     return targets
 
 

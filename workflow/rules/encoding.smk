@@ -64,11 +64,13 @@ rule noise_ceiling:
         dataset=dataset_inputs,
     output:
         h5=PATHS["noise_ceiling"],
-        nii=PATHS["noise_ceiling_nii"] if CFG["dataset"]["mask"] else [],
+        nii=PATHS["noise_ceiling_nii"] if HAS_MASK else [],
+        png=report(PATHS["noise_ceiling_png"], caption="../report/noise_ceiling.rst", category="3. Encoding",
+                   subcategory="{subject}") if HAS_MASK else [],
     params:
         lre=LRE,
         job=lambda wildcards: job_json(lre_config.noise_ceiling_job(CFG, wildcards.subject)),
-        nii=lambda wildcards, output: f"--nii {output.nii}" if CFG["dataset"]["mask"] else "",
+        nii=lambda wildcards, output: f"--nii {output.nii} --png {output.png}" if HAS_MASK else "",
     log:
         log_path("encoding", "{subject}", "noise_ceiling.log"),
     threads: 1
@@ -100,6 +102,27 @@ rule encoding_summary:
         "../envs/fit.yaml"
     shell:
         "{params.lre} encoding-summary --job {params.job:q} --inputs {input:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule performance_figure:
+    input:
+        expand(PATHS["encoding_summary"], subject=SUBJECTS),
+    output:
+        report(PATHS["performance_png"], caption="../report/performance.rst", category="3. Encoding"),
+    params:
+        lre=LRE,
+        job=lambda wildcards: job_json({"stage": "performance-figure", "subjects": SUBJECTS,
+                                        "spaces": lre_config._space_dicts(ESPACES)}),
+    log:
+        log_path("encoding", "performance_figure.log"),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../envs/fit.yaml"
+    shell:
+        "{params.lre} performance-figure --job {params.job:q} --summaries {input:q} --out {output:q} > {log:q} 2>&1"
 
 
 if DEMO_FMRI:

@@ -2,10 +2,10 @@
 
 Subjects hear the demo stories. Each subject has a 3-D volume (``grid`` voxels of
 ``voxel_size`` mm, a real affine) with an ellipsoid brain mask of a few thousand voxels.
-Along the posterior-anterior axis runs a low-to-high gradient: each signal voxel is driven
-by the planted space at its position in ``planted`` (ordered from low level, e.g. word
-rate, to high level, e.g. deep layers and the next word), sometimes together with the next
-one, through random weights. The drive is the Lanczos-resampled, z-scored features passed
+Along the posterior-anterior axis runs a low-to-high gradient: the spaces of ``planted``
+(ordered from low level, e.g. phonemes and word rate, to high level, e.g. deep layers) sit
+at evenly spaced positions, and each signal voxel is driven by the one or two planted spaces
+around its position, weighted by its distance to them, through random weights. The drive is the Lanczos-resampled, z-scored features passed
 through the canonical double-gamma HRF (not the FIR model the fit uses). Gaussian noise is
 added with a per-voxel level that sets its noise ceiling on the averaged test story; some
 voxels are pure noise. The test story is heard ``repeats`` times with independent noise.
@@ -69,17 +69,28 @@ def drive(features: dict[str, np.ndarray], word_times: np.ndarray, vol_times: np
 
 
 def plant(n_vox: int, gradient: np.ndarray, planted: list[str], fmri: dict, rng: np.random.Generator) -> dict:
-    """Which spaces drive each voxel, with which weights, and its noise ceiling."""
+    """Which spaces drive each voxel, with which weights, and its target noise ceiling.
+
+    The planted spaces sit at evenly spaced positions of the gradient; a voxel between two
+    positions is driven by both, with weights interpolating linearly (one space at exactly
+    its position), so the drive changes smoothly along the gradient.
+    """
     K = len(planted)
     is_signal = rng.uniform(size=n_vox) >= fmri["noise_fraction"]
-    level = np.clip(gradient * K + rng.normal(0, 0.25, n_vox), 0, K - 1e-9).astype(int)
-    second = np.where(rng.uniform(size=n_vox) < fmri["two_space_fraction"],
-                      np.clip(level + rng.choice([-1, 1], n_vox), 0, K - 1), -1)
-    second[second == level] = -1
+    pos = np.clip(gradient + rng.normal(0, fmri["gradient_jitter"], n_vox), 0, 1) * (K - 1)
+    lower = np.minimum(np.floor(pos).astype(int), K - 2)
+    frac = pos - lower
+    weights = np.zeros((K, n_vox))
+    weights[lower, np.arange(n_vox)] = 1.0 - frac
+    weights[lower + 1, np.arange(n_vox)] = frac
+    weights[:, ~is_signal] = 0.0
+    primary = np.where(is_signal, np.where(frac > 0.5, lower + 1, lower), -1)
+    other = np.where(frac > 0.5, lower, lower + 1)
+    secondary = np.where(is_signal & (np.minimum(frac, 1 - frac) >= fmri["min_weight"]), other, -1)
     lo, hi = fmri["ceiling"]
     ceiling = np.where(is_signal, rng.uniform(lo, hi, n_vox), 0.0)
-    return {"is_signal": is_signal, "primary": np.where(is_signal, level, -1),
-            "secondary": np.where(is_signal, second, -1), "target_ceiling": ceiling}
+    return {"is_signal": is_signal, "primary": primary, "secondary": secondary, "mix": weights,
+            "target_ceiling": ceiling}
 
 
 def make(root, subjects: list[str], stories: list[str], test_story: str, docs, features: dict, fmri: dict,
@@ -131,11 +142,8 @@ def make(root, subjects: list[str], stories: list[str], test_story: str, docs, f
         for s in planted:
             dim = drives[stories[0]][s].shape[1]
             weights[s] = rng.normal(size=(dim, n_vox)) / np.sqrt(dim)
-        # the signal of every voxel: primary space, plus half as much of the secondary one
-        mix = np.zeros((len(planted), n_vox))
-        mix[truth["primary"][truth["is_signal"]], np.flatnonzero(truth["is_signal"])] = 1.0
-        has2 = truth["secondary"] >= 0
-        mix[truth["secondary"][has2], np.flatnonzero(has2)] = 0.5
+        # the signal of every voxel: its planted spaces, weighted by its position on the gradient
+        mix = truth["mix"]
         signal = {st: sum(drives[st][s] @ (weights[s] * mix[k]) for k, s in enumerate(planted)) for st in stories}
         train = [s for s in stories if s != test_story]
         scale = np.concatenate([signal[s] for s in train]).std(0)

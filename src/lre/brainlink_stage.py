@@ -1,0 +1,145 @@
+"""The brain-link stage: per subject, the embedding's prediction of encoding performance, the
+principal-dimension map, their NIfTI maps and figures; the table of all spaces; and (demo)
+the check of the brain link against the planted truth.
+
+Voxels are tested when their encoding is reliable: the best space's block-permutation
+p-value, Bonferroni-corrected for the number of spaces, survives FDR across voxels. The
+brain-link null then asks whether the embedding explains *which* spaces predict a voxel
+well; in unreliable voxels the performance profile is only the spaces' shared noise.
+"""
+
+from __future__ import annotations
+
+import csv
+import io as _io
+import logging
+
+import numpy as np
+
+from . import brainlink, io, plots
+from .datasets.volume import load_mask, save_nifti, to_volume
+from .encoding import fdr_bh
+from .encoding_stage import read_scores
+from .errors import InputError
+
+log = logging.getLogger(__name__)
+
+
+def load_embedding(path) -> tuple[list[str], np.ndarray]:
+    h5py = io._h5()
+    with h5py.File(path, "r") as f:
+        return io.h5_read_strings(f["spaces"]), f["coords"][()]
+
+
+def performance(scores: dict, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``R[space, voxel]`` and each voxel's best-space p-value (Bonferroni over spaces)."""
+    R, P = [], []
+    for n in names:
+        s = read_scores(scores[n])
+        R.append(s["scores"])
+        P.append(s["pvalues"])
+    P = np.array(P)
+    return np.array(R, dtype=np.float64), np.minimum(P.min(0) * len(names), 1.0)
+
+
+def run(job: dict, embedding_path, scores: dict, outputs: dict) -> None:
+    bcfg, subject = job["brainlink"], job["subject"]
+    emb_names, coords = load_embedding(embedding_path)
+    groups = {s["name"]: s["group"] for s in job["spaces"]}
+    names = [n for n in emb_names if n in scores]
+    if len(names) < 4:
+        raise InputError(embedding_path, f"only {len(names)} embedded spaces have encoding results for {subject}.",
+                         fix="encode the embedded spaces (encoding.spaces) or embed the encoded ones.")
+    C = coords[[emb_names.index(n) for n in names]]
+    R, p_best = performance(scores, names)
+    reliable = fdr_bh(p_best, bcfg["fdr_q"])
+    res = brainlink.link(C, R, [groups[n] for n in names], min(bcfg["n_dims"], C.shape[1]), bcfg["permutations"],
+                         [job["seed"], 7], -np.inf, bcfg["fdr_q"])
+    significant = np.zeros_like(reliable)
+    if reliable.any():
+        significant[reliable] = fdr_bh(res["pvalues"][reliable], bcfg["fdr_q"])
+    principal = np.where(reliable, res["principal"], np.nan)
+    with io.h5_atomic(outputs["h5"]) as f:
+        io.h5_set_json(f, "provenance", io.provenance(job))
+        io.h5_write_strings(f, "spaces", names)
+        for key in ("score", "family_mean", "random_embedding", "score_loso", "family_mean_loso",
+                    "random_embedding_loso", "pvalues"):
+            f[key] = res[key].astype(np.float32)
+        f["significant"] = significant
+        f["reliable"] = reliable
+        f["principal"] = principal.astype(np.float32)
+        f.attrs.update({"n_dims": min(bcfg["n_dims"], C.shape[1]), "permutations": bcfg["permutations"]})
+    log.info("%s: %d reliable voxels; embedding score %.3f (family mean %.3f, random embedding %.3f); "
+             "%d significant", subject, int(reliable.sum()), _mean(res["score"], reliable),
+             _mean(res["family_mean"], reliable), _mean(res["random_embedding"], reliable), int(significant.sum()))
+    mask_t = job["dataset"]["mask"]
+    if mask_t:
+        mask, affine = load_mask(mask_t.format(subject=subject))
+        order = job["dataset"]["voxel_order"]
+        maps = {"score": np.where(reliable, res["score"], np.nan), "principal": principal}
+        for key, values in maps.items():
+            save_nifti(outputs[f"{key}_nii"], to_volume(values, mask, order), affine, f"lre brain link {key}")
+        plots.brain_map(outputs["principal_nii"], mask_t.format(subject=subject), outputs["principal_png"],
+                        f"{subject}: principal-dimension map (correlation of performance with dim 1)", symmetric=True)
+        plots.brain_map(outputs["score_nii"], mask_t.format(subject=subject), outputs["score_png"],
+                        f"{subject}: how well the embedding predicts each voxel's performance across spaces",
+                        symmetric=True)
+    pred = brainlink.lofo_predict(C[:, :min(bcfg["n_dims"], C.shape[1])], R, [groups[n] for n in names])
+    plots.brainlink_scatter(R, pred, names, [groups[n] for n in names], res, reliable, outputs["scatter_png"],
+                            subject)
+
+
+def _mean(x, mask) -> float:
+    return float(np.mean(x[mask])) if mask.any() else float("nan")
+
+
+def run_space_table(job: dict, embedding_path, summaries: dict, out_csv) -> None:
+    """One row per space: family, layer, embedding coordinates, mean top-voxel r per subject."""
+    emb_names, coords = load_embedding(embedding_path) if embedding_path else ([], np.zeros((0, 0)))
+    per_subject = {}
+    for subject, path in summaries.items():
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        top = [k for k in rows[0] if k.startswith("mean_r_top")][0]
+        per_subject[subject] = {r["space"]: r[top] for r in rows}
+    n_dims = min(3, coords.shape[1]) if len(emb_names) else 0
+    header = ["space", "model", "family", "group", "layer"] + [f"dim{d + 1}" for d in range(n_dims)] + \
+        [f"top_r_{s}" for s in summaries]
+    buf = _io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    for sp in job["spaces"]:
+        out = sp["output"]
+        layer = out[1:] if out.startswith("L") and out[1:].isdigit() else ""
+        c = coords[emb_names.index(sp["name"])][:n_dims] if sp["name"] in emb_names else [""] * n_dims
+        w.writerow([sp["name"], sp["model"], sp["family"], sp["group"], layer]
+                   + [f"{v:.5f}" if v != "" else "" for v in c]
+                   + [per_subject[s].get(sp["name"], "") for s in summaries])
+    io.write_text(out_csv, buf.getvalue())
+
+
+def run_check(job: dict, truth_path, brainlink_path, out_json) -> None:
+    """(Demo) the brain link against the planted truth."""
+    from scipy.stats import spearmanr
+
+    from .datasets import synthetic
+
+    truth = synthetic.read_truth(truth_path)
+    h5py = io._h5()
+    with h5py.File(brainlink_path, "r") as f:
+        b = {k: f[k][()] for k in f if k != "spaces" and k != "provenance"}
+    sig = truth["is_signal"].astype(bool)
+    ok = sig & np.isfinite(b["principal"])
+    rho = float(spearmanr(b["principal"][ok], truth["gradient"][ok])[0]) if ok.sum() > 2 else float("nan")
+    out = {"subject": job["subject"],
+           "principal_vs_gradient_spearman": rho,
+           "principal_voxels": int(ok.sum()),
+           "signal_voxels": int(sig.sum()),
+           "mean_score_signal": {k: float(np.mean(b[k][sig])) for k in ("score", "family_mean", "random_embedding")},
+           "mean_score_signal_leave_one_space_out": {k: float(np.mean(b[f"{k}_loso"][sig]))
+                                                     for k in ("score", "family_mean", "random_embedding")},
+           "noise_voxels_significant_share": float(np.mean(b["significant"][~sig])) if (~sig).any() else 0.0,
+           "signal_voxels_significant_share": float(np.mean(b["significant"][sig]))}
+    io.write_json(out_json, out)
+    log.info("%s: principal map vs planted gradient Spearman %.3f; scores %s; noise-voxel false positives %.3f",
+             job["subject"], rho, out["mean_score_signal"], out["noise_voxels_significant_share"])

@@ -1,0 +1,123 @@
+"""Read a run's outputs (for notebooks and scripts): ``Results("results")``.
+
+Every method reads files under the results folder only; nothing is recomputed.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+from . import io
+from .errors import InputError
+
+
+def _csv(path) -> list[dict]:
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "does not exist.", fix="run the pipeline first (snakemake --cores all).")
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+class Results:
+    """The outputs of one run, by stage."""
+
+    def __init__(self, root="results"):
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise InputError(self.root, "is not a folder of results.", fix="point Results() at the run's results/.")
+
+    def path(self, *parts) -> Path:
+        return self.root.joinpath(*parts)
+
+    # ------------------------------------------------------------------ spaces and embedding
+
+    def spaces(self) -> list[dict]:
+        """The table of all spaces (family, layer, coordinates, performance per subject)."""
+        return _csv(self.path("summary.csv"))
+
+    def features_summary(self) -> list[dict]:
+        return _csv(self.path("features", "summary.csv"))
+
+    def embedding(self, method: str = "bottleneck") -> dict:
+        """Spaces, tournament, affinity, weights, coordinates, eigenvalues, explained variance."""
+        path = self.path("embedding", method, "embedding.h5")
+        if not path.exists():
+            raise InputError(path, "does not exist.", fix="run the embedding stage.")
+        h5py = io._h5()
+        with h5py.File(path, "r") as f:
+            out = {k: f[k][()] for k in f if k != "spaces"}
+            out["spaces"] = io.h5_read_strings(f["spaces"])
+        groups = {r["space"]: r["group"] for r in _csv(self.path("embedding", method, "coords.csv"))}
+        out["groups"] = [groups[s] for s in out["spaces"]]
+        out["layer_order"] = _csv(self.path("embedding", method, "layers.csv"))
+        return out
+
+    def space_dicts(self, names: list[str], groups: list[str]) -> list[dict]:
+        """Space records as the plotting functions take them."""
+        out = []
+        for n, g in zip(names, groups):
+            model, _, output = n.partition(".")
+            out.append({"name": n, "model": model, "output": output, "group": g})
+        return out
+
+    def similarities(self) -> dict[str, tuple[list[str], np.ndarray]]:
+        """The comparison matrices that exist: direct R^2, CKA, RSA."""
+        h5py = io._h5()
+        out = {}
+        for name, key in (("direct.h5", "r2"), ("similarity.h5", "cka"), ("similarity.h5", "rsa")):
+            path = self.path("transfer", name)
+            if path.exists():
+                with h5py.File(path, "r") as f:
+                    if key in f:
+                        out["direct R^2" if key == "r2" else key.upper()] = (io.h5_read_strings(f["spaces"]), f[key][()])
+        return out
+
+    def method_agreement(self) -> list[dict]:
+        return _csv(self.path("transfer", "comparison.csv"))
+
+    # ------------------------------------------------------------------ brain
+
+    def subjects(self) -> list[str]:
+        return sorted(p.name for p in self.path("encoding").iterdir() if (p / "summary.csv").exists())
+
+    def performance(self, subject: str) -> list[dict]:
+        return _csv(self.path("encoding", subject, "summary.csv"))
+
+    def scores(self, subject: str, space: str) -> dict:
+        from .encoding_stage import read_scores
+
+        return read_scores(self.path("encoding", subject, f"{space}.h5"))
+
+    def noise_ceiling(self, subject: str) -> np.ndarray:
+        h5py = io._h5()
+        with h5py.File(self.path("encoding", subject, "noise_ceiling.h5"), "r") as f:
+            return f["ceiling"][()]
+
+    def brainlink(self, subject: str) -> dict:
+        h5py = io._h5()
+        with h5py.File(self.path("brainlink", f"{subject}.h5"), "r") as f:
+            out = {k: f[k][()] for k in f if k != "spaces"}
+            out["spaces"] = io.h5_read_strings(f["spaces"])
+        return out
+
+    def map(self, subject: str, kind: str) -> Path:
+        """Path of a NIfTI map: ``principal``, ``score`` (brain link), ``noise_ceiling`` or a space's test r."""
+        if kind in ("principal", "score"):
+            return self.path("brainlink", f"{subject}_{kind}.nii.gz")
+        if kind == "noise_ceiling":
+            return self.path("encoding", subject, "noise_ceiling.nii.gz")
+        return self.path("encoding", subject, f"{kind}_r.nii.gz")
+
+    def checks(self, subject: str) -> dict:
+        """(Demo) recovery of the planted truth and the brain-link check."""
+        out = {}
+        for key, path in (("recovery", self.path("encoding", subject, "recovery.json")),
+                          ("brainlink", self.path("brainlink", f"{subject}_check.json"))):
+            if path.exists():
+                out[key] = json.loads(path.read_text())
+        return out

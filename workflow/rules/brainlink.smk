@@ -1,0 +1,80 @@
+# Stage 5: the brain link. Per subject: the embedding predicts each voxel's encoding
+# performance across spaces; the principal-dimension map; the table of all spaces.
+
+
+rule brainlink:
+    input:
+        embedding=embedding_file("embedding.h5").format(method=CFG["brainlink"]["method"]),
+        scores=expand(PATHS["encoding"], space=[s.name for s in BSPACES], allow_missing=True),
+    output:
+        h5=PATHS["brainlink"],
+        scatter=report(PATHS["brainlink_scatter"], caption="../report/brainlink_scatter.rst",
+                       category="4. Brain link", subcategory="{subject}"),
+        maps=[PATHS["brainlink_score_nii"], PATHS["brainlink_principal_nii"]] if HAS_MASK else [],
+        pngs=[
+            report(PATHS["brainlink_principal_png"], caption="../report/principal.rst", category="4. Brain link",
+                   subcategory="{subject}"),
+            report(PATHS["brainlink_score_png"], caption="../report/brainlink_map.rst", category="4. Brain link",
+                   subcategory="{subject}"),
+        ] if HAS_MASK else [],
+    params:
+        lre=LRE,
+        job=lambda wildcards: job_json(lre_config.brainlink_job(CFG, wildcards.subject, BSPACES)),
+    log:
+        log_path("brainlink", "{subject}.log"),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    conda:
+        "../envs/fit.yaml"
+    shell:
+        "{params.lre} brainlink --job {params.job:q} --embedding {input.embedding:q} --scores {input.scores:q}"
+        " --out {output.h5:q} --scatter {output.scatter:q} > {log:q} 2>&1"
+
+
+rule space_table:
+    input:
+        embedding=embedding_file("embedding.h5").format(method=CFG["brainlink"]["method"]),
+        summaries=expand(PATHS["encoding_summary"], subject=SUBJECTS),
+    output:
+        report(PATHS["space_table"], caption="../report/space_table.rst", category="4. Brain link"),
+    params:
+        lre=LRE,
+        job=lambda wildcards: job_json(lre_config.space_table_job(CFG, SPACES)),
+    log:
+        log_path("brainlink", "space_table.log"),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../envs/fit.yaml"
+    shell:
+        "{params.lre} space-table --job {params.job:q} --embedding {input.embedding:q}"
+        " --summaries {input.summaries:q} --out {output:q} > {log:q} 2>&1"
+
+
+if DEMO_FMRI:
+
+    rule brainlink_check:
+        input:
+            truth=PATHS["demo_truth"],
+            brainlink=PATHS["brainlink"],
+        output:
+            report(PATHS["brainlink_check"], caption="../report/brainlink_check.rst", category="4. Brain link",
+                   subcategory="{subject}"),
+        params:
+            lre=LRE,
+            job=lambda wildcards: job_json({"stage": "brainlink-check", "subject": wildcards.subject}),
+        log:
+            log_path("brainlink", "{subject}_check.log"),
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=10,
+        conda:
+            "../envs/fit.yaml"
+        shell:
+            "{params.lre} brainlink-check --job {params.job:q} --truth {input.truth:q}"
+            " --brainlink {input.brainlink:q} --out {output:q} > {log:q} 2>&1"
