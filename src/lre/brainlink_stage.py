@@ -58,7 +58,7 @@ def run(job: dict, embedding_path, scores: dict, outputs: dict) -> None:
     significant = np.zeros_like(reliable)
     if reliable.any():
         significant[reliable] = fdr_bh(res["pvalues"][reliable], bcfg["fdr_q"])
-    principal = np.where(reliable, res["principal"], np.nan)
+    principal = np.where(reliable & (R.max(0) >= bcfg["threshold"]), res["principal"], np.nan)
     with io.h5_atomic(outputs["h5"]) as f:
         io.h5_set_json(f, "provenance", io.provenance(job))
         io.h5_write_strings(f, "spaces", names)
@@ -118,7 +118,7 @@ def run_space_table(job: dict, embedding_path, summaries: dict, out_csv) -> None
     io.write_text(out_csv, buf.getvalue())
 
 
-def run_check(job: dict, truth_path, brainlink_path, out_json) -> None:
+def run_check(job: dict, truth_path, brainlink_path, scores: dict, out_json) -> None:
     """(Demo) the brain link against the planted truth."""
     from scipy.stats import spearmanr
 
@@ -131,9 +131,17 @@ def run_check(job: dict, truth_path, brainlink_path, out_json) -> None:
     sig = truth["is_signal"].astype(bool)
     ok = sig & np.isfinite(b["principal"])
     rho = float(spearmanr(b["principal"][ok], truth["gradient"][ok])[0]) if ok.sum() > 2 else float("nan")
+    best_r = np.max([read_scores(path)["scores"] for path in scores.values()], axis=0)
+    by_threshold = {}
+    for th in (0.2, 0.3, 0.4, 0.5):
+        sel = ok & (best_r >= th)
+        if sel.sum() > 2:
+            by_threshold[str(th)] = {"voxels": int(sel.sum()),
+                                     "spearman": float(spearmanr(b["principal"][sel], truth["gradient"][sel])[0])}
     out = {"subject": job["subject"],
            "principal_vs_gradient_spearman": rho,
            "principal_voxels": int(ok.sum()),
+           "principal_vs_gradient_by_best_r": by_threshold,
            "signal_voxels": int(sig.sum()),
            "mean_score_signal": {k: float(np.mean(b[k][sig])) for k in ("score", "family_mean", "random_embedding")},
            "mean_score_signal_leave_one_space_out": {k: float(np.mean(b[f"{k}_loso"][sig]))

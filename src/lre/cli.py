@@ -231,7 +231,8 @@ def cmd_space_table(args) -> None:
 def cmd_brainlink_check(args) -> None:
     from . import brainlink_stage
 
-    brainlink_stage.run_check(json.loads(args.job), args.truth, args.brainlink, args.out)
+    job = json.loads(args.job)
+    brainlink_stage.run_check(job, args.truth, args.brainlink, _pairs(job["spaces"], args.scores, "score"), args.out)
 
 
 def cmd_performance_figure(args) -> None:
@@ -389,6 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = job_parser("brainlink-check", "compare the brain link with the planted truth (demo)", cmd_brainlink_check)
     sp.add_argument("--truth", required=True)
     sp.add_argument("--brainlink", required=True)
+    sp.add_argument("--scores", nargs="+", required=True, help="score files, in the job's space order")
     sp.add_argument("--out", required=True)
 
     sp = job_parser("performance-figure", "bar chart of every space's encoding performance", cmd_performance_figure)

@@ -61,12 +61,14 @@ if DEMO_FMRI:
         input:
             truth=PATHS["demo_truth"],
             brainlink=PATHS["brainlink"],
+            scores=expand(PATHS["encoding"], space=[s.name for s in BSPACES], allow_missing=True),
         output:
             report(PATHS["brainlink_check"], caption="../report/brainlink_check.rst", category="4. Brain link",
                    subcategory="{subject}"),
         params:
             lre=LRE,
-            job=lambda wildcards: job_json({"stage": "brainlink-check", "subject": wildcards.subject}),
+            job=lambda wildcards: job_json({"stage": "brainlink-check", "subject": wildcards.subject,
+                                            "spaces": [s.name for s in BSPACES]}),
         log:
             log_path("brainlink", "{subject}_check.log"),
         threads: 1
@@ -77,4 +79,4 @@ if DEMO_FMRI:
             "../envs/fit.yaml"
         shell:
             "{params.lre} brainlink-check --job {params.job:q} --truth {input.truth:q}"
-            " --brainlink {input.brainlink:q} --out {output:q} > {log:q} 2>&1"
+            " --brainlink {input.brainlink:q} --scores {input.scores:q} --out {output:q} > {log:q} 2>&1"
