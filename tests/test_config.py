@@ -151,3 +151,13 @@ def test_dataset_checks(demo_raw):
     cfg = config.validate(raw)
     with pytest.raises(ConfigError, match="encoding.spaces"):
         config.check_dataset(cfg, resolve_spaces(cfg["features"]["models"]))
+
+
+def test_brain_link_needs_three_groups(demo_raw):
+    from lre.features import resolve_spaces
+
+    raw = copy.deepcopy(demo_raw)
+    raw["encoding"] = {"spaces": ["minilm.L0", "minilm.L3", "glove.vec"]}
+    cfg = config.validate(raw)
+    with pytest.raises(ConfigError, match="2 group"):
+        config.check_dataset(cfg, resolve_spaces(cfg["features"]["models"]))

@@ -171,3 +171,8 @@ def test_synthetic_dataset_refuses_mismatched_timing(tmp_path, rng):
 def test_block_permutation_needs_two_blocks():
     with pytest.raises(LreError, match="at least 20"):
         encoding.block_permutation_pvalues(np.ones((15, 2)), np.ones((15, 2)), 10, 10, 0)
+
+
+def test_single_short_story_is_refused():
+    with pytest.raises(ConfigError, match="encoding.cv_chunk"):
+        encoding.story_folds([60], chunk=40)

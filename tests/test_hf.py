@@ -197,3 +197,8 @@ def test_uncached_hub_model_is_refused_offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(MissingModelError, match="not in the local cache"):
         hf.check("m", minilm_entry(source="some-org/not-a-cached-model-xyz"), {})
+
+
+def test_context_without_room_for_words_is_refused(words):
+    with pytest.raises(ConfigError, match="context_tokens.*leave no room"):
+        hf.extract("m", minilm_entry(context_tokens=2), [words[0][:5]], SETTINGS, {})

@@ -281,3 +281,9 @@ def test_simulated_tr_times():
 def test_text_to_words_keeps_inner_punctuation():
     assert stimuli.text_to_words('"Hello," she said -- it\'s 4:00pm (south-west).') == \
         ["Hello", "she", "said", "it's", "4:00pm", "south-west"]
+
+
+def test_textgrid_comments_run_to_the_end_of_the_line(tmp_path):
+    p = tmp_path / "c.TextGrid"
+    p.write_text(PRAAT_SHORT.replace("2.5\n<exists>", "2.5 ! the end, 5.0 s\n<exists>", 1))
+    check_words(stimuli.read_textgrid(p))

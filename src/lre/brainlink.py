@@ -26,15 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .encoding import fdr_bh
-
-
-def _corr_across_spaces(pred: np.ndarray, actual: np.ndarray) -> np.ndarray:
-    """Pearson r per column between two (n_spaces, n_voxels) arrays."""
-    p = pred - pred.mean(0)
-    a = actual - actual.mean(0)
-    den = np.sqrt((p * p).sum(0) * (a * a).sum(0))
-    return np.divide((p * a).sum(0), den, out=np.zeros(p.shape[1]), where=den > 0)
+from .encoding import correlation, fdr_bh
 
 
 def lofo_predict(coords: np.ndarray, R: np.ndarray, families: list[str]) -> np.ndarray:
@@ -96,7 +88,7 @@ def family_mean_predict(R: np.ndarray, families: list[str]) -> np.ndarray:
 
 def principal_map(coords1: np.ndarray, R: np.ndarray, threshold: float) -> np.ndarray:
     """Correlation across spaces of each voxel's performance with the first coordinate."""
-    m = _corr_across_spaces(np.repeat(coords1[:, None], R.shape[1], axis=1), R)
+    m = correlation(np.repeat(coords1[:, None], R.shape[1], axis=1), R)
     m[R.max(0) < threshold] = np.nan
     return m
 
@@ -112,17 +104,17 @@ def link(coords: np.ndarray, R: np.ndarray, families: list[str], n_dims: int, n_
     """
     rng = np.random.default_rng(seed)
     C = coords[:, :n_dims]
-    score = _corr_across_spaces(lofo_predict(C, R, families), R)
-    fm = _corr_across_spaces(family_mean_predict(R, families), R)
+    score = correlation(lofo_predict(C, R, families), R)
+    fm = correlation(family_mean_predict(R, families), R)
     random_coords = rng.standard_normal(C.shape)
-    rand = _corr_across_spaces(lofo_predict(random_coords, R, families), R)
-    loso = {"score_loso": _corr_across_spaces(loso_predict(C, R), R),
-            "family_mean_loso": _corr_across_spaces(sibling_mean_predict(R, families), R),
-            "random_embedding_loso": _corr_across_spaces(loso_predict(random_coords, R), R)}
+    rand = correlation(lofo_predict(random_coords, R, families), R)
+    loso = {"score_loso": correlation(loso_predict(C, R), R),
+            "family_mean_loso": correlation(sibling_mean_predict(R, families), R),
+            "random_embedding_loso": correlation(loso_predict(random_coords, R), R)}
     exceed = np.zeros(R.shape[1])
     for _ in range(n_perm):
         perm = rng.permutation(len(C))
-        exceed += _corr_across_spaces(lofo_predict(C[perm], R, families), R) >= score - 1e-12
+        exceed += correlation(lofo_predict(C[perm], R, families), R) >= score - 1e-12
     pvalues = (1.0 + exceed) / (1.0 + n_perm)
     return {"score": score, "family_mean": fm, "random_embedding": rand, **loso, "pvalues": pvalues,
             "significant": fdr_bh(pvalues, fdr_q), "principal": principal_map(coords[:, 0], R, threshold)}

@@ -72,6 +72,8 @@ def cmd_features(args) -> None:
     runtime = None
     if args.config:
         cfg = config.load(args.config)
+        if args.model not in cfg["features"]["models"]:
+            raise SystemExit(f"--model must name one of {sorted(cfg['features']['models'])} (got {args.model!r})")
         job, runtime = config.features_job(cfg, args.model), config.runtime_settings(cfg)
     else:
         job = _job(args, None)
@@ -86,7 +88,8 @@ def cmd_features_summary(args) -> None:
 
 def _pairs(names, paths, what):
     if len(names) != len(paths):
-        raise SystemExit(f"{len(paths)} {what} files for {len(names)} spaces")
+        raise SystemExit(f"{len(paths)} {what} files for {len(names)} entries of the job; pass one file per entry, "
+                         "in the job's order")
     return dict(zip(names, paths))
 
 

@@ -124,7 +124,7 @@ def _semantic_checks(cfg: dict, source) -> None:
     """Checks a JSON schema cannot express."""
     st = cfg["stimuli"]
     if "{story}" not in st["path"]:
-        raise ConfigError("stimuli.path", f"{st['path']!r} has no {{story}} placeholder.",
+        raise ConfigError("stimuli.path", f"{st['path']!r} does not contain {{story}}.",
                           fix="write the template with {story}, e.g. data/TextGrids/{story}.TextGrid.", source=source)
     trt = st["tr_times"]
     if trt["source"] == "file":
@@ -258,8 +258,9 @@ def check_transfer(cfg: dict, spaces: list) -> None:
     if uni not in by_name or by_name[uni].family != "static":
         raise ConfigError("transfer.universal.space", f"{uni!r} is not a static-embedding space of this config.",
                           fix=f"use one of {[s.name for s in spaces if s.family == 'static'] or ['(add a static model)']}.")
-    if len(kept) < 3:
-        raise ConfigError("transfer.exclude", f"only {len(kept)} spaces are left for transfer; at least 3 are needed.")
+    if len(kept) < 4:
+        raise ConfigError("transfer.exclude", f"only {len(kept)} spaces are left for transfer; the embedding's "
+                          "three dimensions need at least 4.", fix="add models or exclude fewer spaces.")
     missing = [m for m in e["methods"] if m not in t["methods"]]
     if missing:
         raise ConfigError("embedding.methods", f"{missing} are not in transfer.methods.",
@@ -362,6 +363,11 @@ def check_dataset(cfg: dict, spaces: list) -> None:
     if d["mask"] and "{subject}" not in d["mask"] and len(d["subjects"]) > 1 and d["format"] == "lebel2023":
         raise ConfigError("dataset.mask", "a lebel2023 mask is per subject; the template needs {subject}.")
     encoding_spaces(cfg, spaces)
+    linked = {s.group for s in transfer_spaces(cfg, spaces) if s in encoding_spaces(cfg, spaces)}
+    if len(linked) < 3:
+        raise ConfigError("encoding.spaces", f"the embedded and encoded spaces come from {len(linked)} group(s); "
+                          "the brain link leaves one group out at a time and needs at least 3.",
+                          fix="encode and embed spaces of at least three models (or groups).")
     if cfg["brainlink"]["method"] not in cfg["embedding"]["methods"]:
         raise ConfigError("brainlink.method", f"{cfg['brainlink']['method']!r} is not in embedding.methods.",
                           fix="link an embedding that is computed.")
@@ -381,9 +387,16 @@ def demo_fmri_job(cfg: dict) -> dict:
             "test_story": d["test_stories"][0]}
 
 
+ENCODING_KEYS = ("delays", "alphas", "cv_folds", "cv_chunk", "backend", "solver", "permutations",
+                 "permutation_block", "fdr_q")
+
+
 def encoding_job(cfg: dict, subject: str, spaces: list[str]) -> dict:
+    """What determines the scores of ``spaces`` for ``subject`` (not threads, batching, job sizes)."""
+    e = cfg["encoding"]
     return {"stage": "encode", "seed": cfg["seed"], "subject": subject, "spaces": spaces,
-            "dataset": cfg["dataset"], "encoding": cfg["encoding"]}
+            "dataset": cfg["dataset"], "encoding": {k: e[k] for k in ENCODING_KEYS},
+            "runtime": {"n_targets_batch": e["n_targets_batch"]}}
 
 
 def noise_ceiling_job(cfg: dict, subject: str) -> dict:

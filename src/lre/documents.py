@@ -24,9 +24,6 @@ from .errors import InputError
 
 log = logging.getLogger(__name__)
 
-SETS = ("corpus", "stories")
-
-
 @dataclass
 class Documents:
     corpus: dict[str, list[str]] = field(default_factory=dict)
@@ -73,9 +70,9 @@ def read_story(name: str, st: dict) -> stimuli.Story:
     if st["format"] == "textgrid":
         words = stimuli.read_textgrid(path, tier=st["word_tier"], encoding=st["encoding"], **kw)
     elif st["format"] == "gentle":
-        words = stimuli.read_gentle(path, **kw)
+        words = stimuli.read_gentle(path, encoding=st["encoding"], **kw)
     else:
-        words = stimuli.read_tsv(path, **kw)
+        words = stimuli.read_tsv(path, encoding=st["encoding"], **kw)
     if len(words) == 0:
         raise InputError(path, f"story {name!r} has no words after dropping non-word tokens.",
                          fix="check stimuli.word_tier and stimuli.drop_tokens.")

@@ -58,7 +58,11 @@ def story_folds(lengths: list[int], chunk: int = 40, max_folds: int = 5) -> list
         for s in range(len(lengths)):
             fold[starts[s]:starts[s + 1]] = s % k
     else:
-        k = min(max_folds, max(2, n // chunk))
+        k = min(max_folds, n // chunk)
+        if k < 2:
+            raise ConfigError("encoding.cv_chunk", f"a single training story of {n} volumes makes fewer than two "
+                              f"{chunk}-volume chunks for cross-validation.",
+                              fix="use a smaller cv_chunk or more training stories.")
         fold[:] = (np.arange(n) // chunk) % k
     idx = np.arange(n)
     return [(idx[fold != f], idx[fold == f]) for f in range(k)]
@@ -270,7 +274,8 @@ def block_permutation_pvalues(pred: np.ndarray, Y: np.ndarray, block: int, n_per
     nb = len(pred) // block
     n = nb * block
     if nb < 2:
-        raise LreError(f"the test story has {len(pred)} volumes; block permutation needs at least {2 * block}")
+        raise LreError(f"the test story has {len(pred)} volumes; block permutation needs at least {2 * block}. "
+                       "Fix: lower encoding.permutation_block.")
     perms = [rng.permutation(nb) for _ in range(n_perm)]
     cols = np.arange(nb)
     out = np.empty(Y.shape[1])

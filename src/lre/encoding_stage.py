@@ -31,21 +31,22 @@ log = logging.getLogger(__name__)
 class Subject:
     """One subject's responses (z-scored per story and repeat) and mask."""
 
-    def __init__(self, dcfg: dict, subject: str):
+    def __init__(self, dcfg: dict, subject: str, stories: list[str] | None = None):
         self.dcfg, self.subject = dcfg, subject
         self.mask = self.affine = None
         if dcfg["mask"]:
             self.mask, self.affine = load_mask(dcfg["mask"].format(subject=subject))
         mod = loader(dcfg["format"])
         self.runs = {}
-        for story in dcfg["train_stories"] + dcfg["test_stories"]:
+        for story in stories or dcfg["train_stories"] + dcfg["test_stories"]:
             if dcfg["format"] == "narratives":
                 self.runs[story] = mod.load_run(dcfg, subject, story, self.mask, self.affine)
             else:
                 self.runs[story] = mod.load_run(dcfg, subject, story)
         n_vox = {r.data.shape[2] for r in self.runs.values()}
         if len(n_vox) != 1:
-            raise InputError(None, f"{subject}: stories have different voxel counts {sorted(n_vox)}.",
+            counts = ", ".join(f"{r.source}: {r.data.shape[2]}" for r in self.runs.values())
+            raise InputError(None, f"{subject}'s runs have different voxel counts ({counts}).",
                              fix="all runs of a subject must come from the same mask.")
         self.n_voxels = n_vox.pop()
         if self.mask is not None and int(self.mask.sum()) != self.n_voxels:
@@ -79,7 +80,7 @@ def _seed(seed: int, *names: str) -> list[int]:
     return [seed] + [zlib.crc32(n.encode()) for n in names]
 
 
-def run_encode(job: dict, features: dict, outputs: dict, backend: str | None = None) -> None:
+def run_encode(job: dict, features: dict, outputs: dict) -> None:
     """Fit every space of ``job["spaces"]`` for one subject; ``features`` maps space -> feature
     file, ``outputs`` maps space -> ``{"h5": path, "nii": path or None}``."""
     dcfg, ecfg, subject = job["dataset"], job["encoding"], job["subject"]
@@ -94,7 +95,7 @@ def run_encode(job: dict, features: dict, outputs: dict, backend: str | None = N
         X_train = design(ff, space, dcfg["train_stories"], subj.runs, ecfg["delays"])
         X_test = design(ff, space, dcfg["test_stories"], subj.runs, ecfg["delays"])
         res = encoding.fit_and_score(X_train, Y_train, X_test, Y_test, ecfg["alphas"], cv=cv,
-                                     backend=backend or ecfg["backend"], n_targets_batch=ecfg["n_targets_batch"],
+                                     backend=ecfg["backend"], n_targets_batch=job["runtime"]["n_targets_batch"],
                                      solver=ecfg["solver"])
         pvals = encoding.block_permutation_pvalues(res["prediction"], Y_test.mean(0), ecfg["permutation_block"],
                                                    ecfg["permutations"], _seed(job["seed"], subject, space))
@@ -120,7 +121,7 @@ def run_encode(job: dict, features: dict, outputs: dict, backend: str | None = N
 def run_noise_ceiling(job: dict, out_h5, out_nii=None, out_png=None) -> None:
     """The noise ceiling of the test story from its repeats (zeros with a single repeat)."""
     dcfg, subject = job["dataset"], job["subject"]
-    subj = Subject(dcfg, subject)
+    subj = Subject(dcfg, subject, dcfg["test_stories"])
     Y_test = subj.test()
     if Y_test.shape[0] >= 2:
         ceiling = encoding.noise_ceiling(Y_test)

@@ -30,9 +30,11 @@ def short_label(space: dict) -> str:
 
 
 def _save(fig, path, dpi=130):
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")
-    _plt().close(fig)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")
+    finally:
+        _plt().close(fig)
 
 
 def _group_ticks(ax, spaces, axis: str):

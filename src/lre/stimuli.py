@@ -155,9 +155,12 @@ def _praat_tokens(path, text: str) -> list[_Tok]:
     toks: list[_Tok] = []
     line = 1
     pos = 0
+    comment_line = 0
     for m in _TOKEN.finditer(text):
         line += text.count("\n", pos, m.start())
         pos = m.start()
+        if line == comment_line:
+            continue
         if m.group(1) is not None:
             toks.append(_Tok("str", m.group(1).replace('""', '"'), line))
             continue
@@ -166,6 +169,7 @@ def _praat_tokens(path, text: str) -> list[_Tok]:
             raise InputError(path, "a quoted text is never closed.", line=line,
                              fix='every label must be enclosed in double quotes ("...").')
         if word.startswith("!"):  # comment to end of line
+            comment_line = line
             continue
         if word in ("<exists>", "<absent>"):
             toks.append(_Tok("flag", word == "<exists>", line))
@@ -368,7 +372,8 @@ def write_textgrid(path, tiers: Sequence[Tier], xmin: float, xmax: float, fmt: s
 # --------------------------------------------------------------------------- Gentle
 
 
-def read_gentle(path, drop: Iterable[str] = DEFAULT_DROP, drop_bracketed: bool = True) -> WordTimes:
+def read_gentle(path, drop: Iterable[str] = DEFAULT_DROP, drop_bracketed: bool = True,
+                encoding: str = "auto") -> WordTimes:
     """Read a Gentle ``align.json``.
 
     Words whose ``case`` is not ``"success"`` have no times; they get times interpolated
@@ -379,7 +384,7 @@ def read_gentle(path, drop: Iterable[str] = DEFAULT_DROP, drop_bracketed: bool =
     if not path.exists():
         raise InputError(path, "does not exist.", fix="check the stimuli path template in the config.")
     try:
-        doc = json.loads(decode_text(path, path.read_bytes()))
+        doc = json.loads(decode_text(path, path.read_bytes(), encoding))
     except json.JSONDecodeError as e:
         raise InputError(path, f"is not valid JSON: {e.msg}.", line=e.lineno) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("words"), list):
@@ -452,12 +457,13 @@ def _interpolate_gaps(on: np.ndarray, off: np.ndarray, missing: np.ndarray) -> N
 # --------------------------------------------------------------------------- TSV
 
 
-def read_tsv(path, drop: Iterable[str] = DEFAULT_DROP, drop_bracketed: bool = True) -> WordTimes:
+def read_tsv(path, drop: Iterable[str] = DEFAULT_DROP, drop_bracketed: bool = True,
+             encoding: str = "auto") -> WordTimes:
     """Read a tab-separated file with a header naming ``word``, ``onset`` and ``offset``."""
     path = Path(path)
     if not path.exists():
         raise InputError(path, "does not exist.", fix="check the stimuli path template in the config.")
-    lines = decode_text(path, path.read_bytes()).splitlines()
+    lines = decode_text(path, path.read_bytes(), encoding).splitlines()
     if not lines:
         raise InputError(path, "is empty.", fix="a header line `word<TAB>onset<TAB>offset` is required.")
     header = [h.strip().lower() for h in lines[0].split("\t")]

@@ -193,6 +193,9 @@ def fit_mlp_encoder(U_tr, Y_tr, folds, rank: int, mlp: dict, seed: int, device: 
             stale += 1
             if stale >= int(mlp["patience"]):
                 break
+    if best_state is None:
+        raise LreError("the MLP encoder's validation error was never finite (training diverged). "
+                       "Fix: lower transfer.mlp.lr.")
     for module, state in zip((enc, dec), best_state):
         module.load_state_dict(dict(zip(module.state_dict().keys(), state)))
 

@@ -71,6 +71,9 @@ def save_nifti(path, volume: np.ndarray, affine: np.ndarray, description: str = 
     img.header.set_xyzt_units("mm")
     suffix = ".nii.gz" if str(path).endswith(".nii.gz") else ".nii"
     with atomic_path(path) as tmp:
-        tmp_named = tmp.with_name(tmp.name + suffix)
-        nib.save(img, str(tmp_named))
-        tmp_named.replace(tmp)
+        tmp_named = tmp.with_name(tmp.name + suffix)  # nibabel picks the format from the suffix
+        try:
+            nib.save(img, str(tmp_named))
+            tmp_named.replace(tmp)
+        finally:
+            tmp_named.unlink(missing_ok=True)

@@ -36,6 +36,11 @@ FAMILIES: dict[str, str] = {
 COMMON_KEYS = ("family", "label", "group")
 
 
+def model_field(name: str, key: str | None = None) -> str:
+    """The config field of a model (or of one of its keys), for error messages."""
+    return f"features.models.{name}" + (f".{key}" if key else "")
+
+
 def family_module(family: str) -> ModuleType:
     if family not in FAMILIES:
         raise ValueError(f"unknown feature family {family!r}; valid: {sorted(FAMILIES)}")

