@@ -1,7 +1,11 @@
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 # A hidden download must fail loudly, never happen.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -51,3 +55,44 @@ def tiny_tokenizer(kind: str):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
+
+
+def run_snakemake(args, cwd, timeout=900):
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    proc = subprocess.run(SNAKEMAKE + args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    return proc
+
+
+def tiny_config():
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    cfg["demo"].update(story_words=120, corpus_words=900)
+    cfg["stimuli"]["stories"] = ["s1", "s2", "s3"]
+    models = cfg["features"]["models"]
+    models["minilm"].update(layers=[0, 6], context_tokens=8)
+    models["minilm_untrained"].update(layers=[2], context_tokens=8)
+    models["gpt2_untrained"].update(context_tokens=16, config={"model_type": "gpt2", "n_layer": 2, "n_embd": 32,
+                                                               "n_head": 2, "n_positions": 64})
+    models["spacy"].update(context_words=4, outputs=["pos", "chunk", "hidden"])
+    cfg["features"]["device"] = "auto"  # asks the scheduler for a GPU; runs on the CPU here
+    cfg["transfer"].update(cv_folds=2, bottleneck=4, test_fraction=0.25)
+    cfg["embedding"]["n_components"] = 4
+    cfg["demo"]["fmri"] = {"grid": [6, 7, 5], "repeats": 3,
+                           "planted": ["lexical.word_rate", "lexical.articulatory", "minilm.L0", "minilm.L6"]}
+    cfg["dataset"].update(subjects=["sa", "sb"], train_stories=["s1", "s2"], test_stories=["s3"])
+    cfg["encoding"].update(permutations=50, spaces_per_job=10)
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """The whole pipeline on a tiny version of the offline demo, run once per session."""
+    tmp_path = tmp_path_factory.mktemp("tiny")
+    cfg = tiny_config()
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    proc = run_snakemake(["--cores", "2", "--configfile", "c.yaml"], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    return tmp_path, cfg

@@ -3,11 +3,7 @@
 import copy
 import csv
 import json
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,43 +13,25 @@ from lre import config, documents, io, stimuli
 from lre.features import resolve_spaces
 from lre.features.store import FeatureFile
 
-ROOT = Path(__file__).resolve().parents[1]
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
+from conftest import ROOT, run_snakemake, tiny_config
 
 
-def run_snakemake(args, cwd, timeout=900):
-    env = dict(os.environ, HF_HUB_OFFLINE="1")
-    proc = subprocess.run(SNAKEMAKE + args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    return proc
-
-
-def tiny_config():
-    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
-    cfg["demo"].update(story_words=120, corpus_words=900)
-    cfg["stimuli"]["stories"] = ["s1", "s2", "s3"]
-    models = cfg["features"]["models"]
-    models["minilm"].update(layers=[0, 6], context_tokens=8)
-    models["minilm_untrained"].update(layers=[2], context_tokens=8)
-    models["gpt2_untrained"].update(context_tokens=16, config={"model_type": "gpt2", "n_layer": 2, "n_embd": 32,
-                                                               "n_head": 2, "n_positions": 64})
-    models["spacy"].update(context_words=4, outputs=["pos", "chunk", "hidden"])
-    cfg["features"]["device"] = "cpu"
-    cfg["transfer"].update(cv_folds=2, bottleneck=4, test_fraction=0.25)
-    cfg["embedding"]["n_components"] = 4
-    cfg["demo"]["fmri"] = {"grid": [6, 7, 5], "repeats": 3,
-                           "planted": ["lexical.word_rate", "lexical.articulatory", "minilm.L0", "minilm.L6"]}
-    cfg["dataset"].update(subjects=["sa", "sb"], train_stories=["s1", "s2"], test_stories=["s3"])
-    cfg["encoding"].update(permutations=50, spaces_per_job=10)
-    return cfg
-
-
-def test_dry_run_of_the_default_config_lists_every_model():
-    proc = run_snakemake(["-n", "--directory", str(ROOT)], ROOT)
+@pytest.mark.parametrize("profile", ["default", "slurm"])
+def test_dry_run_of_the_default_config_lists_every_model_and_its_gpu(profile, tmp_path):
+    """From scratch, each profile plans every model's features; on SLURM the neural models
+    (and only they) ask for a GPU."""
+    (tmp_path / "config.yaml").write_text((ROOT / "config.yaml").read_text())
+    proc = run_snakemake(["-n", "--profile", str(ROOT / "workflow" / "profiles" / profile)], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     cfg = config.load(ROOT / "config.yaml")
-    out = proc.stdout + proc.stderr
-    for model in cfg["features"]["models"]:
-        assert f"features/{model}.h5" in out or "Nothing to be done" in out
+    jobs = {}
+    for block in (proc.stdout + proc.stderr).split("rule features:")[1:]:
+        model = re.search(r"wildcards: model=(\S+)", block).group(1)
+        jobs[model] = re.search(r"resources: .*", block).group(0)
+    assert set(jobs) == set(cfg["features"]["models"])
+    for model, resources in jobs.items():
+        neural = cfg["features"]["models"][model]["family"] in ("hf", "untrained")
+        assert ("gpu=1" in resources) == neural, (model, resources)
 
 
 def test_lint_is_clean():
@@ -69,17 +47,6 @@ def test_unknown_config_key_fails_before_any_job(tmp_path):
     proc = run_snakemake(["-n", "--configfile", "c.yaml"], tmp_path)
     assert proc.returncode != 0
     assert "unknown key 'modles' (did you mean 'models'?)" in proc.stdout + proc.stderr
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    """The whole pipeline on a tiny version of the offline demo, run once for this module."""
-    tmp_path = tmp_path_factory.mktemp("tiny")
-    cfg = tiny_config()
-    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    proc = run_snakemake(["--cores", "2", "--configfile", "c.yaml"], tmp_path)
-    assert proc.returncode == 0, proc.stderr[-5000:]
-    return tmp_path, cfg
 
 
 @pytest.mark.parametrize("notebook", ["01_embedding.ipynb", "02_brain.ipynb"])

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import ConfigError
+from .errors import ConfigError, LreError
 
 
 @functools.lru_cache(maxsize=1)
@@ -415,3 +415,42 @@ def brainlink_job(cfg: dict, subject: str, spaces: list) -> dict:
 
 def space_table_job(cfg: dict, spaces: list) -> dict:
     return {"stage": "space-table", "spaces": _space_dicts(spaces), "subjects": cfg["dataset"]["subjects"]}
+
+
+# --------------------------------------------------------------------------- job sizes
+
+BYTES_PER_WORD = 60  #: a word in the documents file (strings, times), measured on the demo
+
+
+def _model_width(entry: dict) -> tuple[int, int]:
+    """(hidden size, number of spaces) of a model, from its config when it is on disk."""
+    from .features.hf import _architecture
+
+    if entry["family"] not in ("hf", "untrained"):
+        return 128, 6
+    try:
+        arch = _architecture("model", entry) or {}
+    except LreError:
+        arch = {}
+    width = int(arch.get("hidden_size") or arch.get("n_embd") or arch.get("d_model") or 1024)
+    layers = entry["layers"]
+    n = len(layers) if layers != "all" else int(arch.get("num_hidden_layers") or arch.get("n_layer")
+                                                 or arch.get("encoder_layers") or 24) + 1
+    return width, n
+
+
+def features_mem_mb(entry: dict, documents_mb: float) -> int:
+    """Memory of one model's extraction job: weights and buffers, plus the features of every
+    word (float64 sums while extracting, float32 when written)."""
+    words = documents_mb * 1e6 / BYTES_PER_WORD
+    width, n = _model_width(entry)
+    neural = entry["family"] in ("hf", "untrained")
+    return int((3000 if neural else 1500) + words * width * n * 12 / 1e6)
+
+
+def features_runtime_min(entry: dict, documents_mb: float) -> int:
+    """Minutes for one model's extraction at a conservative CPU speed (100 words/s for
+    bidirectional windows, 2,000 otherwise), at least 10."""
+    words = documents_mb * 1e6 / BYTES_PER_WORD
+    speed = 100 if entry["family"] in ("hf", "untrained", "tagger") else 2000
+    return int(max(10, 2 * words / speed / 60))

@@ -24,8 +24,8 @@ rule brainlink:
         log_path("brainlink", "{subject}.log"),
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=20,
+        mem_mb=mem_from_inputs(1000, 4),
+        runtime=runtime_from_inputs(10, 20),
     conda:
         "../envs/fit.yaml"
     shell:

@@ -20,9 +20,10 @@ LRE = "PYTHONPATH={}${{PYTHONPATH:+:$PYTHONPATH}} {} -m lre".format(
 )
 
 # Validate once (fills defaults; unknown keys and unavailable models fail here, before any job).
-# With --use-conda the models live in the rules' environments, so each job checks its own.
+# With --use-conda the models live in the rules' environments, so each job checks its own;
+# a job running on a cluster node (not the main process) was checked before submission.
 CFG = lre_config.validate(config, source=", ".join(map(str, workflow.configfiles)) or "config")
-if not USE_CONDA:
+if not USE_CONDA and workflow.is_main_process:
     check_models(CFG["features"]["models"])
 MODELS = list(CFG["features"]["models"])
 SPACES = resolve_spaces(CFG["features"]["models"])
@@ -162,12 +163,40 @@ def features_threads(wildcards):
     return CFG["features"]["threads"] if model_family(wildcards) in NEURAL + ("tagger",) else 1
 
 
-def features_mem_mb(wildcards):
-    return 4000 if model_family(wildcards) in NEURAL else 2000
+def features_mem_mb(wildcards, input):
+    """Model plus features held in memory (float64 sums per layer while extracting)."""
+    entry = CFG["features"]["models"][wildcards.model]
+    return lre_config.features_mem_mb(entry, input.size_mb)
 
 
-def features_runtime(wildcards):
-    return 120 if model_family(wildcards) in NEURAL else 30
+def features_runtime(wildcards, input):
+    """Minutes: words / a conservative CPU speed for the family (GPUs are far faster)."""
+    entry = CFG["features"]["models"][wildcards.model]
+    return lre_config.features_runtime_min(entry, input.size_mb)
+
+
+def _inputs_mb(input, factors):
+    """factors: a number (times all inputs' MB) or {input group: number}. Each file counts
+    once (a model's feature file is listed once per space of a chunk)."""
+    from snakemake.iocontainers import InputFiles
+
+    groups = factors.items() if isinstance(factors, dict) else [(None, factors)]
+    total = 0.0
+    for group, factor in groups:
+        files = input if group is None else getattr(input, group)
+        files = [files] if isinstance(files, str) else files
+        total += factor * InputFiles(toclone=list(dict.fromkeys(files))).size_mb
+    return total
+
+
+def mem_from_inputs(base_mb, factors):
+    """A memory request of base_mb plus factors times the inputs' size in MB (see _inputs_mb)."""
+    return lambda wildcards, input: int(base_mb + _inputs_mb(input, factors))
+
+
+def runtime_from_inputs(base_min, min_per_gb):
+    """A runtime request (minutes) of base_min plus min_per_gb per GB of distinct inputs."""
+    return lambda wildcards, input: int(base_min + _inputs_mb(input, min_per_gb) / 1000)
 
 
 def features_gpu(wildcards):

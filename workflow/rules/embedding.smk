@@ -30,8 +30,8 @@ rule embedding:
         log_path("embedding", "{method}.log"),
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=mem_from_inputs(1000, 3),
+        runtime=runtime_from_inputs(10, 10),
     conda:
         "../envs/extract.yaml"
     shell:
@@ -52,8 +52,8 @@ rule compare_methods:
         log_path("transfer", "compare.log"),
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=mem_from_inputs(1000, 2),
+        runtime=runtime_from_inputs(10, 10),
     conda:
         "../envs/extract.yaml"
     shell:

@@ -49,8 +49,8 @@ for _k, _chunk in enumerate(ENC_CHUNKS):
             log_path("encoding", "{subject}", f"chunk{_k}.log"),
         threads: CFG["encoding"]["threads"]
         resources:
-            mem_mb=4000,
-            runtime=60,
+            mem_mb=mem_from_inputs(2000, {"dataset": 6, "features": 1}),
+            runtime=runtime_from_inputs(20, {"dataset": 60, "features": 10}),
             gpu=encoding_gpu,
         conda:
             "../envs/fit.yaml"
@@ -75,8 +75,8 @@ rule noise_ceiling:
         log_path("encoding", "{subject}", "noise_ceiling.log"),
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=mem_from_inputs(1000, 3),
+        runtime=runtime_from_inputs(10, 10),
     conda:
         "../envs/fit.yaml"
     shell:
@@ -96,8 +96,8 @@ rule encoding_summary:
         log_path("encoding", "{subject}", "summary.log"),
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=mem_from_inputs(1000, 2),
+        runtime=runtime_from_inputs(10, 5),
     conda:
         "../envs/fit.yaml"
     shell:

@@ -15,8 +15,8 @@ rule transfer_prepare:
         log_path("transfer", "prepare.log"),
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=mem_from_inputs(1000, 4),
+        runtime=runtime_from_inputs(10, 10),
     conda:
         "../envs/extract.yaml"
     shell:
@@ -42,8 +42,8 @@ rule transfer_encode:
         log_path("transfer", "{method}", "encode_{space}.log"),
     threads: CFG["transfer"]["threads"]
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=mem_from_inputs(1000, 3),
+        runtime=runtime_from_inputs(10, 30),
         gpu=lambda wildcards: int(wildcards.method == "mlp" and CFG["features"]["device"] != "cpu"),
     conda:
         "../envs/extract.yaml"
@@ -70,8 +70,8 @@ rule transfer_decode:
         log_path("transfer", "{method}", "decode_{space}.log"),
     threads: CFG["transfer"]["threads"]
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=mem_from_inputs(1000, 2),
+        runtime=runtime_from_inputs(10, 30),
     conda:
         "../envs/extract.yaml"
     shell:
@@ -93,8 +93,8 @@ rule transfer_gather:
         log_path("transfer", "{method}", "gather.log"),
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=mem_from_inputs(1000, 2),
+        runtime=runtime_from_inputs(10, 10),
     conda:
         "../envs/extract.yaml"
     shell:
@@ -117,8 +117,8 @@ rule transfer_direct:
         log_path("transfer", "direct", "{space}.log"),
     threads: CFG["transfer"]["threads"]
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=mem_from_inputs(1000, 1),
+        runtime=runtime_from_inputs(20, 60),
     conda:
         "../envs/extract.yaml"
     shell:
@@ -138,8 +138,8 @@ rule direct_gather:
         log_path("transfer", "direct_gather.log"),
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=mem_from_inputs(1000, 2),
+        runtime=runtime_from_inputs(10, 10),
     conda:
         "../envs/extract.yaml"
     shell:
@@ -159,8 +159,8 @@ rule similarity:
         log_path("transfer", "similarity.log"),
     threads: CFG["transfer"]["threads"]
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=mem_from_inputs(1000, 1),
+        runtime=runtime_from_inputs(10, 30),
     conda:
         "../envs/extract.yaml"
     shell:

@@ -1,0 +1,80 @@
+"""The pip install path (constraints.txt) and the per-rule conda environments pin the same
+versions, the installed environment matches them, and they satisfy pyproject's ranges."""
+
+import importlib.metadata
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+ROOT = Path(__file__).resolve().parents[1]
+PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==([A-Za-z0-9_.+\-]+)$")
+
+
+def pins_of(lines) -> dict[str, str]:
+    out = {}
+    for line in lines:
+        line = line.split("#", 1)[0].strip()
+        m = PIN.match(line)
+        if m:
+            out[canonicalize_name(m.group(1))] = m.group(2)
+    return out
+
+
+def constraints() -> dict[str, str]:
+    return pins_of((ROOT / "constraints.txt").read_text().splitlines())
+
+
+def env_pins() -> dict[str, dict[str, str]]:
+    out = {}
+    for path in sorted((ROOT / "workflow" / "envs").glob("*.yaml")):
+        env = yaml.safe_load(path.read_text())
+        pip = [d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d]
+        out[path.name] = pins_of(pip[0] if pip else [])
+    return out
+
+
+def test_every_env_pin_equals_the_pip_path():
+    cons = constraints()
+    envs = env_pins()
+    assert set(envs) == {"extract.yaml", "fit.yaml"}
+    for name, pins in envs.items():
+        assert pins, name
+        for pkg, version in pins.items():
+            assert pkg in cons, f"{name} pins {pkg} but constraints.txt does not"
+            assert cons[pkg] == version, f"{name}: {pkg}=={version}, constraints.txt: {cons[pkg]}"
+
+
+def test_every_rule_names_an_existing_env():
+    for smk in (ROOT / "workflow" / "rules").glob("*.smk"):
+        for env in re.findall(r'"\.\./envs/([\w.]+)"', smk.read_text()):
+            assert (ROOT / "workflow" / "envs" / env).exists(), f"{smk.name} uses missing env {env}"
+
+
+def test_installed_versions_match_the_pins():
+    """What install.sh installed is what constraints.txt (and so the conda envs) pin."""
+    wrong = []
+    for pkg, version in constraints().items():
+        try:
+            have = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            wrong.append(f"{pkg} not installed")
+            continue
+        if have.split("+")[0] != version.split("+")[0]:
+            wrong.append(f"{pkg}: installed {have}, pinned {version}")
+    assert not wrong, wrong
+
+
+@pytest.mark.parametrize("group", ["dependencies", "offline", "workflow", "test"])
+def test_pins_satisfy_pyproject(group):
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = meta["dependencies"] if group == "dependencies" else meta["optional-dependencies"][group]
+    cons = constraints()
+    for req in map(Requirement, reqs):
+        name = canonicalize_name(req.name)
+        assert name in cons, f"{req} is not pinned in constraints.txt"
+        assert req.specifier.contains(cons[name], prereleases=True), f"{req} excludes the pin {cons[name]}"
