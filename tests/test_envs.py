@@ -2,7 +2,10 @@
 versions, the installed environment matches them, and they satisfy pyproject's ranges."""
 
 import importlib.metadata
+import json
+import os
 import re
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -25,8 +28,12 @@ def pins_of(lines) -> dict[str, str]:
     return out
 
 
-def constraints() -> dict[str, str]:
-    return pins_of((ROOT / "constraints.txt").read_text().splitlines())
+def constraints(name: str = "constraints.txt") -> dict[str, str]:
+    return pins_of((ROOT / name).read_text().splitlines())
+
+
+#: env file -> the constraints file of its pip path
+PIP_PATH = {"extract.yaml": "constraints.txt", "fit.yaml": "constraints.txt", "legacy.yaml": "constraints-legacy.txt"}
 
 
 def env_pins() -> dict[str, dict[str, str]]:
@@ -39,10 +46,10 @@ def env_pins() -> dict[str, dict[str, str]]:
 
 
 def test_every_env_pin_equals_the_pip_path():
-    cons = constraints()
     envs = env_pins()
-    assert set(envs) == {"extract.yaml", "fit.yaml"}
+    assert set(envs) == set(PIP_PATH)
     for name, pins in envs.items():
+        cons = constraints(PIP_PATH[name])
         assert pins, name
         for pkg, version in pins.items():
             assert pkg in cons, f"{name} pins {pkg} but constraints.txt does not"
@@ -69,12 +76,38 @@ def test_installed_versions_match_the_pins():
     assert not wrong, wrong
 
 
-@pytest.mark.parametrize("group", ["dependencies", "offline", "workflow", "test"])
-def test_pins_satisfy_pyproject(group):
+@pytest.mark.parametrize("group,pins", [("dependencies", "constraints.txt"), ("offline", "constraints.txt"),
+                                        ("workflow", "constraints.txt"), ("test", "constraints.txt"),
+                                        ("dependencies", "constraints-legacy.txt"),
+                                        ("legacy", "constraints-legacy.txt")])
+def test_pins_satisfy_pyproject(group, pins):
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     reqs = meta["dependencies"] if group == "dependencies" else meta["optional-dependencies"][group]
-    cons = constraints()
+    cons = constraints(pins)
     for req in map(Requirement, reqs):
         name = canonicalize_name(req.name)
         assert name in cons, f"{req} is not pinned in constraints.txt"
         assert req.specifier.contains(cons[name], prereleases=True), f"{req} excludes the pin {cons[name]}"
+
+
+def test_the_legacy_environment_matches_its_pins():
+    """What install.sh --legacy installed is what constraints-legacy.txt pins."""
+    python = Path(os.environ.get("LRE_LEGACY_PYTHON") or ROOT / ".venv-legacy" / "bin" / "python")
+    if not python.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{python} is missing; CI installs it with ./install.sh --legacy")
+        pytest.skip(f"the legacy environment is not installed ({python}; run ./install.sh --legacy)")
+    code = ("import importlib.metadata as m, json, sys\n"
+            "out = {}\n"
+            "for p in json.loads(sys.argv[1]):\n"
+            "    try: out[p] = m.version(p)\n"
+            "    except m.PackageNotFoundError: out[p] = None\n"
+            "print(json.dumps(out))")
+    pins = env_pins()["legacy.yaml"]
+    proc = subprocess.run([str(python), "-c", code, json.dumps(sorted(pins))], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    have = json.loads(proc.stdout)
+    wrong = [f"{p}: installed {have[p]}, pinned {v}" for p, v in pins.items()
+             if have[p] is None or have[p].split("+")[0] != v.split("+")[0]]
+    assert not wrong, wrong

@@ -165,3 +165,17 @@ def test_tiny_end_to_end_run_writes_every_space(tiny_run):
     proc = run_snakemake(["-n", "--configfile", "c.yaml"], tmp_path)
     rerun = re.findall(r"wildcards: model=(\w+)", proc.stdout + proc.stderr)
     assert rerun == ["minilm"]
+
+
+def test_a_model_not_available_here_plans_in_a_dry_run_and_stops_a_real_run_before_any_job(tmp_path):
+    cfg = tiny_config()
+    cfg["features"]["models"]["hubby"] = {"family": "hf", "source": "openai-community/gpt2", "layers": [1, 2]}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    dry = run_snakemake(["-n", "--configfile", "c.yaml"], tmp_path)
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    assert "not available here" in dry.stdout + dry.stderr and "features/hubby.h5" in dry.stdout + dry.stderr
+    real = run_snakemake(["--cores", "1", "--configfile", "c.yaml"], tmp_path)
+    out = real.stdout + real.stderr
+    assert real.returncode != 0
+    assert "hub model 'openai-community/gpt2' is not in the local cache and HF_HUB_OFFLINE=1" in out
+    assert not (tmp_path / "results").exists()

@@ -96,8 +96,32 @@ def validate(config: dict, source: str | Path | None = None) -> dict:
             err = min(err.context, key=lambda e: len(e.absolute_path))
             path = path + list(err.absolute_path)
         raise ConfigError(_field(path), err.message + ".", fix=_describe(sch, path), source=source)
+    cfg = _fill_data_root(cfg, source)
     _semantic_checks(cfg, source)
     return cfg
+
+
+def _fill_data_root(cfg: dict, source) -> dict:
+    """Replace ``{data_root}`` in every string of the config by ``data_root``."""
+    root = cfg.get("data_root")
+    used = []
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            return {k: walk(v, path + [k]) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, path + [i]) for i, v in enumerate(node)]
+        if isinstance(node, str) and "{data_root}" in node:
+            used.append(_field(path))
+            return node.replace("{data_root}", str(Path(root).expanduser())) if root else node
+        return node
+
+    out = walk(cfg, [])
+    if used and not root:
+        raise ConfigError(used[0], "this path uses {data_root}, but data_root is not set.",
+                          fix="set data_root: /path/to/the/dataset in the config, or pass "
+                          "--config data_root=/path/to/the/dataset.", source=source)
+    return out
 
 
 def _describe(sch: dict, path) -> str | None:
@@ -131,6 +155,11 @@ def _semantic_checks(cfg: dict, source) -> None:
         if "path" not in trt or "{story}" not in trt["path"]:
             raise ConfigError("stimuli.tr_times.path", "tr_times.source is 'file' but no path template with "
                               "{story} is given.", fix="set stimuli.tr_times.path, e.g. data/trfiles/{story}.tr.",
+                              source=source)
+    elif trt["source"] == "respdict":
+        if not trt.get("path"):
+            raise ConfigError("stimuli.tr_times.path", "tr_times.source is 'respdict' but no respdict.json path is "
+                              "given.", fix="set stimuli.tr_times.path, e.g. {data_root}/derivative/respdict.json.",
                               source=source)
     else:
         missing = [s for s in st["stories"] if s not in trt["n_trs"]]
@@ -193,12 +222,28 @@ def features_job(cfg: dict, model: str) -> dict:
     """The config slice that determines one model's features."""
     feats = cfg["features"]
     entry = feats["models"][model]
-    job = {"stage": "features", "model": model, "entry": entry,
+    job = {"stage": "features", "model": model, "entry": {k: v for k, v in entry.items() if k != "env"},
            "settings": {k: feats[k] for k in ("dtype", "batch_size")},
            "seed": cfg["seed"], "stimuli": stimuli_job(cfg)}
     if entry["family"] == "shift":
         job["of"] = features_job(cfg, entry["of"])
     return job
+
+
+def features_env(entry: dict) -> str:
+    """The conda env (workflow/envs/<env>.yaml) of a model's features rule."""
+    from .features import catalogue
+
+    if entry.get("env"):
+        return entry["env"]
+    if entry["family"] == "flair":
+        return "legacy"
+    if entry["family"] == "hf":
+        known = catalogue.lookup(entry["source"])
+        return known.env if known else "extract"
+    if entry["family"] == "untrained" and "config" in entry:
+        return catalogue.LEGACY_MODEL_TYPES.get(entry["config"].get("model_type"), "extract")
+    return "extract"
 
 
 def runtime_settings(cfg: dict) -> dict:
@@ -424,8 +469,12 @@ BYTES_PER_WORD = 60  #: a word in the documents file (strings, times), measured 
 
 def _model_width(entry: dict) -> tuple[int, int]:
     """(hidden size, number of spaces) of a model, from its config when it is on disk."""
+    from .features import catalogue
     from .features.hf import _architecture
 
+    if entry["family"] == "flair":
+        known = catalogue.lookup(entry["source"])
+        return (known.hidden if known else 2048), 1
     if entry["family"] not in ("hf", "untrained"):
         return 128, 6
     try:
@@ -444,7 +493,7 @@ def features_mem_mb(entry: dict, documents_mb: float) -> int:
     word (float64 sums while extracting, float32 when written)."""
     words = documents_mb * 1e6 / BYTES_PER_WORD
     width, n = _model_width(entry)
-    neural = entry["family"] in ("hf", "untrained")
+    neural = entry["family"] in ("hf", "untrained", "flair")
     return int((3000 if neural else 1500) + words * width * n * 12 / 1e6)
 
 
@@ -452,5 +501,5 @@ def features_runtime_min(entry: dict, documents_mb: float) -> int:
     """Minutes for one model's extraction at a conservative CPU speed (100 words/s for
     bidirectional windows, 2,000 otherwise), at least 10."""
     words = documents_mb * 1e6 / BYTES_PER_WORD
-    speed = 100 if entry["family"] in ("hf", "untrained", "tagger") else 2000
+    speed = 100 if entry["family"] in ("hf", "untrained", "tagger", "flair") else 2000
     return int(max(10, 2 * words / speed / 60))

@@ -79,6 +79,13 @@ def read_story(name: str, st: dict) -> stimuli.Story:
     trt = st["tr_times"]
     if trt["source"] == "file":
         tr_times, tr = stimuli.read_trfile(trt["path"].format(story=name))
+    elif trt["source"] == "respdict":  # the HuthLab convention: respdict[story] volumes every tr from start
+        tr = float(trt["tr"])
+        counts = stimuli.read_respdict(trt["path"])
+        if name not in counts:
+            raise InputError(trt["path"], f"has no entry for story {name!r}.",
+                             fix="check stimuli.stories against the dataset's respdict.json.")
+        tr_times = stimuli.simulated_tr_times(int(counts[name]), tr, float(trt["start"]))
     else:
         tr = float(trt["tr"])
         tr_times = stimuli.simulated_tr_times(int(trt["n_trs"][name]), tr, float(trt["start"]))

@@ -538,6 +538,21 @@ def read_trfile(path) -> tuple[np.ndarray, float]:
     return arr, float(np.median(np.diff(arr)))
 
 
+def read_respdict(path) -> dict[str, int]:
+    """A ds003020 ``respdict.json``: story -> number of volumes."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            counts = json.load(f)
+    except FileNotFoundError:
+        raise InputError(path, "does not exist.", fix="check stimuli.tr_times.path (or data_root).") from None
+    except json.JSONDecodeError as err:
+        raise InputError(path, f"is not valid JSON ({err}).", fix="restore the dataset's respdict.json.") from None
+    if not isinstance(counts, dict) or not all(isinstance(v, int) and v > 0 for v in counts.values()):
+        raise InputError(path, "must map story names to positive volume counts.",
+                         fix="restore the dataset's respdict.json.")
+    return counts
+
+
 def simulated_tr_times(n_trs: int, tr: float, start: float = 0.0) -> np.ndarray:
     """Volume times ``start + k * tr`` for ``k = 0 .. n_trs - 1`` (seconds from sound start)."""
     if n_trs < 1 or tr <= 0:

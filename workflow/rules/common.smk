@@ -5,6 +5,7 @@ import re
 import shlex
 import sys
 
+from snakemake.logging import logger
 from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))
@@ -23,8 +24,14 @@ LRE = "PYTHONPATH={}${{PYTHONPATH:+:$PYTHONPATH}} {} -m lre".format(
 # With --use-conda the models live in the rules' environments, so each job checks its own;
 # a job running on a cluster node (not the main process) was checked before submission.
 CFG = lre_config.validate(config, source=", ".join(map(str, workflow.configfiles)) or "config")
+# A model that is not available here (not installed, not cached offline) is named at once;
+# a dry run still plans the whole DAG (e.g. a paper-scale config on a login node), a real
+# run stops before any job (see onstart in the Snakefile).
+MISSING_MODELS = []
 if not USE_CONDA and workflow.is_main_process:
-    check_models(CFG["features"]["models"])
+    MISSING_MODELS = check_models(CFG["features"]["models"], collect=True)
+    for _name, _err in MISSING_MODELS:
+        logger.warning(f"not available here: {_err}")
 MODELS = list(CFG["features"]["models"])
 SPACES = resolve_spaces(CFG["features"]["models"])
 lre_config.check_transfer(CFG, SPACES)
@@ -144,7 +151,7 @@ def stimuli_inputs(wildcards):
 
 # ----------------------------------------------------------------------------- features
 
-NEURAL = ("hf", "untrained")
+NEURAL = ("hf", "untrained", "flair")
 
 
 def model_family(wildcards):
@@ -197,6 +204,11 @@ def mem_from_inputs(base_mb, factors):
 def runtime_from_inputs(base_min, min_per_gb):
     """A runtime request (minutes) of base_min plus min_per_gb per GB of distinct inputs."""
     return lambda wildcards, input: int(base_min + _inputs_mb(input, min_per_gb) / 1000)
+
+
+def features_env(wildcards):
+    """extract.yaml, or legacy.yaml for Flair and architectures transformers 5 dropped."""
+    return "../envs/{}.yaml".format(lre_config.features_env(CFG["features"]["models"][wildcards.model]))
 
 
 def features_gpu(wildcards):

@@ -21,7 +21,7 @@ rule features:
         runtime=features_runtime,
         gpu=features_gpu,
     conda:
-        "../envs/extract.yaml"
+        features_env
     shell:
         "{params.lre} features --job {params.job:q} --documents {input.documents:q} {params.of}"
         " --out {output:q} --device {params.device} --threads {threads} > {log:q} 2>&1"

@@ -28,12 +28,13 @@ FAMILIES: dict[str, str] = {
     "untrained": "lre.features.hf",
     "static": "lre.features.static",
     "tagger": "lre.features.tagger",
+    "flair": "lre.features.flair",
     "lexical": "lre.features.lexical",
     "shift": "lre.features.shift",
     "random": "lre.features.random",
 }
 
-COMMON_KEYS = ("family", "label", "group")
+COMMON_KEYS = ("family", "label", "group", "env")
 
 
 def model_field(name: str, key: str | None = None) -> str:
@@ -59,8 +60,15 @@ class Space:
     label: str
 
 
-def check_models(models: dict) -> None:
-    """Per-family key checks and availability checks of every model (cheap, no weights)."""
+def check_models(models: dict, collect: bool = False):
+    """Per-family key checks and availability checks of every model (cheap, no weights).
+
+    With ``collect``, models that are not available here (:class:`MissingModelError`) are
+    returned as ``[(name, error)]`` instead of raised; other errors are raised.
+    """
+    from ..errors import MissingModelError
+
+    missing = []
     for name, entry in models.items():
         mod = family_module(entry["family"])
         allowed = set(COMMON_KEYS) | set(mod.KEYS_BY_FAMILY[entry["family"]] if hasattr(mod, "KEYS_BY_FAMILY")
@@ -69,7 +77,13 @@ def check_models(models: dict) -> None:
         if extra:
             raise ConfigError(f"features.models.{name}", f"key(s) {extra} do not apply to family "
                               f"{entry['family']!r}.", fix=f"remove them; this family accepts {sorted(allowed)}.")
-        mod.check(name, entry, models)
+        try:
+            mod.check(name, entry, models)
+        except MissingModelError as err:
+            if not collect:
+                raise
+            missing.append((name, err))
+    return missing if collect else None
 
 
 def model_outputs(name: str, models: dict) -> list[str]:

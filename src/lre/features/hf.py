@@ -18,6 +18,7 @@ most ``context_tokens`` tokens.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 from dataclasses import dataclass
@@ -25,7 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import model_field
-from ..errors import ConfigError
+from ..errors import ConfigError, MissingModelError
+from . import catalogue
 from .sources import n_hidden_layers, read_model_config, resolve_source
 
 log = logging.getLogger(__name__)
@@ -48,7 +50,8 @@ def _architecture(name: str, entry: dict, installed: bool = False) -> dict | Non
     if entry["family"] == "hf":
         src = resolve_source(entry["source"], field=model_field(name, "source"), revision=entry.get("revision"),
                              installed=installed)
-        return read_model_config(src, model_field(name, "source"))
+        # an uncached hub model of the catalogue still plans offline
+        return read_model_config(src, model_field(name, "source")) or catalogue.model_config(entry["source"])
     if ("architecture" in entry) == ("config" in entry):
         raise ConfigError(model_field(name), "an untrained model needs exactly one of `architecture` "
                           "(a model whose config.json is used) or `config` (an inline config).",
@@ -90,6 +93,7 @@ def check(name: str, entry: dict, models: dict) -> None:
         resolve_source(entry["tokenizer"], field=model_field(name, "tokenizer"))
     outputs(name, entry, models)
     if arch is not None:
+        check_model_type(arch, model_field(name))
         limit = arch.get("max_position_embeddings") or arch.get("n_positions")
         if isinstance(limit, int) and entry["context_tokens"] + 2 > limit:
             raise ConfigError(model_field(name, "context_tokens"), f"{entry['context_tokens']} tokens (+ special "
@@ -99,15 +103,36 @@ def check(name: str, entry: dict, models: dict) -> None:
             is_causal(arch, model_field(name, "attention"))
 
 
+def check_model_type(arch: dict, field: str) -> None:
+    """Refuse an architecture that the installed transformers does not have, naming the env
+    that has it (Transformer-XL left transformers in version 5)."""
+    import transformers
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    mt = arch.get("model_type")
+    if mt and mt not in CONFIG_MAPPING_NAMES:
+        env = catalogue.LEGACY_MODEL_TYPES.get(mt)
+        where = (f"it runs in the {env} environment: `snakemake --use-conda` (workflow/envs/{env}.yaml), or "
+                 f"`pip install -e '.[{env}]'` into a separate virtual environment") if env else \
+            "use a transformers version that has it"
+        raise MissingModelError(field, f"model_type {mt!r} is not in the installed transformers "
+                                f"{transformers.__version__}.", fix=f"{where}.")
+
+
 def is_causal(arch: dict, field: str) -> bool:
     """Whether an architecture reads left to right (decides strided vs per-word windows)."""
     from transformers.models.auto.modeling_auto import (
         MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
         MODEL_FOR_MASKED_LM_MAPPING_NAMES,
+        MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES,
     )
 
     mt = arch.get("model_type")
-    if arch.get("is_encoder_decoder") or mt in MODEL_FOR_MASKED_LM_MAPPING_NAMES:
+    if mt in catalogue.LEGACY_MODEL_TYPES:
+        return True  # Transformer-XL
+    # masked LMs, and translation models (lre reads their encoder)
+    if arch.get("is_encoder_decoder") or mt in MODEL_FOR_MASKED_LM_MAPPING_NAMES \
+            or mt in MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES:
         return False
     if mt in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
         return True
@@ -272,6 +297,12 @@ def load_model(name: str, entry: dict, seed: int):
         model = AutoModel.from_config(config)
     if getattr(model.config, "is_encoder_decoder", False):
         model = model.get_encoder()
+    if model.config.model_type == "transfo-xl":
+        # same_length lets each position see as many past tokens as the sequence is long, so
+        # a word's vector would depend on the window's (and the padding's) length: read
+        # Transformer-XL as a plain causal model
+        model.same_length = False
+        model.config.same_length = False
     model.eval()
     info["model_type"] = model.config.model_type
     info["n_parameters"] = int(sum(p.numel() for p in model.parameters()))
@@ -289,6 +320,9 @@ def run_windows(model, windows: list[Window], layers: list[int], n_words: int, *
     """
     import torch
 
+    # Transformer-XL takes no attention mask; it is causal, so padding after a window's
+    # tokens never reaches them
+    takes_mask = "attention_mask" in inspect.signature(model.forward).parameters
     order = sorted(range(len(windows)), key=lambda k: -len(windows[k].ids))
     sums = None
     counts = np.zeros(n_words, dtype=np.float64)
@@ -302,8 +336,8 @@ def run_windows(model, windows: list[Window], layers: list[int], n_words: int, *
             for r, w in enumerate(batch):
                 ids[r, : len(w.ids)] = w.ids
                 mask[r, : len(w.ids)] = 1
-            out = model(input_ids=torch.from_numpy(ids).to(device),
-                        attention_mask=torch.from_numpy(mask).to(device), output_hidden_states=True)
+            kw = {"attention_mask": torch.from_numpy(mask).to(device)} if takes_mask else {}
+            out = model(input_ids=torch.from_numpy(ids).to(device), output_hidden_states=True, **kw)
             hs = torch.stack([out.hidden_states[i] for i in layer_idx.tolist()])  # (L, B, T, d)
             rows = np.concatenate([np.full(len(w.positions), r) for r, w in enumerate(batch)])
             cols = np.concatenate([w.positions for w in batch])

@@ -95,7 +95,7 @@ def resolve_source(name: str, *, field: str, revision: str | None = None, instal
         raise MissingModelError(field, f"{name!r} is neither a packaged model ({sorted(PACKAGED)}), "
                                 "an existing path, nor a hub id.",
                                 fix="fix the path, or use one of the packaged models.")
-    if os.environ.get("HF_HUB_OFFLINE") == "1" and hub_cached_file(name, "config.json", revision) is None:
+    if installed and os.environ.get("HF_HUB_OFFLINE") == "1" and hub_cached_file(name, "config.json", revision) is None:
         raise MissingModelError(field, f"hub model {name!r} is not in the local cache and HF_HUB_OFFLINE=1.",
                                 fix=f"download it once with network (python -c \"from transformers import "
                                 f"AutoModel, AutoTokenizer; AutoModel.from_pretrained('{name}'); "
@@ -134,7 +134,8 @@ def read_model_config(src: Source, field: str) -> dict | None:
 def n_hidden_layers(model_config: dict, field: str) -> int:
     """Number of transformer blocks (of the encoder, for encoder-decoder models)."""
     keys = ("encoder_layers", "num_hidden_layers", "n_layer", "num_layers") \
-        if model_config.get("is_encoder_decoder") else ("num_hidden_layers", "n_layer", "num_layers", "n_layers")
+        if model_config.get("is_encoder_decoder") else ("num_hidden_layers", "n_layer", "num_layers", "n_layers",
+                                                        "encoder_layers")
     for k in keys:
         if isinstance(model_config.get(k), int):
             return int(model_config[k])
