@@ -155,3 +155,21 @@ def test_paper100_plans_offline_and_its_job_counts_grow_linearly(tmp_path):
     (n1, c1), (n2, c2), (n3, c3) = rows
     per_space = (c3["total"] - c1["total"]) / (n3 - n1)
     assert abs((c2["total"] - c1["total"]) / (n2 - n1) - per_space) < 1.0  # the same slope
+
+
+def test_lre_check_lists_the_spaces_and_every_model_missing_here():
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    run = lambda cfg: subprocess.run([sys.executable, "-m", "lre", "check", str(cfg)], capture_output=True,  # noqa: E731
+                                     text=True, env=env, timeout=300)
+    ok = run(ROOT / "config.yaml")
+    assert ok.returncode == 0 and "33 spaces" in ok.stdout, ok.stdout + ok.stderr
+    paper = run(CONFIGS / "paper100.yaml")
+    assert paper.returncode == 1
+    assert "15 models, 100 spaces" in paper.stdout and "frame.tags" in paper.stdout
+    missing = [line for line in paper.stdout.splitlines() if line.startswith("  config field")]
+    assert any("features.models.glove.source" in m for m in missing)
+    assert any("features.models.gpt2_medium.source" in m and "HF_HUB_OFFLINE=1" in m for m in missing)

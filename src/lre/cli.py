@@ -40,11 +40,19 @@ def cmd_check(args) -> None:
     from . import config
     from .features import resolve_spaces
 
-    cfg = config.load(args.config)
+    from .features import check_models
+
+    cfg = config.load(args.config, check_models=False)
     spaces = resolve_spaces(cfg["features"]["models"])
     print(f"{args.config}: valid; {len(cfg['features']['models'])} models, {len(spaces)} spaces")
     for s in spaces:
         print(f"  {s.name:32s} {s.family:10s} group={s.group}")
+    missing = check_models(cfg["features"]["models"], collect=True)
+    if missing:
+        print(f"{len(missing)} model(s) not available here:")
+        for _, err in missing:
+            print(f"  {err}")
+        raise SystemExit(1)
 
 
 def cmd_demo(args) -> None:
