@@ -87,6 +87,51 @@ def tiny_config():
     return cfg
 
 
+def numeric_content(path: Path):
+    """What a result file says, without provenance or timestamps."""
+    if path.suffix == ".h5":
+        import h5py
+
+        out = {}
+        with h5py.File(path, "r") as f:
+            f.visititems(lambda name, obj: out.__setitem__(name, obj[()]) if hasattr(obj, "shape") else None)
+        return out
+    if path.name.endswith(".nii.gz"):
+        import nibabel as nib
+
+        img = nib.load(str(path))
+        return {"data": np.asarray(img.dataobj), "affine": img.affine}
+    if path.suffix in (".csv", ".json", ".txt", ".TextGrid", ".tr"):
+        return path.read_text()
+    return None
+
+
+def assert_same(a, b, where):
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for k in a:
+            assert_same(a[k], b[k], f"{where}:{k}")
+    elif isinstance(a, np.ndarray):
+        assert a.dtype == b.dtype and a.shape == b.shape, where
+        assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), where
+    else:
+        assert a == b, where
+
+
+def compare_results(local: Path, other: Path) -> int:
+    files = sorted(p for p in local.rglob("*") if p.is_file() and "logs" not in p.parts)
+    checked = 0
+    for p in files:
+        content = numeric_content(p)
+        if content is None:
+            continue
+        q = other / p.relative_to(local)
+        assert q.exists(), f"missing {q}"
+        assert_same(content, numeric_content(q), str(p.relative_to(local)))
+        checked += 1
+    return checked
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
     """The whole pipeline on a tiny version of the offline demo, run once per session."""

@@ -1,5 +1,5 @@
-"""A real SLURM cluster on this machine runs the pipeline through the slurm profile; its
-outputs equal a local run's.
+"""A real SLURM cluster on this machine runs the pipeline through the slurm profile, with one
+job killed mid-way and the run resumed; its outputs equal a local run's.
 
 The cluster (Debian's slurmctld/slurmd/munge, one node, one fake GPU) is started by
 .ci/slurm/start_slurm.sh and stopped afterwards by PID. Without root or apt this test is
@@ -10,13 +10,11 @@ import os
 import shutil
 import subprocess
 import time
-from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
 
-from conftest import ROOT, SNAKEMAKE, run_snakemake
+from conftest import ROOT, SNAKEMAKE, compare_results, run_snakemake
 
 SLURM_FLAGS = ["--profile", str(ROOT / "workflow" / "profiles" / "slurm"), "--slurm-status-command", "squeue",
                "--slurm-init-seconds-before-status-checks", "2", "--slurm-no-account",
@@ -41,70 +39,6 @@ def slurm_cluster():
     subprocess.run(["bash", str(ROOT / ".ci" / "slurm" / "stop_slurm.sh")], capture_output=True, timeout=120)
 
 
-def numeric_content(path: Path):
-    """What a result file says, without provenance or timestamps."""
-    if path.suffix == ".h5":
-        import h5py
-
-        out = {}
-        with h5py.File(path, "r") as f:
-            f.visititems(lambda name, obj: out.__setitem__(name, obj[()]) if hasattr(obj, "shape") else None)
-        return out
-    if path.name.endswith(".nii.gz"):
-        import nibabel as nib
-
-        img = nib.load(str(path))
-        return {"data": np.asarray(img.dataobj), "affine": img.affine}
-    if path.suffix in (".csv", ".json", ".txt", ".TextGrid", ".tr"):
-        return path.read_text()
-    return None
-
-
-def assert_same(a, b, where):
-    if isinstance(a, dict):
-        assert a.keys() == b.keys(), where
-        for k in a:
-            assert_same(a[k], b[k], f"{where}:{k}")
-    elif isinstance(a, np.ndarray):
-        assert a.dtype == b.dtype and a.shape == b.shape, where
-        assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), where
-    else:
-        assert a == b, where
-
-
-def compare_results(local: Path, other: Path) -> int:
-    files = sorted(p for p in local.rglob("*") if p.is_file() and "logs" not in p.parts)
-    checked = 0
-    for p in files:
-        content = numeric_content(p)
-        if content is None:
-            continue
-        q = other / p.relative_to(local)
-        assert q.exists(), f"missing {q}"
-        assert_same(content, numeric_content(q), str(p.relative_to(local)))
-        checked += 1
-    return checked
-
-
-@pytest.mark.slow
-def test_slurm_run_equals_a_local_run(tiny_run, slurm_cluster, tmp_path):
-    local_dir, cfg = tiny_run
-    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    dry = run_snakemake(["-n", "--configfile", "c.yaml"] + SLURM_FLAGS, tmp_path, timeout=300)
-    assert dry.returncode == 0, dry.stderr[-3000:]
-    t0 = time.perf_counter()
-    proc = run_snakemake(["--configfile", "c.yaml"] + SLURM_FLAGS, tmp_path, timeout=1800)
-    wall = time.perf_counter() - t0
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
-    n_jobs = (proc.stdout + proc.stderr).count("has been submitted with SLURM jobid")
-    checked = compare_results(local_dir / "results", tmp_path / "results")
-    print(f"SLURM run: {wall:.0f} s, {n_jobs} jobs submitted, {checked} result files identical to the local run")
-    assert checked > 50 and n_jobs > 30
-    report = run_snakemake(["--configfile", "c.yaml", "--report", "results/report.html"], tmp_path, timeout=600)
-    assert report.returncode == 0, report.stderr[-3000:]
-    assert (tmp_path / "results" / "report.html").stat().st_size > 100_000
-
-
 def running_jobs(rule: str) -> list[str]:
     """SLURM ids of running jobs of a rule (the executor puts the rule in the job comment)."""
     out = subprocess.run(["squeue", "-h", "-t", "RUNNING", "-o", "%i %k"], capture_output=True, text=True,
@@ -114,13 +48,17 @@ def running_jobs(rule: str) -> list[str]:
 
 
 @pytest.mark.slow
-def test_a_killed_slurm_job_then_a_rerun_gives_the_uninterrupted_outputs(tiny_run, slurm_cluster, tmp_path):
-    """SIGKILL one running job mid-way: the run stops with an error; the same command again
-    completes, and every result equals the uninterrupted local run's."""
+def test_slurm_run_with_a_killed_job_then_a_rerun_equals_a_local_run(tiny_run, slurm_cluster, tmp_path):
+    """The demo through the SLURM profile: one running job is killed (SIGKILL) mid-way, so the
+    run stops with an error; the same command again completes to the report, and every result
+    equals the uninterrupted local run's."""
     local_dir, cfg = tiny_run
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     args = ["--configfile", "c.yaml"] + SLURM_FLAGS
+    dry = run_snakemake(["-n"] + args, tmp_path, timeout=300)
+    assert dry.returncode == 0, dry.stderr[-3000:]
     log = (tmp_path / "first.log").open("w")
+    t0 = time.perf_counter()
     first = subprocess.Popen(SNAKEMAKE + args + ["--retries", "0"], cwd=tmp_path, stdout=log,
                              stderr=subprocess.STDOUT, env=dict(os.environ, HF_HUB_OFFLINE="1"))
     killed, deadline = None, time.monotonic() + 900
@@ -137,13 +75,22 @@ def test_a_killed_slurm_job_then_a_rerun_gives_the_uninterrupted_outputs(tiny_ru
         if first.poll() is None:
             first.kill()
         log.close()
+    t_first = time.perf_counter() - t0
     text = (tmp_path / "first.log").read_text()
     assert rc != 0, text[-3000:]
     assert killed in text and "Error in rule transfer_encode" in text, text[-3000:]
 
+    t0 = time.perf_counter()
     again = run_snakemake(args, tmp_path, timeout=1800)
-    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-5000:]
-    assert "transfer_encode" in again.stdout + again.stderr  # the killed job ran again
+    t_again = time.perf_counter() - t0
+    out = again.stdout + again.stderr
+    assert again.returncode == 0, out[-5000:]
+    assert "transfer_encode" in out  # the killed job ran again
+    report = run_snakemake(["--configfile", "c.yaml", "--report", "results/report.html"], tmp_path, timeout=600)
+    assert report.returncode == 0, report.stderr[-3000:]
+    assert (tmp_path / "results" / "report.html").stat().st_size > 100_000
     checked = compare_results(local_dir / "results", tmp_path / "results")
-    print(f"killed SLURM job {killed}; after the rerun {checked} result files equal the uninterrupted run")
-    assert checked > 50
+    n_first, n_again = text.count("has been submitted with SLURM jobid"), out.count("has been submitted with SLURM jobid")
+    print(f"SLURM: first run {t_first:.0f} s, {n_first} jobs submitted, job {killed} killed; rerun {t_again:.0f} s, "
+          f"{n_again} jobs; {checked} result files identical to the uninterrupted local run")
+    assert checked > 50 and n_first + n_again > 30

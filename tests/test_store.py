@@ -90,3 +90,38 @@ def test_shift_refuses_features_of_other_documents(docs_file, tmp_path):
     with pytest.raises(InputError, match="documents differ"):
         stage.run(job("nxt", nxt, of=job("lex", lex)), tmp_path / "other.h5", tmp_path / "n.h5", {},
                   of_path=tmp_path / "lex.h5")
+
+
+def test_a_feature_file_made_for_another_config_is_refused_with_the_fields_that_differ(docs_file, tmp_path,
+                                                                                        monkeypatch, caplog):
+    from lre import provenance
+
+    lex = {"family": "lexical", "outputs": ["word_rate", "word_length"], "oov": "pieces"}
+    stage.run(job("lex", lex), docs_file, tmp_path / "lex.h5", {"device": "cpu", "threads": 1})
+    assert FeatureFile(tmp_path / "lex.h5", expect=job("lex", lex)).spaces  # the same job: accepted
+    other = job("lex", dict(lex, oov="zero"))
+    other["seed"] = 3
+    with pytest.raises(InputError) as err:
+        FeatureFile(tmp_path / "lex.h5", expect=other)
+    msg = str(err.value)
+    assert "lex.h5" in msg and "made for a different config" in msg
+    assert "entry.oov: file has 'pieces', this config gives 'zero'" in msg and "seed: file has 0" in msg
+    assert "LRE_ACCEPT_PROVENANCE=1" in msg
+    monkeypatch.setenv("LRE_ACCEPT_PROVENANCE", "1")  # told to accept: a warning, and it loads
+    assert FeatureFile(tmp_path / "lex.h5", expect=other).spaces == ["lex.word_rate", "lex.word_length"]
+    assert "Used anyway" in caplog.text
+    monkeypatch.delenv("LRE_ACCEPT_PROVENANCE")
+    monkeypatch.setattr(provenance, "ACCEPT", True)  # what --accept-provenance sets
+    assert FeatureFile(tmp_path / "lex.h5", expect=other).spaces
+
+
+def test_the_features_stage_checks_its_documents_file(docs_file, tmp_path):
+    lex = {"family": "lexical", "outputs": ["word_rate"], "oov": "pieces"}
+    j = job("lex", lex)
+    j["stimuli"] = {"stage": "stimuli", "stimuli": {"stories": ["st"]}, "corpus": {"path": "c.txt"}}
+    with pytest.raises(InputError, match="documents file records no provenance"):
+        stage.run(j, docs_file, tmp_path / "lex.h5", {"device": "cpu", "threads": 1})
+    assert not (tmp_path / "lex.h5").exists()
+    documents.write(docs_file, documents.read(docs_file), io.provenance(j["stimuli"]))
+    stage.run(j, docs_file, tmp_path / "lex.h5", {"device": "cpu", "threads": 1})
+    assert (tmp_path / "lex.h5").exists()

@@ -287,6 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
         g = sp.add_mutually_exclusive_group()
         g.add_argument("--job", help="JSON config slice (what the Snakemake rules pass)")
         g.add_argument("--config", help="YAML config file (for use by hand)")
+        sp.add_argument("--accept-provenance", action="store_true",
+                        help="use inputs made for a different config anyway (warn instead of refusing)")
         sp.set_defaults(func=func)
         return sp
 
@@ -420,6 +422,10 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     t0 = time.perf_counter()
+    if getattr(args, "accept_provenance", False):
+        from . import provenance
+
+        provenance.ACCEPT = True
     try:
         args.func(args)
     except LreError as e:

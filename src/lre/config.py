@@ -125,10 +125,11 @@ def _fill_data_root(cfg: dict, source) -> dict:
 
 
 def _describe(sch: dict, path) -> str | None:
-    node = sch
+    node, desc = sch, None
     for part in path:
         if "$ref" in node:
             node = _deref(sch, node["$ref"])
+        desc = node.get("description") or desc  # an item without its own text: its list's
         props = node.get("properties", {})
         if isinstance(part, str) and part in props:
             node = props[part]
@@ -140,7 +141,7 @@ def _describe(sch: dict, path) -> str | None:
             return None
     if "$ref" in node:
         node = _deref(sch, node["$ref"])
-    desc = node.get("description")
+    desc = node.get("description") or (desc if path and isinstance(path[-1], int) else None)
     return " ".join(desc.split()) if desc else None
 
 
@@ -327,8 +328,15 @@ def _space_dicts(spaces) -> list[dict]:
     return [asdict(s) for s in spaces]
 
 
+def _upstream(cfg: dict, spaces) -> dict:
+    from .provenance import model_of, upstream
+
+    return upstream(cfg, [model_of(s) for s in spaces])
+
+
 def transfer_prepare_job(cfg: dict) -> dict:
-    return {"stage": "transfer-prepare", "seed": cfg["seed"], "transfer": {k: cfg["transfer"][k] for k in SPLIT_KEYS}}
+    return {"stage": "transfer-prepare", "seed": cfg["seed"], "transfer": {k: cfg["transfer"][k] for k in SPLIT_KEYS},
+            "upstream": _upstream(cfg, [cfg["transfer"]["universal"]["space"]])}
 
 
 def encoder_job(cfg: dict, method: str, space: str) -> dict:
@@ -337,13 +345,14 @@ def encoder_job(cfg: dict, method: str, space: str) -> dict:
     settings["method"] = method
     if method == "mlp":
         settings["mlp"] = t["mlp"]
-    return {"stage": "transfer-encode", "seed": cfg["seed"], "space": space, "transfer": settings}
+    return {"stage": "transfer-encode", "seed": cfg["seed"], "space": space, "transfer": settings,
+            "upstream": _upstream(cfg, [space])}
 
 
 def decoder_job(cfg: dict, method: str, space: str, sources: list[str]) -> dict:
     t = cfg["transfer"]
     return {"stage": "transfer-decode", "seed": cfg["seed"], "method": method, "space": space, "sources": sources,
-            "transfer": {k: t[k] for k in SPLIT_KEYS + ("alphas", "bottleneck")}}
+            "transfer": {k: t[k] for k in SPLIT_KEYS + ("alphas", "bottleneck")}, "upstream": _upstream(cfg, [space])}
 
 
 def gather_job(cfg: dict, stage: str, spaces: list[str]) -> dict:
@@ -353,14 +362,14 @@ def gather_job(cfg: dict, stage: str, spaces: list[str]) -> dict:
 def direct_job(cfg: dict, space: str, targets: list[str]) -> dict:
     t = cfg["transfer"]
     return {"stage": "transfer-direct", "seed": cfg["seed"], "space": space, "targets": targets,
-            "transfer": {k: t[k] for k in SPLIT_KEYS + ("alphas",)}}
+            "transfer": {k: t[k] for k in SPLIT_KEYS + ("alphas",)}, "upstream": _upstream(cfg, [space] + targets)}
 
 
 def similarity_job(cfg: dict, spaces: list[str]) -> dict:
     t = cfg["transfer"]
     return {"stage": "similarity", "seed": cfg["seed"], "spaces": spaces,
             "methods": [m for m in t["methods"] if m in ("cka", "rsa")],
-            "transfer": {k: t[k] for k in SPLIT_KEYS + ("rsa_words",)}}
+            "transfer": {k: t[k] for k in SPLIT_KEYS + ("rsa_words",)}, "upstream": _upstream(cfg, spaces)}
 
 
 def embedding_job(cfg: dict, method: str, spaces: list) -> dict:
@@ -429,7 +438,7 @@ def demo_fmri_job(cfg: dict) -> dict:
     d = cfg["dataset"]
     return {"stage": "demo-fmri", "seed": cfg["seed"], "fmri": cfg["demo"]["fmri"], "lebel": d["lebel"],
             "subjects": d["subjects"], "stories": d["train_stories"] + d["test_stories"],
-            "test_story": d["test_stories"][0]}
+            "test_story": d["test_stories"][0], "upstream": _upstream(cfg, cfg["demo"]["fmri"]["planted"])}
 
 
 ENCODING_KEYS = ("delays", "alphas", "cv_folds", "cv_chunk", "backend", "solver", "permutations",
@@ -441,7 +450,7 @@ def encoding_job(cfg: dict, subject: str, spaces: list[str]) -> dict:
     e = cfg["encoding"]
     return {"stage": "encode", "seed": cfg["seed"], "subject": subject, "spaces": spaces,
             "dataset": cfg["dataset"], "encoding": {k: e[k] for k in ENCODING_KEYS},
-            "runtime": {"n_targets_batch": e["n_targets_batch"]}}
+            "runtime": {"n_targets_batch": e["n_targets_batch"]}, "upstream": _upstream(cfg, spaces)}
 
 
 def noise_ceiling_job(cfg: dict, subject: str) -> dict:

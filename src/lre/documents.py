@@ -122,6 +122,13 @@ def write(path, docs: Documents, provenance: dict) -> None:
             s.attrs["source"] = story.words.source or ""
 
 
+def read_provenance(path) -> dict | None:
+    """The provenance record of a documents file (None when it has none)."""
+    h5py = io._h5()
+    with h5py.File(path, "r") as f:
+        return io.h5_get_json(f, "provenance") if "provenance" in f.attrs else None
+
+
 def read(path) -> Documents:
     h5py = io._h5()
     path = Path(path)

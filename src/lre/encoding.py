@@ -203,7 +203,8 @@ def fit_and_score(X_train, Y_train, X_test, Y_test, alphas, cv=None, backend: st
     bk = set_backend(backend)
     alphas = np.asarray(alphas, dtype=np.float64)
     if np.any(alphas <= 0) or alphas.ndim != 1 or len(alphas) == 0:
-        raise ConfigError("encoding.alphas", f"penalties must be positive numbers, got {alphas.tolist()}.")
+        raise ConfigError("encoding.alphas", f"penalties must be positive numbers, got {alphas.tolist()}.",
+                          fix="use penalties > 0, e.g. a log-spaced grid from 1 to 1e6.")
     Y_test = np.asarray(Y_test)
     repeats = Y_test if Y_test.ndim == 3 else Y_test[None]
     X_train = np.asarray(X_train, dtype=np.float32)

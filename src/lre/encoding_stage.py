@@ -23,6 +23,7 @@ from . import encoding, io, timing
 from .datasets import loader
 from .datasets.volume import load_mask, save_nifti, to_volume
 from .errors import InputError
+from . import provenance
 from .features.store import FeatureFile
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ def run_encode(job: dict, features: dict, outputs: dict) -> None:
     log.info("%s: %d training volumes in %d stories, %d test volumes x %d repeats, %d voxels", subject,
              len(Y_train), len(lengths), Y_test.shape[1], Y_test.shape[0], subj.n_voxels)
     for space in job["spaces"]:
-        ff = FeatureFile(features[space])
+        ff = FeatureFile(features[space], expect=provenance.expected_features(job, provenance.model_of(space)))
         X_train = design(ff, space, dcfg["train_stories"], subj.runs, ecfg["delays"])
         X_test = design(ff, space, dcfg["test_stories"], subj.runs, ecfg["delays"])
         res = encoding.fit_and_score(X_train, Y_train, X_test, Y_test, ecfg["alphas"], cv=cv,
@@ -178,7 +179,8 @@ def run_demo_fmri(job: dict, documents_path, features: dict, root) -> None:
     from .datasets import synthetic
 
     docs = documents.read(documents_path)
-    feats = {space: FeatureFile(path).load(space, "stories") for space, path in features.items()}
+    feats = {space: FeatureFile(path, expect=provenance.expected_features(job, provenance.model_of(space)))
+             .load(space, "stories") for space, path in features.items()}
     synthetic.make(root, job["subjects"], job["stories"], job["test_story"], docs, feats, job["fmri"], job["lebel"],
                    job["seed"])
 

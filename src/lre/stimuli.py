@@ -99,9 +99,9 @@ def decode_text(path, data: bytes, encoding: str = "auto") -> str:
             raise InputError(path, f"cannot be decoded as {encoding}: {e}.",
                              fix="set the right `encoding` (auto, utf-8, utf-16, latin-1).") from None
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="strict")
+        return _decode(path, data[3:], "utf-8")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
+        return _decode(path, data, "utf-16")
     head = data[:4000]
     if len(head) >= 4:
         even_zeros = head[0::2].count(0) / max(1, len(head[0::2]))
@@ -223,7 +223,8 @@ def parse_textgrid(path, text: str) -> list[Tier]:
                          fix="save the TextGrid from Praat as a text file (long or short).")
     obj, line = s.str('Object class = "TextGrid"')
     if obj != "TextGrid":
-        raise InputError(path, f"Object class is {obj!r}, not 'TextGrid'.", line=line)
+        raise InputError(path, f"Object class is {obj!r}, not 'TextGrid'.", line=line,
+                         fix="point the stimuli path at a TextGrid (in Praat: Save as text file).")
     xmin, _ = s.num("the TextGrid xmin")
     xmax, line = s.num("the TextGrid xmax")
     if xmax < xmin:
@@ -386,7 +387,8 @@ def read_gentle(path, drop: Iterable[str] = DEFAULT_DROP, drop_bracketed: bool =
     try:
         doc = json.loads(decode_text(path, path.read_bytes(), encoding))
     except json.JSONDecodeError as e:
-        raise InputError(path, f"is not valid JSON: {e.msg}.", line=e.lineno) from None
+        raise InputError(path, f"is not valid JSON: {e.msg}.", line=e.lineno,
+                         fix="pass the align.json written by Gentle (this one may be truncated).") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("words"), list):
         raise InputError(path, "has no 'words' list; is it a Gentle align.json?",
                          fix="pass the align.json written by Gentle.")
@@ -485,9 +487,10 @@ def read_tsv(path, drop: Iterable[str] = DEFAULT_DROP, drop_bracketed: bool = Tr
             a, b = float(cells[col["onset"]]), float(cells[col["offset"]])
         except ValueError:
             raise InputError(path, f"onset/offset {cells[col['onset']]!r}/{cells[col['offset']]!r} "
-                             "are not numbers.", line=i) from None
+                             "are not numbers.", line=i, fix="give onset and offset in seconds.") from None
         if not (math.isfinite(a) and math.isfinite(b)) or b < a:
-            raise InputError(path, f"bad interval {a}..{b} (offset must be >= onset, both finite).", line=i)
+            raise InputError(path, f"bad interval {a}..{b} (offset must be >= onset, both finite).", line=i,
+                             fix="give each word its onset and offset in seconds, offset >= onset.")
         if on and a < on[-1] - 1e-6:
             raise InputError(path, f"onset {a} is before the previous word's onset {on[-1]}.", line=i,
                              fix="sort the rows by onset.")
@@ -521,13 +524,15 @@ def read_trfile(path) -> tuple[np.ndarray, float]:
         try:
             t = float(parts[0])
         except ValueError:
+            t = math.nan
+        if not math.isfinite(t):
             raise InputError(path, f"line does not start with a time: {raw.strip()!r}.", line=i,
-                             fix="each line must read `<seconds> <label>`.") from None
+                             fix="each line must read `<seconds> <label>`.")
         label = parts[1].strip() if len(parts) > 1 else ""
         if label in TRIGGER_LABELS:
             if times and t <= times[-1]:
                 raise InputError(path, f"trigger at {t} s is not after the previous one ({times[-1]} s).",
-                                 line=i)
+                                 line=i, fix="triggers must be in time order; is this the story's TR file?")
             times.append(t)
         elif label == "sound-start":
             sound_start = t

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from . import io, ridge, transfer
 from .errors import InputError
+from . import provenance
 from .features.store import FeatureFile
 
 log = logging.getLogger(__name__)
@@ -33,9 +34,11 @@ def read_split(path) -> dict:
         return json.load(f)
 
 
-def load_space(path, space: str, split: dict):
-    """A space's corpus features, z-scored with train statistics: ``(train, test, lengths)``."""
-    arrays = FeatureFile(path).load(space, "corpus")
+def load_space(path, space: str, split: dict, job: dict):
+    """A space's corpus features, z-scored with train statistics: ``(train, test, lengths)``.
+    The file must record the features job that ``job`` expects (see :mod:`lre.provenance`)."""
+    arrays = FeatureFile(path, expect=provenance.expected_features(job, provenance.model_of(space))).load(space,
+                                                                                                         "corpus")
     missing = [d for d in split["train"] + split["test"] if d not in arrays]
     if missing:
         raise InputError(path, f"lacks corpus documents {missing[:3]} of the transfer split.",
@@ -55,7 +58,8 @@ def run_prepare(job: dict, universal_features, split_out, universal_out) -> None
     """Split the corpus documents and build the universal input from the static space."""
     tcfg = job["transfer"]
     space = tcfg["universal"]["space"]
-    arrays = FeatureFile(universal_features).load(space, "corpus")
+    arrays = FeatureFile(universal_features, expect=provenance.expected_features(job, provenance.model_of(space))
+                         ).load(space, "corpus")
     split = transfer.split_documents({d: len(a) for d, a in arrays.items()}, tcfg["test_fraction"],
                                      tcfg["cv_folds"], job["seed"])
     split["provenance"] = io.provenance(job)
@@ -78,7 +82,7 @@ def run_prepare(job: dict, universal_features, split_out, universal_out) -> None
 def run_encode(job: dict, split_path, universal_path, features_path, out, device: str = "cpu") -> None:
     split = read_split(split_path)
     space = job["space"]
-    Y_tr, Y_te, lengths = load_space(features_path, space, split)
+    Y_tr, Y_te, lengths = load_space(features_path, space, split, job)
     folds = _folds(split, lengths)
     h5py = io._h5()
     with h5py.File(universal_path, "r") as f:
@@ -116,7 +120,7 @@ def run_decode(job: dict, split_path, target_features, encoders: dict, out) -> N
     """Decode one target from every source latent; ``encoders`` maps source space -> file."""
     split = read_split(split_path)
     target = job["space"]
-    Y_tr, Y_te, lengths = load_space(target_features, target, split)
+    Y_tr, Y_te, lengths = load_space(target_features, target, split, job)
     folds = _folds(split, lengths)
     sources = list(encoders)
     loaded = [read_encoder(encoders[s]) for s in tqdm(sources, desc=f"{target}: load latents", mininterval=5)]
@@ -168,9 +172,9 @@ def read_matrix(path, name: str):
 def run_direct(job: dict, split_path, source_features, targets: dict, out) -> None:
     """Ridge from one full source space to every target; ``targets`` maps space -> file."""
     split = read_split(split_path)
-    X_tr, X_te, lengths = load_space(source_features, job["space"], split)
+    X_tr, X_te, lengths = load_space(source_features, job["space"], split, job)
     folds = _folds(split, lengths)
-    ys = [load_space(path, t, split)[:2] for t, path in targets.items()]
+    ys = [load_space(path, t, split, job)[:2] for t, path in targets.items()]
     res = transfer.direct_transfer(X_tr, X_te, folds, job["transfer"]["alphas"], ys)
     with io.h5_atomic(out) as f:
         io.h5_set_json(f, "provenance", io.provenance(job))
@@ -201,7 +205,7 @@ def run_similarity(job: dict, split_path, spaces: dict, out) -> None:
 
     split = read_split(split_path)
     names = list(spaces)
-    tests = [load_space(path, s, split)[1] for s, path in tqdm(spaces.items(), desc="load", mininterval=5)]
+    tests = [load_space(path, s, split, job)[1] for s, path in tqdm(spaces.items(), desc="load", mininterval=5)]
     methods = job["methods"]
     with io.h5_atomic(out) as f:
         io.h5_set_json(f, "provenance", io.provenance(job))

@@ -30,7 +30,8 @@ def load_mask(path) -> tuple[np.ndarray, np.ndarray]:
         raise InputError(path, f"is not a readable NIfTI image ({e}).") from None
     data = np.asarray(img.dataobj)
     if data.ndim != 3:
-        raise InputError(path, f"is {data.ndim}-D; a mask must be 3-D.")
+        raise InputError(path, f"is {data.ndim}-D; a mask must be 3-D.",
+                         fix="use a 3-D brain mask (one volume) in the responses' space.")
     mask = data != 0
     if not mask.any():
         raise InputError(path, "is empty (no non-zero voxel).")

@@ -39,7 +39,7 @@ def shift_rows(x: np.ndarray, k: int) -> np.ndarray:
 def extract(name: str, entry: dict, docs: list[list[str]], settings: dict, inputs: dict):
     from .store import FeatureFile
 
-    src = FeatureFile(inputs["of"])
+    src = FeatureFile(inputs["of"], expect=inputs.get("of_job"))
     k = int(entry["shift"])
     stored = [w for set_ in ("corpus", "stories") for w in src.words(set_).values()]
     if stored != list(docs):

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from .. import documents, io
+from .. import documents, io, provenance
 from ..errors import LreError
 from . import family_module, store
 
@@ -31,13 +31,15 @@ def run(job: dict, documents_path, out_path, runtime: dict, of_path=None) -> Non
     mod.check(name, entry, models)
     outs = mod.outputs(name, entry, models)
     docs = documents.read(documents_path)
+    provenance.check(documents_path, documents.read_provenance(documents_path), job.get("stimuli"),
+                     "documents file")
     words = [w for _, _, w in docs.items()]
     counts = docs.n_words()
     log.info("model %s (%s): %d spaces, %d corpus words, %d story words", name, entry["family"], len(outs),
              counts["corpus"], counts["stories"])
     settings = {**job["settings"], **runtime, "seed": job["seed"]}
     t0 = time.perf_counter()
-    feats, info = mod.extract(name, entry, words, settings, {"of": of_path})
+    feats, info = mod.extract(name, entry, words, settings, {"of": of_path, "of_job": job.get("of")})
     log.info("model %s: extracted in %.1f s", name, time.perf_counter() - t0)
     if list(feats) != outs:
         raise LreError(f"{name}: family {entry['family']} returned outputs {list(feats)}, expected {outs}")

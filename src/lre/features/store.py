@@ -46,7 +46,10 @@ def write(path, model: str, family: str, docs: Documents, feats: dict[str, list[
 class FeatureFile:
     """Read access to a feature file (opened per call, so it is safe to keep around)."""
 
-    def __init__(self, path):
+    def __init__(self, path, expect: dict | None = None):
+        """``expect``: the features job the file must record (see :mod:`lre.provenance`)."""
+        from .. import provenance
+
         self.path = Path(path)
         if not self.path.exists():
             raise InputError(self.path, "does not exist.", fix="run the features stage for this model first.")
@@ -55,6 +58,7 @@ class FeatureFile:
             self.spaces = io.h5_get_json(f, "spaces")
             self.model = str(f.attrs["model"])
             self.family = str(f.attrs["family"])
+        provenance.check(self.path, self.provenance, expect, "feature file")
 
     def _open(self):
         return io._h5().File(self.path, "r")

@@ -1,0 +1,115 @@
+"""Provenance checks: a stage refuses an input made for a different config.
+
+Every output records the job (the config slice) that made it and its hash
+(:func:`lre.io.provenance`). A job that reads another stage's output carries what it expects
+that output's job to be (``job["upstream"]``, filled by :func:`upstream`); on a mismatch the
+stage stops and names the fields that differ, unless told to accept it
+(``--accept-provenance`` on a stage command, or ``LRE_ACCEPT_PROVENANCE=1`` in the
+environment of a Snakemake run), which logs a warning instead. Package versions are recorded
+and a difference is logged, not refused: the legacy environment makes features with another
+transformers version by design.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from . import io
+from .errors import InputError
+
+log = logging.getLogger(__name__)
+
+_STIMULI = "@stimuli"  #: stands for upstream["stimuli"] inside each expected features job
+
+#: set by ``--accept-provenance``
+ACCEPT = False
+
+
+def model_of(space: str) -> str:
+    """The model of a space name ``<model>.<output>`` (outputs never contain a dot)."""
+    return space.rsplit(".", 1)[0]
+
+
+def upstream(cfg: dict, models) -> dict:
+    """What a job that reads the feature files of ``models`` expects them to record."""
+    from . import config
+
+    stimuli = config.stimuli_job(cfg)
+
+    def strip(job):
+        job = dict(job)
+        if job.get("stimuli") == stimuli:
+            job["stimuli"] = _STIMULI
+        if "of" in job:
+            job["of"] = strip(job["of"])
+        return job
+
+    return {"stimuli": stimuli, "features": {m: strip(config.features_job(cfg, m)) for m in sorted(set(models))}}
+
+
+def expected_features(job: dict, model: str) -> dict | None:
+    """The features job a feature file of ``model`` must record (None: the job expects nothing)."""
+    up = job.get("upstream")
+    if not up or model not in up.get("features", {}):
+        return None
+
+    def fill(j):
+        j = dict(j)
+        if j.get("stimuli") == _STIMULI:
+            j["stimuli"] = up["stimuli"]
+        if "of" in j:
+            j["of"] = fill(j["of"])
+        return j
+
+    return fill(up["features"][model])
+
+
+def differences(recorded, expected, prefix: str = "") -> list[tuple[str, object, object]]:
+    """``[(field, recorded value, expected value)]`` of two job dicts, field by field."""
+    if isinstance(recorded, dict) and isinstance(expected, dict):
+        out = []
+        for key in sorted(set(recorded) | set(expected), key=str):
+            field = f"{prefix}.{key}" if prefix else str(key)
+            out += differences(recorded.get(key, "<absent>"), expected.get(key, "<absent>"), field)
+        return out
+    return [] if recorded == expected else [(prefix or "<job>", recorded, expected)]
+
+
+def accepting() -> bool:
+    return ACCEPT or os.environ.get("LRE_ACCEPT_PROVENANCE", "") not in ("", "0")
+
+
+def check(path, recorded: dict | None, expected: dict | None, what: str) -> None:
+    """Refuse ``path`` (``what`` it is) if it was made for another job than ``expected``."""
+    if not expected:
+        return
+    if not recorded or "job" not in recorded:
+        problem = f"this {what} records no provenance, so it cannot be matched to this config."
+    elif recorded.get("config_hash") == io.config_hash(expected):
+        _versions(path, recorded)
+        return
+    else:
+        diffs = differences(recorded["job"], expected)
+        shown = "; ".join(f"{f}: file has {_short(a)}, this config gives {_short(b)}" for f, a, b in diffs[:4])
+        more = f" (and {len(diffs) - 4} more)" if len(diffs) > 4 else ""
+        problem = (f"this {what} was made for a different config (config_hash {recorded.get('config_hash')}, "
+                   f"expected {io.config_hash(expected)}): {shown}{more}.")
+    if accepting():
+        log.warning("%s: %s Used anyway (provenance mismatches accepted).", path, problem)
+        return
+    raise InputError(path, problem, fix="rerun the rule that makes it (Snakemake does so when it sees the "
+                     "changed parameters), or accept it with LRE_ACCEPT_PROVENANCE=1 / --accept-provenance.")
+
+
+def _versions(path, recorded: dict) -> None:
+    have = io.package_versions()
+    changed = {k: (v, have[k]) for k, v in recorded.get("packages", {}).items() if k in have and have[k] != v}
+    if changed:
+        log.info("%s was made with other package versions: %s", path,
+                 ", ".join(f"{k} {a} (now {b})" for k, (a, b) in sorted(changed.items())))
+
+
+def _short(value, limit: int = 60) -> str:
+    text = io.canonical_json(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

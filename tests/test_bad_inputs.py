@@ -1,0 +1,418 @@
+"""A catalogue of bad inputs, each refused with a message that names the file (or config
+field), the place, what is wrong and how to fix it; a stage that refuses writes nothing.
+
+docs/bad_inputs.md is this catalogue (case -> message); the last test checks that every case
+is there with the message the code gives. Regenerate the table with
+`python tests/test_bad_inputs.py > docs/bad_inputs.md`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from conftest import ROOT  # noqa: E402
+
+from lre import cli, config, encoding, stimuli, transfer  # noqa: E402
+from lre.datasets import lebel2023, narratives, volume  # noqa: E402
+from lre.errors import LreError  # noqa: E402
+from lre.features import check_models  # noqa: E402
+from lre.features.static import StaticTable  # noqa: E402
+
+WORDS = "the fire crews worked through the night to hold the line near the town".split()
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+def base_config(tmp: Path) -> dict:
+    """A valid config whose two stories and corpus live in ``tmp``."""
+    raw = yaml.safe_load((ROOT / "config.yaml").read_text())
+    raw["demo"] = {"enabled": False}
+    raw["results"] = str(tmp / "results")
+    raw["stimuli"] = {"stories": ["s1", "s2"], "format": "textgrid", "path": str(tmp / "{story}.TextGrid"),
+                      "tr_times": {"source": "file", "path": str(tmp / "{story}.tr")}}
+    raw["corpus"] = {"path": str(tmp / "corpus.txt")}
+    raw["dataset"] = {"format": "lebel2023", "root": str(tmp / "ds"), "subjects": ["UTS01"],
+                      "train_stories": ["s1"], "test_stories": ["s2"]}
+    for s in ("s1", "s2"):
+        write_textgrid(tmp / f"{s}.TextGrid", WORDS)
+        (tmp / f"{s}.tr").write_text(stimuli.format_trfile(np.arange(20) * 2.0 - 10.0, sound_start=0.0))
+    (tmp / "corpus.txt").write_text("a first document of the corpus\na second document\n")
+    return raw
+
+
+def write_textgrid(path: Path, words, starts=None, tier="word"):
+    starts = np.arange(len(words)) * 0.5 + 1.0 if starts is None else np.asarray(starts, float)
+    ivs = [stimuli.Interval(float(a), float(a) + 0.4, w) for a, w in zip(starts, words)]
+    stimuli.write_textgrid(path, [stimuli.Tier(tier, ivs)], 0.0, float(starts.max()) + 2.0)
+
+
+def run_stimuli(tmp: Path, raw: dict, capsys) -> str:
+    """Run the stimuli stage; it must refuse and write nothing. Returns its message."""
+    job = config.stimuli_job(config.validate(raw))
+    out = tmp / "documents.h5"
+    rc = cli.main(["stimuli", "--job", json.dumps(job), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert not out.exists() and not list(tmp.glob("documents.h5*")), "a partial output was left"
+    return err.strip().splitlines()[-1].split(": error: ", 1)[1]
+
+
+def refused(fn) -> str:
+    with pytest.raises(LreError) as info:
+        fn()
+    return str(info.value)
+
+
+# --------------------------------------------------------------------------- the cases
+# each: (what is wrong, function(tmp, capsys) -> message, fragments the message must hold)
+
+
+def tg_overlap(tmp, capsys):
+    raw = base_config(tmp)
+    write_textgrid(tmp / "s1.TextGrid", WORDS, starts=[1.0, 1.2] + [2.0 + 0.5 * i for i in range(len(WORDS) - 2)])
+    return run_stimuli(tmp, raw, capsys)
+
+
+def tg_reversed(tmp, capsys):
+    raw = base_config(tmp)
+    text = (tmp / "s1.TextGrid").read_text().replace("xmax = 1.4", "xmax = 0.9", 1)
+    (tmp / "s1.TextGrid").write_text(text)
+    return run_stimuli(tmp, raw, capsys)
+
+
+def tg_no_tier(tmp, capsys):
+    raw = base_config(tmp)
+    write_textgrid(tmp / "s1.TextGrid", WORDS, tier="phones")
+    return run_stimuli(tmp, raw, capsys)
+
+
+def tg_empty_story(tmp, capsys):
+    raw = base_config(tmp)
+    write_textgrid(tmp / "s1.TextGrid", ["sp", "{ns}", "", "sp"])
+    return run_stimuli(tmp, raw, capsys)
+
+
+def tg_truncated(tmp, capsys):
+    raw = base_config(tmp)
+    text = (tmp / "s1.TextGrid").read_text()
+    (tmp / "s1.TextGrid").write_text(text[: len(text) // 2])
+    return run_stimuli(tmp, raw, capsys)
+
+
+def tg_not_textgrid(tmp, capsys):
+    raw = base_config(tmp)
+    (tmp / "s1.TextGrid").write_text('File type = "ooTextFile"\nObject class = "Sound 2"\n\n0\n1\n')
+    return run_stimuli(tmp, raw, capsys)
+
+
+def story_missing(tmp, capsys):
+    raw = base_config(tmp)
+    (tmp / "s2.TextGrid").unlink()
+    return run_stimuli(tmp, raw, capsys)
+
+
+def gentle_unaligned(tmp, capsys):
+    raw = base_config(tmp)
+    raw["stimuli"].update(format="gentle", path=str(tmp / "{story}.json"))
+    for s in ("s1", "s2"):
+        (tmp / f"{s}.json").write_text(json.dumps({"words": [{"word": w, "case": "not-found-in-audio"}
+                                                             for w in WORDS]}))
+    return run_stimuli(tmp, raw, capsys)
+
+
+def gentle_not_json(tmp, capsys):
+    raw = base_config(tmp)
+    raw["stimuli"].update(format="gentle", path=str(tmp / "{story}.json"))
+    for s in ("s1", "s2"):
+        (tmp / f"{s}.json").write_text('{"words": [{"word": "the", "case": "success", "start": 1.0,}')
+    return run_stimuli(tmp, raw, capsys)
+
+
+def tsv_missing_column(tmp, capsys):
+    raw = base_config(tmp)
+    raw["stimuli"].update(format="tsv", path=str(tmp / "{story}.tsv"))
+    for s in ("s1", "s2"):
+        (tmp / f"{s}.tsv").write_text("word\tonset\n" + "".join(f"{w}\t{1 + i * 0.5}\n" for i, w in enumerate(WORDS)))
+    return run_stimuli(tmp, raw, capsys)
+
+
+def tsv_offset_before_onset(tmp, capsys):
+    raw = base_config(tmp)
+    raw["stimuli"].update(format="tsv", path=str(tmp / "{story}.tsv"))
+    for s in ("s1", "s2"):
+        rows = [f"{w}\t{1 + i * 0.5}\t{1 + i * 0.5 + 0.4}" for i, w in enumerate(WORDS)]
+        rows[3] = f"{WORDS[3]}\t3.0\t2.5"
+        (tmp / f"{s}.tsv").write_text("word\tonset\toffset\n" + "\n".join(rows) + "\n")
+    return run_stimuli(tmp, raw, capsys)
+
+
+def tr_no_triggers(tmp, capsys):
+    raw = base_config(tmp)
+    (tmp / "s1.tr").write_text("0.0000 sound-start\n30.0000 sound-stop\n")
+    return run_stimuli(tmp, raw, capsys)
+
+
+def tr_not_increasing(tmp, capsys):
+    raw = base_config(tmp)
+    (tmp / "s1.tr").write_text("0.0 trigger\n2.0 trigger\n1.5 trigger\n4.0 trigger\n")
+    return run_stimuli(tmp, raw, capsys)
+
+
+def story_past_the_scan(tmp, capsys):
+    raw = base_config(tmp)
+    (tmp / "s1.tr").write_text(stimuli.format_trfile(np.arange(3) * 2.0, sound_start=0.0))
+    return run_stimuli(tmp, raw, capsys)
+
+
+def with_config(mutate):
+    def case(tmp, capsys):
+        raw = base_config(tmp)
+        mutate(raw)
+        (tmp / "c.yaml").write_text(yaml.safe_dump(raw))
+        return refused(lambda: config.load(tmp / "c.yaml", check_models=False))
+    return case
+
+
+def key_typo(raw):
+    raw["encoding"]["delay"] = [1, 2]
+
+
+def duplicate_story(raw):
+    raw["stimuli"]["stories"] = ["s1", "s2", "s1"]
+
+
+def train_and_test(raw):
+    raw["dataset"]["test_stories"] = ["s1"]
+
+
+def empty_family(raw):
+    raw["features"]["models"]["lexical"]["outputs"] = []
+
+
+def alphas_not_positive(raw):
+    raw["encoding"]["alphas"] = [0, 1, 10]
+
+
+def layer_out_of_range(tmp, capsys):
+    raw = base_config(tmp)
+    raw["features"]["models"]["minilm"]["layers"] = [0, 9]
+    (tmp / "c.yaml").write_text(yaml.safe_dump(raw))
+    return refused(lambda: config.load(tmp / "c.yaml", check_models=False))
+
+
+def model_not_offline(tmp, capsys):
+    models = {"gpt2": {"family": "hf", "source": "openai-community/gpt2", "layers": [1], "context_tokens": 64,
+                       "word_vector": "last", "attention": "auto"}}
+    return refused(lambda: check_models(models))
+
+
+def static_inconsistent_dims(tmp, capsys):
+    (tmp / "vectors.txt").write_text("the 0.1 0.2 0.3\nfire 0.4 0.5\ncrews 0.6 0.7 0.8\n")
+    return refused(lambda: StaticTable(str(tmp / "vectors.txt")).lookup(["the", "crews"]))
+
+
+def lebel_tree(tmp, rows, values=None):
+    root = tmp / "ds"
+    (root / "derivative" / "preprocessed_data" / "UTS01").mkdir(parents=True)
+    (root / "derivative" / "respdict.json").write_text(json.dumps({"s1": 40}))
+    data = np.random.default_rng(0).standard_normal((rows, 5)).astype(np.float32) if values is None else values
+    with h5py.File(root / "derivative" / "preprocessed_data" / "UTS01" / "s1.hf5", "w") as f:
+        f["data"] = data
+    return {"root": str(root), "lebel": {"key": "data", "tr": 2.0, "start_time": 10.0, "pad": 5, "trim": 5}}
+
+
+def responses_wrong_length(tmp, capsys):
+    dcfg = lebel_tree(tmp, rows=25)
+    return refused(lambda: lebel2023.load_run(dcfg, "UTS01", "s1"))
+
+
+def responses_nan_voxels(tmp, capsys):
+    values = np.ones((20, 5), np.float32)
+    values[3, 2] = np.nan
+    dcfg = lebel_tree(tmp, rows=20, values=values)
+    return refused(lambda: lebel2023.load_run(dcfg, "UTS01", "s1"))
+
+
+def mask_mismatch(tmp, capsys):
+    import nibabel as nib
+
+    root = tmp / "ds002345"
+    func = root / "sub-001" / "func"
+    func.mkdir(parents=True)
+    img = nib.Nifti1Image(np.zeros((4, 4, 3, 10), np.float32), np.diag([3.0, 3.0, 4.0, 1.0]))
+    img.header.set_zooms((3.0, 3.0, 4.0, 1.5))
+    nib.save(img, str(func / "sub-001_task-pieman_bold.nii.gz"))
+    dcfg = {"root": str(root), "voxel_order": "c",
+            "narratives": {"bold": "sub-{subject}/func/sub-{subject}_task-{story}_bold.nii.gz", "events": "x",
+                           "onsets": {"pieman": 3.0}, "tr": 1.5, "trim": 0}}
+    mask = np.ones((5, 4, 3), bool)
+    return refused(lambda: narratives.load_run(dcfg, "001", "pieman", mask, np.diag([3.0, 3.0, 4.0, 1.0])))
+
+
+def mask_not_3d(tmp, capsys):
+    volume.save_nifti(tmp / "mask.nii.gz", np.ones((2, 2, 2, 2), np.float32), np.eye(4))
+    return refused(lambda: volume.load_mask(tmp / "mask.nii.gz"))
+
+
+def space_zero_variance(tmp, capsys):
+    return refused(lambda: transfer.zscore(np.ones((50, 3)), np.ones((10, 3)), "lexical.word_rate"))
+
+
+def feature_file_other_config(tmp, capsys):
+    from lre import documents
+    from lre.features import stage
+    from lre.features.store import FeatureFile
+
+    wt = stimuli.WordTimes(WORDS[:4], [0.0, 0.4, 0.8, 1.2], [0.4, 0.8, 1.2, 1.5])
+    docs = documents.Documents(corpus={"d0": WORDS}, stories={"s1": stimuli.Story("s1", wt, np.arange(5) * 2.0, 2.0)})
+    documents.write(tmp / "documents.h5", docs, {})
+    made = {"stage": "features", "model": "lexical", "entry": {"family": "lexical", "outputs": ["word_length"],
+                                                               "oov": "pieces"},
+            "settings": {"dtype": "float32", "batch_size": 8}, "seed": 0, "stimuli": {}}
+    stage.run(made, tmp / "documents.h5", tmp / "lexical.h5", {"device": "cpu", "threads": 1})
+    expected = dict(made, entry=dict(made["entry"], oov="zero"))
+    return refused(lambda: FeatureFile(tmp / "lexical.h5", expect=expected))
+
+
+def fit_alphas_not_positive(tmp, capsys):
+    X, Y = np.ones((20, 2)), np.ones((20, 1))
+    return refused(lambda: encoding.fit_and_score(X, Y, X[:5], Y[:5], [-1.0, 1.0]))
+
+
+CASES = {
+    "textgrid-overlapping-intervals": ("TextGrid whose word intervals overlap", tg_overlap,
+                                       ["s1.TextGrid", "line", "before the previous"]),
+    "textgrid-interval-ends-before-start": ("TextGrid interval that ends before it starts", tg_reversed,
+                                            ["s1.TextGrid", "line", "ends (0.9) before it starts"]),
+    "textgrid-no-word-tier": ("TextGrid without the word tier", tg_no_tier,
+                              ["s1.TextGrid", "has no tier named", "phones", "Fix:"]),
+    "textgrid-empty-story": ("a story whose TextGrid holds only silences and noises", tg_empty_story,
+                             ["s1.TextGrid", "has no words after dropping non-word tokens", "Fix:"]),
+    "textgrid-truncated": ("TextGrid cut off in the middle", tg_truncated, ["s1.TextGrid", "ends early", "line"]),
+    "textgrid-wrong-object": ("a Praat file that is not a TextGrid", tg_not_textgrid,
+                              ["s1.TextGrid", "Object class is 'Sound 2', not 'TextGrid'", "line"]),
+    "story-file-missing": ("a story listed in the config without its timing file", story_missing,
+                           ["s2.TextGrid", "does not exist", "Fix:"]),
+    "gentle-unaligned-words": ("Gentle align.json in which no word was aligned", gentle_unaligned,
+                               ["s1.json", "has no aligned word"]),
+    "gentle-not-json": ("Gentle align.json that is not valid JSON", gentle_not_json,
+                        ["s1.json", "line 1", "is not valid JSON"]),
+    "tsv-missing-column": ("TSV word timings without the offset column", tsv_missing_column,
+                           ["s1.tsv", "line 1", "header lacks column(s) ['offset']"]),
+    "tsv-offset-before-onset": ("TSV row whose offset is before its onset", tsv_offset_before_onset,
+                                ["s1.tsv", "line 5", "offset must be >= onset"]),
+    "trfile-no-triggers": ("TR file with no trigger lines", tr_no_triggers,
+                           ["s1.tr", "has 0 trigger line(s); at least 2 are needed"]),
+    "trfile-triggers-not-increasing": ("TR file whose triggers go back in time", tr_not_increasing,
+                                       ["s1.tr", "line 3", "is not after the previous one"]),
+    "story-longer-than-scan": ("story that ends after its last volume (TR file of another story)",
+                               story_past_the_scan, ["s1", "ends at", "last volume", "Fix:"]),
+    "config-key-typo": ("config key with a typo", with_config(key_typo),
+                        ["encoding", "unknown key 'delay' (did you mean 'delays'?)"]),
+    "duplicate-story-names": ("the same story listed twice", with_config(duplicate_story),
+                              ["stimuli.stories", "non-unique"]),
+    "story-in-train-and-test": ("a story both in training and test", with_config(train_and_test),
+                                ["dataset", "s1", "Fix:"]),
+    "empty-family": ("a model with no outputs", with_config(empty_family),
+                     ["features.models.lexical.outputs", "should be non-empty"]),
+    "alphas-not-positive": ("a ridge penalty that is not positive (config)", with_config(alphas_not_positive),
+                            ["encoding.alphas.0", "less than or equal to the minimum of 0"]),
+    "alphas-not-positive-fit": ("a ridge penalty that is not positive (library call)", fit_alphas_not_positive,
+                                ["encoding.alphas", "penalties must be positive"]),
+    "layer-out-of-range": ("a layer index the model does not have", layer_out_of_range,
+                           ["features.models.minilm.layers", "layer(s) [9] out of range", "0..6"]),
+    "model-not-available-offline": ("a hub model that is not cached, with HF_HUB_OFFLINE=1", model_not_offline,
+                                    ["features.models.gpt2.source", "not in the local cache", "Fix: download it once"]),
+    "static-table-inconsistent-dims": ("word-embedding table whose rows have different lengths",
+                                       static_inconsistent_dims, ["vectors.txt", "line 2", "has 2 values"]),
+    "responses-wrong-volume-count": ("response file whose volume count does not match respdict.json",
+                                     responses_wrong_length, ["s1.hf5", "respdict.json gives 40"]),
+    "responses-nan-voxels": ("response file with NaN voxels", responses_nan_voxels,
+                             ["s1.hf5", "non-finite values in 1 voxels", "Fix:"]),
+    "mask-grid-mismatch": ("BOLD run on a different grid from the mask", mask_mismatch,
+                           ["sub-001_task-pieman_bold.nii.gz", "differ from the mask's (5, 4, 3)"]),
+    "mask-not-3d": ("a brain mask that is not a 3-D image", mask_not_3d, ["mask.nii.gz", "is 4-D; a mask must be 3-D"]),
+    "feature-file-from-another-config": ("a feature file made for a different config (here another oov policy)",
+                                         feature_file_other_config,
+                                         ["lexical.h5", "made for a different config",
+                                          "entry.oov: file has 'pieces', this config gives 'zero'",
+                                          "LRE_ACCEPT_PROVENANCE=1"]),
+    "space-zero-variance": ("a feature space that is constant on the transfer corpus", space_zero_variance,
+                            ["lexical.word_rate", "zero variance", "Fix: add it to transfer.exclude"]),
+}
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_is_refused_clearly(case, tmp_path, capsys):
+    _, fn, fragments = CASES[case]
+    msg = fn(tmp_path, capsys)
+    for frag in fragments:
+        assert frag in msg, f"{case}: {frag!r} not in {msg!r}"
+
+
+def normalise(msg: str, tmp: Path) -> str:
+    return re.sub(r"\s+", " ", msg.replace(str(tmp) + "/", "").replace(str(tmp), "."))
+
+
+def test_the_docs_table_gives_every_case_with_its_message(tmp_path_factory, capsys):
+    doc = (ROOT / "docs" / "bad_inputs.md").read_text()
+    for case, (what, fn, _) in CASES.items():
+        tmp = tmp_path_factory.mktemp(case)
+        msg = normalise(fn(tmp, capsys), tmp)
+        row = next((line for line in doc.splitlines() if line.startswith(f"| `{case}` |")), None)
+        assert row is not None, f"docs/bad_inputs.md has no row for {case}"
+        assert msg.replace("|", "\\|") in row, f"{case}: the docs give another message than {msg!r}"
+
+
+class _StderrCapture:
+    """What capsys gives, outside pytest: stderr written since the last call."""
+
+    def __init__(self, buf):
+        self.buf = buf
+
+    def readouterr(self):
+        class Out:
+            err = self.buf.getvalue()
+        self.buf.seek(0)
+        self.buf.truncate()
+        return Out()
+
+
+if __name__ == "__main__":  # print docs/bad_inputs.md
+    import contextlib
+    import io as _io
+    import logging
+    import os
+    import tempfile
+
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    logging.disable(logging.CRITICAL)
+    print("# Bad inputs and what lre says\n")
+    print("Every case is refused before any output is written (stages write to a temporary name and")
+    print("rename), with a message that names the file and line or the config field, what is wrong and")
+    print("how to fix it. Each row is a test in `tests/test_bad_inputs.py`, which also checks that this")
+    print("table gives the message the code gives (regenerate it with")
+    print("`python tests/test_bad_inputs.py > docs/bad_inputs.md`).\n")
+    print("| case | input | message |\n|---|---|---|")
+    for case, (what, fn, _) in CASES.items():
+        with tempfile.TemporaryDirectory() as d:
+            buf = _io.StringIO()
+            with contextlib.redirect_stderr(buf):
+                msg = fn(Path(d), _StderrCapture(buf))
+            print(f"| `{case}` | {what} | {normalise(msg, Path(d)).replace('|', chr(92) + '|')} |")
