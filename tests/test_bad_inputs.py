@@ -285,6 +285,18 @@ def feature_file_other_config(tmp, capsys):
     return refused(lambda: FeatureFile(tmp / "lexical.h5", expect=expected))
 
 
+def split_other_config(tmp, capsys):
+    from lre import io, transfer_stage
+
+    made = {"stage": "transfer-prepare", "seed": 0, "transfer": {"test_fraction": 0.2, "cv_folds": 5}}
+    io.write_json(tmp / "split.json", {"train": ["d0"], "test": ["d1"], "provenance": io.provenance(made)})
+    expected = dict(made, transfer={"test_fraction": 0.25, "cv_folds": 5})
+    reader = {"stage": "transfer-encode", "seed": 0, "transfer": {"test_fraction": 0.25, "cv_folds": 5,
+                                                                  "method": "bottleneck"},
+              "expects": {"split": io.config_hash(expected)}}
+    return refused(lambda: transfer_stage.read_split(tmp / "split.json", reader))
+
+
 def fit_alphas_not_positive(tmp, capsys):
     X, Y = np.ones((20, 2)), np.ones((20, 1))
     return refused(lambda: encoding.fit_and_score(X, Y, X[:5], Y[:5], [-1.0, 1.0]))
@@ -348,6 +360,9 @@ CASES = {
                                          ["lexical.h5", "made for a different config",
                                           "entry.oov: file has 'pieces', this config gives 'zero'",
                                           "LRE_ACCEPT_PROVENANCE=1"]),
+    "transfer-split-from-another-config": ("a transfer split made with another test fraction", split_other_config,
+                                           ["split.json", "made for a different config",
+                                            "transfer.test_fraction: file has 0.2, this config gives 0.25"]),
     "space-zero-variance": ("a feature space that is constant on the transfer corpus", space_zero_variance,
                             ["lexical.word_rate", "zero variance", "Fix: add it to transfer.exclude"]),
 }

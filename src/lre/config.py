@@ -339,6 +339,13 @@ def transfer_prepare_job(cfg: dict) -> dict:
             "upstream": _upstream(cfg, [cfg["transfer"]["universal"]["space"]])}
 
 
+def _split_expected(cfg: dict) -> dict:
+    """The config hash that the transfer split and universal input must record."""
+    from .io import config_hash
+
+    return {"split": config_hash(transfer_prepare_job(cfg))}
+
+
 def encoder_job(cfg: dict, method: str, space: str) -> dict:
     t = cfg["transfer"]
     settings = {k: t[k] for k in SPLIT_KEYS + ("alphas", "bottleneck")}
@@ -346,13 +353,18 @@ def encoder_job(cfg: dict, method: str, space: str) -> dict:
     if method == "mlp":
         settings["mlp"] = t["mlp"]
     return {"stage": "transfer-encode", "seed": cfg["seed"], "space": space, "transfer": settings,
-            "upstream": _upstream(cfg, [space])}
+            "upstream": _upstream(cfg, [space]), "expects": _split_expected(cfg)}
 
 
 def decoder_job(cfg: dict, method: str, space: str, sources: list[str]) -> dict:
     t = cfg["transfer"]
+    from .io import config_hash
+
+    expects = _split_expected(cfg)
+    expects["encoders"] = {s: config_hash(encoder_job(cfg, method, s)) for s in sources}
     return {"stage": "transfer-decode", "seed": cfg["seed"], "method": method, "space": space, "sources": sources,
-            "transfer": {k: t[k] for k in SPLIT_KEYS + ("alphas", "bottleneck")}, "upstream": _upstream(cfg, [space])}
+            "transfer": {k: t[k] for k in SPLIT_KEYS + ("alphas", "bottleneck")}, "upstream": _upstream(cfg, [space]),
+            "expects": expects}
 
 
 def gather_job(cfg: dict, stage: str, spaces: list[str]) -> dict:
@@ -362,14 +374,16 @@ def gather_job(cfg: dict, stage: str, spaces: list[str]) -> dict:
 def direct_job(cfg: dict, space: str, targets: list[str]) -> dict:
     t = cfg["transfer"]
     return {"stage": "transfer-direct", "seed": cfg["seed"], "space": space, "targets": targets,
-            "transfer": {k: t[k] for k in SPLIT_KEYS + ("alphas",)}, "upstream": _upstream(cfg, [space] + targets)}
+            "transfer": {k: t[k] for k in SPLIT_KEYS + ("alphas",)}, "upstream": _upstream(cfg, [space] + targets),
+            "expects": _split_expected(cfg)}
 
 
 def similarity_job(cfg: dict, spaces: list[str]) -> dict:
     t = cfg["transfer"]
     return {"stage": "similarity", "seed": cfg["seed"], "spaces": spaces,
             "methods": [m for m in t["methods"] if m in ("cka", "rsa")],
-            "transfer": {k: t[k] for k in SPLIT_KEYS + ("rsa_words",)}, "upstream": _upstream(cfg, spaces)}
+            "transfer": {k: t[k] for k in SPLIT_KEYS + ("rsa_words",)}, "upstream": _upstream(cfg, spaces),
+            "expects": _split_expected(cfg)}
 
 
 def embedding_job(cfg: dict, method: str, spaces: list) -> dict:

@@ -76,6 +76,34 @@ def differences(recorded, expected, prefix: str = "") -> list[tuple[str, object,
     return [] if recorded == expected else [(prefix or "<job>", recorded, expected)]
 
 
+def shared_differences(recorded, current, prefix: str = "") -> list[tuple[str, object, object]]:
+    """Like :func:`differences`, but only over the keys both jobs have (jobs of different
+    stages share sections such as ``seed`` or ``transfer``)."""
+    if isinstance(recorded, dict) and isinstance(current, dict):
+        out = []
+        for key in sorted(set(recorded) & set(current) - {"stage", "upstream", "expects"}, key=str):
+            out += shared_differences(recorded[key], current[key], f"{prefix}.{key}" if prefix else str(key))
+        return out
+    return [] if recorded == current else [(prefix or "<job>", recorded, current)]
+
+
+def check_hash(path, recorded: dict | None, expected_hash: str | None, job: dict, what: str) -> None:
+    """Refuse ``path`` unless it records ``expected_hash``; name the fields it shares with
+    ``job`` (the reading stage's job) that differ."""
+    if not expected_hash:
+        return
+    if recorded and recorded.get("config_hash") == expected_hash:
+        return
+    if not recorded or "job" not in recorded:
+        problem = f"this {what} records no provenance, so it cannot be matched to this config."
+    else:
+        diffs = shared_differences(recorded["job"], job)
+        shown = "; ".join(f"{f}: file has {_short(a)}, this config gives {_short(b)}" for f, a, b in diffs[:4])
+        problem = (f"this {what} was made for a different config (config_hash {recorded.get('config_hash')}, "
+                   f"expected {expected_hash})" + (f": {shown}." if shown else "."))
+    _refuse(path, problem)
+
+
 def accepting() -> bool:
     return ACCEPT or os.environ.get("LRE_ACCEPT_PROVENANCE", "") not in ("", "0")
 
@@ -95,6 +123,10 @@ def check(path, recorded: dict | None, expected: dict | None, what: str) -> None
         more = f" (and {len(diffs) - 4} more)" if len(diffs) > 4 else ""
         problem = (f"this {what} was made for a different config (config_hash {recorded.get('config_hash')}, "
                    f"expected {io.config_hash(expected)}): {shown}{more}.")
+    _refuse(path, problem)
+
+
+def _refuse(path, problem: str) -> None:
     if accepting():
         log.warning("%s: %s Used anyway (provenance mismatches accepted).", path, problem)
         return

@@ -29,9 +29,14 @@ from .features.store import FeatureFile
 log = logging.getLogger(__name__)
 
 
-def read_split(path) -> dict:
+def read_split(path, job: dict | None = None) -> dict:
+    """The transfer split; with ``job``, it must be the one that job expects."""
     with open(path, encoding="utf-8") as f:
-        return json.load(f)
+        split = json.load(f)
+    if job is not None:
+        provenance.check_hash(path, split.get("provenance"), job.get("expects", {}).get("split"), job,
+                              "transfer split")
+    return split
 
 
 def load_space(path, space: str, split: dict, job: dict):
@@ -80,12 +85,14 @@ def run_prepare(job: dict, universal_features, split_out, universal_out) -> None
 
 
 def run_encode(job: dict, split_path, universal_path, features_path, out, device: str = "cpu") -> None:
-    split = read_split(split_path)
+    split = read_split(split_path, job)
     space = job["space"]
     Y_tr, Y_te, lengths = load_space(features_path, space, split, job)
     folds = _folds(split, lengths)
     h5py = io._h5()
     with h5py.File(universal_path, "r") as f:
+        provenance.check_hash(universal_path, io.h5_get_json(f, "provenance") if "provenance" in f.attrs else None,
+                              job.get("expects", {}).get("split"), job, "universal input")
         U_tr, U_te = f["train"][()].astype(np.float64), f["test"][()].astype(np.float64)
     enc = transfer.encode_space(U_tr, U_te, Y_tr, Y_te, folds, job["transfer"], job["seed"], device)
     log.info("encoder %s (%s): rank %d, alpha %s, bottleneck R^2 train %.3f test %.3f", space,
@@ -104,9 +111,12 @@ def run_encode(job: dict, split_path, universal_path, features_path, out, device
         f.attrs["n_folds"] = len(enc["fold_factors"])
 
 
-def read_encoder(path) -> dict:
+def read_encoder(path, expected_hash: str | None = None, job: dict | None = None) -> dict:
     h5py = io._h5()
     with h5py.File(path, "r") as f:
+        if expected_hash:
+            provenance.check_hash(path, io.h5_get_json(f, "provenance") if "provenance" in f.attrs else None,
+                                  expected_hash, job or {}, "encoder")
         return {"latent_train": f["latent_train"][()], "latent_test": f["latent_test"][()],
                 "factor": ridge.Factor.from_dict(f["factor"]),
                 "fold_factors": [ridge.Factor.from_dict(f[f"fold{i}"]) for i in range(int(f.attrs["n_folds"]))],
@@ -118,12 +128,14 @@ def read_encoder(path) -> dict:
 
 def run_decode(job: dict, split_path, target_features, encoders: dict, out) -> None:
     """Decode one target from every source latent; ``encoders`` maps source space -> file."""
-    split = read_split(split_path)
+    split = read_split(split_path, job)
     target = job["space"]
     Y_tr, Y_te, lengths = load_space(target_features, target, split, job)
     folds = _folds(split, lengths)
     sources = list(encoders)
-    loaded = [read_encoder(encoders[s]) for s in tqdm(sources, desc=f"{target}: load latents", mininterval=5)]
+    expected = job.get("expects", {}).get("encoders", {})
+    loaded = [read_encoder(encoders[s], expected.get(s), job)
+              for s in tqdm(sources, desc=f"{target}: load latents", mininterval=5)]
     res = transfer.decode_target(Y_tr, Y_te, folds, job["transfer"]["alphas"], loaded)
     best = sources[int(np.argmax(res["r2"]))]
     log.info("target %s: best source %s (R^2 %.3f); own latent R^2 %.3f", target, best, res["r2"].max(),
@@ -171,7 +183,7 @@ def read_matrix(path, name: str):
 
 def run_direct(job: dict, split_path, source_features, targets: dict, out) -> None:
     """Ridge from one full source space to every target; ``targets`` maps space -> file."""
-    split = read_split(split_path)
+    split = read_split(split_path, job)
     X_tr, X_te, lengths = load_space(source_features, job["space"], split, job)
     folds = _folds(split, lengths)
     ys = [load_space(path, t, split, job)[:2] for t, path in targets.items()]
@@ -203,7 +215,7 @@ def run_similarity(job: dict, split_path, spaces: dict, out) -> None:
     """Linear CKA and RSA between every pair of spaces on the transfer test words."""
     from . import similarity
 
-    split = read_split(split_path)
+    split = read_split(split_path, job)
     names = list(spaces)
     tests = [load_space(path, s, split, job)[1] for s, path in tqdm(spaces.items(), desc="load", mininterval=5)]
     methods = job["methods"]
