@@ -78,6 +78,21 @@ def refused(fn) -> str:
 # each: (what is wrong, function(tmp, capsys) -> message, fragments the message must hold)
 
 
+def with_file(name: str, text: str):
+    """A case: the valid setup with one file replaced by ``text``, through the stimuli stage."""
+    def case(tmp, capsys):
+        raw = base_config(tmp)
+        (tmp / name).write_text(text)
+        return run_stimuli(tmp, raw, capsys)
+    return case
+
+
+tg_not_textgrid = with_file("s1.TextGrid", 'File type = "ooTextFile"\nObject class = "Sound 2"\n\n0\n1\n')
+tr_no_triggers = with_file("s1.tr", "0.0000 sound-start\n30.0000 sound-stop\n")
+tr_not_increasing = with_file("s1.tr", "0.0 trigger\n2.0 trigger\n1.5 trigger\n4.0 trigger\n")
+story_past_the_scan = with_file("s1.tr", stimuli.format_trfile(np.arange(3) * 2.0, sound_start=0.0))
+
+
 def tg_overlap(tmp, capsys):
     raw = base_config(tmp)
     write_textgrid(tmp / "s1.TextGrid", WORDS, starts=[1.0, 1.2] + [2.0 + 0.5 * i for i in range(len(WORDS) - 2)])
@@ -107,12 +122,6 @@ def tg_truncated(tmp, capsys):
     raw = base_config(tmp)
     text = (tmp / "s1.TextGrid").read_text()
     (tmp / "s1.TextGrid").write_text(text[: len(text) // 2])
-    return run_stimuli(tmp, raw, capsys)
-
-
-def tg_not_textgrid(tmp, capsys):
-    raw = base_config(tmp)
-    (tmp / "s1.TextGrid").write_text('File type = "ooTextFile"\nObject class = "Sound 2"\n\n0\n1\n')
     return run_stimuli(tmp, raw, capsys)
 
 
@@ -154,24 +163,6 @@ def tsv_offset_before_onset(tmp, capsys):
         rows = [f"{w}\t{1 + i * 0.5}\t{1 + i * 0.5 + 0.4}" for i, w in enumerate(WORDS)]
         rows[3] = f"{WORDS[3]}\t3.0\t2.5"
         (tmp / f"{s}.tsv").write_text("word\tonset\toffset\n" + "\n".join(rows) + "\n")
-    return run_stimuli(tmp, raw, capsys)
-
-
-def tr_no_triggers(tmp, capsys):
-    raw = base_config(tmp)
-    (tmp / "s1.tr").write_text("0.0000 sound-start\n30.0000 sound-stop\n")
-    return run_stimuli(tmp, raw, capsys)
-
-
-def tr_not_increasing(tmp, capsys):
-    raw = base_config(tmp)
-    (tmp / "s1.tr").write_text("0.0 trigger\n2.0 trigger\n1.5 trigger\n4.0 trigger\n")
-    return run_stimuli(tmp, raw, capsys)
-
-
-def story_past_the_scan(tmp, capsys):
-    raw = base_config(tmp)
-    (tmp / "s1.tr").write_text(stimuli.format_trfile(np.arange(3) * 2.0, sound_start=0.0))
     return run_stimuli(tmp, raw, capsys)
 
 
@@ -297,6 +288,20 @@ def split_other_config(tmp, capsys):
     return refused(lambda: transfer_stage.read_split(tmp / "split.json", reader))
 
 
+def scores_other_config(tmp, capsys):
+    from lre import io
+    from lre.encoding_stage import read_scores
+
+    made = {"stage": "encode", "seed": 0, "subject": "UTS01", "encoding": {"delays": [1, 2, 3, 4]}}
+    with io.h5_atomic(tmp / "glove.vec.h5") as f:
+        io.h5_set_json(f, "provenance", io.provenance(made))
+        f["scores"] = np.zeros(3)
+    expected = dict(made, encoding={"delays": [1, 2]})
+    summary = {"stage": "encoding-summary", "subject": "UTS01", "encoding": {"delays": [1, 2]},
+               "expects": {"scores": {"glove.vec": io.config_hash(expected)}}}
+    return refused(lambda: read_scores(tmp / "glove.vec.h5", summary, "glove.vec"))
+
+
 def fit_alphas_not_positive(tmp, capsys):
     X, Y = np.ones((20, 2)), np.ones((20, 1))
     return refused(lambda: encoding.fit_and_score(X, Y, X[:5], Y[:5], [-1.0, 1.0]))
@@ -363,6 +368,9 @@ CASES = {
     "transfer-split-from-another-config": ("a transfer split made with another test fraction", split_other_config,
                                            ["split.json", "made for a different config",
                                             "transfer.test_fraction: file has 0.2, this config gives 0.25"]),
+    "encoding-result-from-another-config": ("encoding results made with other delays", scores_other_config,
+                                            ["glove.vec.h5", "encoding result was made for a different config",
+                                             "encoding.delays: file has [1,2,3,4], this config gives [1,2]"]),
     "space-zero-variance": ("a feature space that is constant on the transfer corpus", space_zero_variance,
                             ["lexical.word_rate", "zero variance", "Fix: add it to transfer.exclude"]),
 }

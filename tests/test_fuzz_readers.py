@@ -123,11 +123,13 @@ def corruption(draw, data: bytes):
     return data[:k] + draw(st.sampled_from([b"x", b"-", b"9999", b"", b"."])) + data[k + 1:]
 
 
-def must_read_or_refuse(kind, data, suffix):
+def read_or_refuse(kind, data, suffix) -> str:
+    """"refused" (lre's own error) or "read" (then the result must be usable); any other
+    exception propagates and fails the test."""
     try:
         got = read(kind, data, suffix)
     except LreError:
-        return
+        return "refused"
     # what reads must be usable: finite, ordered times
     if kind == "tr":
         times, tr = got
@@ -135,6 +137,7 @@ def must_read_or_refuse(kind, data, suffix):
     else:
         assert np.isfinite(got.onsets).all() and np.isfinite(got.offsets).all()
         assert np.all(got.offsets >= got.onsets) and len(got.words) == len(got.onsets)
+    return "read"
 
 
 @SETTINGS
@@ -142,7 +145,7 @@ def must_read_or_refuse(kind, data, suffix):
 def test_corrupted_textgrids_read_or_raise_lre_errors(tw, fmt, data):
     words, on, off = tw
     bad = data.draw(corruption(textgrid_bytes(words, on, off, fmt, "utf-8")))
-    must_read_or_refuse("textgrid", bad, ".TextGrid")
+    assert read_or_refuse("textgrid", bad, ".TextGrid") in ("read", "refused")
 
 
 @SETTINGS
@@ -150,11 +153,12 @@ def test_corrupted_textgrids_read_or_raise_lre_errors(tw, fmt, data):
 def test_corrupted_gentle_and_tsv_read_or_raise_lre_errors(tw, kind, data):
     words, on, off = tw
     good = gentle_bytes(words, on, off) if kind == "gentle" else tsv_bytes(words, on, off)
-    must_read_or_refuse(kind, data.draw(corruption(good)), ".json" if kind == "gentle" else ".tsv")
+    assert read_or_refuse(kind, data.draw(corruption(good)), ".json" if kind == "gentle" else ".tsv") in (
+        "read", "refused")
 
 
 @SETTINGS
 @given(st.integers(2, 30), st.data())
 def test_corrupted_tr_files_read_or_raise_lre_errors(n, data):
     good = stimuli.format_trfile(np.arange(n) * 2.0 - 10.0, sound_start=0.0).encode()
-    must_read_or_refuse("tr", data.draw(corruption(good)), ".tr")
+    assert read_or_refuse("tr", data.draw(corruption(good)), ".tr") in ("read", "refused")

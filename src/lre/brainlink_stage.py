@@ -16,7 +16,7 @@ import logging
 
 import numpy as np
 
-from . import brainlink, io, plots
+from . import brainlink, io, plots, provenance
 from .datasets.volume import load_mask, save_nifti, to_volume
 from .encoding import fdr_bh
 from .encoding_stage import read_scores
@@ -25,17 +25,19 @@ from .errors import InputError
 log = logging.getLogger(__name__)
 
 
-def load_embedding(path) -> tuple[list[str], np.ndarray]:
+def load_embedding(path, job: dict | None = None) -> tuple[list[str], np.ndarray]:
     h5py = io._h5()
     with h5py.File(path, "r") as f:
+        if job is not None:
+            provenance.check_h5(path, f, job.get("expects", {}).get("embedding"), job, "embedding")
         return io.h5_read_strings(f["spaces"]), f["coords"][()]
 
 
-def performance(scores: dict, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def performance(scores: dict, names: list[str], job: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``R[space, voxel]`` and each voxel's best-space p-value (Bonferroni over spaces)."""
     R, P = [], []
     for n in names:
-        s = read_scores(scores[n])
+        s = read_scores(scores[n], job, n)
         R.append(s["scores"])
         P.append(s["pvalues"])
     P = np.array(P)
@@ -44,14 +46,14 @@ def performance(scores: dict, names: list[str]) -> tuple[np.ndarray, np.ndarray]
 
 def run(job: dict, embedding_path, scores: dict, outputs: dict) -> None:
     bcfg, subject = job["brainlink"], job["subject"]
-    emb_names, coords = load_embedding(embedding_path)
+    emb_names, coords = load_embedding(embedding_path, job)
     groups = {s["name"]: s["group"] for s in job["spaces"]}
     names = [n for n in emb_names if n in scores]
     if len(names) < 4:
         raise InputError(embedding_path, f"only {len(names)} embedded spaces have encoding results for {subject}.",
                          fix="encode the embedded spaces (encoding.spaces) or embed the encoded ones.")
     C = coords[[emb_names.index(n) for n in names]]
-    R, p_best = performance(scores, names)
+    R, p_best = performance(scores, names, job)
     reliable = fdr_bh(p_best, bcfg["fdr_q"])
     res = brainlink.link(C, R, [groups[n] for n in names], min(bcfg["n_dims"], C.shape[1]), bcfg["permutations"],
                          [job["seed"], 7], -np.inf, bcfg["fdr_q"])

@@ -367,8 +367,15 @@ def decoder_job(cfg: dict, method: str, space: str, sources: list[str]) -> dict:
             "expects": expects}
 
 
-def gather_job(cfg: dict, stage: str, spaces: list[str]) -> dict:
-    return {"stage": stage, "spaces": spaces}
+def gather_job(cfg: dict, stage: str, spaces: list[str], method: str | None = None) -> dict:
+    """Stack the per-space results of a transfer method (``method``) or of direct transfer."""
+    from .io import config_hash
+
+    if stage == "transfer-gather":
+        return {"stage": stage, "spaces": spaces, "method": method,
+                "expects": {"decoders": {t: config_hash(decoder_job(cfg, method, t, spaces)) for t in spaces}}}
+    return {"stage": stage, "spaces": spaces,
+            "expects": {"direct": {s: config_hash(direct_job(cfg, s, spaces)) for s in spaces}}}
 
 
 def direct_job(cfg: dict, space: str, targets: list[str]) -> dict:
@@ -387,7 +394,11 @@ def similarity_job(cfg: dict, spaces: list[str]) -> dict:
 
 
 def embedding_job(cfg: dict, method: str, spaces: list) -> dict:
-    return {"stage": "embedding", "method": method, "spaces": _space_dicts(spaces), "embedding": cfg["embedding"]}
+    from .io import config_hash
+
+    mse = config_hash(gather_job(cfg, "transfer-gather", [sp.name for sp in spaces], method))
+    return {"stage": "embedding", "method": method, "spaces": _space_dicts(spaces), "embedding": cfg["embedding"],
+            "expects": {"mse": mse}}
 
 
 def compare_job(cfg: dict, spaces: list) -> dict:
@@ -471,14 +482,39 @@ def noise_ceiling_job(cfg: dict, subject: str) -> dict:
     return {"stage": "noise-ceiling", "subject": subject, "dataset": cfg["dataset"]}
 
 
+def encoding_chunks(cfg: dict, names: list[str]) -> list[list[str]]:
+    """The encoded spaces, cut into jobs of encoding.spaces_per_job."""
+    k = cfg["encoding"]["spaces_per_job"]
+    return [names[i:i + k] for i in range(0, len(names), k)]
+
+
+def score_hashes(cfg: dict, subject: str) -> dict[str, str]:
+    """space -> the config hash its encoding results of ``subject`` must record."""
+    from .features import resolve_spaces
+    from .io import config_hash
+
+    names = [sp.name for sp in encoding_spaces(cfg, resolve_spaces(cfg["features"]["models"]))]
+    out = {}
+    for chunk in encoding_chunks(cfg, names):
+        h = config_hash(encoding_job(cfg, subject, chunk))
+        out.update({n: h for n in chunk})
+    return out
+
+
 def encoding_summary_job(cfg: dict, subject: str, spaces: list) -> dict:
     return {"stage": "encoding-summary", "subject": subject, "spaces": _space_dicts(spaces),
-            "top_voxels": cfg["encoding"]["top_voxels"]}
+            "top_voxels": cfg["encoding"]["top_voxels"], "expects": {"scores": score_hashes(cfg, subject)}}
 
 
 def brainlink_job(cfg: dict, subject: str, spaces: list) -> dict:
+    from .features import resolve_spaces
+    from .io import config_hash
+
+    method = cfg["brainlink"]["method"]
+    embedded = transfer_spaces(cfg, resolve_spaces(cfg["features"]["models"]))
+    expects = {"scores": score_hashes(cfg, subject), "embedding": config_hash(embedding_job(cfg, method, embedded))}
     return {"stage": "brainlink", "seed": cfg["seed"], "subject": subject, "brainlink": cfg["brainlink"],
-            "dataset": cfg["dataset"], "spaces": _space_dicts(spaces)}
+            "dataset": cfg["dataset"], "spaces": _space_dicts(spaces), "expects": expects}
 
 
 def space_table_job(cfg: dict, spaces: list) -> dict:

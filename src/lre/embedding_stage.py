@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import spearmanr
 
-from . import embedding, io, plots
+from . import embedding, io, plots, provenance
 from .errors import InputError
 from .transfer_stage import read_matrix
 
@@ -33,6 +33,8 @@ def matrix_csv(path, M: np.ndarray, names: list[str], corner: str) -> None:
 
 def run(job: dict, mse_path, outputs: dict) -> None:
     """Write ``outputs``: h5, coords, affinity, eigenvalues (CSV) and the four figures."""
+    with io._h5().File(mse_path, "r") as f:
+        provenance.check_h5(mse_path, f, job.get("expects", {}).get("mse"), job, "error tensor")
     names, mse = read_matrix(mse_path, "mse")
     spaces = job["spaces"]
     if names != [s["name"] for s in spaces]:

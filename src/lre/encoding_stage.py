@@ -19,11 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import encoding, io, timing
+from . import encoding, io, provenance, timing
 from .datasets import loader
 from .datasets.volume import load_mask, save_nifti, to_volume
 from .errors import InputError
-from . import provenance
 from .features.store import FeatureFile
 
 log = logging.getLogger(__name__)
@@ -144,9 +143,13 @@ def run_noise_ceiling(job: dict, out_h5, out_nii=None, out_png=None) -> None:
     log.info("%s: noise ceiling from %d repeats, median %.3f", subject, Y_test.shape[0], float(np.median(ceiling)))
 
 
-def read_scores(path) -> dict:
+def read_scores(path, job: dict | None = None, space: str | None = None) -> dict:
+    """A space's encoding results; with ``job``, they must be the ones it expects."""
     h5py = io._h5()
     with h5py.File(path, "r") as f:
+        if job is not None:
+            expected = job.get("expects", {}).get("scores", {}).get(space)
+            provenance.check_h5(path, f, expected, job, "encoding result")
         out = {k: f[k][()] for k in f}
         out["attrs"] = dict(f.attrs)
     return out
@@ -156,7 +159,7 @@ def run_summary(job: dict, scores: dict, out_csv) -> None:
     """One row per space: mean r, mean r in its top voxels, significant voxels, penalties."""
     rows = []
     for sp in job["spaces"]:
-        s = read_scores(scores[sp["name"]])
+        s = read_scores(scores[sp["name"]], job, sp["name"])
         r = s["scores"]
         top = np.sort(r)[::-1][: job["top_voxels"]]
         rows.append([sp["name"], sp["model"], sp["family"], sp["group"], f"{r.mean():.5f}", f"{top.mean():.5f}",

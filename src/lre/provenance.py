@@ -104,6 +104,13 @@ def check_hash(path, recorded: dict | None, expected_hash: str | None, job: dict
     _refuse(path, problem)
 
 
+def check_h5(path, f, expected_hash: str | None, job: dict, what: str) -> None:
+    """:func:`check_hash` for an open HDF5 file of lre's."""
+    if expected_hash:
+        check_hash(path, io.h5_get_json(f, "provenance") if "provenance" in f.attrs else None, expected_hash, job,
+                   what)
+
+
 def accepting() -> bool:
     return ACCEPT or os.environ.get("LRE_ACCEPT_PROVENANCE", "") not in ("", "0")
 

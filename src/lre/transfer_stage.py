@@ -155,6 +155,7 @@ def run_gather(job: dict, decoders: dict, out) -> None:
     mse, alpha, r2 = [], [], []
     for t in spaces:
         with h5py.File(decoders[t], "r") as f:
+            provenance.check_h5(decoders[t], f, job.get("expects", {}).get("decoders", {}).get(t), job, "decoder")
             sources = io.h5_read_strings(f["sources"])
             if sources != spaces:
                 raise InputError(decoders[t], f"decodes from sources {sources[:3]}..., not the current spaces.",
@@ -202,6 +203,8 @@ def run_direct_gather(job: dict, sources: dict, out) -> None:
     cols = []
     for s in spaces:
         with h5py.File(sources[s], "r") as f:
+            provenance.check_h5(sources[s], f, job.get("expects", {}).get("direct", {}).get(s), job,
+                                "direct-transfer file")
             if io.h5_read_strings(f["targets"]) != spaces:
                 raise InputError(sources[s], "was computed for other target spaces.", fix="re-run the transfer stage.")
             cols.append(f["r2"][()])

@@ -48,8 +48,7 @@ DEMO_FMRI = HAS_DATASET and CFG["demo"]["enabled"] and CFG["demo"]["fmri"]["enab
 SUBJECTS = CFG["dataset"]["subjects"] if HAS_DATASET else []
 ESPACES = lre_config.encoding_spaces(CFG, SPACES) if HAS_DATASET else []
 ENAMES = [s.name for s in ESPACES]
-_per_job = CFG["encoding"]["spaces_per_job"]
-ENC_CHUNKS = [ENAMES[i : i + _per_job] for i in range(0, len(ENAMES), _per_job)]
+ENC_CHUNKS = lre_config.encoding_chunks(CFG, ENAMES)
 BSPACES = [s for s in TSPACES if s.name in ENAMES]  # embedded and encoded: linked to the brain
 HAS_MASK = HAS_DATASET and bool(CFG["dataset"]["mask"])
 

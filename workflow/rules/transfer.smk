@@ -88,7 +88,7 @@ rule transfer_gather:
         method="|".join(ENCODERS) or "none",
     params:
         lre=LRE,
-        job=lambda wildcards: job_json(lre_config.gather_job(CFG, "transfer-gather", TNAMES)),
+        job=lambda wildcards: job_json(lre_config.gather_job(CFG, "transfer-gather", TNAMES, wildcards.method)),
     log:
         log_path("transfer", "{method}", "gather.log"),
     threads: 1
