@@ -488,12 +488,14 @@ def encoding_chunks(cfg: dict, names: list[str]) -> list[list[str]]:
     return [names[i:i + k] for i in range(0, len(names), k)]
 
 
-def score_hashes(cfg: dict, subject: str) -> dict[str, str]:
-    """space -> the config hash its encoding results of ``subject`` must record."""
+def score_hashes(cfg: dict, subject: str, spaces: list | None = None) -> dict[str, str]:
+    """space -> the config hash its encoding results of ``subject`` must record (``spaces``:
+    all spaces of the config, resolved here when not given)."""
     from .features import resolve_spaces
     from .io import config_hash
 
-    names = [sp.name for sp in encoding_spaces(cfg, resolve_spaces(cfg["features"]["models"]))]
+    spaces = resolve_spaces(cfg["features"]["models"]) if spaces is None else spaces
+    names = [sp.name for sp in encoding_spaces(cfg, spaces)]
     out = {}
     for chunk in encoding_chunks(cfg, names):
         h = config_hash(encoding_job(cfg, subject, chunk))
@@ -511,8 +513,9 @@ def brainlink_job(cfg: dict, subject: str, spaces: list) -> dict:
     from .io import config_hash
 
     method = cfg["brainlink"]["method"]
-    embedded = transfer_spaces(cfg, resolve_spaces(cfg["features"]["models"]))
-    expects = {"scores": score_hashes(cfg, subject), "embedding": config_hash(embedding_job(cfg, method, embedded))}
+    every = resolve_spaces(cfg["features"]["models"])
+    expects = {"scores": score_hashes(cfg, subject, every),
+               "embedding": config_hash(embedding_job(cfg, method, transfer_spaces(cfg, every)))}
     return {"stage": "brainlink", "seed": cfg["seed"], "subject": subject, "brainlink": cfg["brainlink"],
             "dataset": cfg["dataset"], "spaces": _space_dicts(spaces), "expects": expects}
 

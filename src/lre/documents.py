@@ -125,8 +125,10 @@ def write(path, docs: Documents, provenance: dict) -> None:
 def read_provenance(path) -> dict | None:
     """The provenance record of a documents file (None when it has none)."""
     h5py = io._h5()
+    from .provenance import h5_provenance
+
     with h5py.File(path, "r") as f:
-        return io.h5_get_json(f, "provenance") if "provenance" in f.attrs else None
+        return h5_provenance(f)
 
 
 def read(path) -> Documents:

@@ -107,8 +107,12 @@ def check_hash(path, recorded: dict | None, expected_hash: str | None, job: dict
 def check_h5(path, f, expected_hash: str | None, job: dict, what: str) -> None:
     """:func:`check_hash` for an open HDF5 file of lre's."""
     if expected_hash:
-        check_hash(path, io.h5_get_json(f, "provenance") if "provenance" in f.attrs else None, expected_hash, job,
-                   what)
+        check_hash(path, h5_provenance(f), expected_hash, job, what)
+
+
+def h5_provenance(f) -> dict | None:
+    """The provenance record of an open HDF5 file of lre's (None when it has none)."""
+    return io.h5_get_json(f, "provenance") if "provenance" in f.attrs else None
 
 
 def accepting() -> bool:

@@ -91,8 +91,7 @@ def run_encode(job: dict, split_path, universal_path, features_path, out, device
     folds = _folds(split, lengths)
     h5py = io._h5()
     with h5py.File(universal_path, "r") as f:
-        provenance.check_hash(universal_path, io.h5_get_json(f, "provenance") if "provenance" in f.attrs else None,
-                              job.get("expects", {}).get("split"), job, "universal input")
+        provenance.check_h5(universal_path, f, job.get("expects", {}).get("split"), job, "universal input")
         U_tr, U_te = f["train"][()].astype(np.float64), f["test"][()].astype(np.float64)
     enc = transfer.encode_space(U_tr, U_te, Y_tr, Y_te, folds, job["transfer"], job["seed"], device)
     log.info("encoder %s (%s): rank %d, alpha %s, bottleneck R^2 train %.3f test %.3f", space,
@@ -114,9 +113,7 @@ def run_encode(job: dict, split_path, universal_path, features_path, out, device
 def read_encoder(path, expected_hash: str | None = None, job: dict | None = None) -> dict:
     h5py = io._h5()
     with h5py.File(path, "r") as f:
-        if expected_hash:
-            provenance.check_hash(path, io.h5_get_json(f, "provenance") if "provenance" in f.attrs else None,
-                                  expected_hash, job or {}, "encoder")
+        provenance.check_h5(path, f, expected_hash, job or {}, "encoder")
         return {"latent_train": f["latent_train"][()], "latent_test": f["latent_test"][()],
                 "factor": ridge.Factor.from_dict(f["factor"]),
                 "fold_factors": [ridge.Factor.from_dict(f[f"fold{i}"]) for i in range(int(f.attrs["n_folds"]))],
