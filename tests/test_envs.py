@@ -33,7 +33,8 @@ def constraints(name: str = "constraints.txt") -> dict[str, str]:
 
 
 #: env file -> the constraints file of its pip path
-PIP_PATH = {"extract.yaml": "constraints.txt", "fit.yaml": "constraints.txt", "legacy.yaml": "constraints-legacy.txt"}
+PIP_PATH = {"extract.yaml": ("constraints.txt",), "fit.yaml": ("constraints.txt",),
+            "legacy.yaml": ("constraints-legacy.txt",), "flatmap.yaml": ("constraints.txt", "constraints-flatmap.txt")}
 
 
 def env_pins() -> dict[str, dict[str, str]]:
@@ -49,11 +50,18 @@ def test_every_env_pin_equals_the_pip_path():
     envs = env_pins()
     assert set(envs) == set(PIP_PATH)
     for name, pins in envs.items():
-        cons = constraints(PIP_PATH[name])
+        cons = {}
+        for path in PIP_PATH[name]:
+            cons.update(constraints(path))
         assert pins, name
         for pkg, version in pins.items():
-            assert pkg in cons, f"{name} pins {pkg} but constraints.txt does not"
-            assert cons[pkg] == version, f"{name}: {pkg}=={version}, constraints.txt: {cons[pkg]}"
+            assert pkg in cons, f"{name} pins {pkg} but {PIP_PATH[name]} do not"
+            assert cons[pkg] == version, f"{name}: {pkg}=={version}, {PIP_PATH[name]}: {cons[pkg]}"
+
+
+def test_the_flatmap_env_is_the_fit_env_plus_the_flatmap_pins():
+    envs = env_pins()
+    assert envs["flatmap.yaml"] == {**envs["fit.yaml"], **constraints("constraints-flatmap.txt")}
 
 
 def test_every_rule_names_an_existing_env():
@@ -78,6 +86,7 @@ def test_installed_versions_match_the_pins():
 
 @pytest.mark.parametrize("group,pins", [("dependencies", "constraints.txt"), ("offline", "constraints.txt"),
                                         ("workflow", "constraints.txt"), ("test", "constraints.txt"),
+                                        ("flatmap", "constraints-flatmap.txt"),
                                         ("dependencies", "constraints-legacy.txt"),
                                         ("legacy", "constraints-legacy.txt")])
 def test_pins_satisfy_pyproject(group, pins):
@@ -88,6 +97,26 @@ def test_pins_satisfy_pyproject(group, pins):
         name = canonicalize_name(req.name)
         assert name in cons, f"{req} is not pinned in constraints.txt"
         assert req.specifier.contains(cons[name], prereleases=True), f"{req} excludes the pin {cons[name]}"
+
+
+def test_pycortex_where_installed_matches_its_pins():
+    """./install.sh --flatmap installs what constraints-flatmap.txt pins (CI installs it)."""
+    try:
+        importlib.metadata.version("pycortex")
+    except importlib.metadata.PackageNotFoundError:
+        if os.environ.get("CI"):
+            pytest.fail("pycortex is not installed; CI installs it with ./install.sh --flatmap")
+        pytest.skip("pycortex is not installed (./install.sh --flatmap)")
+    wrong = []
+    for pkg, version in constraints("constraints-flatmap.txt").items():
+        try:
+            have = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            wrong.append(f"{pkg} not installed")
+            continue
+        if have != version:
+            wrong.append(f"{pkg}: installed {have}, pinned {version}")
+    assert not wrong, wrong
 
 
 def test_the_legacy_environment_matches_its_pins():

@@ -115,6 +115,42 @@ def test_a_feature_file_made_for_another_config_is_refused_with_the_fields_that_
     assert FeatureFile(tmp_path / "lex.h5", expect=other).spaces
 
 
+def _with_packages(path, environment, **packages):
+    import h5py
+
+    with h5py.File(path, "r+") as f:
+        rec = io.h5_get_json(f, "provenance")
+        rec["environment"] = environment
+        rec["packages"].update(packages)
+        io.h5_set_json(f, "provenance", rec)
+
+
+def test_package_versions_are_refused_within_one_environment_and_logged_across(docs_file, tmp_path, monkeypatch,
+                                                                              caplog):
+    """A file this environment made before numpy changed is refused; one from another
+    environment (the legacy one) may differ, logged; a snakemake upgrade changes no number."""
+    import sys
+
+    lex = {"family": "lexical", "outputs": ["word_rate"], "oov": "pieces"}
+    stage.run(job("lex", lex), docs_file, tmp_path / "lex.h5", {"device": "cpu", "threads": 1})
+    _with_packages(tmp_path / "lex.h5", sys.prefix, numpy="1.26.4")
+    with pytest.raises(InputError, match=r"made in this environment .* numpy 1.26.4 \(now "):
+        FeatureFile(tmp_path / "lex.h5", expect=job("lex", lex))
+    _with_packages(tmp_path / "lex.h5", sys.prefix, numpy=io.package_versions()["numpy"], snakemake="8.0.0")
+    with caplog.at_level("INFO", logger="lre.provenance"):
+        assert FeatureFile(tmp_path / "lex.h5", expect=job("lex", lex)).spaces
+    assert "snakemake 8.0.0 (now" in caplog.text
+    _with_packages(tmp_path / "lex.h5", "/opt/envs/legacy", transformers="4.37.2", numpy="1.26.4")
+    caplog.clear()
+    with caplog.at_level("INFO", logger="lre.provenance"):
+        assert FeatureFile(tmp_path / "lex.h5", expect=job("lex", lex)).spaces
+    assert "made with other package versions" in caplog.text and "numpy 1.26.4 (now" in caplog.text
+    _with_packages(tmp_path / "lex.h5", sys.prefix)
+    monkeypatch.setenv("LRE_ACCEPT_PROVENANCE", "1")
+    assert FeatureFile(tmp_path / "lex.h5", expect=job("lex", lex)).spaces
+    assert "Used anyway" in caplog.text
+
+
 def test_the_features_stage_checks_its_documents_file(docs_file, tmp_path):
     lex = {"family": "lexical", "outputs": ["word_rate"], "oov": "pieces"}
     j = job("lex", lex)

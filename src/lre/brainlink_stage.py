@@ -19,7 +19,7 @@ import numpy as np
 from . import brainlink, io, plots, provenance
 from .datasets.volume import load_mask, save_nifti, to_volume
 from .encoding import fdr_bh
-from .encoding_stage import read_scores
+from .encoding_stage import read_scores, read_summary
 from .errors import InputError
 
 log = logging.getLogger(__name__)
@@ -97,12 +97,10 @@ def _mean(x, mask) -> float:
 
 def run_space_table(job: dict, embedding_path, summaries: dict, out_csv) -> None:
     """One row per space: family, layer, embedding coordinates, mean top-voxel r per subject."""
-    emb_names, coords = load_embedding(embedding_path) if embedding_path else ([], np.zeros((0, 0)))
+    emb_names, coords = load_embedding(embedding_path, job) if embedding_path else ([], np.zeros((0, 0)))
     per_subject = {}
     for subject, path in summaries.items():
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
-        top = [k for k in rows[0] if k.startswith("mean_r_top")][0]
+        rows, top = read_summary(path, job, subject)
         per_subject[subject] = {r["space"]: r[top] for r in rows}
     n_dims = min(3, coords.shape[1]) if len(emb_names) else 0
     header = ["space", "model", "family", "group", "layer"] + [f"dim{d + 1}" for d in range(n_dims)] + \
@@ -126,14 +124,15 @@ def run_check(job: dict, truth_path, brainlink_path, scores: dict, out_json) -> 
 
     from .datasets import synthetic
 
-    truth = synthetic.read_truth(truth_path)
+    truth = synthetic.read_truth(truth_path, job)
     h5py = io._h5()
     with h5py.File(brainlink_path, "r") as f:
+        provenance.check_h5(brainlink_path, f, job.get("expects", {}).get("brainlink"), job, "brain-link file")
         b = {k: f[k][()] for k in f if k != "spaces" and k != "provenance"}
     sig = truth["is_signal"].astype(bool)
     ok = sig & np.isfinite(b["principal"])
     rho = float(spearmanr(b["principal"][ok], truth["gradient"][ok])[0]) if ok.sum() > 2 else float("nan")
-    best_r = np.max([read_scores(path)["scores"] for path in scores.values()], axis=0)
+    best_r = np.max([read_scores(path, job, name)["scores"] for name, path in scores.items()], axis=0)
     by_threshold = {}
     for th in (0.2, 0.3, 0.4, 0.5):
         sel = ok & (best_r >= th)

@@ -246,17 +246,20 @@ def cmd_brainlink_check(args) -> None:
     brainlink_stage.run_check(job, args.truth, args.brainlink, _pairs(job["spaces"], args.scores, "score"), args.out)
 
 
-def cmd_performance_figure(args) -> None:
-    import csv
+def cmd_flatmap(args) -> None:
+    from . import flatmap
 
+    flatmap.run(json.loads(args.job), args.brainlink, {"principal": args.principal, "score": args.score})
+
+
+def cmd_performance_figure(args) -> None:
     from . import plots
+    from .encoding_stage import read_summary
 
     job = json.loads(args.job)
     table = {}
     for subject, path in _pairs(job["subjects"], args.summaries, "summary").items():
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
-        top = [k for k in rows[0] if k.startswith("mean_r_top")][0]
+        rows, top = read_summary(path, job, subject)
         table[subject] = {r["space"]: float(r[top]) for r in rows}
     plots.performance_bars(table, job["spaces"], args.out, "encoding performance of every space "
                            "(bars: mean over subjects, dots: subjects)")
@@ -405,6 +408,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--brainlink", required=True)
     sp.add_argument("--scores", nargs="+", required=True, help="score files, in the job's space order")
     sp.add_argument("--out", required=True)
+
+    sp = job_parser("flatmap", "pycortex flatmaps of a subject's brain-link maps", cmd_flatmap)
+    sp.add_argument("--brainlink", required=True)
+    sp.add_argument("--principal", required=True, help="PNG of the principal-dimension map to write")
+    sp.add_argument("--score", required=True, help="PNG of the brain-link score map to write")
 
     sp = job_parser("performance-figure", "bar chart of every space's encoding performance", cmd_performance_figure)
     sp.add_argument("--summaries", nargs="+", required=True)

@@ -402,7 +402,18 @@ def embedding_job(cfg: dict, method: str, spaces: list) -> dict:
 
 
 def compare_job(cfg: dict, spaces: list) -> dict:
-    return {"stage": "compare", "spaces": _space_dicts(spaces)}
+    """Compare the space-by-space matrices: what each input file must record (by method label)."""
+    from .io import config_hash
+
+    names = [sp.name for sp in spaces]
+    expects = {f"affinity ({m})": config_hash(embedding_job(cfg, m, spaces)) for m in cfg["embedding"]["methods"]}
+    methods = cfg["transfer"]["methods"]
+    if "direct" in methods:
+        expects["direct R^2"] = config_hash(gather_job(cfg, "direct-gather", names))
+    for m in ("cka", "rsa"):
+        if m in methods:
+            expects[m.upper()] = config_hash(similarity_job(cfg, names))
+    return {"stage": "compare", "spaces": _space_dicts(spaces), "expects": {"matrices": expects}}
 
 
 # --------------------------------------------------------------------------- dataset and encoding
@@ -450,6 +461,13 @@ def check_dataset(cfg: dict, spaces: list) -> None:
     if cfg["brainlink"]["method"] not in cfg["embedding"]["methods"]:
         raise ConfigError("brainlink.method", f"{cfg['brainlink']['method']!r} is not in embedding.methods.",
                           fix="link an embedding that is computed.")
+    pcx = cfg["brainlink"]["pycortex"]
+    for key in ("subject", "xfm") if pcx else ():
+        try:
+            pcx[key].format(subject="sub")
+        except (KeyError, IndexError, ValueError) as e:
+            raise ConfigError(f"brainlink.pycortex.{key}", f"{pcx[key]!r} is not a valid template ({e!r}).",
+                              fix="use plain text, with {subject} where the dataset's subject goes.") from None
     if cfg["demo"]["enabled"] and cfg["demo"]["fmri"]["enabled"]:
         names = [s.name for s in spaces]
         bad = [p for p in cfg["demo"]["fmri"]["planted"] if p not in names]
@@ -503,6 +521,32 @@ def score_hashes(cfg: dict, subject: str, spaces: list | None = None) -> dict[st
     return out
 
 
+def recovery_job(cfg: dict, subject: str, spaces: list) -> dict:
+    """(Demo) one subject's fits against the planted truth."""
+    from .io import config_hash
+
+    return {"stage": "recovery", "subject": subject, "spaces": [s.name for s in spaces],
+            "controls": [s.name for s in spaces if s.family == "random"],
+            "expects": {"scores": score_hashes(cfg, subject), "truth": config_hash(demo_fmri_job(cfg)),
+                        "ceiling": config_hash(noise_ceiling_job(cfg, subject))}}
+
+
+def brainlink_check_job(cfg: dict, subject: str, spaces: list) -> dict:
+    """(Demo) one subject's brain link against the planted gradient."""
+    from .io import config_hash
+
+    return {"stage": "brainlink-check", "subject": subject, "spaces": [s.name for s in spaces],
+            "expects": {"scores": score_hashes(cfg, subject), "truth": config_hash(demo_fmri_job(cfg)),
+                        "brainlink": config_hash(brainlink_job(cfg, subject, spaces))}}
+
+
+def performance_figure_job(cfg: dict, spaces: list) -> dict:
+    """Every space's encoding performance per subject, from the encoding summaries (each row
+    records the config hash of the encoding result it summarises)."""
+    return {"stage": "performance-figure", "subjects": cfg["dataset"]["subjects"], "spaces": _space_dicts(spaces),
+            "expects": {"rows": {s: score_hashes(cfg, s) for s in cfg["dataset"]["subjects"]}}}
+
+
 def encoding_summary_job(cfg: dict, subject: str, spaces: list) -> dict:
     return {"stage": "encoding-summary", "subject": subject, "spaces": _space_dicts(spaces),
             "top_voxels": cfg["encoding"]["top_voxels"], "expects": {"scores": score_hashes(cfg, subject)}}
@@ -516,12 +560,29 @@ def brainlink_job(cfg: dict, subject: str, spaces: list) -> dict:
     every = resolve_spaces(cfg["features"]["models"])
     expects = {"scores": score_hashes(cfg, subject, every),
                "embedding": config_hash(embedding_job(cfg, method, transfer_spaces(cfg, every)))}
-    return {"stage": "brainlink", "seed": cfg["seed"], "subject": subject, "brainlink": cfg["brainlink"],
+    return {"stage": "brainlink", "seed": cfg["seed"], "subject": subject,
+            "brainlink": {k: v for k, v in cfg["brainlink"].items() if k != "pycortex"},
             "dataset": cfg["dataset"], "spaces": _space_dicts(spaces), "expects": expects}
 
 
+def flatmap_job(cfg: dict, subject: str, spaces: list) -> dict:
+    """Flatmaps of one subject's brain-link maps (``brainlink.pycortex``)."""
+    from .io import config_hash
+
+    return {"stage": "flatmap", "subject": subject, "pycortex": cfg["brainlink"]["pycortex"],
+            "dataset": {k: cfg["dataset"][k] for k in ("mask", "voxel_order")},
+            "expects": {"brainlink": config_hash(brainlink_job(cfg, subject, spaces))}}
+
+
 def space_table_job(cfg: dict, spaces: list) -> dict:
-    return {"stage": "space-table", "spaces": _space_dicts(spaces), "subjects": cfg["dataset"]["subjects"]}
+    from .features import resolve_spaces
+    from .io import config_hash
+
+    every = resolve_spaces(cfg["features"]["models"])
+    method = cfg["brainlink"]["method"]
+    return {"stage": "space-table", "spaces": _space_dicts(spaces), "subjects": cfg["dataset"]["subjects"],
+            "expects": {"embedding": config_hash(embedding_job(cfg, method, transfer_spaces(cfg, every))),
+                        "rows": {s: score_hashes(cfg, s, every) for s in cfg["dataset"]["subjects"]}}}
 
 
 # --------------------------------------------------------------------------- job sizes

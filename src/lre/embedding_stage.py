@@ -86,7 +86,7 @@ def run_compare(job: dict, inputs: dict, out_png, out_csv) -> None:
     names = [s["name"] for s in spaces]
     mats = {}
     for method, (path, key) in inputs.items():
-        got, M = read_matrix(path, key)
+        got, M = read_matrix(path, key, job, job.get("expects", {}).get("matrices", {}).get(method))
         if got != names:
             raise InputError(path, "holds other spaces than the current config.", fix="re-run the transfer stage.")
         mats[method] = M

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io as _io
+import json
 import logging
 import zlib
 from pathlib import Path
@@ -162,15 +163,34 @@ def run_summary(job: dict, scores: dict, out_csv) -> None:
         s = read_scores(scores[sp["name"]], job, sp["name"])
         r = s["scores"]
         top = np.sort(r)[::-1][: job["top_voxels"]]
+        made = json.loads(s["attrs"]["provenance"])["config_hash"] if "provenance" in s["attrs"] else ""
         rows.append([sp["name"], sp["model"], sp["family"], sp["group"], f"{r.mean():.5f}", f"{top.mean():.5f}",
                      int(s["significant"].sum()), f"{s['significant'].mean():.4f}",
-                     f"{np.median(s['alphas']):.6g}", f"{s['attrs']['edge_fraction']:.3f}", s["attrs"]["solver"]])
+                     f"{np.median(s['alphas']):.6g}", f"{s['attrs']['edge_fraction']:.3f}", s["attrs"]["solver"], made])
     buf = _io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["space", "model", "family", "group", "mean_r", f"mean_r_top{job['top_voxels']}", "n_significant",
-                "share_significant", "median_alpha", "alpha_edge_share", "solver"])
+                "share_significant", "median_alpha", "alpha_edge_share", "solver", "config_hash"])
     w.writerows(rows)
     io.write_text(out_csv, buf.getvalue())
+
+
+def read_summary(path, job: dict | None = None, subject: str | None = None) -> tuple[list[dict], str]:
+    """The rows of an encoding summary and the name of its top-voxel column. With ``job``,
+    every row must come from the encoding result the job expects (column ``config_hash``)."""
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    tops = [k for k in (rows[0] if rows else {}) if k.startswith("mean_r_top")]
+    if not rows or not tops:
+        raise InputError(path, "is not an encoding summary (no rows, or no mean_r_top column).",
+                         fix="rerun the encoding_summary rule.")
+    expected = (job or {}).get("expects", {}).get("rows", {}).get(subject, {})
+    for line, row in enumerate(rows, start=2):
+        want = expected.get(row["space"])
+        if want and row.get("config_hash") != want:
+            provenance.refuse(path, f"line {line} summarises {row['space']}'s encoding result of "
+                              f"{row.get('config_hash') or 'unknown provenance'}, but this config's is {want}.")
+    return rows, tops[0]
 
 
 # --------------------------------------------------------------------------- demo: synthetic data
@@ -185,18 +205,19 @@ def run_demo_fmri(job: dict, documents_path, features: dict, root) -> None:
     feats = {space: FeatureFile(path, expect=provenance.expected_features(job, provenance.model_of(space)))
              .load(space, "stories") for space, path in features.items()}
     synthetic.make(root, job["subjects"], job["stories"], job["test_story"], docs, feats, job["fmri"], job["lebel"],
-                   job["seed"])
+                   job["seed"], record=io.provenance(job))
 
 
 def run_recovery(job: dict, truth_path, scores: dict, ceiling_path, out_json) -> None:
     """Compare one subject's fitted results with the planted truth."""
     from .datasets import synthetic
 
-    truth = synthetic.read_truth(truth_path)
+    truth = synthetic.read_truth(truth_path, job)
     names = list(scores)
-    S = np.stack([read_scores(scores[n])["scores"] for n in names])
+    S = np.stack([read_scores(scores[n], job, n)["scores"] for n in names])
     h5py = io._h5()
     with h5py.File(ceiling_path, "r") as f:
+        provenance.check_h5(ceiling_path, f, job.get("expects", {}).get("ceiling"), job, "noise ceiling")
         ceiling = f["ceiling"][()]
     res = synthetic.recovery(truth, names, S, ceiling, job["controls"])
     res["subject"] = job["subject"]

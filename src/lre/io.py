@@ -13,6 +13,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import sys
 from pathlib import Path
 from typing import Iterator
 
@@ -85,6 +86,7 @@ def provenance(job: dict, **extra) -> dict:
         "job": job,
         "packages": package_versions(),
         "python": platform.python_version(),
+        "environment": sys.prefix,
     }
     rec.update(extra)
     return rec

@@ -5,15 +5,20 @@ Every output records the job (the config slice) that made it and its hash
 that output's job to be (``job["upstream"]``, filled by :func:`upstream`); on a mismatch the
 stage stops and names the fields that differ, unless told to accept it
 (``--accept-provenance`` on a stage command, or ``LRE_ACCEPT_PROVENANCE=1`` in the
-environment of a Snakemake run), which logs a warning instead. Package versions are recorded
-and a difference is logged, not refused: the legacy environment makes features with another
-transformers version by design.
+environment of a Snakemake run), which logs a warning instead.
+
+Package versions are recorded with the environment (``sys.prefix``) that wrote the file. A
+file made in the reading stage's own environment before one of its packages changed (an
+upgrade halfway through a run) is refused the same way; a file from another environment
+(the legacy environment makes Flair and Transformer-XL features with transformers 4.37 by
+design) may differ, and the differences are logged.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 
 from . import io
 from .errors import InputError
@@ -93,6 +98,7 @@ def check_hash(path, recorded: dict | None, expected_hash: str | None, job: dict
     if not expected_hash:
         return
     if recorded and recorded.get("config_hash") == expected_hash:
+        _versions(path, recorded, what)
         return
     if not recorded or "job" not in recorded:
         problem = f"this {what} records no provenance, so it cannot be matched to this config."
@@ -101,7 +107,7 @@ def check_hash(path, recorded: dict | None, expected_hash: str | None, job: dict
         shown = "; ".join(f"{f}: file has {_short(a)}, this config gives {_short(b)}" for f, a, b in diffs[:4])
         problem = (f"this {what} was made for a different config (config_hash {recorded.get('config_hash')}, "
                    f"expected {expected_hash})" + (f": {shown}." if shown else "."))
-    _refuse(path, problem)
+    refuse(path, problem)
 
 
 def check_h5(path, f, expected_hash: str | None, job: dict, what: str) -> None:
@@ -126,7 +132,7 @@ def check(path, recorded: dict | None, expected: dict | None, what: str) -> None
     if not recorded or "job" not in recorded:
         problem = f"this {what} records no provenance, so it cannot be matched to this config."
     elif recorded.get("config_hash") == io.config_hash(expected):
-        _versions(path, recorded)
+        _versions(path, recorded, what)
         return
     else:
         diffs = differences(recorded["job"], expected)
@@ -134,23 +140,42 @@ def check(path, recorded: dict | None, expected: dict | None, what: str) -> None
         more = f" (and {len(diffs) - 4} more)" if len(diffs) > 4 else ""
         problem = (f"this {what} was made for a different config (config_hash {recorded.get('config_hash')}, "
                    f"expected {io.config_hash(expected)}): {shown}{more}.")
-    _refuse(path, problem)
+    refuse(path, problem)
 
 
-def _refuse(path, problem: str) -> None:
+_ACCEPT_HINT = "or accept it with LRE_ACCEPT_PROVENANCE=1 / --accept-provenance."
+
+
+def refuse(path, problem: str, fix: str | None = None) -> None:
+    """Stop on ``path`` (or, when mismatches are accepted, log a warning)."""
     if accepting():
         log.warning("%s: %s Used anyway (provenance mismatches accepted).", path, problem)
         return
-    raise InputError(path, problem, fix="rerun the rule that makes it (Snakemake does so when it sees the "
-                     "changed parameters), or accept it with LRE_ACCEPT_PROVENANCE=1 / --accept-provenance.")
+    raise InputError(path, problem, fix=fix or "rerun the rule that makes it (Snakemake does so when it sees the "
+                     "changed parameters), " + _ACCEPT_HINT)
 
 
-def _versions(path, recorded: dict) -> None:
+#: packages whose version does not change any number lre writes
+_NOT_NUMERIC = ("snakemake",)
+
+
+def _versions(path, recorded: dict, what: str = "file") -> None:
+    """Package versions: a file made in *this* environment (same ``sys.prefix``) before one of
+    its packages changed is refused; a file from another environment (the legacy one, another
+    machine's) may differ by design, so differences are logged."""
     have = io.package_versions()
     changed = {k: (v, have[k]) for k, v in recorded.get("packages", {}).items() if k in have and have[k] != v}
-    if changed:
-        log.info("%s was made with other package versions: %s", path,
-                 ", ".join(f"{k} {a} (now {b})" for k, (a, b) in sorted(changed.items())))
+    if not changed:
+        return
+    shown = ", ".join(f"{k} {a} (now {b})" for k, (a, b) in sorted(changed.items()))
+    numeric = {k: ab for k, ab in changed.items() if k not in _NOT_NUMERIC}
+    if numeric and recorded.get("environment") == sys.prefix:
+        refuse(path, f"this {what} was made in this environment ({sys.prefix}) before its packages changed: "
+               + ", ".join(f"{k} {a} (now {b})" for k, (a, b) in sorted(numeric.items())) + ".",
+               fix="rerun what made it with the packages installed now (Snakemake does not see package "
+               "changes: snakemake --forcerun <rule>, or --forceall), " + _ACCEPT_HINT)
+        return
+    log.info("%s was made with other package versions: %s", path, shown)
 
 
 def _short(value, limit: int = 60) -> str:

@@ -169,10 +169,13 @@ def run_gather(job: dict, decoders: dict, out) -> None:
     log.info("mse tensor %s", np.stack(mse).shape)
 
 
-def read_matrix(path, name: str):
-    """``(spaces, matrix)`` from a gathered transfer/similarity file."""
+def read_matrix(path, name: str, job: dict | None = None, expected_hash: str | None = None):
+    """``(spaces, matrix)`` from a gathered transfer/similarity file (or the embedding file);
+    with ``job``, it must record ``expected_hash``."""
     h5py = io._h5()
     with h5py.File(path, "r") as f:
+        if job is not None:
+            provenance.check_h5(path, f, expected_hash, job, "matrix file")
         return io.h5_read_strings(f["spaces"]), f[name][()]
 
 

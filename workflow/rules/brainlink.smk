@@ -33,6 +33,32 @@ rule brainlink:
         " --out {output.h5:q} --scatter {output.scatter:q} > {log:q} 2>&1"
 
 
+if FLATMAPS:
+
+    rule flatmap:
+        input:
+            PATHS["brainlink"],
+        output:
+            principal=report(PATHS["flatmap_principal"], caption="../report/flatmap_principal.rst",
+                             category="4. Brain link", subcategory="{subject}"),
+            score=report(PATHS["flatmap_score"], caption="../report/flatmap_score.rst", category="4. Brain link",
+                         subcategory="{subject}"),
+        params:
+            lre=LRE,
+            job=lambda wildcards: job_json(lre_config.flatmap_job(CFG, wildcards.subject, BSPACES)),
+        log:
+            log_path("brainlink", "{subject}_flatmap.log"),
+        threads: 1
+        resources:
+            mem_mb=4000,
+            runtime=20,
+        conda:
+            "../envs/flatmap.yaml"
+        shell:
+            "{params.lre} flatmap --job {params.job:q} --brainlink {input:q} --principal {output.principal:q}"
+            " --score {output.score:q} > {log:q} 2>&1"
+
+
 rule space_table:
     input:
         embedding=embedding_file("embedding.h5").format(method=CFG["brainlink"]["method"]),
@@ -67,8 +93,7 @@ if DEMO_FMRI:
                    subcategory="{subject}"),
         params:
             lre=LRE,
-            job=lambda wildcards: job_json({"stage": "brainlink-check", "subject": wildcards.subject,
-                                            "spaces": [s.name for s in BSPACES]}),
+            job=lambda wildcards: job_json(lre_config.brainlink_check_job(CFG, wildcards.subject, BSPACES)),
         log:
             log_path("brainlink", "{subject}_check.log"),
         threads: 1

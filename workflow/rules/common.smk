@@ -11,6 +11,7 @@ from snakemake_interface_executor_plugins.settings import DeploymentMethod
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 
 from lre import config as lre_config
+from lre import flatmap as lre_flatmap
 from lre.features import check_models, resolve_spaces
 
 # Run the package from this checkout: with the interpreter running Snakemake, or inside the
@@ -51,6 +52,12 @@ ENAMES = [s.name for s in ESPACES]
 ENC_CHUNKS = lre_config.encoding_chunks(CFG, ENAMES)
 BSPACES = [s for s in TSPACES if s.name in ENAMES]  # embedded and encoded: linked to the brain
 HAS_MASK = HAS_DATASET and bool(CFG["dataset"]["mask"])
+# Flatmaps need pycortex: in the flatmap rule's env with --use-conda, else installed here.
+PYCORTEX = CFG["brainlink"]["pycortex"] if HAS_DATASET else None
+FLATMAPS = bool(PYCORTEX) and (USE_CONDA or lre_flatmap.available())
+if PYCORTEX and not FLATMAPS and workflow.is_main_process:
+    logger.warning("lre: brainlink.pycortex is set, but pycortex is not installed here, so the flatmaps are "
+                   f"skipped. To draw them: {lre_flatmap.INSTALL}.")
 
 
 
@@ -98,6 +105,8 @@ PATHS = {
     "brainlink_principal_nii": res("brainlink", "{subject}_principal.nii.gz"),
     "brainlink_principal_png": res("brainlink", "{subject}_principal.png"),
     "brainlink_check": res("brainlink", "{subject}_check.json"),
+    "flatmap_principal": res("brainlink", "{subject}_principal_flat.png"),
+    "flatmap_score": res("brainlink", "{subject}_score_flat.png"),
     "space_table": res("summary.csv"),
     "logs": res("logs"),
 }
@@ -131,6 +140,8 @@ def all_targets():
         targets += expand(PATHS["brainlink"], subject=SUBJECTS)
         if HAS_MASK:
             targets += expand(PATHS["noise_ceiling_png"], subject=SUBJECTS)
+        if FLATMAPS:
+            targets += expand(PATHS["flatmap_principal"], subject=SUBJECTS)
     if DEMO_FMRI:
         targets += expand(PATHS["recovery"], subject=SUBJECTS)
         targets += expand(PATHS["brainlink_check"], subject=SUBJECTS)

@@ -111,8 +111,7 @@ rule performance_figure:
         report(PATHS["performance_png"], caption="../report/performance.rst", category="3. Encoding"),
     params:
         lre=LRE,
-        job=lambda wildcards: job_json({"stage": "performance-figure", "subjects": SUBJECTS,
-                                        "spaces": lre_config._space_dicts(ESPACES)}),
+        job=lambda wildcards: job_json(lre_config.performance_figure_job(CFG, ESPACES)),
     log:
         log_path("encoding", "performance_figure.log"),
     threads: 1
@@ -137,10 +136,7 @@ if DEMO_FMRI:
                    subcategory="{subject}"),
         params:
             lre=LRE,
-            job=lambda wildcards: job_json(
-                {"stage": "recovery", "subject": wildcards.subject, "spaces": ENAMES,
-                 "controls": [s.name for s in ESPACES if s.family == "random"]}
-            ),
+            job=lambda wildcards: job_json(lre_config.recovery_job(CFG, wildcards.subject, ESPACES)),
         log:
             log_path("encoding", "{subject}", "recovery.log"),
         threads: 1

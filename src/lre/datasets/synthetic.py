@@ -94,7 +94,7 @@ def plant(n_vox: int, gradient: np.ndarray, planted: list[str], fmri: dict, rng:
 
 
 def make(root, subjects: list[str], stories: list[str], test_story: str, docs, features: dict, fmri: dict,
-         lebel: dict, seed: int) -> dict:
+         lebel: dict, seed: int, record: dict | None = None) -> dict:
     """Write the dataset under ``root`` (LeBel layout) and the truth under ``root/truth``.
 
     Parameters
@@ -102,6 +102,7 @@ def make(root, subjects: list[str], stories: list[str], test_story: str, docs, f
     docs : :class:`lre.documents.Documents` with the stories (word times, volume times)
     features : {space: {story: (n_words, dim) array}} of the planted spaces
     fmri : the ``demo.fmri`` config; lebel : the ``dataset.lebel`` conventions
+    record : provenance stored in each truth file (:func:`lre.io.provenance` of the job)
     """
     root = Path(root)
     planted = list(fmri["planted"])
@@ -167,6 +168,8 @@ def make(root, subjects: list[str], stories: list[str], test_story: str, docs, f
         save_nifti(root / "truth" / f"{subject}_gradient.nii.gz", to_volume(gradient, mask, order), affine,
                    "planted low-to-high gradient")
         with io.h5_atomic(root / "truth" / f"{subject}.h5") as f:
+            if record is not None:
+                io.h5_set_json(f, "provenance", record)
             io.h5_write_strings(f, "planted", planted)
             for key, val in {**truth, "gradient": gradient, "sigma": sigma, "planted_ceiling": planted_ceiling,
                              "ijk": ijk}.items():
@@ -179,9 +182,14 @@ def make(root, subjects: list[str], stories: list[str], test_story: str, docs, f
     return summary
 
 
-def read_truth(path) -> dict:
+def read_truth(path, job: dict | None = None) -> dict:
+    """A subject's planted truth; with ``job``, it must be the truth the job expects."""
+    from .. import provenance
+
     h5py = io._h5()
     with h5py.File(path, "r") as f:
+        if job is not None:
+            provenance.check_h5(path, f, job.get("expects", {}).get("truth"), job, "planted truth")
         out = {k: f[k][()] for k in f if k != "planted"}
         out["planted"] = io.h5_read_strings(f["planted"])
     return out
