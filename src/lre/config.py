@@ -575,14 +575,13 @@ def flatmap_job(cfg: dict, subject: str, spaces: list) -> dict:
 
 
 def space_table_job(cfg: dict, spaces: list) -> dict:
-    from .features import resolve_spaces
+    """One row per space of ``spaces`` (all spaces of the config)."""
     from .io import config_hash
 
-    every = resolve_spaces(cfg["features"]["models"])
     method = cfg["brainlink"]["method"]
     return {"stage": "space-table", "spaces": _space_dicts(spaces), "subjects": cfg["dataset"]["subjects"],
-            "expects": {"embedding": config_hash(embedding_job(cfg, method, transfer_spaces(cfg, every))),
-                        "rows": {s: score_hashes(cfg, s, every) for s in cfg["dataset"]["subjects"]}}}
+            "expects": {"embedding": config_hash(embedding_job(cfg, method, transfer_spaces(cfg, spaces))),
+                        "rows": {s: score_hashes(cfg, s, spaces) for s in cfg["dataset"]["subjects"]}}}
 
 
 # --------------------------------------------------------------------------- job sizes

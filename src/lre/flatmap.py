@@ -19,12 +19,12 @@ pycortex is imported here only; without it the workflow skips the flatmaps and s
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from pathlib import Path
 
 import numpy as np
 
+from . import io, provenance
 from .datasets.volume import load_mask, to_volume
 from .errors import ConfigError, InputError, MissingModelError
 
@@ -36,9 +36,10 @@ INSTALL = "pip install -e '.[flatmap]' (or run Snakemake with --use-conda: the f
 def available() -> bool:
     """Whether pycortex can be imported here."""
     try:
-        return importlib.util.find_spec("cortex") is not None and _import() is not None
+        _import()
     except ImportError:
         return False
+    return True
 
 
 def _import():
@@ -134,8 +135,6 @@ def symmetric_limit(values: np.ndarray) -> float:
 def run(job: dict, brainlink_path, outputs: dict) -> None:
     """The flatmap stage: the principal-dimension map and the brain-link score map of one
     subject (``outputs``: ``principal`` and ``score`` PNG paths)."""
-    from . import io, provenance
-
     subject = job["subject"]
     h5py = io._h5()
     with h5py.File(brainlink_path, "r") as f:

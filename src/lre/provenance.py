@@ -167,15 +167,17 @@ def _versions(path, recorded: dict, what: str = "file") -> None:
     changed = {k: (v, have[k]) for k, v in recorded.get("packages", {}).items() if k in have and have[k] != v}
     if not changed:
         return
-    shown = ", ".join(f"{k} {a} (now {b})" for k, (a, b) in sorted(changed.items()))
+    def shown(versions):
+        return ", ".join(f"{k} {a} (now {b})" for k, (a, b) in sorted(versions.items()))
+
     numeric = {k: ab for k, ab in changed.items() if k not in _NOT_NUMERIC}
     if numeric and recorded.get("environment") == sys.prefix:
         refuse(path, f"this {what} was made in this environment ({sys.prefix}) before its packages changed: "
-               + ", ".join(f"{k} {a} (now {b})" for k, (a, b) in sorted(numeric.items())) + ".",
+               f"{shown(numeric)}.",
                fix="rerun what made it with the packages installed now (Snakemake does not see package "
                "changes: snakemake --forcerun <rule>, or --forceall), " + _ACCEPT_HINT)
         return
-    log.info("%s was made with other package versions: %s", path, shown)
+    log.info("%s was made with other package versions: %s", path, shown(changed))
 
 
 def _short(value, limit: int = 60) -> str:
