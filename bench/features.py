@@ -21,7 +21,7 @@ import time
 import numpy as np
 import torch
 
-from lre.demo import lee_corpus_path
+from lre.stimuli.demo import lee_corpus_path
 from lre.features import hf
 from lre.stimuli import text_to_words
 

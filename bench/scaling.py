@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from lre import encoding, transfer
-from lre.demo import lee_corpus_path
+from lre.stimuli.demo import lee_corpus_path
 from lre.features import hf
 from lre.stimuli import text_to_words
 

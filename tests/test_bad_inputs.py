@@ -22,7 +22,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest import ROOT  # noqa: E402
 
-from lre import cli, config, encoding, stimuli, transfer  # noqa: E402
+from lre import cli, config, encoding, jobs, stimuli, transfer  # noqa: E402
 from lre.datasets import lebel2023, narratives, volume  # noqa: E402
 from lre.errors import LreError  # noqa: E402
 from lre.features import check_models  # noqa: E402
@@ -59,7 +59,7 @@ def write_textgrid(path: Path, words, starts=None, tier="word"):
 
 def run_stimuli(tmp: Path, raw: dict, capsys) -> str:
     """Run the stimuli stage; it must refuse and write nothing. Returns its message."""
-    job = config.stimuli_job(config.validate(raw))
+    job = jobs.stimuli_job(config.validate(raw))
     out = tmp / "documents.h5"
     rc = cli.main(["stimuli", "--job", json.dumps(job), "--out", str(out)])
     err = capsys.readouterr().err
@@ -261,7 +261,7 @@ def space_zero_variance(tmp, capsys):
 
 
 def feature_file_other_config(tmp, capsys):
-    from lre import documents
+    from lre.stimuli import documents
     from lre.features import stage
     from lre.features.store import FeatureFile
 
@@ -277,7 +277,8 @@ def feature_file_other_config(tmp, capsys):
 
 
 def split_other_config(tmp, capsys):
-    from lre import io, transfer_stage
+    from lre import io
+    from lre.transfer import stage as transfer_stage
 
     made = {"stage": "transfer-prepare", "seed": 0, "transfer": {"test_fraction": 0.2, "cv_folds": 5}}
     io.write_json(tmp / "split.json", {"train": ["d0"], "test": ["d1"], "provenance": io.provenance(made)})
@@ -290,7 +291,7 @@ def split_other_config(tmp, capsys):
 
 def scores_other_config(tmp, capsys):
     from lre import io
-    from lre.encoding_stage import read_scores
+    from lre.encoding.stage import read_scores
 
     made = {"stage": "encode", "seed": 0, "subject": "UTS01", "encoding": {"delays": [1, 2, 3, 4]}}
     with io.h5_atomic(tmp / "glove.vec.h5") as f:
@@ -307,7 +308,7 @@ def file_from_a_changed_environment(tmp, capsys):
     import sys
 
     from lre import io
-    from lre.encoding_stage import read_scores
+    from lre.encoding.stage import read_scores
 
     made = {"stage": "encode", "seed": 0, "subject": "UTS01", "encoding": {"delays": [1, 2, 3, 4]}}
     record = io.provenance(made)
@@ -321,7 +322,7 @@ def file_from_a_changed_environment(tmp, capsys):
 
 
 def summary_row_from_another_config(tmp, capsys):
-    from lre.encoding_stage import read_summary
+    from lre.encoding.stage import read_summary
 
     (tmp / "summary.csv").write_text("space,model,family,group,mean_r,mean_r_top100,config_hash\n"
                                      "glove.vec,glove,static,glove,0.1,0.3,0123456789abcdef\n")

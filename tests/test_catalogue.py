@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import MINILM
-from lre import config
+from lre import resources
 from lre.errors import MissingModelError
 from lre.features import catalogue, check_models, hf, resolve_spaces
 
@@ -63,9 +63,9 @@ def test_hub_ids_plan_offline_from_the_catalogue():
                if v["family"] == "hf" else dict(v, context_words=64) for k, v in models.items()}
     names = [s.name for s in resolve_spaces(entries)]
     assert names == [f"gpt2.L{i}" for i in range(13)] + [f"en_zh.L{i}" for i in range(7)] + ["pos.tags"]
-    assert config.features_env(entries["gpt2"]) == "extract" and config.features_env(entries["pos"]) == "legacy"
-    assert config.features_env({"family": "hf", "source": "transfo-xl/transfo-xl-wt103"}) == "legacy"
-    assert config.features_env(tiny_entry("gpt2")) == "extract"
+    assert resources.features_env(entries["gpt2"]) == "extract" and resources.features_env(entries["pos"]) == "legacy"
+    assert resources.features_env({"family": "hf", "source": "transfo-xl/transfo-xl-wt103"}) == "legacy"
+    assert resources.features_env(tiny_entry("gpt2")) == "extract"
 
 
 def test_missing_legacy_dependencies_name_the_environment_to_install():

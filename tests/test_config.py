@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lre import config
+from lre import config, jobs
 from lre.errors import ConfigError
 from lre.features import resolve_spaces
 
@@ -86,13 +86,10 @@ def test_semantic_checks(demo_raw):
 
 def test_demo_paths_must_match(demo_raw):
     cfg = config.validate(demo_raw)
-    paths = {"demo_root": "results/demo", "demo_mask": "results/demo/derivative/masks/{subject}_mask.nii.gz",
-             "demo_textgrid": "results/demo/derivative/TextGrids/{story}.TextGrid",
-             "demo_trfile": "results/demo/derivative/trfiles/{story}.tr", "demo_corpus": "results/demo/corpus.txt"}
-    config.check_demo_paths(cfg, paths)
+    config.check_demo_paths(cfg)
     cfg["corpus"]["path"] = "elsewhere.txt"
     with pytest.raises(ConfigError, match="corpus.path.*results/demo/corpus.txt"):
-        config.check_demo_paths(cfg, paths)
+        config.check_demo_paths(cfg)
 
 
 def _walk(node, path, out):
@@ -124,12 +121,12 @@ def test_every_key_in_the_schema_is_described():
 
 def test_job_slices_change_only_with_what_they_depend_on(demo_raw):
     cfg = config.validate(demo_raw)
-    a = config.features_job(cfg, "glove")
+    a = jobs.features_job(cfg, "glove")
     cfg2 = copy.deepcopy(cfg)
     cfg2["features"]["models"]["minilm"]["context_tokens"] = 64
-    assert config.features_job(cfg2, "glove") == a
-    assert config.features_job(cfg2, "minilm") != config.features_job(cfg, "minilm")
-    nxt = config.features_job(cfg, "glove_next")
+    assert jobs.features_job(cfg2, "glove") == a
+    assert jobs.features_job(cfg2, "minilm") != jobs.features_job(cfg, "minilm")
+    nxt = jobs.features_job(cfg, "glove_next")
     assert nxt["of"] == a  # a shift job depends on its source's slice
 
 

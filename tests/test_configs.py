@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, run_snakemake
-from lre import config, stimuli
+from lre import config, resources, stimuli
 from lre.features import catalogue, resolve_spaces
 
 CONFIGS = ROOT / "config"
@@ -109,7 +109,7 @@ def test_every_hub_model_of_paper100_is_catalogued_with_its_family_and_env():
             assert known.family == entry["family"], name
             layers = entry["layers"] if entry["family"] == "hf" else []
             assert all(0 <= i <= known.layers for i in layers), name
-            assert config.features_env(entry) == ("legacy" if name in ("transfo_xl", "flair", "pos", "chunk", "ner",
+            assert resources.features_env(entry) == ("legacy" if name in ("transfo_xl", "flair", "pos", "chunk", "ner",
                                                                         "frame") else "extract"), name
 
 

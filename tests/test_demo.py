@@ -5,16 +5,24 @@ import json
 import numpy as np
 import pytest
 
-from lre import demo, stimuli
+from lre import stimuli
+from lre.stimuli import demo
 
 DEMO = dict(story_words=300, corpus_words=400, tr=2.0, lead_in=10.0, syllable_seconds=0.2, pause_comma=0.25,
             pause_sentence=0.6, jitter=0.15)
 
 
+def make(root, stories, seed):
+    """The demo under ``root`` as the workflow lays it out (lre.paths, relative to demo/)."""
+    return demo.make(stories, DEMO, seed, {s: root / f"derivative/TextGrids/{s}.TextGrid" for s in stories},
+                     {s: root / f"derivative/trfiles/{s}.tr" for s in stories}, root / "corpus.txt",
+                     root / "manifest.json")
+
+
 @pytest.fixture(scope="module")
 def made(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo")
-    manifest = demo.make(root, ["a", "b", "c"], DEMO, seed=0)
+    manifest = make(root, ["a", "b", "c"], seed=0)
     return root, manifest
 
 
@@ -62,11 +70,11 @@ def test_trfile_covers_the_story_with_lead_in(made):
 
 def test_same_seed_same_files_other_seed_other_text(made, tmp_path):
     root, manifest = made
-    again = demo.make(tmp_path / "x", ["a", "b", "c"], DEMO, seed=0)
+    again = make(tmp_path / "x", ["a", "b", "c"], seed=0)
     assert again == manifest
     assert (tmp_path / "x/derivative/TextGrids/b.TextGrid").read_bytes() == \
         (root / "derivative/TextGrids/b.TextGrid").read_bytes()
-    other = demo.make(tmp_path / "y", ["a"], DEMO, seed=1)
+    other = make(tmp_path / "y", ["a"], seed=1)
     assert other["stories"]["a"]["documents"] != manifest["stories"]["a"]["documents"]
 
 

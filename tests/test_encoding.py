@@ -4,9 +4,9 @@ planted truth end to end (synthetic dataset -> LeBel loader -> fit -> score)."""
 import numpy as np
 import pytest
 
-from lre import encoding, stimuli
+from lre import encoding, stimuli, timing
 from lre.datasets import lebel2023, synthetic
-from lre.documents import Documents
+from lre.stimuli.documents import Documents
 from lre.errors import ConfigError, LreError
 
 ALPHAS = np.logspace(-1, 5, 8)
@@ -144,8 +144,8 @@ def test_recovery_of_a_planted_truth(tmp_path, rng):
     dcfg = {"root": str(tmp_path), "lebel": LEBEL}
     runs = {s: lebel2023.load_run(dcfg, "s01", s) for s in stories}
     train, test = stories[:-1], stories[-1]
-    Y_train = np.vstack([encoding.timing.zscore(runs[s].data[0]) for s in train])
-    Y_test = np.stack([encoding.timing.zscore(r) for r in runs[test].data])
+    Y_train = np.vstack([timing.zscore(runs[s].data[0]) for s in train])
+    Y_test = np.stack([timing.zscore(r) for r in runs[test].data])
     cv = encoding.story_folds([runs[s].data.shape[1] for s in train])
     names = list(feats)
     scores = []

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from lre import documents, io, stimuli
+from lre import io, stimuli
+from lre.stimuli import documents
 from lre.errors import InputError, LreError
 from lre.features import shift, stage
 from lre.features.store import FeatureFile

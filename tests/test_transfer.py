@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from lre import ridge, similarity, transfer
+from lre import transfer
+from lre.transfer import ridge, similarity
 from lre.errors import LreError
 
 ALPHAS = [1e-2, 1e-1, 1, 10, 100, 1000]

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import yaml
 
-from lre import config, documents, io, stimuli
+from lre import config, io, jobs, stimuli
+from lre.stimuli import documents
 from lre.features import resolve_spaces
 from lre.features.store import FeatureFile
 
@@ -80,7 +81,7 @@ def test_tiny_end_to_end_run_writes_every_space(tiny_run):
     assert len(spaces) == 2 + 1 + 3 + 1 + 1 + 3 + 5 + 1
     for model in resolved["features"]["models"]:
         ff = FeatureFile(tmp_path / f"results/features/{model}.h5")
-        assert ff.provenance["config_hash"] == io.config_hash(config.features_job(resolved, model))
+        assert ff.provenance["config_hash"] == io.config_hash(jobs.features_job(resolved, model))
         assert "torch" in ff.provenance["packages"] and "numpy" in ff.provenance["packages"]
         assert ff.spaces == [s.name for s in spaces if s.model == model]
         for set_, names in (("corpus", docs.corpus), ("stories", docs.stories)):
@@ -107,7 +108,7 @@ def test_tiny_end_to_end_run_writes_every_space(tiny_run):
     assert "minilm windows" in log and "finished" in log
 
     # transfer: mse[t, s, k] over the transferred spaces; the embedding and the comparison
-    from lre.transfer_stage import read_matrix
+    from lre.transfer.stage import read_matrix
 
     tnames = [s.name for s in spaces if s.name not in ("lexical.word_rate", "random.vec")]
     names, mse = read_matrix(tmp_path / "results/transfer/bottleneck/mse.h5", "mse")
@@ -127,7 +128,7 @@ def test_tiny_end_to_end_run_writes_every_space(tiny_run):
     # encoding: every space for every subject, maps through the mask, the noise ceiling, recovery
     import nibabel as nib
 
-    from lre.encoding_stage import read_scores
+    from lre.encoding.stage import read_scores
 
     mask = nib.load(tmp_path / "results/demo/derivative/masks/sa_mask.nii.gz")
     for subject in ("sa", "sb"):

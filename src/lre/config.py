@@ -1,5 +1,5 @@
-"""Configuration: validation against the schema (filling defaults), semantic checks, and the
-per-job slices that rules hand to the stage commands.
+"""Configuration: validation against the schema (filling defaults) and the semantic checks a
+schema cannot express (cross-references between sections, the spaces each stage uses).
 
 The schema (``workflow/schemas/config.schema.yaml``, shipped inside the package) describes
 every key and sets ``additionalProperties: false`` everywhere, so a mistyped key is an error
@@ -206,60 +206,14 @@ def load(path: str | Path, check_models: bool = True) -> dict:
     return cfg
 
 
-# --------------------------------------------------------------------------- paths and jobs
+# --------------------------------------------------------------------------- cross-checks
 
 
-def results_path(cfg: dict, *parts: str) -> str:
-    """The one place where output paths are built."""
-    return str(Path(cfg["results"], *parts))
-
-
-def stimuli_job(cfg: dict) -> dict:
-    """The config slice that determines the stimuli stage's output."""
-    return {"stage": "stimuli", "stimuli": cfg["stimuli"], "corpus": cfg["corpus"]}
-
-
-def features_job(cfg: dict, model: str) -> dict:
-    """The config slice that determines one model's features."""
-    feats = cfg["features"]
-    entry = feats["models"][model]
-    job = {"stage": "features", "model": model, "entry": {k: v for k, v in entry.items() if k != "env"},
-           "settings": {k: feats[k] for k in ("dtype", "batch_size")},
-           "seed": cfg["seed"], "stimuli": stimuli_job(cfg)}
-    if entry["family"] == "shift":
-        job["of"] = features_job(cfg, entry["of"])
-    return job
-
-
-def features_env(entry: dict) -> str:
-    """The conda env (workflow/envs/<env>.yaml) of a model's features rule."""
-    from .features import catalogue
-
-    if entry.get("env"):
-        return entry["env"]
-    if entry["family"] == "flair":
-        return "legacy"
-    if entry["family"] == "hf":
-        known = catalogue.lookup(entry["source"])
-        return known.env if known else "extract"
-    if entry["family"] == "untrained" and "config" in entry:
-        return catalogue.LEGACY_MODEL_TYPES.get(entry["config"].get("model_type"), "extract")
-    return "extract"
-
-
-def runtime_settings(cfg: dict) -> dict:
-    """Settings that change where and how fast a job runs, not its numbers."""
-    feats = cfg["features"]
-    return {"device": feats["device"], "threads": feats["threads"]}
-
-
-def demo_job(cfg: dict) -> dict:
-    text = {k: v for k, v in cfg["demo"].items() if k != "fmri"}  # the stimuli part only
-    return {"stage": "demo", "demo": text, "stories": cfg["stimuli"]["stories"], "seed": cfg["seed"]}
-
-
-def check_demo_paths(cfg: dict, paths: dict) -> None:
+def check_demo_paths(cfg: dict) -> None:
     """With the demo enabled, the stimuli and corpus paths must point at the demo's files."""
+    from .paths import Layout
+
+    paths = Layout(cfg["results"])
     want = {"stimuli.path": (cfg["stimuli"]["path"], paths["demo_textgrid"]),
             "stimuli.tr_times.path": (cfg["stimuli"]["tr_times"].get("path"), paths["demo_trfile"]),
             "corpus.path": (cfg["corpus"]["path"], paths["demo_corpus"])}
@@ -277,11 +231,6 @@ def check_demo_paths(cfg: dict, paths: dict) -> None:
         if os.path.normpath(have or "") != os.path.normpath(expected):
             raise ConfigError(field, f"is {have!r} but the demo writes {expected!r}.",
                               fix=f"set {field}: {expected} (or disable the demo).")
-
-
-# --------------------------------------------------------------------------- transfer and embedding
-
-SPLIT_KEYS = ("universal", "test_fraction", "cv_folds")
 
 
 def transfer_spaces(cfg: dict, spaces: list) -> list:
@@ -320,103 +269,6 @@ def check_transfer(cfg: dict, spaces: list) -> None:
         if absent or extra:
             raise ConfigError("embedding.weights", f"the mapping must give exactly the transferred spaces; "
                               f"missing {absent[:5]}, unknown {extra[:5]}.", fix="or use weights: group.")
-
-
-def _space_dicts(spaces) -> list[dict]:
-    from dataclasses import asdict
-
-    return [asdict(s) for s in spaces]
-
-
-def _upstream(cfg: dict, spaces) -> dict:
-    from .provenance import model_of, upstream
-
-    return upstream(cfg, [model_of(s) for s in spaces])
-
-
-def transfer_prepare_job(cfg: dict) -> dict:
-    return {"stage": "transfer-prepare", "seed": cfg["seed"], "transfer": {k: cfg["transfer"][k] for k in SPLIT_KEYS},
-            "upstream": _upstream(cfg, [cfg["transfer"]["universal"]["space"]])}
-
-
-def _split_expected(cfg: dict) -> dict:
-    """The config hash that the transfer split and universal input must record."""
-    from .io import config_hash
-
-    return {"split": config_hash(transfer_prepare_job(cfg))}
-
-
-def encoder_job(cfg: dict, method: str, space: str) -> dict:
-    t = cfg["transfer"]
-    settings = {k: t[k] for k in SPLIT_KEYS + ("alphas", "bottleneck")}
-    settings["method"] = method
-    if method == "mlp":
-        settings["mlp"] = t["mlp"]
-    return {"stage": "transfer-encode", "seed": cfg["seed"], "space": space, "transfer": settings,
-            "upstream": _upstream(cfg, [space]), "expects": _split_expected(cfg)}
-
-
-def decoder_job(cfg: dict, method: str, space: str, sources: list[str]) -> dict:
-    t = cfg["transfer"]
-    from .io import config_hash
-
-    expects = _split_expected(cfg)
-    expects["encoders"] = {s: config_hash(encoder_job(cfg, method, s)) for s in sources}
-    return {"stage": "transfer-decode", "seed": cfg["seed"], "method": method, "space": space, "sources": sources,
-            "transfer": {k: t[k] for k in SPLIT_KEYS + ("alphas", "bottleneck")}, "upstream": _upstream(cfg, [space]),
-            "expects": expects}
-
-
-def gather_job(cfg: dict, stage: str, spaces: list[str], method: str | None = None) -> dict:
-    """Stack the per-space results of a transfer method (``method``) or of direct transfer."""
-    from .io import config_hash
-
-    if stage == "transfer-gather":
-        return {"stage": stage, "spaces": spaces, "method": method,
-                "expects": {"decoders": {t: config_hash(decoder_job(cfg, method, t, spaces)) for t in spaces}}}
-    return {"stage": stage, "spaces": spaces,
-            "expects": {"direct": {s: config_hash(direct_job(cfg, s, spaces)) for s in spaces}}}
-
-
-def direct_job(cfg: dict, space: str, targets: list[str]) -> dict:
-    t = cfg["transfer"]
-    return {"stage": "transfer-direct", "seed": cfg["seed"], "space": space, "targets": targets,
-            "transfer": {k: t[k] for k in SPLIT_KEYS + ("alphas",)}, "upstream": _upstream(cfg, [space] + targets),
-            "expects": _split_expected(cfg)}
-
-
-def similarity_job(cfg: dict, spaces: list[str]) -> dict:
-    t = cfg["transfer"]
-    return {"stage": "similarity", "seed": cfg["seed"], "spaces": spaces,
-            "methods": [m for m in t["methods"] if m in ("cka", "rsa")],
-            "transfer": {k: t[k] for k in SPLIT_KEYS + ("rsa_words",)}, "upstream": _upstream(cfg, spaces),
-            "expects": _split_expected(cfg)}
-
-
-def embedding_job(cfg: dict, method: str, spaces: list) -> dict:
-    from .io import config_hash
-
-    mse = config_hash(gather_job(cfg, "transfer-gather", [sp.name for sp in spaces], method))
-    return {"stage": "embedding", "method": method, "spaces": _space_dicts(spaces), "embedding": cfg["embedding"],
-            "expects": {"mse": mse}}
-
-
-def compare_job(cfg: dict, spaces: list) -> dict:
-    """Compare the space-by-space matrices: what each input file must record (by method label)."""
-    from .io import config_hash
-
-    names = [sp.name for sp in spaces]
-    expects = {f"affinity ({m})": config_hash(embedding_job(cfg, m, spaces)) for m in cfg["embedding"]["methods"]}
-    methods = cfg["transfer"]["methods"]
-    if "direct" in methods:
-        expects["direct R^2"] = config_hash(gather_job(cfg, "direct-gather", names))
-    for m in ("cka", "rsa"):
-        if m in methods:
-            expects[m.upper()] = config_hash(similarity_job(cfg, names))
-    return {"stage": "compare", "spaces": _space_dicts(spaces), "expects": {"matrices": expects}}
-
-
-# --------------------------------------------------------------------------- dataset and encoding
 
 
 def encoding_spaces(cfg: dict, spaces: list) -> list:
@@ -475,153 +327,3 @@ def check_dataset(cfg: dict, spaces: list) -> None:
             raise ConfigError("demo.fmri.planted", f"{bad} are not spaces of this config.")
         if len(d["test_stories"]) != 1:
             raise ConfigError("dataset.test_stories", "the demo's synthetic dataset repeats exactly one test story.")
-
-
-def demo_fmri_job(cfg: dict) -> dict:
-    d = cfg["dataset"]
-    return {"stage": "demo-fmri", "seed": cfg["seed"], "fmri": cfg["demo"]["fmri"], "lebel": d["lebel"],
-            "subjects": d["subjects"], "stories": d["train_stories"] + d["test_stories"],
-            "test_story": d["test_stories"][0], "upstream": _upstream(cfg, cfg["demo"]["fmri"]["planted"])}
-
-
-ENCODING_KEYS = ("delays", "alphas", "cv_folds", "cv_chunk", "backend", "solver", "permutations",
-                 "permutation_block", "fdr_q")
-
-
-def encoding_job(cfg: dict, subject: str, spaces: list[str]) -> dict:
-    """What determines the scores of ``spaces`` for ``subject`` (not threads, batching, job sizes)."""
-    e = cfg["encoding"]
-    return {"stage": "encode", "seed": cfg["seed"], "subject": subject, "spaces": spaces,
-            "dataset": cfg["dataset"], "encoding": {k: e[k] for k in ENCODING_KEYS},
-            "runtime": {"n_targets_batch": e["n_targets_batch"]}, "upstream": _upstream(cfg, spaces)}
-
-
-def noise_ceiling_job(cfg: dict, subject: str) -> dict:
-    return {"stage": "noise-ceiling", "subject": subject, "dataset": cfg["dataset"]}
-
-
-def encoding_chunks(cfg: dict, names: list[str]) -> list[list[str]]:
-    """The encoded spaces, cut into jobs of encoding.spaces_per_job."""
-    k = cfg["encoding"]["spaces_per_job"]
-    return [names[i:i + k] for i in range(0, len(names), k)]
-
-
-def score_hashes(cfg: dict, subject: str, spaces: list | None = None) -> dict[str, str]:
-    """space -> the config hash its encoding results of ``subject`` must record (``spaces``:
-    all spaces of the config, resolved here when not given)."""
-    from .features import resolve_spaces
-    from .io import config_hash
-
-    spaces = resolve_spaces(cfg["features"]["models"]) if spaces is None else spaces
-    names = [sp.name for sp in encoding_spaces(cfg, spaces)]
-    out = {}
-    for chunk in encoding_chunks(cfg, names):
-        h = config_hash(encoding_job(cfg, subject, chunk))
-        out.update({n: h for n in chunk})
-    return out
-
-
-def recovery_job(cfg: dict, subject: str, spaces: list) -> dict:
-    """(Demo) one subject's fits against the planted truth."""
-    from .io import config_hash
-
-    return {"stage": "recovery", "subject": subject, "spaces": [s.name for s in spaces],
-            "controls": [s.name for s in spaces if s.family == "random"],
-            "expects": {"scores": score_hashes(cfg, subject), "truth": config_hash(demo_fmri_job(cfg)),
-                        "ceiling": config_hash(noise_ceiling_job(cfg, subject))}}
-
-
-def brainlink_check_job(cfg: dict, subject: str, spaces: list) -> dict:
-    """(Demo) one subject's brain link against the planted gradient."""
-    from .io import config_hash
-
-    return {"stage": "brainlink-check", "subject": subject, "spaces": [s.name for s in spaces],
-            "expects": {"scores": score_hashes(cfg, subject), "truth": config_hash(demo_fmri_job(cfg)),
-                        "brainlink": config_hash(brainlink_job(cfg, subject, spaces))}}
-
-
-def performance_figure_job(cfg: dict, spaces: list) -> dict:
-    """Every space's encoding performance per subject, from the encoding summaries (each row
-    records the config hash of the encoding result it summarises)."""
-    return {"stage": "performance-figure", "subjects": cfg["dataset"]["subjects"], "spaces": _space_dicts(spaces),
-            "expects": {"rows": {s: score_hashes(cfg, s) for s in cfg["dataset"]["subjects"]}}}
-
-
-def encoding_summary_job(cfg: dict, subject: str, spaces: list) -> dict:
-    return {"stage": "encoding-summary", "subject": subject, "spaces": _space_dicts(spaces),
-            "top_voxels": cfg["encoding"]["top_voxels"], "expects": {"scores": score_hashes(cfg, subject)}}
-
-
-def brainlink_job(cfg: dict, subject: str, spaces: list) -> dict:
-    from .features import resolve_spaces
-    from .io import config_hash
-
-    method = cfg["brainlink"]["method"]
-    every = resolve_spaces(cfg["features"]["models"])
-    expects = {"scores": score_hashes(cfg, subject, every),
-               "embedding": config_hash(embedding_job(cfg, method, transfer_spaces(cfg, every)))}
-    return {"stage": "brainlink", "seed": cfg["seed"], "subject": subject,
-            "brainlink": {k: v for k, v in cfg["brainlink"].items() if k != "pycortex"},
-            "dataset": cfg["dataset"], "spaces": _space_dicts(spaces), "expects": expects}
-
-
-def flatmap_job(cfg: dict, subject: str, spaces: list) -> dict:
-    """Flatmaps of one subject's brain-link maps (``brainlink.pycortex``)."""
-    from .io import config_hash
-
-    return {"stage": "flatmap", "subject": subject, "pycortex": cfg["brainlink"]["pycortex"],
-            "dataset": {k: cfg["dataset"][k] for k in ("mask", "voxel_order")},
-            "expects": {"brainlink": config_hash(brainlink_job(cfg, subject, spaces))}}
-
-
-def space_table_job(cfg: dict, spaces: list) -> dict:
-    """One row per space of ``spaces`` (all spaces of the config)."""
-    from .io import config_hash
-
-    method = cfg["brainlink"]["method"]
-    return {"stage": "space-table", "spaces": _space_dicts(spaces), "subjects": cfg["dataset"]["subjects"],
-            "expects": {"embedding": config_hash(embedding_job(cfg, method, transfer_spaces(cfg, spaces))),
-                        "rows": {s: score_hashes(cfg, s, spaces) for s in cfg["dataset"]["subjects"]}}}
-
-
-# --------------------------------------------------------------------------- job sizes
-
-BYTES_PER_WORD = 60  #: a word in the documents file (strings, times), measured on the demo
-
-
-def _model_width(entry: dict) -> tuple[int, int]:
-    """(hidden size, number of spaces) of a model, from its config when it is on disk."""
-    from .features import catalogue
-    from .features.hf import _architecture
-
-    if entry["family"] == "flair":
-        known = catalogue.lookup(entry["source"])
-        return (known.hidden if known else 2048), 1
-    if entry["family"] not in ("hf", "untrained"):
-        return 128, 6
-    try:
-        arch = _architecture("model", entry) or {}
-    except LreError:
-        arch = {}
-    width = int(arch.get("hidden_size") or arch.get("n_embd") or arch.get("d_model") or 1024)
-    layers = entry["layers"]
-    n = len(layers) if layers != "all" else int(arch.get("num_hidden_layers") or arch.get("n_layer")
-                                                 or arch.get("encoder_layers") or 24) + 1
-    return width, n
-
-
-def features_mem_mb(entry: dict, documents_mb: float) -> int:
-    """Memory of one model's extraction job: weights and buffers, plus the features of every
-    word (float64 sums while extracting, float32 when written)."""
-    words = documents_mb * 1e6 / BYTES_PER_WORD
-    width, n = _model_width(entry)
-    neural = entry["family"] in ("hf", "untrained", "flair")
-    return int((3000 if neural else 1500) + words * width * n * 12 / 1e6)
-
-
-def features_runtime_min(entry: dict, documents_mb: float) -> int:
-    """Minutes for one model's extraction at a conservative CPU speed (100 words/s for
-    bidirectional windows, 2,000 otherwise), at least 10."""
-    words = documents_mb * 1e6 / BYTES_PER_WORD
-    speed = 100 if entry["family"] in ("hf", "untrained", "tagger", "flair") else 2000
-    return int(max(10, 2 * words / speed / 60))

@@ -2,7 +2,7 @@
 
 Every output records the job (the config slice) that made it and its hash
 (:func:`lre.io.provenance`). A job that reads another stage's output carries what it expects
-that output's job to be (``job["upstream"]``, filled by :func:`upstream`); on a mismatch the
+that output's job to be (``job["upstream"]``, filled by :func:`lre.jobs.upstream`); on a mismatch the
 stage stops and names the fields that differ, unless told to accept it
 (``--accept-provenance`` on a stage command, or ``LRE_ACCEPT_PROVENANCE=1`` in the
 environment of a Snakemake run), which logs a warning instead.
@@ -25,32 +25,10 @@ from .errors import InputError
 
 log = logging.getLogger(__name__)
 
-_STIMULI = "@stimuli"  #: stands for upstream["stimuli"] inside each expected features job
+STIMULI_REF = "@stimuli"  #: stands for upstream["stimuli"] inside each expected features job
 
 #: set by ``--accept-provenance``
 ACCEPT = False
-
-
-def model_of(space: str) -> str:
-    """The model of a space name ``<model>.<output>`` (outputs never contain a dot)."""
-    return space.rsplit(".", 1)[0]
-
-
-def upstream(cfg: dict, models) -> dict:
-    """What a job that reads the feature files of ``models`` expects them to record."""
-    from . import config
-
-    stimuli = config.stimuli_job(cfg)
-
-    def strip(job):
-        job = dict(job)
-        if job.get("stimuli") == stimuli:
-            job["stimuli"] = _STIMULI
-        if "of" in job:
-            job["of"] = strip(job["of"])
-        return job
-
-    return {"stimuli": stimuli, "features": {m: strip(config.features_job(cfg, m)) for m in sorted(set(models))}}
 
 
 def expected_features(job: dict, model: str) -> dict | None:
@@ -61,7 +39,7 @@ def expected_features(job: dict, model: str) -> dict | None:
 
     def fill(j):
         j = dict(j)
-        if j.get("stimuli") == _STIMULI:
+        if j.get("stimuli") == STIMULI_REF:
             j["stimuli"] = up["stimuli"]
         if "of" in j:
             j["of"] = fill(j["of"])

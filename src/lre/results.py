@@ -13,6 +13,7 @@ import numpy as np
 
 from . import io
 from .errors import InputError
+from .paths import Layout
 
 
 def _csv(path) -> list[dict]:
@@ -30,31 +31,33 @@ class Results:
         self.root = Path(root)
         if not self.root.is_dir():
             raise InputError(self.root, "is not a folder of results.", fix="point Results() at the run's results/.")
+        self.layout = Layout(self.root)
 
-    def path(self, *parts) -> Path:
-        return self.root.joinpath(*parts)
+    def path(self, name: str, **wildcards) -> Path:
+        """The path of a named output (see :data:`lre.paths.TEMPLATES`)."""
+        return Path(self.layout.path(name, **wildcards))
 
     # ------------------------------------------------------------------ spaces and embedding
 
     def spaces(self) -> list[dict]:
         """The table of all spaces (family, layer, coordinates, performance per subject)."""
-        return _csv(self.path("summary.csv"))
+        return _csv(self.path("space_table"))
 
     def features_summary(self) -> list[dict]:
-        return _csv(self.path("features", "summary.csv"))
+        return _csv(self.path("features_summary"))
 
     def embedding(self, method: str = "bottleneck") -> dict:
         """Spaces, tournament, affinity, weights, coordinates, eigenvalues, explained variance."""
-        path = self.path("embedding", method, "embedding.h5")
+        path = self.path("embedding_h5", method=method)
         if not path.exists():
             raise InputError(path, "does not exist.", fix="run the embedding stage.")
         h5py = io._h5()
         with h5py.File(path, "r") as f:
             out = {k: f[k][()] for k in f if k != "spaces"}
             out["spaces"] = io.h5_read_strings(f["spaces"])
-        groups = {r["space"]: r["group"] for r in _csv(self.path("embedding", method, "coords.csv"))}
+        groups = {r["space"]: r["group"] for r in _csv(self.path("embedding_coords", method=method))}
         out["groups"] = [groups[s] for s in out["spaces"]]
-        out["layer_order"] = _csv(self.path("embedding", method, "layers.csv"))
+        out["layer_order"] = _csv(self.path("embedding_layers", method=method))
         return out
 
     def space_dicts(self, names: list[str], groups: list[str]) -> list[dict]:
@@ -69,8 +72,8 @@ class Results:
         """The comparison matrices that exist: direct R^2, CKA, RSA."""
         h5py = io._h5()
         out = {}
-        for name, key in (("direct.h5", "r2"), ("similarity.h5", "cka"), ("similarity.h5", "rsa")):
-            path = self.path("transfer", name)
+        for name, key in (("direct", "r2"), ("similarity", "cka"), ("similarity", "rsa")):
+            path = self.path(name)
             if path.exists():
                 with h5py.File(path, "r") as f:
                     if key in f:
@@ -78,29 +81,30 @@ class Results:
         return out
 
     def method_agreement(self) -> list[dict]:
-        return _csv(self.path("transfer", "comparison.csv"))
+        return _csv(self.path("comparison_csv"))
 
     # ------------------------------------------------------------------ brain
 
     def subjects(self) -> list[str]:
-        return sorted(p.name for p in self.path("encoding").iterdir() if (p / "summary.csv").exists())
+        folder = Path(self.layout.path("encoding_summary", subject="*")).parent.parent
+        return sorted(p.name for p in folder.iterdir() if self.path("encoding_summary", subject=p.name).exists())
 
     def performance(self, subject: str) -> list[dict]:
-        return _csv(self.path("encoding", subject, "summary.csv"))
+        return _csv(self.path("encoding_summary", subject=subject))
 
     def scores(self, subject: str, space: str) -> dict:
-        from .encoding_stage import read_scores
+        from .encoding.stage import read_scores
 
-        return read_scores(self.path("encoding", subject, f"{space}.h5"))
+        return read_scores(self.path("encoding", subject=subject, space=space))
 
     def noise_ceiling(self, subject: str) -> np.ndarray:
         h5py = io._h5()
-        with h5py.File(self.path("encoding", subject, "noise_ceiling.h5"), "r") as f:
+        with h5py.File(self.path("noise_ceiling", subject=subject), "r") as f:
             return f["ceiling"][()]
 
     def brainlink(self, subject: str) -> dict:
         h5py = io._h5()
-        with h5py.File(self.path("brainlink", f"{subject}.h5"), "r") as f:
+        with h5py.File(self.path("brainlink", subject=subject), "r") as f:
             out = {k: f[k][()] for k in f if k != "spaces"}
             out["spaces"] = io.h5_read_strings(f["spaces"])
         return out
@@ -108,16 +112,16 @@ class Results:
     def map(self, subject: str, kind: str) -> Path:
         """Path of a NIfTI map: ``principal``, ``score`` (brain link), ``noise_ceiling`` or a space's test r."""
         if kind in ("principal", "score"):
-            return self.path("brainlink", f"{subject}_{kind}.nii.gz")
+            return self.path(f"brainlink_{kind}_nii", subject=subject)
         if kind == "noise_ceiling":
-            return self.path("encoding", subject, "noise_ceiling.nii.gz")
-        return self.path("encoding", subject, f"{kind}_r.nii.gz")
+            return self.path("noise_ceiling_nii", subject=subject)
+        return self.path("encoding_nii", subject=subject, space=kind)
 
     def checks(self, subject: str) -> dict:
         """(Demo) recovery of the planted truth and the brain-link check."""
         out = {}
-        for key, path in (("recovery", self.path("encoding", subject, "recovery.json")),
-                          ("brainlink", self.path("brainlink", f"{subject}_check.json"))):
+        for key, path in (("recovery", self.path("recovery", subject=subject)),
+                          ("brainlink", self.path("brainlink_check", subject=subject))):
             if path.exists():
                 out[key] = json.loads(path.read_text())
         return out

@@ -4,24 +4,27 @@
 
 rule brainlink:
     input:
-        embedding=embedding_file("embedding.h5").format(method=CFG["brainlink"]["method"]),
+        embedding=PATHS["embedding_h5"].format(method=CFG["brainlink"]["method"]),
         scores=expand(PATHS["encoding"], space=[s.name for s in BSPACES], allow_missing=True),
     output:
         h5=PATHS["brainlink"],
         scatter=report(PATHS["brainlink_scatter"], caption="../report/brainlink_scatter.rst",
                        category="4. Brain link", subcategory="{subject}"),
-        maps=[PATHS["brainlink_score_nii"], PATHS["brainlink_principal_nii"]] if HAS_MASK else [],
-        pngs=[
-            report(PATHS["brainlink_principal_png"], caption="../report/principal.rst", category="4. Brain link",
-                   subcategory="{subject}"),
-            report(PATHS["brainlink_score_png"], caption="../report/brainlink_map.rst", category="4. Brain link",
-                   subcategory="{subject}"),
-        ] if HAS_MASK else [],
+        score_nii=PATHS["brainlink_score_nii"] if HAS_MASK else [],
+        principal_nii=PATHS["brainlink_principal_nii"] if HAS_MASK else [],
+        principal_png=report(PATHS["brainlink_principal_png"], caption="../report/principal.rst",
+                             category="4. Brain link", subcategory="{subject}") if HAS_MASK else [],
+        score_png=report(PATHS["brainlink_score_png"], caption="../report/brainlink_map.rst",
+                         category="4. Brain link", subcategory="{subject}") if HAS_MASK else [],
     params:
         lre=LRE,
-        job=lambda wildcards: job_json(lre_config.brainlink_job(CFG, wildcards.subject, BSPACES)),
+        job=lambda wildcards: job_json(lre_jobs.brainlink_job(CFG, wildcards.subject, BSPACES)),
+        maps=lambda wildcards, output: " ".join(
+            path_option(f"--{key.replace('_', '-')}", output[key])
+            for key in ("score_nii", "principal_nii", "score_png", "principal_png")
+        ),
     log:
-        log_path("brainlink", "{subject}.log"),
+        log_path("brainlink"),
     threads: 1
     resources:
         mem_mb=mem_from_inputs(1000, 4),
@@ -30,7 +33,7 @@ rule brainlink:
         "../envs/fit.yaml"
     shell:
         "{params.lre} brainlink --job {params.job:q} --embedding {input.embedding:q} --scores {input.scores:q}"
-        " --out {output.h5:q} --scatter {output.scatter:q} > {log:q} 2>&1"
+        " --out {output.h5:q} --scatter {output.scatter:q} {params.maps} > {log:q} 2>&1"
 
 
 if FLATMAPS:
@@ -45,9 +48,9 @@ if FLATMAPS:
                          subcategory="{subject}"),
         params:
             lre=LRE,
-            job=lambda wildcards: job_json(lre_config.flatmap_job(CFG, wildcards.subject, BSPACES)),
+            job=lambda wildcards: job_json(lre_jobs.flatmap_job(CFG, wildcards.subject, BSPACES)),
         log:
-            log_path("brainlink", "{subject}_flatmap.log"),
+            log_path("flatmap"),
         threads: 1
         resources:
             mem_mb=4000,
@@ -61,15 +64,15 @@ if FLATMAPS:
 
 rule space_table:
     input:
-        embedding=embedding_file("embedding.h5").format(method=CFG["brainlink"]["method"]),
+        embedding=PATHS["embedding_h5"].format(method=CFG["brainlink"]["method"]),
         summaries=expand(PATHS["encoding_summary"], subject=SUBJECTS),
     output:
         report(PATHS["space_table"], caption="../report/space_table.rst", category="4. Brain link"),
     params:
         lre=LRE,
-        job=lambda wildcards: job_json(lre_config.space_table_job(CFG, SPACES)),
+        job=lambda wildcards: job_json(lre_jobs.space_table_job(CFG, SPACES)),
     log:
-        log_path("brainlink", "space_table.log"),
+        log_path("space_table"),
     threads: 1
     resources:
         mem_mb=1000,
@@ -93,9 +96,9 @@ if DEMO_FMRI:
                    subcategory="{subject}"),
         params:
             lre=LRE,
-            job=lambda wildcards: job_json(lre_config.brainlink_check_job(CFG, wildcards.subject, BSPACES)),
+            job=lambda wildcards: job_json(lre_jobs.brainlink_check_job(CFG, wildcards.subject, BSPACES)),
         log:
-            log_path("brainlink", "{subject}_check.log"),
+            log_path("brainlink_check"),
         threads: 1
         resources:
             mem_mb=1000,

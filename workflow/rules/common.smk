@@ -11,8 +11,12 @@ from snakemake_interface_executor_plugins.settings import DeploymentMethod
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 
 from lre import config as lre_config
-from lre import flatmap as lre_flatmap
+from lre import jobs as lre_jobs
+from lre import resources as lre_resources
+from lre.brainlink import flatmap as lre_flatmap
+from lre.datasets import lebel2023, subject_files
 from lre.features import check_models, resolve_spaces
+from lre.paths import Layout
 
 # Run the package from this checkout: with the interpreter running Snakemake, or inside the
 # rule's own environment with --use-conda.
@@ -49,7 +53,7 @@ DEMO_FMRI = HAS_DATASET and CFG["demo"]["enabled"] and CFG["demo"]["fmri"]["enab
 SUBJECTS = CFG["dataset"]["subjects"] if HAS_DATASET else []
 ESPACES = lre_config.encoding_spaces(CFG, SPACES) if HAS_DATASET else []
 ENAMES = [s.name for s in ESPACES]
-ENC_CHUNKS = lre_config.encoding_chunks(CFG, ENAMES)
+ENC_CHUNKS = lre_jobs.encoding_chunks(CFG, ENAMES)
 BSPACES = [s for s in TSPACES if s.name in ENAMES]  # embedded and encoded: linked to the brain
 HAS_MASK = HAS_DATASET and bool(CFG["dataset"]["mask"])
 # Flatmaps need pycortex: in the flatmap rule's env with --use-conda, else installed here.
@@ -61,76 +65,26 @@ if PYCORTEX and not FLATMAPS and workflow.is_main_process:
 
 
 
-def res(*parts):
-    return lre_config.results_path(CFG, *parts)
-
-
-# The naming scheme of everything under results/, written once.
-PATHS = {
-    "demo_root": res("demo"),
-    "demo_textgrid": res("demo", "derivative", "TextGrids", "{story}.TextGrid"),
-    "demo_trfile": res("demo", "derivative", "trfiles", "{story}.tr"),
-    "demo_corpus": res("demo", "corpus.txt"),
-    "demo_manifest": res("demo", "manifest.json"),
-    "documents": res("stimuli", "documents.h5"),
-    "features": res("features", "{model}.h5"),
-    "features_summary": res("features", "summary.csv"),
-    "split": res("transfer", "split.json"),
-    "universal": res("transfer", "universal.h5"),
-    "encoder": res("transfer", "{method}", "encoders", "{space}.h5"),
-    "decoder": res("transfer", "{method}", "decoders", "{space}.h5"),
-    "mse": res("transfer", "{method}", "mse.h5"),
-    "direct_source": res("transfer", "direct", "sources", "{space}.h5"),
-    "direct": res("transfer", "direct.h5"),
-    "similarity": res("transfer", "similarity.h5"),
-    "comparison_png": res("transfer", "comparison.png"),
-    "comparison_csv": res("transfer", "comparison.csv"),
-    "embedding_dir": res("embedding", "{method}"),
-    "demo_mask": res("demo", "derivative", "masks", "{subject}_mask.nii.gz"),
-    "demo_response": res("demo", "derivative", "preprocessed_data", "{subject}", "{story}.hf5"),
-    "demo_respdict": res("demo", "derivative", "respdict.json"),
-    "demo_truth": res("demo", "truth", "{subject}.h5"),
-    "encoding": res("encoding", "{subject}", "{space}.h5"),
-    "encoding_nii": res("encoding", "{subject}", "{space}_r.nii.gz"),
-    "noise_ceiling": res("encoding", "{subject}", "noise_ceiling.h5"),
-    "noise_ceiling_nii": res("encoding", "{subject}", "noise_ceiling.nii.gz"),
-    "encoding_summary": res("encoding", "{subject}", "summary.csv"),
-    "recovery": res("encoding", "{subject}", "recovery.json"),
-    "noise_ceiling_png": res("encoding", "{subject}", "noise_ceiling.png"),
-    "performance_png": res("encoding", "performance.png"),
-    "brainlink": res("brainlink", "{subject}.h5"),
-    "brainlink_scatter": res("brainlink", "{subject}_scatter.png"),
-    "brainlink_score_nii": res("brainlink", "{subject}_score.nii.gz"),
-    "brainlink_score_png": res("brainlink", "{subject}_score.png"),
-    "brainlink_principal_nii": res("brainlink", "{subject}_principal.nii.gz"),
-    "brainlink_principal_png": res("brainlink", "{subject}_principal.png"),
-    "brainlink_check": res("brainlink", "{subject}_check.json"),
-    "flatmap_principal": res("brainlink", "{subject}_principal_flat.png"),
-    "flatmap_score": res("brainlink", "{subject}_score_flat.png"),
-    "space_table": res("summary.csv"),
-    "logs": res("logs"),
-}
+# The naming scheme of everything under results/ (written once, in lre.paths).
+LAYOUT = Layout(CFG["results"])
+PATHS = LAYOUT.templates()
 
 if CFG["demo"]["enabled"]:
-    lre_config.check_demo_paths(CFG, PATHS)
+    lre_config.check_demo_paths(CFG)
 
 
 def job_json(job):
     return json.dumps(job, sort_keys=True, separators=(",", ":"))
 
 
-def log_path(*parts):
-    return os.path.join(PATHS["logs"], *parts)
-
-
-def embedding_file(name):
-    return os.path.join(PATHS["embedding_dir"], name)
+def log_path(rule, **wildcards):
+    return LAYOUT.log(rule, **wildcards)
 
 
 def all_targets():
     targets = [PATHS["features_summary"]]
     for method in CFG["embedding"]["methods"]:
-        targets += expand(embedding_file("embedding.h5"), method=method)
+        targets += expand(PATHS["embedding_h5"], method=method)
     if len(comparison_inputs()) > 1:
         targets += [PATHS["comparison_png"]]
     if HAS_DATASET:
@@ -183,13 +137,13 @@ def features_threads(wildcards):
 def features_mem_mb(wildcards, input):
     """Model plus features held in memory (float64 sums per layer while extracting)."""
     entry = CFG["features"]["models"][wildcards.model]
-    return lre_config.features_mem_mb(entry, input.size_mb)
+    return lre_resources.features_mem_mb(entry, input.size_mb)
 
 
 def features_runtime(wildcards, input):
     """Minutes: words / a conservative CPU speed for the family (GPUs are far faster)."""
     entry = CFG["features"]["models"][wildcards.model]
-    return lre_config.features_runtime_min(entry, input.size_mb)
+    return lre_resources.features_runtime_min(entry, input.size_mb)
 
 
 def _inputs_mb(input, factors):
@@ -218,7 +172,7 @@ def runtime_from_inputs(base_min, min_per_gb):
 
 def features_env(wildcards):
     """extract.yaml, or legacy.yaml for Flair and architectures transformers 5 dropped."""
-    return "../envs/{}.yaml".format(lre_config.features_env(CFG["features"]["models"][wildcards.model]))
+    return "../envs/{}.yaml".format(lre_resources.features_env(CFG["features"]["models"][wildcards.model]))
 
 
 def features_gpu(wildcards):
@@ -233,15 +187,16 @@ def space_features(space):
 
 
 def comparison_inputs():
-    """method -> (file, dataset) of every space-by-space matrix to compare."""
+    """method label -> file of every space-by-space matrix to compare (the labels and order of
+    lre.jobs.compare_job)."""
     out = {}
     for method in CFG["embedding"]["methods"]:
-        out[f"affinity ({method})"] = (embedding_file("embedding.h5").format(method=method), "affinity")
+        out[f"affinity ({method})"] = PATHS["embedding_h5"].format(method=method)
     if "direct" in TMETHODS:
-        out["direct R^2"] = (PATHS["direct"], "r2")
+        out["direct R^2"] = PATHS["direct"]
     for m in ("cka", "rsa"):
         if m in TMETHODS:
-            out[m.upper()] = (PATHS["similarity"], m)
+            out[m.upper()] = PATHS["similarity"]
     return out
 
 
@@ -249,20 +204,15 @@ def comparison_inputs():
 
 
 def dataset_inputs(wildcards):
-    """The response files one subject's jobs read (so missing data fails before any job)."""
-    d = CFG["dataset"]
-    stories = d["train_stories"] + d["test_stories"]
-    files = []
-    if d["format"] == "lebel2023":
-        root = os.path.join(d["root"], "derivative")
-        files.append(os.path.join(root, "respdict.json"))
-        files += [os.path.join(root, "preprocessed_data", wildcards.subject, f"{s}.hf5") for s in stories]
-    else:
-        files += [os.path.join(d["root"], d["narratives"]["bold"].format(subject=wildcards.subject, story=s))
-                  for s in stories]
-    if d["mask"]:
-        files.append(d["mask"].format(subject=wildcards.subject))
-    return files
+    """The files one subject's jobs read, as the dataset's loader names them (so missing data
+    fails before any job)."""
+    return subject_files(CFG["dataset"], wildcards.subject)
+
+
+def path_option(flag, files):
+    """A command-line option listing files (quoted), or nothing when there are none."""
+    files = [files] if isinstance(files, str) else list(files)
+    return f"{flag} " + " ".join(shlex.quote(f) for f in files) if files else ""
 
 
 def encoding_gpu(wildcards):

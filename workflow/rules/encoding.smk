@@ -9,17 +9,17 @@ if DEMO_FMRI:
             documents=PATHS["documents"],
             features=[space_features(s) for s in CFG["demo"]["fmri"]["planted"]],
         output:
-            respdict=PATHS["demo_respdict"],
-            responses=expand(PATHS["demo_response"], subject=SUBJECTS,
-                             story=CFG["dataset"]["train_stories"] + CFG["dataset"]["test_stories"]),
+            respdict=str(lebel2023.respdict_path(PATHS["demo_root"])),
+            responses=[str(lebel2023.response_path(PATHS["demo_root"], subject, story)) for subject in SUBJECTS
+                       for story in CFG["dataset"]["train_stories"] + CFG["dataset"]["test_stories"]],
             masks=expand(PATHS["demo_mask"], subject=SUBJECTS),
             truth=expand(PATHS["demo_truth"], subject=SUBJECTS),
         params:
             lre=LRE,
-            job=lambda wildcards: job_json(lre_config.demo_fmri_job(CFG)),
-            root=lambda wildcards, output: os.path.dirname(os.path.dirname(output.respdict)),
+            job=lambda wildcards: job_json(lre_jobs.demo_fmri_job(CFG)),
+            root=PATHS["demo_root"],
         log:
-            log_path("demo_fmri.log"),
+            log_path("demo_fmri"),
         threads: 1
         resources:
             mem_mb=2000,
@@ -44,9 +44,10 @@ for _k, _chunk in enumerate(ENC_CHUNKS):
             nii=expand(PATHS["encoding_nii"], space=_chunk, allow_missing=True) if CFG["dataset"]["mask"] else [],
         params:
             lre=LRE,
-            job=lambda wildcards, chunk=_chunk: job_json(lre_config.encoding_job(CFG, wildcards.subject, chunk)),
+            job=lambda wildcards, chunk=_chunk: job_json(lre_jobs.encoding_job(CFG, wildcards.subject, chunk)),
+            nii=lambda wildcards, output: path_option("--nii", output.nii),
         log:
-            log_path("encoding", "{subject}", f"chunk{_k}.log"),
+            log_path("encode", chunk=_k),
         threads: CFG["encoding"]["threads"]
         resources:
             mem_mb=mem_from_inputs(2000, {"dataset": 6, "features": 1}),
@@ -55,7 +56,7 @@ for _k, _chunk in enumerate(ENC_CHUNKS):
         conda:
             "../envs/fit.yaml"
         shell:
-            "{params.lre} encode --job {params.job:q} --features {input.features:q} --out {output.h5:q}"
+            "{params.lre} encode --job {params.job:q} --features {input.features:q} --out {output.h5:q} {params.nii}"
             " --threads {threads} > {log:q} 2>&1"
 
 
@@ -69,10 +70,10 @@ rule noise_ceiling:
                    subcategory="{subject}") if HAS_MASK else [],
     params:
         lre=LRE,
-        job=lambda wildcards: job_json(lre_config.noise_ceiling_job(CFG, wildcards.subject)),
-        nii=lambda wildcards, output: f"--nii {output.nii} --png {output.png}" if HAS_MASK else "",
+        job=lambda wildcards: job_json(lre_jobs.noise_ceiling_job(CFG, wildcards.subject)),
+        nii=lambda wildcards, output: path_option("--nii", output.nii) + " " + path_option("--png", output.png),
     log:
-        log_path("encoding", "{subject}", "noise_ceiling.log"),
+        log_path("noise_ceiling"),
     threads: 1
     resources:
         mem_mb=mem_from_inputs(1000, 3),
@@ -91,9 +92,9 @@ rule encoding_summary:
                subcategory="{subject}"),
     params:
         lre=LRE,
-        job=lambda wildcards: job_json(lre_config.encoding_summary_job(CFG, wildcards.subject, ESPACES)),
+        job=lambda wildcards: job_json(lre_jobs.encoding_summary_job(CFG, wildcards.subject, ESPACES)),
     log:
-        log_path("encoding", "{subject}", "summary.log"),
+        log_path("encoding_summary"),
     threads: 1
     resources:
         mem_mb=mem_from_inputs(1000, 2),
@@ -111,9 +112,9 @@ rule performance_figure:
         report(PATHS["performance_png"], caption="../report/performance.rst", category="3. Encoding"),
     params:
         lre=LRE,
-        job=lambda wildcards: job_json(lre_config.performance_figure_job(CFG, ESPACES)),
+        job=lambda wildcards: job_json(lre_jobs.performance_figure_job(CFG, ESPACES)),
     log:
-        log_path("encoding", "performance_figure.log"),
+        log_path("performance_figure"),
     threads: 1
     resources:
         mem_mb=1000,
@@ -136,9 +137,9 @@ if DEMO_FMRI:
                    subcategory="{subject}"),
         params:
             lre=LRE,
-            job=lambda wildcards: job_json(lre_config.recovery_job(CFG, wildcards.subject, ESPACES)),
+            job=lambda wildcards: job_json(lre_jobs.recovery_job(CFG, wildcards.subject, ESPACES)),
         log:
-            log_path("encoding", "{subject}", "recovery.log"),
+            log_path("recovery"),
         threads: 1
         resources:
             mem_mb=1000,

@@ -10,11 +10,11 @@ rule features:
         model="|".join(MODELS),
     params:
         lre=LRE,
-        job=lambda wildcards: job_json(lre_config.features_job(CFG, wildcards.model)),
-        of=lambda wildcards, input: f"--of {input.of}" if "of" in input.keys() else "",
+        job=lambda wildcards: job_json(lre_jobs.features_job(CFG, wildcards.model)),
+        of=lambda wildcards, input: path_option("--of", input.of) if "of" in input.keys() else "",
         device=CFG["features"]["device"],
     log:
-        log_path("features", "{model}.log"),
+        log_path("features"),
     threads: features_threads
     resources:
         mem_mb=features_mem_mb,
@@ -39,7 +39,7 @@ rule features_summary:
     params:
         lre=LRE,
     log:
-        log_path("features_summary.log"),
+        log_path("features_summary"),
     threads: 1
     resources:
         mem_mb=1000,
@@ -47,4 +47,4 @@ rule features_summary:
     conda:
         "../envs/extract.yaml"
     shell:
-        "{params.lre} features-summary {input:q} --out {output:q} > {log:q} 2>&1"
+        "{params.lre} features-summary --features {input:q} --out {output:q} > {log:q} 2>&1"

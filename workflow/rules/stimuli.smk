@@ -11,10 +11,9 @@ if CFG["demo"]["enabled"]:
             manifest=PATHS["demo_manifest"],
         params:
             lre=LRE,
-            job=lambda wildcards: job_json(lre_config.demo_job(CFG)),
-            root=lambda wildcards, output: os.path.dirname(output.manifest),
+            job=lambda wildcards: job_json(lre_jobs.demo_job(CFG)),
         log:
-            log_path("demo_data.log"),
+            log_path("demo_data"),
         threads: 1
         resources:
             mem_mb=1000,
@@ -22,7 +21,8 @@ if CFG["demo"]["enabled"]:
         conda:
             "../envs/extract.yaml"
         shell:
-            "{params.lre} demo --job {params.job:q} --root {params.root:q} > {log:q} 2>&1"
+            "{params.lre} demo --job {params.job:q} --textgrids {output.textgrids:q} --trfiles {output.trfiles:q}"
+            " --corpus {output.corpus:q} --manifest {output.manifest:q} > {log:q} 2>&1"
 
 
 rule stimuli:
@@ -32,9 +32,9 @@ rule stimuli:
         PATHS["documents"],
     params:
         lre=LRE,
-        job=lambda wildcards: job_json(lre_config.stimuli_job(CFG)),
+        job=lambda wildcards: job_json(lre_jobs.stimuli_job(CFG)),
     log:
-        log_path("stimuli.log"),
+        log_path("stimuli"),
     threads: 1
     resources:
         mem_mb=1000,

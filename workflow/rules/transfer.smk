@@ -10,9 +10,9 @@ rule transfer_prepare:
         universal=PATHS["universal"],
     params:
         lre=LRE,
-        job=lambda wildcards: job_json(lre_config.transfer_prepare_job(CFG)),
+        job=lambda wildcards: job_json(lre_jobs.transfer_prepare_job(CFG)),
     log:
-        log_path("transfer", "prepare.log"),
+        log_path("transfer_prepare"),
     threads: 1
     resources:
         mem_mb=mem_from_inputs(1000, 4),
@@ -36,10 +36,10 @@ rule transfer_encode:
         space=SPACE_PATTERN,
     params:
         lre=LRE,
-        job=lambda wildcards: job_json(lre_config.encoder_job(CFG, wildcards.method, wildcards.space)),
+        job=lambda wildcards: job_json(lre_jobs.encoder_job(CFG, wildcards.method, wildcards.space)),
         device=lambda wildcards: "cpu" if wildcards.method == "bottleneck" else CFG["features"]["device"],
     log:
-        log_path("transfer", "{method}", "encode_{space}.log"),
+        log_path("transfer_encode"),
     threads: CFG["transfer"]["threads"]
     resources:
         mem_mb=mem_from_inputs(1000, 3),
@@ -65,9 +65,9 @@ rule transfer_decode:
         space=SPACE_PATTERN,
     params:
         lre=LRE,
-        job=lambda wildcards: job_json(lre_config.decoder_job(CFG, wildcards.method, wildcards.space, TNAMES)),
+        job=lambda wildcards: job_json(lre_jobs.decoder_job(CFG, wildcards.method, wildcards.space, TNAMES)),
     log:
-        log_path("transfer", "{method}", "decode_{space}.log"),
+        log_path("transfer_decode"),
     threads: CFG["transfer"]["threads"]
     resources:
         mem_mb=mem_from_inputs(1000, 2),
@@ -88,9 +88,9 @@ rule transfer_gather:
         method="|".join(ENCODERS) or "none",
     params:
         lre=LRE,
-        job=lambda wildcards: job_json(lre_config.gather_job(CFG, "transfer-gather", TNAMES, wildcards.method)),
+        job=lambda wildcards: job_json(lre_jobs.gather_job(CFG, "transfer-gather", TNAMES, wildcards.method)),
     log:
-        log_path("transfer", "{method}", "gather.log"),
+        log_path("transfer_gather"),
     threads: 1
     resources:
         mem_mb=mem_from_inputs(1000, 2),
@@ -112,9 +112,9 @@ rule transfer_direct:
         space=SPACE_PATTERN,
     params:
         lre=LRE,
-        job=lambda wildcards: job_json(lre_config.direct_job(CFG, wildcards.space, TNAMES)),
+        job=lambda wildcards: job_json(lre_jobs.direct_job(CFG, wildcards.space, TNAMES)),
     log:
-        log_path("transfer", "direct", "{space}.log"),
+        log_path("transfer_direct"),
     threads: CFG["transfer"]["threads"]
     resources:
         mem_mb=mem_from_inputs(1000, 1),
@@ -133,9 +133,9 @@ rule direct_gather:
         PATHS["direct"],
     params:
         lre=LRE,
-        job=lambda wildcards: job_json(lre_config.gather_job(CFG, "direct-gather", TNAMES)),
+        job=lambda wildcards: job_json(lre_jobs.gather_job(CFG, "direct-gather", TNAMES)),
     log:
-        log_path("transfer", "direct_gather.log"),
+        log_path("direct_gather"),
     threads: 1
     resources:
         mem_mb=mem_from_inputs(1000, 2),
@@ -154,9 +154,9 @@ rule similarity:
         PATHS["similarity"],
     params:
         lre=LRE,
-        job=lambda wildcards: job_json(lre_config.similarity_job(CFG, TNAMES)),
+        job=lambda wildcards: job_json(lre_jobs.similarity_job(CFG, TNAMES)),
     log:
-        log_path("transfer", "similarity.log"),
+        log_path("similarity"),
     threads: CFG["transfer"]["threads"]
     resources:
         mem_mb=mem_from_inputs(1000, 1),

@@ -1,9 +1,11 @@
 """fMRI datasets: loaders that give, per subject and story, the responses and the times of
 their volumes; and the synthetic dataset with planted ground truth.
 
-A loader returns :class:`Run` objects; how a dataset's files are laid out and trimmed is its
-own business (``lebel2023``, ``narratives``), the encoding stage only sees responses and
-volume times.
+Each loader module (registered in :data:`LOADERS`) provides ``files(dcfg, subject, story)``,
+the files it reads (the workflow asks it, so missing data fails before any job), and
+``load_run(dcfg, subject, story, ...)``, which returns a :class:`Run`. How a dataset's
+files are laid out and trimmed is its own business (``lebel2023``, ``narratives``); the
+encoding stage only sees responses and volume times.
 """
 
 from __future__ import annotations
@@ -41,3 +43,14 @@ def loader(fmt: str):
     if fmt not in LOADERS:
         raise ValueError(f"unknown dataset format {fmt!r}; valid: {sorted(LOADERS)}")
     return importlib.import_module(LOADERS[fmt])
+
+
+def subject_files(dcfg: dict, subject: str) -> list[str]:
+    """Every file one subject's jobs read: each story's files and the mask."""
+    mod = loader(dcfg["format"])
+    out = []
+    for story in dcfg["train_stories"] + dcfg["test_stories"]:
+        out += [f for f in mod.files(dcfg, subject, story) if f not in out]
+    if dcfg["mask"]:
+        out.append(dcfg["mask"].format(subject=subject))
+    return out

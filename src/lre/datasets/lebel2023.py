@@ -32,6 +32,11 @@ def respdict_path(root) -> Path:
     return Path(root) / "derivative" / "respdict.json"
 
 
+def files(dcfg: dict, subject: str, story: str) -> list[str]:
+    """The files :func:`load_run` reads for ``subject`` and ``story``."""
+    return [str(respdict_path(dcfg["root"])), str(response_path(dcfg["root"], subject, story))]
+
+
 @lru_cache(maxsize=8)
 def _respdict(path: str) -> dict:
     p = Path(path)

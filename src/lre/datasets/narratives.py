@@ -28,11 +28,24 @@ def bold_path(dcfg: dict, subject: str, story: str) -> Path:
     return Path(dcfg["root"]) / dcfg["narratives"]["bold"].format(subject=subject, story=story)
 
 
+def events_path(dcfg: dict, subject: str, story: str) -> Path:
+    return Path(dcfg["root"]) / dcfg["narratives"]["events"].format(subject=subject, story=story)
+
+
+def files(dcfg: dict, subject: str, story: str) -> list[str]:
+    """The files :func:`load_run` reads for ``subject`` and ``story`` (the events file only
+    when ``narratives.onsets`` has no onset for the story)."""
+    out = [str(bold_path(dcfg, subject, story))]
+    if story not in dcfg["narratives"]["onsets"]:
+        out.append(str(events_path(dcfg, subject, story)))
+    return out
+
+
 def story_onset(dcfg: dict, subject: str, story: str) -> float:
     nar = dcfg["narratives"]
     if story in nar["onsets"]:
         return float(nar["onsets"][story])
-    path = Path(dcfg["root"]) / nar["events"].format(subject=subject, story=story)
+    path = events_path(dcfg, subject, story)
     if not path.exists():
         raise InputError(path, f"is missing and dataset.narratives.onsets has no onset for {story!r}.",
                          fix="give the onset (seconds from the first volume) in dataset.narratives.onsets.")

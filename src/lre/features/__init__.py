@@ -42,6 +42,11 @@ def model_field(name: str, key: str | None = None) -> str:
     return f"features.models.{name}" + (f".{key}" if key else "")
 
 
+def model_of(space: str) -> str:
+    """The model of a space name ``<model>.<output>`` (outputs never contain a dot)."""
+    return space.rsplit(".", 1)[0]
+
+
 def family_module(family: str) -> ModuleType:
     if family not in FAMILIES:
         raise ValueError(f"unknown feature family {family!r}; valid: {sorted(FAMILIES)}")

@@ -1,4 +1,5 @@
-"""The ``features`` stage: extract every space of one model on every document."""
+"""The features stage's commands: extract every space of one model on every document, and
+the table of all spaces."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import time
 
 import numpy as np
 
-from .. import documents, io, provenance
-from ..errors import LreError
+from .. import io, jobs, provenance
+from ..commands import Arg, Command
+from ..errors import ConfigError, LreError
+from ..stimuli import documents
 from . import family_module, store
 
 log = logging.getLogger(__name__)
@@ -24,7 +27,15 @@ def models_of_job(job: dict) -> dict:
 
 
 def run(job: dict, documents_path, out_path, runtime: dict, of_path=None) -> None:
-    """Extract one model's spaces (``job`` from :func:`lre.config.features_job`) and write them."""
+    """Extract one model's spaces (``job`` from :func:`lre.jobs.features_job`) and write them.
+
+    Parameters
+    ----------
+    documents_path : the documents file of the stimuli stage
+    out_path : the feature file to write
+    runtime : ``{"device": auto | cpu | cuda, "threads": int}`` (where and how fast, not what)
+    of_path : the feature file of the shifted model (family ``shift``)
+    """
     name, entry = job["model"], job["entry"]
     models = models_of_job(job)
     mod = family_module(entry["family"])
@@ -58,3 +69,30 @@ def run(job: dict, documents_path, out_path, runtime: dict, of_path=None) -> Non
         log.info("space %s: dim %d", space, dims.pop())
     prov = io.provenance(job, model_info=info)
     store.write(out_path, name, entry["family"], docs, spaces, prov)
+
+
+def _features_job(cfg: dict, args) -> dict:
+    if args.model not in cfg["features"]["models"]:
+        raise ConfigError("features.models", f"--model {args.model!r} is not a model of this config.",
+                          fix=f"name one of {sorted(cfg['features']['models'])}.")
+    return jobs.features_job(cfg, args.model)
+
+
+def _run_features(job: dict, documents, out, runtime: dict, of=None) -> None:
+    run(job, documents, out, runtime, of_path=of)
+
+
+def _run_summary(job, features, out) -> None:
+    store.write_summary(features, out)
+
+
+COMMANDS = (
+    Command("features", "extract every space of one model", _run_features,
+            (Arg("--documents", "documents HDF5 file from the stimuli stage"),
+             Arg("--of", "feature file of the shifted model (family shift)", required=False),
+             Arg("--out", "feature HDF5 file to write")),
+            job_from_config=_features_job, config_args=(Arg("--model", "model name (with --config)", required=False),),
+            runtime=True),
+    Command("features-summary", "table of all spaces of the given feature files (CSV)", _run_summary,
+            (Arg("--features", "feature HDF5 files", many=True), Arg("--out", "CSV file to write")), takes_job=False),
+)

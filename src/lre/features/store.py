@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import io
-from ..documents import Documents
+from .. import io, provenance
+from ..stimuli.documents import Documents
 from ..errors import InputError
 
 
@@ -48,8 +48,6 @@ class FeatureFile:
 
     def __init__(self, path, expect: dict | None = None):
         """``expect``: the features job the file must record (see :mod:`lre.provenance`)."""
-        from .. import provenance
-
         self.path = Path(path)
         if not self.path.exists():
             raise InputError(self.path, "does not exist.", fix="run the features stage for this model first.")

@@ -32,7 +32,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -364,7 +364,7 @@ def format_textgrid(tiers: Sequence[Tier], xmin: float, xmax: float, fmt: str = 
 def write_textgrid(path, tiers: Sequence[Tier], xmin: float, xmax: float, fmt: str = "long",
                    encoding: str = "utf-8") -> None:
     """Write a TextGrid (atomically). ``encoding='utf-16'`` writes a BOM, as Praat does."""
-    from .io import atomic_path
+    from ..io import atomic_path
 
     with atomic_path(path) as tmp:
         tmp.write_bytes(format_textgrid(tiers, xmin, xmax, fmt).encode(encoding))

@@ -16,11 +16,15 @@ import logging
 
 import numpy as np
 
-from . import brainlink, io, plots, provenance
-from .datasets.volume import load_mask, save_nifti, to_volume
-from .encoding import fdr_bh
-from .encoding_stage import read_scores, read_summary
-from .errors import InputError
+from .. import io, plots, provenance
+from ..commands import Arg, Command
+from ..datasets import synthetic
+from ..datasets.volume import load_mask, save_nifti, to_volume
+from ..encoding.models import fdr_bh
+from ..encoding.stage import read_scores, read_summary
+from ..errors import InputError
+from . import flatmap
+from .link import link, lofo_predict
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +48,26 @@ def performance(scores: dict, names: list[str], job: dict | None = None) -> tupl
     return np.array(R, dtype=np.float64), np.minimum(P.min(0) * len(names), 1.0)
 
 
-def run(job: dict, embedding_path, scores: dict, outputs: dict) -> None:
+def run(job: dict, embedding, scores: dict, out, scatter, score_nii=None, principal_nii=None, score_png=None,
+        principal_png=None) -> None:
+    """The brain link of one subject.
+
+    Parameters
+    ----------
+    embedding : the embedding file
+    scores : space -> encoding result file
+    out : the brain-link HDF5 file to write (per voxel: scores, baselines, p-values,
+        significance, reliability, principal-dimension value)
+    scatter : the figure of predicted vs actual performance
+    score_nii, principal_nii, score_png, principal_png : the maps and their figures (with
+        ``dataset.mask``)
+    """
+    embedding_path = embedding
+    outputs = {"h5": out, "scatter_png": scatter, "score_nii": score_nii, "principal_nii": principal_nii,
+               "score_png": score_png, "principal_png": principal_png}
+    if job["dataset"]["mask"] and None in outputs.values():
+        raise InputError(None, "with dataset.mask, the brain link writes NIfTI maps and their figures.",
+                         fix="pass --score-nii, --principal-nii, --score-png and --principal-png.")
     bcfg, subject = job["brainlink"], job["subject"]
     emb_names, coords = load_embedding(embedding_path, job)
     groups = {s["name"]: s["group"] for s in job["spaces"]}
@@ -55,7 +78,7 @@ def run(job: dict, embedding_path, scores: dict, outputs: dict) -> None:
     C = coords[[emb_names.index(n) for n in names]]
     R, p_best = performance(scores, names, job)
     reliable = fdr_bh(p_best, bcfg["fdr_q"])
-    res = brainlink.link(C, R, [groups[n] for n in names], min(bcfg["n_dims"], C.shape[1]), bcfg["permutations"],
+    res = link(C, R, [groups[n] for n in names], min(bcfg["n_dims"], C.shape[1]), bcfg["permutations"],
                          [job["seed"], 7], -np.inf, bcfg["fdr_q"])
     significant = np.zeros_like(reliable)
     if reliable.any():
@@ -86,7 +109,7 @@ def run(job: dict, embedding_path, scores: dict, outputs: dict) -> None:
         plots.brain_map(outputs["score_nii"], mask_t.format(subject=subject), outputs["score_png"],
                         f"{subject}: how well the embedding predicts each voxel's performance across spaces",
                         symmetric=True)
-    pred = brainlink.lofo_predict(C[:, :min(bcfg["n_dims"], C.shape[1])], R, [groups[n] for n in names])
+    pred = lofo_predict(C[:, :min(bcfg["n_dims"], C.shape[1])], R, [groups[n] for n in names])
     plots.brainlink_scatter(R, pred, names, [groups[n] for n in names], res, reliable, outputs["scatter_png"],
                             subject)
 
@@ -95,8 +118,10 @@ def _mean(x, mask) -> float:
     return float(np.mean(x[mask])) if mask.any() else float("nan")
 
 
-def run_space_table(job: dict, embedding_path, summaries: dict, out_csv) -> None:
-    """One row per space: family, layer, embedding coordinates, mean top-voxel r per subject."""
+def run_space_table(job: dict, embedding, summaries: dict, out) -> None:
+    """One row per space: family, layer, embedding coordinates, mean top-voxel r per subject
+    (``summaries``: subject -> encoding summary); written to the CSV ``out``."""
+    embedding_path, out_csv = embedding, out
     emb_names, coords = load_embedding(embedding_path, job) if embedding_path else ([], np.zeros((0, 0)))
     per_subject = {}
     for subject, path in summaries.items():
@@ -118,12 +143,12 @@ def run_space_table(job: dict, embedding_path, summaries: dict, out_csv) -> None
     io.write_text(out_csv, buf.getvalue())
 
 
-def run_check(job: dict, truth_path, brainlink_path, scores: dict, out_json) -> None:
-    """(Demo) the brain link against the planted truth."""
+def run_check(job: dict, truth, brainlink, scores: dict, out) -> None:
+    """(Demo) the brain link (file ``brainlink``) against the planted ``truth``; ``scores``:
+    space -> encoding result file; the check (JSON) is written to ``out``."""
     from scipy.stats import spearmanr
 
-    from .datasets import synthetic
-
+    truth_path, brainlink_path, out_json = truth, brainlink, out
     truth = synthetic.read_truth(truth_path, job)
     h5py = io._h5()
     with h5py.File(brainlink_path, "r") as f:
@@ -152,3 +177,32 @@ def run_check(job: dict, truth_path, brainlink_path, scores: dict, out_json) -> 
     io.write_json(out_json, out)
     log.info("%s: principal map vs planted gradient Spearman %.3f; scores %s; noise-voxel false positives %.3f",
              job["subject"], rho, out["mean_score_signal"], out["noise_voxels_significant_share"])
+
+
+def run_flatmap(job: dict, brainlink, principal, score) -> None:
+    flatmap.run(job, brainlink, {"principal": principal, "score": score})
+
+
+COMMANDS = (
+    Command("brainlink", "the embedding predicts each voxel's performance; principal-dimension map", run,
+            (Arg("--embedding", "embedding file"),
+             Arg("--scores", "result files, one per space of the job", many=True, per="spaces"),
+             Arg("--out", "brain-link HDF5 file to write"), Arg("--scatter", "scatter figure to write"),
+             Arg("--score-nii", "score map to write (with dataset.mask)", required=False),
+             Arg("--principal-nii", "principal-dimension map to write (with dataset.mask)", required=False),
+             Arg("--score-png", "figure of the score map (with dataset.mask)", required=False),
+             Arg("--principal-png", "figure of the principal-dimension map (with dataset.mask)",
+                 required=False))),
+    Command("space-table", "one row per space: family, layer, coordinates, performance", run_space_table,
+            (Arg("--embedding", "embedding file", required=False),
+             Arg("--summaries", "encoding summaries, one per subject of the job", many=True, per="subjects"),
+             Arg("--out", "CSV file to write"))),
+    Command("brainlink-check", "compare the brain link with the planted truth (demo)", run_check,
+            (Arg("--truth", "the subject's planted truth"), Arg("--brainlink", "the subject's brain-link file"),
+             Arg("--scores", "result files, one per space of the job", many=True, per="spaces"),
+             Arg("--out", "JSON file to write"))),
+    Command("flatmap", "pycortex flatmaps of a subject's brain-link maps", run_flatmap,
+            (Arg("--brainlink", "the subject's brain-link file"),
+             Arg("--principal", "PNG of the principal-dimension map to write"),
+             Arg("--score", "PNG of the brain-link score map to write"))),
+)

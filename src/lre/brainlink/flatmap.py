@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import io, provenance
-from .datasets.volume import load_mask, to_volume
-from .errors import ConfigError, InputError, MissingModelError
+from .. import io, provenance
+from ..datasets.volume import load_mask, to_volume
+from ..errors import ConfigError, InputError, MissingModelError
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def volume(cortex, values: np.ndarray, name: str, xfm: str, mask_path=None, voxe
 
 def draw(cortex, vol, path, title: str) -> None:
     """Write the flatmap of ``vol`` as a PNG (curvature underlay, colour bar, title)."""
-    from .plots import _plt, _save
+    from ..plots import _plt, _save
 
     _plt()
     fig = cortex.quickflat.make_figure(vol, with_curvature=True, with_rois=False, with_labels=False,

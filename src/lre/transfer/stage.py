@@ -1,16 +1,8 @@
-"""The transfer stage's jobs: split + universal input, encoders, decoders, gather, direct
-transfer and the CKA/RSA similarities. Each reads and writes HDF5 files (atomically) and
-records provenance; the maths lives in :mod:`lre.transfer` and :mod:`lre.similarity`.
-
-Files::
-
-    transfer/split.json                      train/test documents and CV folds
-    transfer/universal.h5                    U(S) for train and test words
-    transfer/<method>/encoders/<space>.h5    latents and their factorisations
-    transfer/<method>/decoders/<space>.h5    per-sample test MSE of every source, this target
-    transfer/<method>/mse.h5                 mse[t, s, k], all targets
-    transfer/direct/<space>.h5               test R^2 of this source to every target
-    transfer/direct.h5, transfer/similarity.h5
+"""The transfer stage's commands: the split and universal input, one encoder per space, one
+decoder job per target (per-sample MSE of every source), the gather into ``mse[t, s, k]``,
+direct transfer and the CKA/RSA similarities. Each reads and writes HDF5 files (atomically)
+and records provenance; the maths lives in :mod:`.maps`, :mod:`.ridge` and
+:mod:`.similarity`, the file names in :mod:`lre.paths`.
 """
 
 from __future__ import annotations
@@ -21,10 +13,12 @@ import logging
 import numpy as np
 from tqdm import tqdm
 
-from . import io, ridge, transfer
-from .errors import InputError
-from . import provenance
-from .features.store import FeatureFile
+from .. import io, provenance
+from ..commands import Arg, Command
+from ..errors import InputError
+from ..features import model_of
+from ..features.store import FeatureFile
+from . import maps, ridge, similarity
 
 log = logging.getLogger(__name__)
 
@@ -42,38 +36,45 @@ def read_split(path, job: dict | None = None) -> dict:
 def load_space(path, space: str, split: dict, job: dict):
     """A space's corpus features, z-scored with train statistics: ``(train, test, lengths)``.
     The file must record the features job that ``job`` expects (see :mod:`lre.provenance`)."""
-    arrays = FeatureFile(path, expect=provenance.expected_features(job, provenance.model_of(space))).load(space,
+    arrays = FeatureFile(path, expect=provenance.expected_features(job, model_of(space))).load(space,
                                                                                                          "corpus")
     missing = [d for d in split["train"] + split["test"] if d not in arrays]
     if missing:
         raise InputError(path, f"lacks corpus documents {missing[:3]} of the transfer split.",
                          fix="re-run the features stage with the current corpus.")
-    tr, te, _ = transfer.zscore(transfer.stack(arrays, split["train"]), transfer.stack(arrays, split["test"]), space)
+    tr, te, _ = maps.zscore(maps.stack(arrays, split["train"]), maps.stack(arrays, split["test"]), space)
     return tr, te, {d: len(a) for d, a in arrays.items()}
 
 
 def _folds(split, lengths):
-    return transfer.fold_labels(split, lengths)
+    return maps.fold_labels(split, lengths)
 
 
 # --------------------------------------------------------------------------- prepare
 
 
-def run_prepare(job: dict, universal_features, split_out, universal_out) -> None:
-    """Split the corpus documents and build the universal input from the static space."""
+def run_prepare(job: dict, features, split, universal) -> None:
+    """Split the corpus documents and build the universal input from the static space.
+
+    Parameters
+    ----------
+    features : the feature file of the universal (static) space
+    split, universal : the split JSON and the universal-input HDF5 file to write
+    """
+    split_out, universal_out = split, universal
     tcfg = job["transfer"]
     space = tcfg["universal"]["space"]
-    arrays = FeatureFile(universal_features, expect=provenance.expected_features(job, provenance.model_of(space))
+    arrays = FeatureFile(features, expect=provenance.expected_features(job, model_of(space))
                          ).load(space, "corpus")
-    split = transfer.split_documents({d: len(a) for d, a in arrays.items()}, tcfg["test_fraction"],
+    split = maps.split_documents({d: len(a) for d, a in arrays.items()}, tcfg["test_fraction"],
                                      tcfg["cv_folds"], job["seed"])
     split["provenance"] = io.provenance(job)
     cw = tcfg["universal"]["context_words"]
-    U = {d: transfer.universal_input(a, cw) for d, a in arrays.items()}
+    U = {d: maps.universal_input(a, cw) for d, a in arrays.items()}
     with io.h5_atomic(universal_out) as f:
         io.h5_set_json(f, "provenance", split["provenance"])
-        f["train"] = transfer.stack(U, split["train"])
-        f["test"] = transfer.stack(U, split["test"])
+        f["train"] = maps.stack(U, split["train"])
+        f["test"] = maps.stack(U, split["test"])
     io.write_json(split_out, split)
     n_tr = sum(len(arrays[d]) for d in split["train"])
     log.info("split: %d train documents (%d words), %d test documents (%d words); U has %d dims",
@@ -84,16 +85,31 @@ def run_prepare(job: dict, universal_features, split_out, universal_out) -> None
 # --------------------------------------------------------------------------- encoders
 
 
-def run_encode(job: dict, split_path, universal_path, features_path, out, device: str = "cpu") -> None:
-    split = read_split(split_path, job)
+def run_encode(job: dict, split, universal, features, out, runtime: dict | None = None) -> None:
+    """Fit one target space's encoder (``job["space"]``) and write its latents.
+
+    Parameters
+    ----------
+    split, universal : the transfer split and universal input of ``transfer-prepare``
+    features : the target space's feature file
+    out : the encoder file to write
+    runtime : ``{"device": ...}``; only the MLP encoder uses a device
+    """
+    universal_path = universal
+    device = "cpu"
+    if job["transfer"]["method"] == "mlp":
+        from ..features.hf import pick_device
+
+        device = pick_device((runtime or {}).get("device", "cpu"))
+    split = read_split(split, job)
     space = job["space"]
-    Y_tr, Y_te, lengths = load_space(features_path, space, split, job)
+    Y_tr, Y_te, lengths = load_space(features, space, split, job)
     folds = _folds(split, lengths)
     h5py = io._h5()
     with h5py.File(universal_path, "r") as f:
         provenance.check_h5(universal_path, f, job.get("expects", {}).get("split"), job, "universal input")
         U_tr, U_te = f["train"][()].astype(np.float64), f["test"][()].astype(np.float64)
-    enc = transfer.encode_space(U_tr, U_te, Y_tr, Y_te, folds, job["transfer"], job["seed"], device)
+    enc = maps.encode_space(U_tr, U_te, Y_tr, Y_te, folds, job["transfer"], job["seed"], device)
     log.info("encoder %s (%s): rank %d, alpha %s, bottleneck R^2 train %.3f test %.3f", space,
              job["transfer"]["method"], enc["rank"], enc["alpha"], enc["train_r2"], enc["test_r2"])
     with io.h5_atomic(out) as f:
@@ -123,17 +139,19 @@ def read_encoder(path, expected_hash: str | None = None, job: dict | None = None
 # --------------------------------------------------------------------------- decoders
 
 
-def run_decode(job: dict, split_path, target_features, encoders: dict, out) -> None:
-    """Decode one target from every source latent; ``encoders`` maps source space -> file."""
-    split = read_split(split_path, job)
+def run_decode(job: dict, split, features, encoders: dict, out) -> None:
+    """Decode one target (``job["space"]``, its feature file ``features``) from every source
+    latent; ``encoders`` maps source space -> encoder file. Writes the per-sample test MSE
+    of every source, shape (n_sources, n_test), to ``out``."""
+    split = read_split(split, job)
     target = job["space"]
-    Y_tr, Y_te, lengths = load_space(target_features, target, split, job)
+    Y_tr, Y_te, lengths = load_space(features, target, split, job)
     folds = _folds(split, lengths)
     sources = list(encoders)
     expected = job.get("expects", {}).get("encoders", {})
     loaded = [read_encoder(encoders[s], expected.get(s), job)
               for s in tqdm(sources, desc=f"{target}: load latents", mininterval=5)]
-    res = transfer.decode_target(Y_tr, Y_te, folds, job["transfer"]["alphas"], loaded)
+    res = maps.decode_target(Y_tr, Y_te, folds, job["transfer"]["alphas"], loaded)
     best = sources[int(np.argmax(res["r2"]))]
     log.info("target %s: best source %s (R^2 %.3f); own latent R^2 %.3f", target, best, res["r2"].max(),
              res["r2"][sources.index(target)] if target in sources else float("nan"))
@@ -145,8 +163,10 @@ def run_decode(job: dict, split_path, target_features, encoders: dict, out) -> N
         f["r2"] = res["r2"]
 
 
-def run_gather(job: dict, decoders: dict, out) -> None:
-    """Stack every target's decoder results into ``mse[t, s, k]``."""
+def run_gather(job: dict, inputs: dict, out) -> None:
+    """Stack every target's decoder results (``inputs``: target -> decoder file) into
+    ``mse[t, s, k]`` of shape (n_spaces, n_spaces, n_test)."""
+    decoders = inputs
     h5py = io._h5()
     spaces = list(decoders)
     mse, alpha, r2 = [], [], []
@@ -182,13 +202,14 @@ def read_matrix(path, name: str, job: dict | None = None, expected_hash: str | N
 # --------------------------------------------------------------------------- direct and similarity
 
 
-def run_direct(job: dict, split_path, source_features, targets: dict, out) -> None:
-    """Ridge from one full source space to every target; ``targets`` maps space -> file."""
-    split = read_split(split_path, job)
-    X_tr, X_te, lengths = load_space(source_features, job["space"], split, job)
+def run_direct(job: dict, split, features, targets: dict, out) -> None:
+    """Ridge from one full source space (``features``) to every target; ``targets`` maps
+    space -> feature file. Writes the test R^2 per target, shape (n_targets,)."""
+    split = read_split(split, job)
+    X_tr, X_te, lengths = load_space(features, job["space"], split, job)
     folds = _folds(split, lengths)
     ys = [load_space(path, t, split, job)[:2] for t, path in targets.items()]
-    res = transfer.direct_transfer(X_tr, X_te, folds, job["transfer"]["alphas"], ys)
+    res = maps.direct_transfer(X_tr, X_te, folds, job["transfer"]["alphas"], ys)
     with io.h5_atomic(out) as f:
         io.h5_set_json(f, "provenance", io.provenance(job))
         io.h5_write_strings(f, "targets", list(targets))
@@ -196,8 +217,10 @@ def run_direct(job: dict, split_path, source_features, targets: dict, out) -> No
         f["alpha"] = res["alpha"]
 
 
-def run_direct_gather(job: dict, sources: dict, out) -> None:
-    """``r2[t, s]``: test R^2 of target t from source s."""
+def run_direct_gather(job: dict, inputs: dict, out) -> None:
+    """``r2[t, s]``, shape (n_spaces, n_spaces): test R^2 of target t from source s
+    (``inputs``: source -> direct-transfer file)."""
+    sources = inputs
     h5py = io._h5()
     spaces = list(sources)
     cols = []
@@ -214,11 +237,11 @@ def run_direct_gather(job: dict, sources: dict, out) -> None:
         f["r2"] = np.stack(cols, axis=1)
 
 
-def run_similarity(job: dict, split_path, spaces: dict, out) -> None:
-    """Linear CKA and RSA between every pair of spaces on the transfer test words."""
-    from . import similarity
-
-    split = read_split(split_path, job)
+def run_similarity(job: dict, split, features: dict, out) -> None:
+    """Linear CKA and RSA between every pair of spaces on the transfer test words
+    (``features``: space -> feature file); matrices of shape (n_spaces, n_spaces)."""
+    spaces = features
+    split = read_split(split, job)
     names = list(spaces)
     tests = [load_space(path, s, split, job)[1] for s, path in tqdm(spaces.items(), desc="load", mininterval=5)]
     methods = job["methods"]
@@ -229,3 +252,33 @@ def run_similarity(job: dict, split_path, spaces: dict, out) -> None:
             f["cka"] = similarity.linear_cka(tests)
         if "rsa" in methods:
             f["rsa"] = similarity.rsa(tests, job["transfer"]["rsa_words"], job["seed"])
+
+
+_SPLIT = Arg("--split", "transfer split JSON (transfer-prepare)")
+
+COMMANDS = (
+    Command("transfer-prepare", "split the corpus and build the universal input U(S)", run_prepare,
+            (Arg("--features", "feature file of the universal (static) space"),
+             Arg("--split", "split JSON to write"), Arg("--universal", "universal-input HDF5 to write"))),
+    Command("transfer-encode", "fit one target space's bottleneck encoder", run_encode,
+            (_SPLIT, Arg("--universal", "universal input (transfer-prepare)"),
+             Arg("--features", "feature file of the space"), Arg("--out", "encoder file to write")),
+            runtime=True),
+    Command("transfer-decode", "decode one target from every source latent (per-sample MSE)", run_decode,
+            (_SPLIT, Arg("--features", "feature file of the target space"),
+             Arg("--encoders", "encoder files, one per source of the job", many=True, per="sources"),
+             Arg("--out", "decoder file to write"))),
+    Command("transfer-gather", "stack all targets into mse[t, s, k]", run_gather,
+            (Arg("--inputs", "decoder files, one per space of the job", many=True, per="spaces"),
+             Arg("--out", "error tensor file to write"))),
+    Command("transfer-direct", "ridge from one full source space to every target (R^2)", run_direct,
+            (_SPLIT, Arg("--features", "feature file of the source space"),
+             Arg("--targets", "feature files, one per target of the job", many=True, per="targets"),
+             Arg("--out", "direct-transfer file to write"))),
+    Command("direct-gather", "stack every source into r2[t, s]", run_direct_gather,
+            (Arg("--inputs", "direct-transfer files, one per space of the job", many=True, per="spaces"),
+             Arg("--out", "file to write"))),
+    Command("similarity", "linear CKA and RSA between every pair of spaces", run_similarity,
+            (_SPLIT, Arg("--features", "feature files, one per space of the job", many=True, per="spaces"),
+             Arg("--out", "similarity file to write"))),
+)

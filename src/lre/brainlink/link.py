@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .encoding import correlation, fdr_bh
+from ..encoding.models import correlation, fdr_bh
 
 
 def lofo_predict(coords: np.ndarray, R: np.ndarray, families: list[str]) -> np.ndarray:

@@ -29,9 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import io
-from .errors import ConfigError, MissingModelError
-from .stimuli import Interval, Tier, format_trfile, text_to_words, write_textgrid
+from .. import io
+from ..errors import ConfigError, MissingModelError
+from .readers import Interval, Tier, format_trfile, text_to_words, write_textgrid
 
 log = logging.getLogger(__name__)
 
@@ -118,13 +118,17 @@ def story_tiers(words, end: float) -> list[Tier]:
     return [Tier("phone", phone_iv), Tier("word", word_iv)]
 
 
-def make(root, stories: list[str], demo: dict, seed: int) -> dict:
-    """Write the demo stimuli under ``root``; return a manifest of what was written.
+def make(stories: list[str], demo: dict, seed: int, textgrids: dict, trfiles: dict, corpus, manifest_path) -> dict:
+    """Write the demo stimuli; return a manifest of what was written.
 
-    Files: ``derivative/TextGrids/<story>.TextGrid``, ``derivative/trfiles/<story>.tr``,
-    ``corpus.txt`` (one document per line) and ``manifest.json``.
+    Parameters
+    ----------
+    stories : story names
+    demo : the ``demo`` config section; seed : the config's seed
+    textgrids, trfiles : story -> path of its TextGrid / TR file to write
+    corpus : path of the corpus to write (one document per line)
+    manifest_path : path of the manifest (JSON) to write
     """
-    root = Path(root)
     lines = [ln for ln in lee_corpus_path().read_text(encoding="utf-8").splitlines() if ln.strip()]
     rng = np.random.default_rng(seed)
     order = [int(i) for i in rng.permutation(len(lines))]
@@ -146,16 +150,16 @@ def make(root, stories: list[str], demo: dict, seed: int) -> dict:
     for name in stories:
         idx = take(demo["story_words"])
         words, end = time_story(" ".join(lines[i] for i in idx), demo, rng)
-        write_textgrid(root / "derivative" / "TextGrids" / f"{name}.TextGrid", story_tiers(words, end), 0.0, end)
+        write_textgrid(textgrids[name], story_tiers(words, end), 0.0, end)
         tr, lead = float(demo["tr"]), float(demo["lead_in"])
         n_trs = int(math.ceil((end + 2 * lead) / tr))
-        io.write_text(root / "derivative" / "trfiles" / f"{name}.tr",
+        io.write_text(trfiles[name],
                       format_trfile(np.arange(n_trs) * tr, sound_start=lead, sound_stop=lead + end))
         manifest["stories"][name] = {"documents": idx, "n_words": len(words), "seconds": end, "n_trs": n_trs}
         log.info("story %s: %d words, %.0f s, %d volumes", name, len(words), end, n_trs)
     corpus_idx = take(demo["corpus_words"])
-    io.write_text(root / "corpus.txt", "\n".join(lines[i] for i in corpus_idx) + "\n")
+    io.write_text(corpus, "\n".join(lines[i] for i in corpus_idx) + "\n")
     manifest["corpus_documents"] = corpus_idx
     manifest["corpus_words"] = sum(len(text_to_words(lines[i])) for i in corpus_idx)
-    io.write_json(root / "manifest.json", manifest)
+    io.write_json(manifest_path, manifest)
     return manifest

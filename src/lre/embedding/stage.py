@@ -1,19 +1,20 @@
-"""The embedding stage: from ``mse[t, s, k]`` to coordinates, tables and figures; and the
-comparison of the transfer-based affinity with direct transfer, CKA and RSA."""
+"""The embedding stage's commands: from ``mse[t, s, k]`` to coordinates, tables and figures;
+and the comparison of the transfer-based affinity with direct transfer, CKA and RSA."""
 
 from __future__ import annotations
 
 import csv
 import io as _io
 import logging
-from pathlib import Path
 
 import numpy as np
 from scipy.stats import spearmanr
 
-from . import embedding, io, plots, provenance
-from .errors import InputError
-from .transfer_stage import read_matrix
+from .. import io, plots, provenance
+from ..commands import Arg, Command
+from ..errors import InputError
+from ..transfer.stage import read_matrix
+from . import mds
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +32,11 @@ def matrix_csv(path, M: np.ndarray, names: list[str], corner: str) -> None:
     _csv(path, [corner] + names, ([n] + list(row) for n, row in zip(names, M)))
 
 
-def run(job: dict, mse_path, outputs: dict) -> None:
-    """Write ``outputs``: h5, coords, affinity, eigenvalues (CSV) and the four figures."""
+def run(job: dict, mse, **outputs) -> None:
+    """Embed the spaces of the error tensor file ``mse``; write ``outputs`` (paths): ``h5``,
+    the tables ``coords``, ``affinity``, ``eigenvalues``, ``layers`` (CSV) and the figures
+    ``affinity_png``, ``scree_png``, ``embedding2d_png``, ``embedding3d_png``."""
+    mse_path = mse
     with io._h5().File(mse_path, "r") as f:
         provenance.check_h5(mse_path, f, job.get("expects", {}).get("mse"), job, "error tensor")
     names, mse = read_matrix(mse_path, "mse")
@@ -40,7 +44,7 @@ def run(job: dict, mse_path, outputs: dict) -> None:
     if names != [s["name"] for s in spaces]:
         raise InputError(mse_path, "holds other spaces than the current config.", fix="re-run the transfer stage.")
     ecfg = job["embedding"]
-    res = embedding.embed(mse, spaces, ecfg["weights"], ecfg["n_components"], ecfg["anchor"])
+    res = mds.embed(mse, spaces, ecfg["weights"], ecfg["n_components"], ecfg["anchor"])
     with io.h5_atomic(outputs["h5"]) as f:
         io.h5_set_json(f, "provenance", io.provenance(job))
         io.h5_write_strings(f, "spaces", names)
@@ -53,7 +57,7 @@ def run(job: dict, mse_path, outputs: dict) -> None:
     matrix_csv(outputs["affinity"], res["affinity"], names, "target\\source")
     _csv(outputs["eigenvalues"], ["dimension", "eigenvalue", "explained_variance"],
          ([d + 1, e, v] for d, (e, v) in enumerate(zip(res["eigenvalues"], res["explained_variance"]))))
-    order = embedding.layer_order(res["coords"], spaces)
+    order = mds.layer_order(res["coords"], spaces)
     _csv(outputs["layers"], ["model", "dimension", "n_layers", "spearman", "monotonic"],
          ([r["model"], r["dimension"], r["n_layers"], r["spearman"], r["monotonic"]] for r in order))
     for r in order:
@@ -75,13 +79,17 @@ def run(job: dict, mse_path, outputs: dict) -> None:
              np.round(ev[:3], 3).tolist())
 
 
-def run_compare(job: dict, inputs: dict, out_png, out_csv) -> None:
-    """Compare the similarity structures: each method's space-by-space matrix side by side,
-    and the Spearman correlation between their off-diagonal entries.
+def run_compare(job: dict, inputs: dict, png, csv) -> None:
+    """Compare the similarity structures: each method's space-by-space matrix side by side
+    (figure ``png``), and the Spearman correlation between their off-diagonal entries (table
+    ``csv``).
 
-    ``inputs`` maps a method to ``(file, dataset)``: the embedding's affinity, direct R^2,
-    CKA, RSA.
+    ``inputs`` maps each method label of ``job["inputs"]`` (the embedding's affinity, direct
+    R^2, CKA, RSA) to its file; ``job["inputs"]`` names the dataset inside each.
     """
+    out_png, out_csv = png, csv
+    datasets = {e["name"]: e["dataset"] for e in job["inputs"]}
+    inputs = {label: (path, datasets[label]) for label, path in inputs.items()}
     spaces = job["spaces"]
     names = [s["name"] for s in spaces]
     mats = {}
@@ -99,9 +107,14 @@ def run_compare(job: dict, inputs: dict, out_png, out_csv) -> None:
     log.info("spearman between methods:\n%s", rho.round(3))
 
 
-def figure_paths(folder, method: str) -> dict:
-    folder = Path(folder)
-    return {"h5": folder / "embedding.h5", "coords": folder / "coords.csv", "affinity": folder / "affinity.csv",
-            "eigenvalues": folder / "eigenvalues.csv", "layers": folder / "layers.csv", "affinity_png": folder / "affinity.png",
-            "scree_png": folder / "scree.png", "embedding2d_png": folder / "embedding_2d.png",
-            "embedding3d_png": folder / "embedding_3d.png"}
+COMMANDS = (
+    Command("embedding", "tournament, affinity and weighted MDS, with tables and figures", run,
+            (Arg("--mse", "error tensor file (transfer-gather)"), Arg("--h5", "embedding HDF5 file to write"),
+             Arg("--coords", "coordinates CSV"), Arg("--affinity", "affinity CSV"),
+             Arg("--eigenvalues", "eigenvalues CSV"), Arg("--layers", "layer-order CSV"),
+             Arg("--affinity-png", "affinity figure"), Arg("--scree-png", "scree figure"),
+             Arg("--embedding2d-png", "2-D embedding figure"), Arg("--embedding3d-png", "3-D embedding figure"))),
+    Command("compare", "compare affinity, direct R^2, CKA and RSA", run_compare,
+            (Arg("--inputs", "matrix files, one per method label of the job", many=True, per="inputs"),
+             Arg("--png", "figure to write"), Arg("--csv", "table to write"))),
+)

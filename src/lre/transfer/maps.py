@@ -27,7 +27,7 @@ import logging
 import numpy as np
 
 from . import ridge
-from .errors import LreError
+from ..errors import LreError
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ import warnings
 
 import numpy as np
 
-from . import timing
-from .errors import ConfigError, LreError
+from .. import timing
+from ..errors import ConfigError, LreError
 
 log = logging.getLogger(__name__)
 

@@ -19,15 +19,16 @@ from pathlib import Path
 
 import numpy as np
 
-from . import io, stimuli
-from .errors import InputError
+from .. import io, provenance
+from . import readers
+from ..errors import InputError
 
 log = logging.getLogger(__name__)
 
 @dataclass
 class Documents:
     corpus: dict[str, list[str]] = field(default_factory=dict)
-    stories: dict[str, stimuli.Story] = field(default_factory=dict)
+    stories: dict[str, readers.Story] = field(default_factory=dict)
 
     def items(self):
         """``(set, name, words)`` for every document, corpus first, in stored order."""
@@ -48,13 +49,13 @@ def read_corpus(path, max_words: int | None = None) -> dict[str, list[str]]:
         raise InputError(path, "does not exist.", fix="set corpus.path to a text file with one document per line.")
     docs: dict[str, list[str]] = {}
     total = 0
-    text = stimuli.decode_text(path, path.read_bytes())
+    text = readers.decode_text(path, path.read_bytes())
     lines = [ln for ln in text.splitlines() if ln.strip()]
     width = max(4, len(str(len(lines))))
     for k, line in enumerate(lines):
         if max_words is not None and total >= max_words:
             break
-        words = stimuli.text_to_words(line)
+        words = readers.text_to_words(line)
         if words:
             docs[f"doc{k:0{width}d}"] = words
             total += len(words)
@@ -63,38 +64,38 @@ def read_corpus(path, max_words: int | None = None) -> dict[str, list[str]]:
     return docs
 
 
-def read_story(name: str, st: dict) -> stimuli.Story:
+def read_story(name: str, st: dict) -> readers.Story:
     """Read one story's words and volume times as the ``stimuli`` config says."""
     path = st["path"].format(story=name)
     kw = dict(drop=st["drop_tokens"], drop_bracketed=st["drop_bracketed"])
     if st["format"] == "textgrid":
-        words = stimuli.read_textgrid(path, tier=st["word_tier"], encoding=st["encoding"], **kw)
+        words = readers.read_textgrid(path, tier=st["word_tier"], encoding=st["encoding"], **kw)
     elif st["format"] == "gentle":
-        words = stimuli.read_gentle(path, encoding=st["encoding"], **kw)
+        words = readers.read_gentle(path, encoding=st["encoding"], **kw)
     else:
-        words = stimuli.read_tsv(path, encoding=st["encoding"], **kw)
+        words = readers.read_tsv(path, encoding=st["encoding"], **kw)
     if len(words) == 0:
         raise InputError(path, f"story {name!r} has no words after dropping non-word tokens.",
                          fix="check stimuli.word_tier and stimuli.drop_tokens.")
     trt = st["tr_times"]
     if trt["source"] == "file":
-        tr_times, tr = stimuli.read_trfile(trt["path"].format(story=name))
+        tr_times, tr = readers.read_trfile(trt["path"].format(story=name))
     elif trt["source"] == "respdict":  # the HuthLab convention: respdict[story] volumes every tr from start
         tr = float(trt["tr"])
-        counts = stimuli.read_respdict(trt["path"])
+        counts = readers.read_respdict(trt["path"])
         if name not in counts:
             raise InputError(trt["path"], f"has no entry for story {name!r}.",
                              fix="check stimuli.stories against the dataset's respdict.json.")
-        tr_times = stimuli.simulated_tr_times(int(counts[name]), tr, float(trt["start"]))
+        tr_times = readers.simulated_tr_times(int(counts[name]), tr, float(trt["start"]))
     else:
         tr = float(trt["tr"])
-        tr_times = stimuli.simulated_tr_times(int(trt["n_trs"][name]), tr, float(trt["start"]))
+        tr_times = readers.simulated_tr_times(int(trt["n_trs"][name]), tr, float(trt["start"]))
     if words.offsets[-1] > tr_times[-1] + tr:
         raise InputError(path, f"story {name!r} ends at {words.offsets[-1]:.1f} s but its last volume is at "
                          f"{tr_times[-1]:.1f} s.", fix="check that the TR file belongs to this story.")
     for note in words.notes:
         log.warning("story %s: %s", name, note)
-    return stimuli.Story(name, words, tr_times, tr)
+    return readers.Story(name, words, tr_times, tr)
 
 
 def build(job: dict) -> Documents:
@@ -105,9 +106,10 @@ def build(job: dict) -> Documents:
     return Documents(corpus, stories)
 
 
-def write(path, docs: Documents, provenance: dict) -> None:
+def write(path, docs: Documents, record: dict) -> None:
+    """Write the documents file; ``record`` is its provenance (:func:`lre.io.provenance`)."""
     with io.h5_atomic(path) as f:
-        io.h5_set_json(f, "provenance", provenance)
+        io.h5_set_json(f, "provenance", record)
         g = f.create_group("corpus", track_order=True)
         for name, words in docs.corpus.items():
             io.h5_write_strings(g.create_group(name), "words", words)
@@ -124,11 +126,8 @@ def write(path, docs: Documents, provenance: dict) -> None:
 
 def read_provenance(path) -> dict | None:
     """The provenance record of a documents file (None when it has none)."""
-    h5py = io._h5()
-    from .provenance import h5_provenance
-
-    with h5py.File(path, "r") as f:
-        return h5_provenance(f)
+    with io._h5().File(path, "r") as f:
+        return provenance.h5_provenance(f)
 
 
 def read(path) -> Documents:
@@ -141,8 +140,8 @@ def read(path) -> Documents:
         for name, g in f["corpus"].items():
             docs.corpus[name] = io.h5_read_strings(g["words"])
         for name, g in f["stories"].items():
-            words = stimuli.WordTimes(io.h5_read_strings(g["words"]), g["onsets"][()], g["offsets"][()],
+            words = readers.WordTimes(io.h5_read_strings(g["words"]), g["onsets"][()], g["offsets"][()],
                                       source=g.attrs.get("source") or None)
-            docs.stories[name] = stimuli.Story(name, words, g["tr_times"][()], float(g.attrs["tr"]))
+            docs.stories[name] = readers.Story(name, words, g["tr_times"][()], float(g.attrs["tr"]))
     return docs
 

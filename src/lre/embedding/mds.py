@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import LreError
+from ..errors import LreError
 
 SELF_WEIGHT = 1e-4      #: W[t, i, t]: a space's own latent must not dominate its tournament
 SELF_AFFINITY = 0.1     #: affinity[t, t] after the eigenvector is taken

@@ -1,13 +1,6 @@
-"""The encoding stage's jobs: fit and score spaces for one subject, the noise ceiling, the
-per-subject table, and (demo) the synthetic dataset and its recovery check.
-
-Files::
-
-    encoding/<subject>/<space>.h5          scores, r2, alphas, p-values, significance, ...
-    encoding/<subject>/<space>_r.nii.gz    the test r map through the subject's mask
-    encoding/<subject>/noise_ceiling.h5 (+ .nii.gz)
-    encoding/<subject>/summary.csv         one row per space
-"""
+"""The encoding stage's commands: fit and score spaces for one subject (per voxel: test r,
+R^2, penalty, CV score, block-permutation p-value, FDR significance; and the test-r map),
+the noise ceiling, the per-subject table and the performance figure."""
 
 from __future__ import annotations
 
@@ -16,15 +9,17 @@ import io as _io
 import json
 import logging
 import zlib
-from pathlib import Path
 
 import numpy as np
 
-from . import encoding, io, provenance, timing
-from .datasets import loader
-from .datasets.volume import load_mask, save_nifti, to_volume
-from .errors import InputError
-from .features.store import FeatureFile
+from .. import io, plots, provenance, timing
+from ..commands import Arg, Command
+from ..datasets import loader
+from ..datasets.volume import load_mask, save_nifti, to_volume
+from ..errors import InputError
+from ..features import model_of
+from ..features.store import FeatureFile
+from . import models as encoding
 
 log = logging.getLogger(__name__)
 
@@ -81,9 +76,19 @@ def _seed(seed: int, *names: str) -> list[int]:
     return [seed] + [zlib.crc32(n.encode()) for n in names]
 
 
-def run_encode(job: dict, features: dict, outputs: dict) -> None:
-    """Fit every space of ``job["spaces"]`` for one subject; ``features`` maps space -> feature
-    file, ``outputs`` maps space -> ``{"h5": path, "nii": path or None}``."""
+def run_encode(job: dict, features: dict, out: dict, nii: dict | None = None) -> None:
+    """Fit every space of ``job["spaces"]`` for one subject.
+
+    Parameters
+    ----------
+    features : space -> feature file
+    out : space -> result HDF5 file to write
+    nii : space -> test-r NIfTI map to write (needs ``dataset.mask``)
+    """
+    if nii and not job["dataset"]["mask"]:
+        raise InputError(None, "--nii maps were asked for, but dataset.mask is not set.",
+                         fix="set dataset.mask, or leave out --nii.")
+    outputs = {space: {"h5": out[space], "nii": (nii or {}).get(space)} for space in job["spaces"]}
     dcfg, ecfg, subject = job["dataset"], job["encoding"], job["subject"]
     subj = Subject(dcfg, subject)
     Y_train, lengths = subj.train()
@@ -92,7 +97,7 @@ def run_encode(job: dict, features: dict, outputs: dict) -> None:
     log.info("%s: %d training volumes in %d stories, %d test volumes x %d repeats, %d voxels", subject,
              len(Y_train), len(lengths), Y_test.shape[1], Y_test.shape[0], subj.n_voxels)
     for space in job["spaces"]:
-        ff = FeatureFile(features[space], expect=provenance.expected_features(job, provenance.model_of(space)))
+        ff = FeatureFile(features[space], expect=provenance.expected_features(job, model_of(space)))
         X_train = design(ff, space, dcfg["train_stories"], subj.runs, ecfg["delays"])
         X_test = design(ff, space, dcfg["test_stories"], subj.runs, ecfg["delays"])
         res = encoding.fit_and_score(X_train, Y_train, X_test, Y_test, ecfg["alphas"], cv=cv,
@@ -119,8 +124,11 @@ def run_encode(job: dict, features: dict, outputs: dict) -> None:
                        f"lre test r {space}")
 
 
-def run_noise_ceiling(job: dict, out_h5, out_nii=None, out_png=None) -> None:
-    """The noise ceiling of the test story from its repeats (zeros with a single repeat)."""
+def run_noise_ceiling(job: dict, out, nii=None, png=None) -> None:
+    """The noise ceiling of the test story from its repeats (zeros with a single repeat):
+    per voxel, written to ``out`` (HDF5), and with ``dataset.mask`` as a NIfTI map ``nii``
+    with its figure ``png``."""
+    out_h5, out_nii, out_png = out, nii, png
     dcfg, subject = job["dataset"], job["subject"]
     subj = Subject(dcfg, subject, dcfg["test_stories"])
     Y_test = subj.test()
@@ -136,8 +144,6 @@ def run_noise_ceiling(job: dict, out_h5, out_nii=None, out_png=None) -> None:
     if out_nii:
         save_nifti(out_nii, to_volume(ceiling, subj.mask, dcfg["voxel_order"]), subj.affine, "lre noise ceiling")
         if out_png:
-            from . import plots
-
             plots.brain_map(out_nii, dcfg["mask"].format(subject=subject), out_png,
                             f"{subject}: noise ceiling of the test story ({Y_test.shape[0]} repeats)",
                             symmetric=False, cmap="hot")
@@ -156,8 +162,10 @@ def read_scores(path, job: dict | None = None, space: str | None = None) -> dict
     return out
 
 
-def run_summary(job: dict, scores: dict, out_csv) -> None:
-    """One row per space: mean r, mean r in its top voxels, significant voxels, penalties."""
+def run_summary(job: dict, inputs: dict, out) -> None:
+    """One row per space (``inputs``: space -> result file): mean r, mean r in its top
+    voxels, significant voxels, penalties; written to the CSV ``out``."""
+    scores, out_csv = inputs, out
     rows = []
     for sp in job["spaces"]:
         s = read_scores(scores[sp["name"]], job, sp["name"])
@@ -193,39 +201,29 @@ def read_summary(path, job: dict | None = None, subject: str | None = None) -> t
     return rows, tops[0]
 
 
-# --------------------------------------------------------------------------- demo: synthetic data
+def run_performance_figure(job: dict, summaries: dict, out) -> None:
+    """Bar chart of every space's encoding performance (``summaries``: subject -> summary CSV)."""
+    table = {}
+    for subject, path in summaries.items():
+        rows, top = read_summary(path, job, subject)
+        table[subject] = {r["space"]: float(r[top]) for r in rows}
+    plots.performance_bars(table, job["spaces"], out, "encoding performance of every space "
+                           "(bars: mean over subjects, dots: subjects)")
 
 
-def run_demo_fmri(job: dict, documents_path, features: dict, root) -> None:
-    """Write the synthetic dataset (``features`` maps each planted space -> feature file)."""
-    from . import documents
-    from .datasets import synthetic
-
-    docs = documents.read(documents_path)
-    feats = {space: FeatureFile(path, expect=provenance.expected_features(job, provenance.model_of(space)))
-             .load(space, "stories") for space, path in features.items()}
-    synthetic.make(root, job["subjects"], job["stories"], job["test_story"], docs, feats, job["fmri"], job["lebel"],
-                   job["seed"], record=io.provenance(job))
-
-
-def run_recovery(job: dict, truth_path, scores: dict, ceiling_path, out_json) -> None:
-    """Compare one subject's fitted results with the planted truth."""
-    from .datasets import synthetic
-
-    truth = synthetic.read_truth(truth_path, job)
-    names = list(scores)
-    S = np.stack([read_scores(scores[n], job, n)["scores"] for n in names])
-    h5py = io._h5()
-    with h5py.File(ceiling_path, "r") as f:
-        provenance.check_h5(ceiling_path, f, job.get("expects", {}).get("ceiling"), job, "noise ceiling")
-        ceiling = f["ceiling"][()]
-    res = synthetic.recovery(truth, names, S, ceiling, job["controls"])
-    res["subject"] = job["subject"]
-    io.write_json(out_json, res)
-    log.info("%s: %.1f%% of %d signal voxels recovered; ceiling correlation %.3f; controls %s", job["subject"],
-             100 * res["recovered"], res["n_signal"], res["ceiling_correlation"], res["control_mean_r"])
-
-
-def nifti_path(h5_path) -> Path:
-    p = Path(h5_path)
-    return p.with_name(p.stem + "_r.nii.gz")
+COMMANDS = (
+    Command("encode", "fit and score voxelwise encoding models of several spaces for one subject", run_encode,
+            (Arg("--features", "feature files, one per space of the job", many=True, per="spaces"),
+             Arg("--out", "result files to write, one per space of the job", many=True, per="spaces"),
+             Arg("--nii", "test-r maps to write, one per space of the job (with dataset.mask)", many=True,
+                 per="spaces", required=False))),
+    Command("noise-ceiling", "noise ceiling of one subject from the test story's repeats", run_noise_ceiling,
+            (Arg("--out", "HDF5 file to write"), Arg("--nii", "NIfTI map to write (needs dataset.mask)", required=False),
+             Arg("--png", "figure of the map to write (with --nii)", required=False))),
+    Command("encoding-summary", "per-subject table of every space's scores", run_summary,
+            (Arg("--inputs", "result files, one per space of the job", many=True, per="spaces"),
+             Arg("--out", "CSV file to write"))),
+    Command("performance-figure", "bar chart of every space's encoding performance", run_performance_figure,
+            (Arg("--summaries", "summary CSVs, one per subject of the job", many=True, per="subjects"),
+             Arg("--out", "figure to write"))),
+)

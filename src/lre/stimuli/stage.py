@@ -1,0 +1,45 @@
+"""The stimuli stage's commands: the demo's stimuli, and the documents file."""
+
+from __future__ import annotations
+
+import logging
+
+from .. import io, jobs
+from ..commands import Arg, Command
+from . import demo, documents
+
+log = logging.getLogger(__name__)
+
+
+def run_demo(job: dict, textgrids: dict, trfiles: dict, corpus, manifest) -> None:
+    """Write the demo stimuli (``job`` from :func:`lre.jobs.demo_job`).
+
+    Parameters
+    ----------
+    textgrids, trfiles : story -> path to write
+    corpus, manifest : paths to write
+    """
+    demo.make(job["stories"], job["demo"], job["seed"], textgrids, trfiles, corpus, manifest)
+
+
+def run_stimuli(job: dict, out) -> None:
+    """Read the stories and the corpus into the documents file ``out`` (``job`` from
+    :func:`lre.jobs.stimuli_job`)."""
+    docs = documents.build(job)
+    n = docs.n_words()
+    log.info("%d stories (%d words), %d corpus documents (%d words)", len(docs.stories), n["stories"],
+             len(docs.corpus), n["corpus"])
+    documents.write(out, docs, io.provenance(job))
+
+
+COMMANDS = (
+    Command("demo", "write the offline demo stimuli (TextGrids, TR files, corpus)", run_demo,
+            (Arg("--textgrids", "TextGrid files to write, one per story of the job", many=True, per="stories"),
+             Arg("--trfiles", "TR files to write, one per story of the job", many=True, per="stories"),
+             Arg("--corpus", "corpus text file to write"),
+             Arg("--manifest", "manifest JSON to write")),
+            job_from_config=lambda cfg, args: jobs.demo_job(cfg)),
+    Command("stimuli", "read stories and corpus into the documents file", run_stimuli,
+            (Arg("--out", "documents HDF5 file to write"),),
+            job_from_config=lambda cfg, args: jobs.stimuli_job(cfg)),
+)
