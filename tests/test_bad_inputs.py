@@ -8,7 +8,6 @@ is there with the message the code gives. Regenerate the table with
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 import sys
@@ -261,16 +260,16 @@ def space_zero_variance(tmp, capsys):
 
 
 def feature_file_other_config(tmp, capsys):
-    from lre.stimuli import documents
     from lre.features import stage
     from lre.features.store import FeatureFile
+    from lre.stimuli import documents
 
     wt = stimuli.WordTimes(WORDS[:4], [0.0, 0.4, 0.8, 1.2], [0.4, 0.8, 1.2, 1.5])
     docs = documents.Documents(corpus={"d0": WORDS}, stories={"s1": stimuli.Story("s1", wt, np.arange(5) * 2.0, 2.0)})
     documents.write(tmp / "documents.h5", docs, {})
     made = {"stage": "features", "model": "lexical", "entry": {"family": "lexical", "outputs": ["word_length"],
                                                                "oov": "pieces"},
-            "settings": {"dtype": "float32", "batch_size": 8}, "seed": 0, "stimuli": {}}
+            "settings": {"compute_dtype": "float32", "batch_size": 8}, "seed": 0, "stimuli": {}}
     stage.run(made, tmp / "documents.h5", tmp / "lexical.h5", {"device": "cpu", "threads": 1})
     expected = dict(made, entry=dict(made["entry"], oov="zero"))
     return refused(lambda: FeatureFile(tmp / "lexical.h5", expect=expected))
@@ -432,7 +431,7 @@ def normalise(msg: str, tmp: Path) -> str:
 
 def test_the_docs_table_gives_every_case_with_its_message(tmp_path_factory, capsys):
     doc = (ROOT / "docs" / "bad_inputs.md").read_text()
-    for case, (what, fn, _) in CASES.items():
+    for case, (_what, fn, _) in CASES.items():
         tmp = tmp_path_factory.mktemp(case)
         msg = normalise(fn(tmp, capsys), tmp)
         row = next((line for line in doc.splitlines() if line.startswith(f"| `{case}` |")), None)

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
+
 from lre import cli, paths
 
 SRC = ROOT / "src" / "lre"

@@ -20,7 +20,7 @@ import time
 
 from . import __version__
 from .commands import Command, entries
-from .errors import LreError
+from .errors import LreError, UsageError
 
 #: the stage modules whose COMMANDS the CLI offers, in pipeline order
 STAGES = (
@@ -32,10 +32,6 @@ STAGES = (
     "lre.encoding.stage",
     "lre.brainlink.stage",
 )
-
-
-class UsageError(LreError):
-    """A stage command was called with options that do not fit its job."""
 
 
 def commands() -> list[Command]:
@@ -83,8 +79,8 @@ def _job_and_runtime(cmd: Command, args) -> tuple[dict | None, dict]:
         try:
             job = json.loads(args.job)
         except json.JSONDecodeError as e:
-            raise UsageError(f"lre {cmd.name}: --job is not valid JSON ({e.msg} at character {e.pos}). Fix: pass the "
-                             "config slice as one JSON object, e.g. --job \"$(cat job.json)\".") from None
+            raise UsageError(cmd.name, f"--job is not valid JSON ({e.msg} at character {e.pos}).",
+                             fix="pass the config slice as one JSON object, e.g. --job \"$(cat job.json)\".") from None
     elif args.config:
         from . import config
         from .resources import runtime_settings
@@ -94,7 +90,7 @@ def _job_and_runtime(cmd: Command, args) -> tuple[dict | None, dict]:
         runtime = runtime_settings(cfg)
     else:
         how = "--job JSON or --config FILE" if cmd.job_from_config else "--job JSON"
-        raise UsageError(f"lre {cmd.name}: give {how}.")
+        raise UsageError(cmd.name, "no job was given.", fix=f"give {how}.")
     if getattr(args, "device", None):
         runtime["device"] = args.device
     if args.threads:
@@ -111,9 +107,9 @@ def _options(cmd: Command, args, job: dict | None) -> dict:
         if arg.per and value is not None:
             names = entries(job, arg.per)
             if len(names) != len(value):
-                raise UsageError(f"lre {cmd.name}: {len(value)} {arg.flag} file(s) for the {len(names)} entries of the "
-                                 f"job's {arg.per} ({names[:3]}{'...' if len(names) > 3 else ''}). Fix: pass one "
-                                 "file per entry, in the job's order.")
+                raise UsageError(cmd.name, f"{len(value)} {arg.flag} file(s) for the {len(names)} entries of the "
+                                 f"job's {arg.per} ({names[:3]}{'...' if len(names) > 3 else ''}).",
+                                 fix="pass one file per entry, in the job's order.")
             value = dict(zip(names, value))
         out[arg.dest] = value
     return out

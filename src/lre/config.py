@@ -9,15 +9,18 @@ that names the key and suggests the closest valid one.
 from __future__ import annotations
 
 import copy
-import os
 import difflib
 import functools
 import importlib.resources
+import os
 from pathlib import Path
 
 import yaml
 
-from .errors import ConfigError, LreError
+from .errors import ConfigError
+
+#: keys that were renamed: (section path, old key) -> new key
+RENAMED = {(("features",), "dtype"): "compute_dtype"}
 
 
 @functools.lru_cache(maxsize=1)
@@ -88,7 +91,8 @@ def validate(config: dict, source: str | Path | None = None) -> dict:
             unknown = sorted(set(err.instance) - set(allowed)) if isinstance(err.instance, dict) else []
             hints = []
             for key in unknown:
-                close = difflib.get_close_matches(key, allowed, n=1)
+                renamed = RENAMED.get((tuple(str(p) for p in path), key))
+                close = [renamed] if renamed else difflib.get_close_matches(key, allowed, n=1)
                 hints.append(f"'{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
             raise ConfigError(_field(path), f"unknown key {', '.join(hints)}.",
                               fix=f"valid keys here: {sorted(allowed)}.", source=source)

@@ -54,3 +54,11 @@ class ConfigError(LreError, ValueError):
 
 class MissingModelError(ConfigError):
     """A configured model is not available offline; the message carries the install command."""
+
+
+class UsageError(LreError):
+    """A command was called with options that do not fit its job (``command``: its name)."""
+
+    def __init__(self, command: str, problem: str, *, fix: str | None = None):
+        self.command, self.problem, self.fix = command, problem, fix
+        super().__init__(problem + (f" Fix: {fix}" if fix else ""))

@@ -14,8 +14,8 @@ import json
 import os
 import platform
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 

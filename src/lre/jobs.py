@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from .config import encoding_spaces, transfer_spaces
+from .datasets import loader
 from .features import model_of, resolve_spaces
 from .io import config_hash
 from .provenance import STIMULI_REF
@@ -50,7 +51,7 @@ def features_job(cfg: dict, model: str) -> dict:
     feats = cfg["features"]
     entry = feats["models"][model]
     job = {"stage": "features", "model": model, "entry": {k: v for k, v in entry.items() if k != "env"},
-           "settings": {k: feats[k] for k in ("dtype", "batch_size")},
+           "settings": {k: feats[k] for k in ("compute_dtype", "batch_size")},
            "seed": cfg["seed"], "stimuli": stimuli_job(cfg)}
     if entry["family"] == "shift":
         job["of"] = features_job(cfg, entry["of"])
@@ -140,7 +141,8 @@ def similarity_job(cfg: dict, spaces: list[str]) -> dict:
 
 def embedding_job(cfg: dict, method: str, spaces: list) -> dict:
     mse = config_hash(gather_job(cfg, "transfer-gather", [sp.name for sp in spaces], method))
-    return {"stage": "embedding", "method": method, "spaces": _space_dicts(spaces), "embedding": cfg["embedding"],
+    settings = {k: v for k, v in cfg["embedding"].items() if k != "methods"}
+    return {"stage": "embedding", "method": method, "spaces": _space_dicts(spaces), "embedding": settings,
             "expects": {"mse": mse}}
 
 
@@ -163,10 +165,18 @@ def compare_job(cfg: dict, spaces: list) -> dict:
 # --------------------------------------------------------------------------- the demo's fMRI data
 
 
-def demo_fmri_job(cfg: dict) -> dict:
+def demo_respdict_job(cfg: dict) -> dict:
+    """The demo's respdict.json: each story's volume count, from the documents file."""
     d = cfg["dataset"]
-    return {"stage": "demo-fmri", "seed": cfg["seed"], "fmri": cfg["demo"]["fmri"], "lebel": d["lebel"],
-            "subjects": d["subjects"], "stories": d["train_stories"] + d["test_stories"],
+    return {"stage": "demo-respdict", "stories": d["train_stories"] + d["test_stories"], "lebel": d["lebel"],
+            "expects": {"documents": config_hash(stimuli_job(cfg))}}
+
+
+def demo_fmri_job(cfg: dict, subject: str) -> dict:
+    """One subject's synthetic responses and planted truth (seeded by the seed and the subject)."""
+    d = cfg["dataset"]
+    return {"stage": "demo-fmri", "seed": cfg["seed"], "subject": subject, "fmri": cfg["demo"]["fmri"],
+            "lebel": d["lebel"], "stories": d["train_stories"] + d["test_stories"],
             "test_story": d["test_stories"][0], "upstream": _upstream(cfg, cfg["demo"]["fmri"]["planted"])}
 
 
@@ -176,22 +186,43 @@ ENCODING_KEYS = ("delays", "alphas", "cv_folds", "cv_chunk", "backend", "solver"
                  "permutation_block", "fdr_q")
 
 
-def encoding_chunks(cfg: dict, names: list[str]) -> list[list[str]]:
-    """The encoded spaces, cut into jobs of encoding.spaces_per_job."""
+def dataset_slice(cfg: dict, train: bool = True) -> dict:
+    """The dataset keys a job that loads responses reads: the loader's settings, the mask and
+    the stories (not the subjects: a job is for one subject, named in the job)."""
+    d = cfg["dataset"]
+    out = {k: d[k] for k in ("format", "root", "mask", "voxel_order", "test_stories")}
+    settings = loader(d["format"]).SETTINGS
+    out[settings] = d[settings]
+    out["train_stories"] = d["train_stories"] if train else []
+    return out
+
+
+def encoding_chunks(cfg: dict, names: list[str]) -> dict[str, list[str]]:
+    """The encoded spaces as jobs, by name: one per model (its spaces share a feature file),
+    a model with more than encoding.spaces_per_job spaces cut into pieces of that size
+    (``<model>_1``, ``<model>_2``, ...). Adding a model adds jobs and changes none."""
     k = cfg["encoding"]["spaces_per_job"]
-    return [names[i:i + k] for i in range(0, len(names), k)]
+    by_model: dict[str, list[str]] = {}
+    for n in names:
+        by_model.setdefault(model_of(n), []).append(n)
+    out = {}
+    for model, spaces in by_model.items():
+        pieces = [spaces[i:i + k] for i in range(0, len(spaces), k)]
+        for i, piece in enumerate(pieces, start=1):
+            out[model if len(pieces) == 1 else f"{model}_{i}"] = piece
+    return out
 
 
 def encoding_job(cfg: dict, subject: str, spaces: list[str]) -> dict:
-    """What determines the scores of ``spaces`` for ``subject`` (not threads, batching, job sizes)."""
+    """What determines the scores of ``spaces`` for ``subject`` (not threads or job sizes)."""
     e = cfg["encoding"]
     return {"stage": "encode", "seed": cfg["seed"], "subject": subject, "spaces": spaces,
-            "dataset": cfg["dataset"], "encoding": {k: e[k] for k in ENCODING_KEYS},
+            "dataset": dataset_slice(cfg), "encoding": {k: e[k] for k in ENCODING_KEYS},
             "runtime": {"n_targets_batch": e["n_targets_batch"]}, "upstream": _upstream(cfg, spaces)}
 
 
 def noise_ceiling_job(cfg: dict, subject: str) -> dict:
-    return {"stage": "noise-ceiling", "subject": subject, "dataset": cfg["dataset"]}
+    return {"stage": "noise-ceiling", "subject": subject, "dataset": dataset_slice(cfg, train=False)}
 
 
 def score_hashes(cfg: dict, subject: str, spaces: list | None = None) -> dict[str, str]:
@@ -200,7 +231,7 @@ def score_hashes(cfg: dict, subject: str, spaces: list | None = None) -> dict[st
     spaces = _resolve(cfg) if spaces is None else spaces
     names = [sp.name for sp in encoding_spaces(cfg, spaces)]
     out = {}
-    for chunk in encoding_chunks(cfg, names):
+    for chunk in encoding_chunks(cfg, names).values():
         h = config_hash(encoding_job(cfg, subject, chunk))
         out.update({n: h for n in chunk})
     return out
@@ -222,7 +253,7 @@ def recovery_job(cfg: dict, subject: str, spaces: list) -> dict:
     """(Demo) one subject's fits against the planted truth."""
     return {"stage": "recovery", "subject": subject, "spaces": [s.name for s in spaces],
             "controls": [s.name for s in spaces if s.family == "random"],
-            "expects": {"scores": score_hashes(cfg, subject), "truth": config_hash(demo_fmri_job(cfg)),
+            "expects": {"scores": score_hashes(cfg, subject), "truth": config_hash(demo_fmri_job(cfg, subject)),
                         "ceiling": config_hash(noise_ceiling_job(cfg, subject))}}
 
 
@@ -236,7 +267,8 @@ def brainlink_job(cfg: dict, subject: str, spaces: list) -> dict:
                "embedding": config_hash(embedding_job(cfg, method, transfer_spaces(cfg, every)))}
     return {"stage": "brainlink", "seed": cfg["seed"], "subject": subject,
             "brainlink": {k: v for k, v in cfg["brainlink"].items() if k != "pycortex"},
-            "dataset": cfg["dataset"], "spaces": _space_dicts(spaces), "expects": expects}
+            "dataset": {k: cfg["dataset"][k] for k in ("mask", "voxel_order")}, "spaces": _space_dicts(spaces),
+            "expects": expects}
 
 
 def flatmap_job(cfg: dict, subject: str, spaces: list) -> dict:
@@ -249,7 +281,7 @@ def flatmap_job(cfg: dict, subject: str, spaces: list) -> dict:
 def brainlink_check_job(cfg: dict, subject: str, spaces: list) -> dict:
     """(Demo) one subject's brain link against the planted gradient."""
     return {"stage": "brainlink-check", "subject": subject, "spaces": [s.name for s in spaces],
-            "expects": {"scores": score_hashes(cfg, subject), "truth": config_hash(demo_fmri_job(cfg)),
+            "expects": {"scores": score_hashes(cfg, subject), "truth": config_hash(demo_fmri_job(cfg, subject)),
                         "brainlink": config_hash(brainlink_job(cfg, subject, spaces))}}
 
 

@@ -106,7 +106,7 @@ def embedding(coords: np.ndarray, spaces: list[dict], path, title: str, dims=(0,
     for i, s in enumerate(spaces):
         if _layer(s) is not None:
             models.setdefault(s["model"], []).append(i)
-    for model, idx in models.items():
+    for idx in models.values():
         idx = sorted(idx, key=lambda i: _layer(spaces[i]))
         c = colors[spaces[idx[0]]["group"]]
         ax.plot(*pts[idx].T, "-", color=c, lw=1.2, alpha=0.8)
@@ -171,7 +171,7 @@ def brain_map(stat_nii, mask_nii, path, title: str, symmetric: bool = True, cmap
 def brainlink_scatter(R: np.ndarray, pred: np.ndarray, names: list[str], groups: list[str], res: dict,
                       reliable: np.ndarray, path, subject: str) -> None:
     """Left: per-voxel scores of the embedding and the baselines (reliable voxels). Right: actual
-    vs leave-one-family-out predicted performance of every space, averaged over the reliable
+    vs leave-one-group-out predicted performance of every space, averaged over the reliable
     voxels the embedding predicts best."""
     plt = _plt()
     spaces = [{"name": n, "group": g} for n, g in zip(names, groups)]
@@ -179,7 +179,7 @@ def brainlink_scatter(R: np.ndarray, pred: np.ndarray, names: list[str], groups:
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.3))
     sel = reliable if reliable.any() else np.ones(R.shape[1], bool)
     bins = np.linspace(-1, 1, 41)
-    for key, label, c in (("score", "embedding", "C0"), ("family_mean", "family mean", "0.5"),
+    for key, label, c in (("score", "embedding", "C0"), ("group_mean", "group mean", "0.5"),
                           ("random_embedding", "random embedding", "C3")):
         a.hist(res[key][sel], bins=bins, histtype="step", lw=1.6, color=c,
                label=f"{label} (mean {np.mean(res[key][sel]):.2f})")
@@ -192,7 +192,7 @@ def brainlink_scatter(R: np.ndarray, pred: np.ndarray, names: list[str], groups:
     for i, n in enumerate(names):
         b.scatter(x[i], y[i], color=colors[groups[i]], s=22, label=groups[i] if groups[i] not in groups[:i] else None)
         b.annotate(n, (x[i], y[i]), fontsize=5, color="0.3")
-    b.set_xlabel("predicted from the embedding (leave one family out)")
+    b.set_xlabel("predicted from the embedding (leave one group out)")
     b.set_ylabel("actual test r")
     b.set_title("mean over the 200 best-linked voxels", fontsize=9)
     b.legend(fontsize=6, frameon=False, loc="best")

@@ -215,5 +215,19 @@ def path_option(flag, files):
     return f"{flag} " + " ".join(shlex.quote(f) for f in files) if files else ""
 
 
+# The demo's synthetic responses, in the layout of the LeBel dataset's loader (under demo/).
+DATASET_STORIES = CFG["dataset"]["train_stories"] + CFG["dataset"]["test_stories"] if HAS_DATASET else []
+DEMO_RESPDICT = str(lebel2023.respdict_path(PATHS["demo_root"]))
+
+
+def demo_response(story):
+    return str(lebel2023.response_path(PATHS["demo_root"], "{subject}", story))
+
+
+def rule_suffix(name):
+    """A chunk or model name as it may appear in a rule name."""
+    return re.sub(r"\W", "_", name)
+
+
 def encoding_gpu(wildcards):
     return int(CFG["encoding"]["backend"] == "torch_cuda")

@@ -1,23 +1,43 @@
-# Stage 4: voxelwise encoding models. Jobs: one per subject and chunk of
-# encoding.spaces_per_job spaces (each job loads the subject's responses once), plus the
+# Stage 4: voxelwise encoding models. Jobs: one per subject and model (at most
+# encoding.spaces_per_job spaces each; a job loads the subject's responses once), plus the
 # noise ceiling and a table per subject.
 
 if DEMO_FMRI:
 
+    rule demo_respdict:
+        input:
+            PATHS["documents"],
+        output:
+            DEMO_RESPDICT,
+        params:
+            lre=LRE,
+            job=lambda wildcards: job_json(lre_jobs.demo_respdict_job(CFG)),
+        log:
+            log_path("demo_respdict"),
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=10,
+        conda:
+            "../envs/extract.yaml"
+        shell:
+            "{params.lre} demo-respdict --job {params.job:q} --documents {input:q} --out {output:q} > {log:q} 2>&1"
+
+    # one job per subject, seeded by the subject's name: adding a subject leaves the others alone
     rule demo_fmri:
         input:
             documents=PATHS["documents"],
             features=[space_features(s) for s in CFG["demo"]["fmri"]["planted"]],
         output:
-            respdict=str(lebel2023.respdict_path(PATHS["demo_root"])),
-            responses=[str(lebel2023.response_path(PATHS["demo_root"], subject, story)) for subject in SUBJECTS
-                       for story in CFG["dataset"]["train_stories"] + CFG["dataset"]["test_stories"]],
-            masks=expand(PATHS["demo_mask"], subject=SUBJECTS),
-            truth=expand(PATHS["demo_truth"], subject=SUBJECTS),
+            responses=[demo_response(story) for story in DATASET_STORIES],
+            mask=PATHS["demo_mask"],
+            truth=PATHS["demo_truth"],
+            gradient=PATHS["demo_gradient"],
+        wildcard_constraints:
+            subject="|".join(re.escape(s) for s in SUBJECTS),
         params:
             lre=LRE,
-            job=lambda wildcards: job_json(lre_jobs.demo_fmri_job(CFG)),
-            root=PATHS["demo_root"],
+            job=lambda wildcards: job_json(lre_jobs.demo_fmri_job(CFG, wildcards.subject)),
         log:
             log_path("demo_fmri"),
         threads: 1
@@ -28,14 +48,15 @@ if DEMO_FMRI:
             "../envs/extract.yaml"
         shell:
             "{params.lre} demo-fmri --job {params.job:q} --documents {input.documents:q}"
-            " --features {input.features:q} --root {params.root:q} > {log:q} 2>&1"
+            " --features {input.features:q} --responses {output.responses:q} --mask {output.mask:q}"
+            " --truth {output.truth:q} --gradient {output.gradient:q} > {log:q} 2>&1"
 
 
-for _k, _chunk in enumerate(ENC_CHUNKS):
+for _k, _chunk in ENC_CHUNKS.items():
 
     rule:
         name:
-            f"encode_{_k}"
+            f"encode_{rule_suffix(_k)}"
         input:
             features=[space_features(s) for s in _chunk],
             dataset=dataset_inputs,
@@ -71,7 +92,7 @@ rule noise_ceiling:
     params:
         lre=LRE,
         job=lambda wildcards: job_json(lre_jobs.noise_ceiling_job(CFG, wildcards.subject)),
-        nii=lambda wildcards, output: path_option("--nii", output.nii) + " " + path_option("--png", output.png),
+        nii=lambda wildcards, output: " ".join([path_option("--nii", output.nii), path_option("--png", output.png)]),
     log:
         log_path("noise_ceiling"),
     threads: 1

@@ -7,12 +7,12 @@
 """
 
 from .link import (
-    family_mean_predict,
+    group_mean_predict,
     link,
-    lofo_predict,
+    logo_predict,
     loso_predict,
     principal_map,
     sibling_mean_predict,
 )
 
-__all__ = ["family_mean_predict", "link", "lofo_predict", "loso_predict", "principal_map", "sibling_mean_predict"]
+__all__ = ["group_mean_predict", "link", "logo_predict", "loso_predict", "principal_map", "sibling_mean_predict"]

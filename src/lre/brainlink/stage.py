@@ -24,12 +24,13 @@ from ..encoding.models import fdr_bh
 from ..encoding.stage import read_scores, read_summary
 from ..errors import InputError
 from . import flatmap
-from .link import link, lofo_predict
+from .link import link, logo_predict
 
 log = logging.getLogger(__name__)
 
 
 def load_embedding(path, job: dict | None = None) -> tuple[list[str], np.ndarray]:
+    """``(spaces, coords)`` of an embedding file, coords of shape (n_spaces, n_components)."""
     h5py = io._h5()
     with h5py.File(path, "r") as f:
         if job is not None:
@@ -38,7 +39,9 @@ def load_embedding(path, job: dict | None = None) -> tuple[list[str], np.ndarray
 
 
 def performance(scores: dict, names: list[str], job: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``R[space, voxel]`` and each voxel's best-space p-value (Bonferroni over spaces)."""
+    """``R`` of shape (n_spaces, n_voxels), the test r of each space (``scores``: space ->
+    result file, in the order of ``names``), and each voxel's best-space p-value, Bonferroni
+    corrected over the spaces, shape (n_voxels,)."""
     R, P = [], []
     for n in names:
         s = read_scores(scores[n], job, n)
@@ -87,16 +90,16 @@ def run(job: dict, embedding, scores: dict, out, scatter, score_nii=None, princi
     with io.h5_atomic(outputs["h5"]) as f:
         io.h5_set_json(f, "provenance", io.provenance(job))
         io.h5_write_strings(f, "spaces", names)
-        for key in ("score", "family_mean", "random_embedding", "score_loso", "family_mean_loso",
+        for key in ("score", "group_mean", "random_embedding", "score_loso", "group_mean_loso",
                     "random_embedding_loso", "pvalues"):
             f[key] = res[key].astype(np.float32)
         f["significant"] = significant
         f["reliable"] = reliable
         f["principal"] = principal.astype(np.float32)
         f.attrs.update({"n_dims": min(bcfg["n_dims"], C.shape[1]), "permutations": bcfg["permutations"]})
-    log.info("%s: %d reliable voxels; embedding score %.3f (family mean %.3f, random embedding %.3f); "
+    log.info("%s: %d reliable voxels; embedding score %.3f (group mean %.3f, random embedding %.3f); "
              "%d significant", subject, int(reliable.sum()), _mean(res["score"], reliable),
-             _mean(res["family_mean"], reliable), _mean(res["random_embedding"], reliable), int(significant.sum()))
+             _mean(res["group_mean"], reliable), _mean(res["random_embedding"], reliable), int(significant.sum()))
     mask_t = job["dataset"]["mask"]
     if mask_t:
         mask, affine = load_mask(mask_t.format(subject=subject))
@@ -109,7 +112,7 @@ def run(job: dict, embedding, scores: dict, out, scatter, score_nii=None, princi
         plots.brain_map(outputs["score_nii"], mask_t.format(subject=subject), outputs["score_png"],
                         f"{subject}: how well the embedding predicts each voxel's performance across spaces",
                         symmetric=True)
-    pred = lofo_predict(C[:, :min(bcfg["n_dims"], C.shape[1])], R, [groups[n] for n in names])
+    pred = logo_predict(C[:, :min(bcfg["n_dims"], C.shape[1])], R, [groups[n] for n in names])
     plots.brainlink_scatter(R, pred, names, [groups[n] for n in names], res, reliable, outputs["scatter_png"],
                             subject)
 
@@ -169,9 +172,9 @@ def run_check(job: dict, truth, brainlink, scores: dict, out) -> None:
            "principal_voxels": int(ok.sum()),
            "principal_vs_gradient_by_best_r": by_threshold,
            "signal_voxels": int(sig.sum()),
-           "mean_score_signal": {k: float(np.mean(b[k][sig])) for k in ("score", "family_mean", "random_embedding")},
+           "mean_score_signal": {k: float(np.mean(b[k][sig])) for k in ("score", "group_mean", "random_embedding")},
            "mean_score_signal_leave_one_space_out": {k: float(np.mean(b[f"{k}_loso"][sig]))
-                                                     for k in ("score", "family_mean", "random_embedding")},
+                                                     for k in ("score", "group_mean", "random_embedding")},
            "noise_voxels_significant_share": float(np.mean(b["significant"][~sig])) if (~sig).any() else 0.0,
            "signal_voxels_significant_share": float(np.mean(b["significant"][sig]))}
     io.write_json(out_json, out)
@@ -180,6 +183,7 @@ def run_check(job: dict, truth, brainlink, scores: dict, out) -> None:
 
 
 def run_flatmap(job: dict, brainlink, principal, score) -> None:
+    """Flatmaps (PNG) of the principal-dimension and score maps of one subject's brain-link file."""
     flatmap.run(job, brainlink, {"principal": principal, "score": score})
 
 

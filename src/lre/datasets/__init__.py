@@ -1,9 +1,10 @@
 """fMRI datasets: loaders that give, per subject and story, the responses and the times of
 their volumes; and the synthetic dataset with planted ground truth.
 
-Each loader module (registered in :data:`LOADERS`) provides ``files(dcfg, subject, story)``,
-the files it reads (the workflow asks it, so missing data fails before any job), and
-``load_run(dcfg, subject, story, ...)``, which returns a :class:`Run`. How a dataset's
+Each loader module (registered in :data:`LOADERS`) provides ``SETTINGS`` (the section of
+``dataset`` it reads), ``files(dcfg, subject, story)``, the files it reads (the workflow asks
+it, so missing data fails before any job), and ``load_run(dcfg, subject, story, mask,
+affine)``, which returns a :class:`Run`. How a dataset's
 files are laid out and trimmed is its own business (``lebel2023``, ``narratives``); the
 encoding stage only sees responses and volume times.
 """
@@ -14,6 +15,8 @@ import importlib
 from dataclasses import dataclass
 
 import numpy as np
+
+from ..errors import ConfigError
 
 LOADERS = {"lebel2023": "lre.datasets.lebel2023", "narratives": "lre.datasets.narratives"}
 
@@ -41,7 +44,7 @@ class Run:
 
 def loader(fmt: str):
     if fmt not in LOADERS:
-        raise ValueError(f"unknown dataset format {fmt!r}; valid: {sorted(LOADERS)}")
+        raise ConfigError("dataset.format", f"unknown dataset format {fmt!r}.", fix=f"use one of {sorted(LOADERS)}.")
     return importlib.import_module(LOADERS[fmt])
 
 

@@ -23,6 +23,9 @@ import numpy as np
 from ..errors import InputError
 from . import Run
 
+#: the dataset section of the config this loader reads (dataset.lebel)
+SETTINGS = "lebel"
+
 
 def response_path(root, subject: str, story: str) -> Path:
     return Path(root) / "derivative" / "preprocessed_data" / subject / f"{story}.hf5"
@@ -58,8 +61,9 @@ def volume_times(n: int, lebel: dict) -> np.ndarray:
     return sim[pad + trim: len(sim) - trim]
 
 
-def load_run(dcfg: dict, subject: str, story: str) -> Run:
-    """The responses of ``subject`` to ``story`` and the mid-times of their volumes."""
+def load_run(dcfg: dict, subject: str, story: str, mask=None, affine=None) -> Run:
+    """The responses of ``subject`` to ``story`` and the mid-times of their volumes (the
+    responses are already voxel vectors, so ``mask`` and ``affine`` are not needed)."""
     import h5py
 
     lebel = dcfg["lebel"]

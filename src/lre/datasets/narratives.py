@@ -20,8 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import ConfigError, InputError
 from . import Run
+
+#: the dataset section of the config this loader reads (dataset.narratives)
+SETTINGS = "narratives"
 
 
 def bold_path(dcfg: dict, subject: str, story: str) -> Path:
@@ -59,8 +62,13 @@ def story_onset(dcfg: dict, subject: str, story: str) -> float:
         raise InputError(path, f"onset {rows[0]['onset']!r} is not a number.", line=2) from None
 
 
-def load_run(dcfg: dict, subject: str, story: str, mask: np.ndarray, affine: np.ndarray) -> Run:
-    """In-mask responses of one run and the mid-times of its volumes."""
+def load_run(dcfg: dict, subject: str, story: str, mask: np.ndarray | None = None,
+             affine: np.ndarray | None = None) -> Run:
+    """In-mask responses of one run and the mid-times of its volumes (``mask``, ``affine``:
+    the brain mask the voxels are taken from, on the runs' grid)."""
+    if mask is None:
+        raise ConfigError("dataset.mask", "narratives runs are NIfTI volumes; a mask selects their voxels.",
+                          fix="set dataset.mask to a brain mask in the runs' space.")
     import nibabel as nib
 
     path = bold_path(dcfg, subject, story)

@@ -12,20 +12,36 @@ from ..commands import Arg, Command
 from ..encoding.stage import read_scores
 from ..features import model_of
 from ..features.store import FeatureFile
-from ..stimuli import documents
+from ..stimuli.documents import read as read_documents
 from . import synthetic
 
 log = logging.getLogger(__name__)
 
 
-def run_demo_fmri(job: dict, documents_path, features: dict, root) -> None:
-    """Write the synthetic dataset under ``root`` (``features`` maps each planted space ->
-    feature file)."""
-    docs = documents.read(documents_path)
+def run_demo_respdict(job: dict, documents, out) -> None:
+    """Write the demo's respdict.json (each story's volume count) from the documents file."""
+    documents_path = documents
+    with io._h5().File(documents_path, "r") as f:
+        provenance.check_h5(documents_path, f, job.get("expects", {}).get("documents"), job, "documents file")
+    docs = read_documents(documents_path)
+    io.write_json(out, synthetic.respdict(docs, job["stories"], job["lebel"]))
+
+
+def run_demo_fmri(job: dict, documents, features: dict, responses: dict, mask, truth, gradient) -> None:
+    """Write one subject's synthetic responses, mask and planted truth.
+
+    Parameters
+    ----------
+    documents : the documents file (word and volume times)
+    features : planted space -> feature file
+    responses : story -> response file to write
+    mask, truth, gradient : the mask NIfTI, truth HDF5 and gradient NIfTI to write
+    """
+    docs = read_documents(documents)
     feats = {space: FeatureFile(path, expect=provenance.expected_features(job, model_of(space)))
              .load(space, "stories") for space, path in features.items()}
-    synthetic.make(root, job["subjects"], job["stories"], job["test_story"], docs, feats, job["fmri"], job["lebel"],
-                   job["seed"], record=io.provenance(job))
+    synthetic.make_subject(job["subject"], job["stories"], job["test_story"], docs, feats, job["fmri"], job["lebel"],
+                           job["seed"], responses, mask, truth, gradient, record=io.provenance(job))
 
 
 def run_recovery(job: dict, truth, ceiling, inputs: dict, out) -> None:
@@ -45,16 +61,16 @@ def run_recovery(job: dict, truth, ceiling, inputs: dict, out) -> None:
              100 * res["recovered"], res["n_signal"], res["ceiling_correlation"], res["control_mean_r"])
 
 
-def _run_demo_fmri(job: dict, documents, features: dict, root) -> None:
-    run_demo_fmri(job, documents, features, root)
-
-
 COMMANDS = (
-    Command("demo-fmri", "write the synthetic fMRI dataset with planted truth", _run_demo_fmri,
+    Command("demo-respdict", "write the demo's respdict.json (volumes per story)", run_demo_respdict,
+            (Arg("--documents", "documents file (stimuli stage)"), Arg("--out", "respdict.json to write"))),
+    Command("demo-fmri", "write one subject's synthetic responses with planted truth", run_demo_fmri,
             (Arg("--documents", "documents file (stimuli stage)"),
              Arg("--features", "feature files of the planted spaces, in the job's order", many=True,
                  per="fmri.planted"),
-             Arg("--root", "folder to write the dataset into"))),
+             Arg("--responses", "response files to write, one per story of the job", many=True, per="stories"),
+             Arg("--mask", "brain mask NIfTI to write"), Arg("--truth", "planted truth HDF5 to write"),
+             Arg("--gradient", "planted gradient NIfTI to write"))),
     Command("recovery", "compare a subject's fitted results with the planted truth", run_recovery,
             (Arg("--truth", "the subject's planted truth"), Arg("--ceiling", "the subject's noise ceiling"),
              Arg("--inputs", "result files, one per space of the job", many=True, per="spaces"),

@@ -5,26 +5,28 @@ Subjects hear the demo stories. Each subject has a 3-D volume (``grid`` voxels o
 Along the posterior-anterior axis runs a low-to-high gradient: the spaces of ``planted``
 (ordered from low level, e.g. phonemes and word rate, to high level, e.g. deep layers) sit
 at evenly spaced positions, and each signal voxel is driven by the one or two planted spaces
-around its position, weighted by its distance to them, through random weights. The drive is the Lanczos-resampled, z-scored features passed
-through the canonical double-gamma HRF (not the FIR model the fit uses). Gaussian noise is
-added with a per-voxel level that sets its noise ceiling on the averaged test story; some
-voxels are pure noise. The test story is heard ``repeats`` times with independent noise.
+around its position, weighted by its distance to them, through random weights. The drive
+is the Lanczos-resampled, z-scored features passed through the canonical double-gamma HRF
+(not the FIR model the fit uses). Gaussian noise is added with a per-voxel level that sets
+its noise ceiling on the averaged test story; some voxels are pure noise. The test story is
+heard ``repeats`` times with independent noise.
 
-The planted truth is written beside the data (``truth/<subject>.h5``) and never read by the
-fit; :func:`recovery` compares fitted results with it.
+Each subject is made on its own (:func:`make_subject`, seeded by the config's seed and the
+subject's name), so adding a subject changes no other subject's data. The planted truth is
+written beside the data and never read by the fit; :func:`recovery` compares fitted
+results with it.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from pathlib import Path
+import zlib
 
 import numpy as np
 
 from .. import io, timing
 from ..errors import ConfigError
-from . import lebel2023
 from .volume import save_nifti, to_volume
 
 log = logging.getLogger(__name__)
@@ -93,93 +95,105 @@ def plant(n_vox: int, gradient: np.ndarray, planted: list[str], fmri: dict, rng:
             "target_ceiling": ceiling}
 
 
-def make(root, subjects: list[str], stories: list[str], test_story: str, docs, features: dict, fmri: dict,
-         lebel: dict, seed: int, record: dict | None = None) -> dict:
-    """Write the dataset under ``root`` (LeBel layout) and the truth under ``root/truth``.
-
-    Parameters
-    ----------
-    docs : :class:`lre.documents.Documents` with the stories (word times, volume times)
-    features : {space: {story: (n_words, dim) array}} of the planted spaces
-    fmri : the ``demo.fmri`` config; lebel : the ``dataset.lebel`` conventions
-    record : provenance stored in each truth file (:func:`lre.io.provenance` of the job)
-    """
-    root = Path(root)
-    planted = list(fmri["planted"])
-    missing = [s for s in planted if s not in features]
-    if missing:
-        raise ConfigError("demo.fmri.planted", f"{missing} have no features.", fix="plant spaces of this config.")
-    tr, pad = float(lebel["tr"]), int(lebel["pad"])
-    hrf = canonical_hrf(tr)
-    respdict, drives = {}, {}
+def _check_timing(docs, stories: list[str], lebel: dict) -> None:
+    tr = float(lebel["tr"])
     for story in stories:
         st = docs.stories[story]
-        n = len(st.tr_times)
-        expect = np.arange(n) * tr - float(lebel["start_time"])
+        expect = np.arange(len(st.tr_times)) * tr - float(lebel["start_time"])
         if abs(st.tr - tr) > 1e-6 or not np.allclose(st.tr_times, expect, atol=1e-6):
             raise ConfigError("demo.lead_in", f"story {story!r}: its volumes start {-st.tr_times[0]} s before the "
                               f"sound every {st.tr} s, but dataset.lebel says {lebel['start_time']} s every {tr} s.",
                               fix="make demo.lead_in equal dataset.lebel.start_time and demo.tr equal dataset.lebel.tr.")
-        respdict[story] = n + pad
+
+
+def respdict(docs, stories: list[str], lebel: dict) -> dict[str, int]:
+    """``{story: n}`` as ds003020's ``respdict.json`` gives it: the volumes of each run plus
+    the ``pad`` the HuthLab convention drops (see :mod:`lre.datasets.lebel2023`)."""
+    _check_timing(docs, stories, lebel)
+    return {story: len(docs.stories[story].tr_times) + int(lebel["pad"]) for story in stories}
+
+
+def subject_seed(seed: int, subject: str) -> list[int]:
+    """The random stream of one subject: the config's seed and the subject's name, so a
+    subject's data do not depend on which other subjects there are."""
+    return [int(seed), zlib.crc32(subject.encode())]
+
+
+def make_subject(subject: str, stories: list[str], test_story: str, docs, features: dict, fmri: dict, lebel: dict,
+                 seed: int, responses: dict, mask_path, truth_path, gradient_path, record: dict | None = None) -> dict:
+    """Write one subject's synthetic responses (LeBel layout), brain mask and planted truth.
+
+    Parameters
+    ----------
+    docs : :class:`lre.stimuli.documents.Documents` with the stories (word times, volume times)
+    features : {space: {story: (n_words, dim) array}} of the planted spaces
+    fmri : the ``demo.fmri`` config; lebel : the ``dataset.lebel`` conventions
+    seed : the config's seed (combined with the subject's name, :func:`subject_seed`)
+    responses : story -> response file to write (``.hf5``, dataset ``lebel.key``)
+    mask_path, truth_path, gradient_path : the mask NIfTI, the truth HDF5 and the gradient NIfTI to write
+    record : provenance stored in the truth file (:func:`lre.io.provenance` of the job)
+
+    Returns ``{"n_voxels": ..., "n_signal": ...}``.
+    """
+    planted = list(fmri["planted"])
+    missing = [s for s in planted if s not in features]
+    if missing:
+        raise ConfigError("demo.fmri.planted", f"{missing} have no features.", fix="plant spaces of this config.")
+    _check_timing(docs, stories, lebel)
+    tr, pad = float(lebel["tr"]), int(lebel["pad"])
+    hrf = canonical_hrf(tr)
+    drives = {}
+    for story in stories:
+        st = docs.stories[story]
+        n = len(st.tr_times)
         vol_mid = st.tr_times + tr / 2.0
         keep = slice(pad + int(lebel["trim"]), n - int(lebel["trim"]))
         d = drive({s: features[s][story] for s in planted}, st.words.times, vol_mid, hrf)
         drives[story] = {s: v[keep] for s, v in d.items()}
-    summary = {"planted": planted, "subjects": {}, "test_story": test_story, "repeats": fmri["repeats"],
-               "seed": seed}
-    rng_root = np.random.SeedSequence(seed)
-    for subject, ss in zip(subjects, rng_root.spawn(len(subjects))):
-        rng = np.random.default_rng(ss)
-        grid = tuple(fmri["grid"])
-        mask = brain_mask(grid, rng)
-        affine = affine_for(grid, float(fmri["voxel_size"]))
-        order = "c"
-        ijk = np.stack(np.nonzero(mask), axis=1)                          # c order = boolean indexing
-        y = ijk[:, 1].astype(float)
-        gradient = (y - y.min()) / max(y.max() - y.min(), 1.0)
-        n_vox = len(ijk)
-        truth = plant(n_vox, gradient, planted, fmri, rng)
-        weights = {}
-        for s in planted:
-            dim = drives[stories[0]][s].shape[1]
-            weights[s] = rng.normal(size=(dim, n_vox)) / np.sqrt(dim)
-        # the signal of every voxel: its planted spaces, weighted by its position on the gradient
-        mix = truth["mix"]
-        signal = {st: sum(drives[st][s] @ (weights[s] * mix[k]) for k, s in enumerate(planted)) for st in stories}
-        train = [s for s in stories if s != test_story]
-        scale = np.concatenate([signal[s] for s in train]).std(0)
-        scale[scale == 0] = 1.0
-        R = int(fmri["repeats"])
-        c = truth["target_ceiling"]
-        # noise variance so that the mean of R repeats has the target ceiling: c^2 = 1 / (1 + s2 / R)
-        sigma = np.where(truth["is_signal"], np.sqrt(R * (1.0 / np.maximum(c, 1e-6) ** 2 - 1.0)), 1.0)
-        out_dir = root / "derivative" / "preprocessed_data" / subject
-        for story in stories:
-            s = signal[story] / scale
-            reps = R if story == test_story else 1
-            data = np.stack([s + sigma * rng.standard_normal(s.shape) for _ in range(reps)]).astype(np.float32)
-            with io.h5_atomic(out_dir / f"{story}.hf5") as f:
-                f.create_dataset(lebel["key"], data=data if reps > 1 else data[0])
-        test_signal = signal[test_story] / scale
-        S = test_signal.var(0)
-        planted_ceiling = np.where(truth["is_signal"], np.sqrt(S / (S + sigma ** 2 / R)), 0.0)
-        mask_path = root / "derivative" / "masks" / f"{subject}_mask.nii.gz"
-        save_nifti(mask_path, mask.astype(np.float32), affine, "lre synthetic brain mask")
-        save_nifti(root / "truth" / f"{subject}_gradient.nii.gz", to_volume(gradient, mask, order), affine,
-                   "planted low-to-high gradient")
-        with io.h5_atomic(root / "truth" / f"{subject}.h5") as f:
-            if record is not None:
-                io.h5_set_json(f, "provenance", record)
-            io.h5_write_strings(f, "planted", planted)
-            for key, val in {**truth, "gradient": gradient, "sigma": sigma, "planted_ceiling": planted_ceiling,
-                             "ijk": ijk}.items():
-                f[key] = val
-        summary["subjects"][subject] = {"n_voxels": int(n_vox), "n_signal": int(truth["is_signal"].sum()),
-                                        "mask": str(mask_path)}
-        log.info("subject %s: %d voxels (%d signal)", subject, n_vox, int(truth["is_signal"].sum()))
-    io.write_json(lebel2023.respdict_path(root), respdict)
-    io.write_json(root / "truth" / "summary.json", summary)
-    return summary
+    rng = np.random.default_rng(subject_seed(seed, subject))
+    grid = tuple(fmri["grid"])
+    mask = brain_mask(grid, rng)
+    affine = affine_for(grid, float(fmri["voxel_size"]))
+    order = "c"
+    ijk = np.stack(np.nonzero(mask), axis=1)                          # c order = boolean indexing
+    y = ijk[:, 1].astype(float)
+    gradient = (y - y.min()) / max(y.max() - y.min(), 1.0)
+    n_vox = len(ijk)
+    truth = plant(n_vox, gradient, planted, fmri, rng)
+    weights = {}
+    for s in planted:
+        dim = drives[stories[0]][s].shape[1]
+        weights[s] = rng.normal(size=(dim, n_vox)) / np.sqrt(dim)
+    # the signal of every voxel: its planted spaces, weighted by its position on the gradient
+    mix = truth["mix"]
+    signal = {st: sum(drives[st][s] @ (weights[s] * mix[k]) for k, s in enumerate(planted)) for st in stories}
+    train = [s for s in stories if s != test_story]
+    scale = np.concatenate([signal[s] for s in train]).std(0)
+    scale[scale == 0] = 1.0
+    R = int(fmri["repeats"])
+    c = truth["target_ceiling"]
+    # noise variance so that the mean of R repeats has the target ceiling: c^2 = 1 / (1 + s2 / R)
+    sigma = np.where(truth["is_signal"], np.sqrt(R * (1.0 / np.maximum(c, 1e-6) ** 2 - 1.0)), 1.0)
+    for story in stories:
+        s = signal[story] / scale
+        reps = R if story == test_story else 1
+        data = np.stack([s + sigma * rng.standard_normal(s.shape) for _ in range(reps)]).astype(np.float32)
+        with io.h5_atomic(responses[story]) as f:
+            f.create_dataset(lebel["key"], data=data if reps > 1 else data[0])
+    test_signal = signal[test_story] / scale
+    S = test_signal.var(0)
+    planted_ceiling = np.where(truth["is_signal"], np.sqrt(S / (S + sigma ** 2 / R)), 0.0)
+    save_nifti(mask_path, mask.astype(np.float32), affine, "lre synthetic brain mask")
+    save_nifti(gradient_path, to_volume(gradient, mask, order), affine, "planted low-to-high gradient")
+    with io.h5_atomic(truth_path) as f:
+        if record is not None:
+            io.h5_set_json(f, "provenance", record)
+        io.h5_write_strings(f, "planted", planted)
+        for key, val in {**truth, "gradient": gradient, "sigma": sigma, "planted_ceiling": planted_ceiling,
+                         "ijk": ijk}.items():
+            f[key] = val
+    log.info("subject %s: %d voxels (%d signal)", subject, n_vox, int(truth["is_signal"].sum()))
+    return {"n_voxels": int(n_vox), "n_signal": int(truth["is_signal"].sum())}
 
 
 def read_truth(path, job: dict | None = None) -> dict:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import LreError
+from ..errors import ConfigError, LreError
 
 SELF_WEIGHT = 1e-4      #: W[t, i, t]: a space's own latent must not dominate its tournament
 SELF_AFFINITY = 0.1     #: affinity[t, t] after the eigenvector is taken
@@ -149,8 +149,8 @@ def space_weights(spaces: list[dict], mode) -> np.ndarray:
         return np.ones(len(spaces))
     missing = [n for n in names if n not in mode]
     if missing:
-        raise LreError(f"embedding.weights gives no weight for {missing}. Fix: list every space, or use "
-                       "weights: group.")
+        raise ConfigError("embedding.weights", f"gives no weight for {missing}.",
+                          fix="list every space, or use weights: group.")
     return np.array([float(mode[n]) for n in names])
 
 
@@ -158,8 +158,8 @@ def embed(mse: np.ndarray, spaces: list[dict], weights_mode, n_components: int, 
     """The whole analysis: tournament, affinity, weighted MDS, signs fixed by the anchor."""
     names = [s["name"] for s in spaces]
     if anchor not in names:
-        raise LreError(f"embedding.anchor {anchor!r} is not among the embedded spaces. Fix: use one of "
-                       f"{names[:5]}...")
+        raise ConfigError("embedding.anchor", f"{anchor!r} is not among the embedded spaces.",
+                          fix=f"use one of {names[:5]}...")
     W = tournament(mse)
     A = affinity(mse)
     w = space_weights(spaces, weights_mode)

@@ -8,7 +8,6 @@ import io as _io
 import logging
 
 import numpy as np
-from scipy.stats import spearmanr
 
 from .. import io, plots, provenance
 from ..commands import Arg, Command
@@ -29,6 +28,7 @@ def _csv(path, header: list[str], rows) -> None:
 
 
 def matrix_csv(path, M: np.ndarray, names: list[str], corner: str) -> None:
+    """A labelled square table of ``M`` (n_spaces, n_spaces): rows and columns named."""
     _csv(path, [corner] + names, ([n] + list(row) for n, row in zip(names, M)))
 
 
@@ -87,6 +87,8 @@ def run_compare(job: dict, inputs: dict, png, csv) -> None:
     ``inputs`` maps each method label of ``job["inputs"]`` (the embedding's affinity, direct
     R^2, CKA, RSA) to its file; ``job["inputs"]`` names the dataset inside each.
     """
+    from scipy.stats import spearmanr  # here: scipy.stats takes a third of a second to import
+
     out_png, out_csv = png, csv
     datasets = {e["name"]: e["dataset"] for e in job["inputs"]}
     inputs = {label: (path, datasets[label]) for label, path in inputs.items()}

@@ -7,10 +7,12 @@
 
 from .models import (
     BACKENDS,
+    SOLVERS,
     block_permutation_pvalues,
     correlation,
     fdr_bh,
     fit_and_score,
+    himalaya_ridge_cv,
     lean_ridge_cv,
     noise_ceiling,
     prepare_story,
@@ -18,5 +20,5 @@ from .models import (
     story_folds,
 )
 
-__all__ = ["BACKENDS", "block_permutation_pvalues", "correlation", "fdr_bh", "fit_and_score", "lean_ridge_cv",
+__all__ = ["BACKENDS", "SOLVERS", "himalaya_ridge_cv", "block_permutation_pvalues", "correlation", "fdr_bh", "fit_and_score", "lean_ridge_cv",
            "noise_ceiling", "prepare_story", "set_backend", "story_folds"]

@@ -175,6 +175,34 @@ def lean_ridge_cv(X_train, Y_train, X_test, alphas, cv, n_targets_batch: int | N
     return pred, best, scores[best_idx, np.arange(n_vox)]
 
 
+def himalaya_ridge_cv(X_train, Y_train, X_test, alphas, cv, n_targets_batch: int | None = None):
+    """himalaya's ``RidgeCV`` (fewer features than samples) or ``KernelRidgeCV`` (otherwise) on
+    the current backend, with a per-voxel penalty; the reference the lean solver matches.
+
+    Returns ``(prediction (n_test, v), best_alphas (v,), cv_scores (v,))`` as NumPy arrays.
+    """
+    from himalaya.backend import get_backend
+    from himalaya.kernel_ridge import KernelRidgeCV
+    from himalaya.ridge import RidgeCV
+
+    bk = get_backend()
+    params = {"n_targets_batch": n_targets_batch, "n_targets_batch_refit": n_targets_batch}
+    est = RidgeCV if X_train.shape[1] < X_train.shape[0] else KernelRidgeCV
+    model = est(alphas=alphas, cv=cv, fit_intercept=True, solver_params=params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # himalaya's notes on the solver choice
+        model.fit(X_train, Y_train)
+    pred = np.asarray(bk.to_numpy(model.predict(X_test)), dtype=np.float64)
+    best = np.asarray(bk.to_numpy(model.best_alphas_), dtype=np.float64)
+    cv_scores = np.asarray(bk.to_numpy(model.cv_scores_), dtype=np.float64).reshape(-1)
+    return pred, best, cv_scores
+
+
+#: voxelwise ridge solvers by name (``encoding.solver``): each takes ``(X_train, Y_train,
+#: X_test, alphas, cv, n_targets_batch)`` and returns ``(prediction, best_alphas, cv_scores)``
+SOLVERS = {"lean": lean_ridge_cv, "himalaya": himalaya_ridge_cv}
+
+
 def fit_and_score(X_train, Y_train, X_test, Y_test, alphas, cv=None, backend: str = "numpy",
                   n_targets_batch: int | None = None, edge_warn: float = 0.1, solver: str = "lean") -> dict:
     """Fit voxelwise ridge with a per-voxel penalty and score it on held-out data.
@@ -190,6 +218,7 @@ def fit_and_score(X_train, Y_train, X_test, Y_test, alphas, cv=None, backend: st
     backend : numpy, torch or torch_cuda
     n_targets_batch : voxels per batch (memory), None for all at once
     edge_warn : warn when more than this share of well-predicted voxels picked a grid edge
+    solver : a name of :data:`SOLVERS` (lean or himalaya)
 
     Returns
     -------
@@ -197,10 +226,9 @@ def fit_and_score(X_train, Y_train, X_test, Y_test, alphas, cv=None, backend: st
     ``alphas`` (per voxel), ``cv_scores``, ``repeat_scores`` (mean r over single repeats),
     ``prediction`` (n_test, n_voxels), ``solver`` and ``edge_fraction``
     """
-    from himalaya.kernel_ridge import KernelRidgeCV
-    from himalaya.ridge import RidgeCV
-
-    bk = set_backend(backend)
+    if solver not in SOLVERS:
+        raise ConfigError("encoding.solver", f"unknown solver {solver!r}.", fix=f"use one of {sorted(SOLVERS)}.")
+    set_backend(backend)
     alphas = np.asarray(alphas, dtype=np.float64)
     if np.any(alphas <= 0) or alphas.ndim != 1 or len(alphas) == 0:
         raise ConfigError("encoding.alphas", f"penalties must be positive numbers, got {alphas.tolist()}.",
@@ -219,23 +247,11 @@ def fit_and_score(X_train, Y_train, X_test, Y_test, alphas, cv=None, backend: st
         from sklearn.model_selection import KFold
 
         cv = list(KFold(cv).split(X_train))
-    primal = X_train.shape[1] < X_train.shape[0]
-    if solver == "lean":
-        pred, best, cv_scores = lean_ridge_cv(X_train, Y_train, X_test, alphas, cv, n_targets_batch)
-        name = "lean"
-    elif solver == "himalaya":
-        params = {"n_targets_batch": n_targets_batch, "n_targets_batch_refit": n_targets_batch}
-        est = RidgeCV if primal else KernelRidgeCV
-        model = est(alphas=alphas, cv=cv, fit_intercept=True, solver_params=params)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # himalaya's notes on the solver choice
-            model.fit(X_train, Y_train)
-        pred = np.asarray(bk.to_numpy(model.predict(X_test)), dtype=np.float64)
-        best = np.asarray(bk.to_numpy(model.best_alphas_), dtype=np.float64)
-        cv_scores = np.asarray(bk.to_numpy(model.cv_scores_), dtype=np.float64).reshape(-1)
-        name = "RidgeCV" if primal else "KernelRidgeCV"
+    pred, best, cv_scores = SOLVERS[solver](X_train, Y_train, X_test, alphas, cv, n_targets_batch)
+    if solver == "himalaya":
+        name = "RidgeCV" if X_train.shape[1] < X_train.shape[0] else "KernelRidgeCV"
     else:
-        raise ConfigError("encoding.solver", f"unknown solver {solver!r}.", fix="use lean or himalaya.")
+        name = solver
     mean_test = repeats.mean(0).astype(np.float64)
     scores = correlation(pred, mean_test)
     sst = ((mean_test - mean_test.mean(0)) ** 2).sum(0)
@@ -275,8 +291,9 @@ def block_permutation_pvalues(pred: np.ndarray, Y: np.ndarray, block: int, n_per
     nb = len(pred) // block
     n = nb * block
     if nb < 2:
-        raise LreError(f"the test story has {len(pred)} volumes; block permutation needs at least {2 * block}. "
-                       "Fix: lower encoding.permutation_block.")
+        raise ConfigError("encoding.permutation_block", f"the test story has {len(pred)} volumes; block "
+                          f"permutation with blocks of {block} needs at least {2 * block}.",
+                          fix="lower encoding.permutation_block.")
     perms = [rng.permutation(nb) for _ in range(n_perm)]
     cols = np.arange(nb)
     out = np.empty(Y.shape[1])

@@ -35,10 +35,7 @@ class Subject:
         mod = loader(dcfg["format"])
         self.runs = {}
         for story in stories or dcfg["train_stories"] + dcfg["test_stories"]:
-            if dcfg["format"] == "narratives":
-                self.runs[story] = mod.load_run(dcfg, subject, story, self.mask, self.affine)
-            else:
-                self.runs[story] = mod.load_run(dcfg, subject, story)
+            self.runs[story] = mod.load_run(dcfg, subject, story, self.mask, self.affine)
         n_vox = {r.data.shape[2] for r in self.runs.values()}
         if len(n_vox) != 1:
             counts = ", ".join(f"{r.source}: {r.data.shape[2]}" for r in self.runs.values())
@@ -63,7 +60,8 @@ class Subject:
 
 
 def design(ff: FeatureFile, space: str, stories: list[str], runs: dict, delays) -> np.ndarray:
-    """Delayed, z-scored features of ``stories`` at their response volumes, stacked in time."""
+    """Delayed, z-scored features of ``stories`` at their response volumes, stacked in time:
+    an array of shape (sum of the stories' volumes, dim * len(delays)), float32."""
     feats = ff.load(space, "stories")
     times = ff.times()
     missing = [s for s in stories if s not in feats]
@@ -151,7 +149,9 @@ def run_noise_ceiling(job: dict, out, nii=None, png=None) -> None:
 
 
 def read_scores(path, job: dict | None = None, space: str | None = None) -> dict:
-    """A space's encoding results; with ``job``, they must be the ones it expects."""
+    """A space's encoding results, per voxel (arrays of shape (n_voxels,)): ``scores`` (test
+    r), ``r2``, ``alphas``, ``cv_scores``, ``repeat_scores``, ``pvalues``, ``significant``,
+    and ``attrs``; with ``job``, they must be the ones it expects."""
     h5py = io._h5()
     with h5py.File(path, "r") as f:
         if job is not None:

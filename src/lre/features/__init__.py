@@ -49,7 +49,7 @@ def model_of(space: str) -> str:
 
 def family_module(family: str) -> ModuleType:
     if family not in FAMILIES:
-        raise ValueError(f"unknown feature family {family!r}; valid: {sorted(FAMILIES)}")
+        raise ConfigError("features.models", f"unknown feature family {family!r}.", fix=f"use one of {sorted(FAMILIES)}.")
     return importlib.import_module(FAMILIES[family])
 
 

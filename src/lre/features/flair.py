@@ -30,8 +30,8 @@ import time
 
 import numpy as np
 
-from . import catalogue, model_field
 from ..errors import ConfigError, MissingModelError
+from . import catalogue, model_field
 
 log = logging.getLogger(__name__)
 

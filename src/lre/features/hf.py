@@ -25,9 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import model_field
 from ..errors import ConfigError, MissingModelError
-from . import catalogue
+from . import catalogue, model_field
 from .sources import n_hidden_layers, read_model_config, resolve_source
 
 log = logging.getLogger(__name__)
@@ -364,7 +363,7 @@ def extract(name: str, entry: dict, docs: list[list[str]], settings: dict, input
     torch.set_num_threads(int(settings.get("threads", 1)))
     device = pick_device(settings.get("device", "cpu"))
     model, tokenizer, info = load_model(name, entry, int(settings.get("seed", 0)))
-    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[settings.get("dtype", "float32")]
+    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[settings.get("compute_dtype", "float32")]
     model.to(device=device, dtype=dtype)
     outs = outputs(name, entry, {name: entry})
     layers = [int(o[1:]) for o in outs]

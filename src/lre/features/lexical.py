@@ -43,8 +43,8 @@ import logging
 
 import numpy as np
 
-from . import model_field
 from ..errors import ConfigError, InputError, MissingModelError
+from . import model_field
 from .static import split_pieces
 
 log = logging.getLogger(__name__)

@@ -64,7 +64,7 @@ def run(job: dict, documents_path, out_path, runtime: dict, of_path=None) -> Non
                                f"({len(w)}, dim) with one dim for all documents")
             if not np.isfinite(a).all():
                 raise LreError(f"{space}: document {set_}/{doc} has non-finite values; the model "
-                               "diverged or the input is degenerate (try features.dtype: float32)")
+                               "diverged or the input is degenerate (try features.compute_dtype: float32)")
         spaces[space] = [np.asarray(a, dtype=np.float32) for a in arrays]
         log.info("space %s: dim %d", space, dims.pop())
     prov = io.provenance(job, model_info=info)

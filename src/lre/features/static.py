@@ -51,13 +51,13 @@ import logging
 import mmap
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import numpy as np
 
-from . import model_field
 from ..errors import ConfigError, InputError, MissingModelError
+from . import model_field
 from .sources import PACKAGED, Source, resolve_source
 
 log = logging.getLogger(__name__)
@@ -453,7 +453,7 @@ class StaticTable:
         first, lineno = None, 0
         try:
             with open(path, encoding="utf-8") as f:
-                for lineno, line in enumerate(f, 1):
+                for line in f:
                     if line.strip():
                         first = line.split()
                         break

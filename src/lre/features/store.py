@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import io, provenance
-from ..stimuli.documents import Documents
 from ..errors import InputError
+from ..stimuli.documents import Documents
 
 
 def write(path, model: str, family: str, docs: Documents, feats: dict[str, list[np.ndarray]],

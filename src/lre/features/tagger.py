@@ -38,8 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import model_field
 from ..errors import ConfigError, InputError, MissingModelError
+from . import model_field
 from .sources import PACKAGED, resolve_source
 
 log = logging.getLogger(__name__)

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import io, provenance
-from . import readers
 from ..errors import InputError
+from . import readers
 
 log = logging.getLogger(__name__)
 

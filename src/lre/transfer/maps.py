@@ -26,8 +26,8 @@ import logging
 
 import numpy as np
 
+from ..errors import ConfigError
 from . import ridge
-from ..errors import LreError
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +46,9 @@ def split_documents(n_words: dict[str, int], test_fraction: float, n_folds: int,
     """
     names = list(n_words)
     if len(names) < n_folds + 1:
-        raise LreError(f"the transfer corpus has {len(names)} documents; a test set and {n_folds} CV folds "
-                       f"need at least {n_folds + 1}. Fix: use a larger corpus or fewer transfer.cv_folds.")
+        raise ConfigError("transfer.cv_folds", f"the transfer corpus has {len(names)} documents; a test set and "
+                          f"{n_folds} CV folds need at least {n_folds + 1}.",
+                          fix="use a larger corpus (corpus.path, corpus.max_words) or fewer transfer.cv_folds.")
     order = [names[i] for i in np.random.default_rng(seed).permutation(len(names))]
     total = sum(n_words.values())
     test, acc = set(), 0
@@ -58,8 +59,8 @@ def split_documents(n_words: dict[str, int], test_fraction: float, n_folds: int,
         acc += n_words[name]
     rest = [n for n in order if n not in test]
     if len(rest) < n_folds:
-        raise LreError(f"only {len(rest)} training documents are left for {n_folds} folds. "
-                       "Fix: lower transfer.test_fraction or transfer.cv_folds.")
+        raise ConfigError("transfer.test_fraction", f"only {len(rest)} training documents are left for {n_folds} "
+                          "CV folds.", fix="lower transfer.test_fraction or transfer.cv_folds.")
     load = np.zeros(n_folds)
     fold = {}
     for name in rest:
@@ -110,8 +111,8 @@ def zscore(train: np.ndarray, test: np.ndarray, name: str, rtol: float = 1e-6):
     sd = train.std(0, dtype=np.float64)
     kept = sd > rtol * max(float(np.abs(mu).max(initial=0.0)), 1.0)
     if not kept.any():
-        raise LreError(f"space {name!r} is constant on the transfer corpus (zero variance), so it can neither "
-                       f"be predicted nor predict. Fix: add it to transfer.exclude.")
+        raise ConfigError("transfer.exclude", f"space {name!r} is constant on the transfer corpus (zero variance), "
+                          "so it can neither be predicted nor predict.", fix="add it to transfer.exclude.")
     return ((train[:, kept] - mu[kept]) / sd[kept], (test[:, kept] - mu[kept]) / sd[kept], kept)
 
 
@@ -173,7 +174,7 @@ def fit_mlp_encoder(U_tr, Y_tr, folds, rank: int, mlp: dict, seed: int, device: 
     Xtr, Ytr = X[tr].to(device), Y[tr].to(device)
     Xva, Yva = X[va].to(device), Y[va].to(device)
     best, best_state, stale = np.inf, None, 0
-    for epoch in range(int(mlp["epochs"])):
+    for epoch in range(int(mlp["epochs"])):  # noqa: B007 (the count of epochs run is reported)
         enc.train(), dec.train()
         perm = torch.randperm(len(Xtr), generator=gen).to(device)
         for i in range(0, len(perm), int(mlp["batch_size"])):
@@ -194,8 +195,8 @@ def fit_mlp_encoder(U_tr, Y_tr, folds, rank: int, mlp: dict, seed: int, device: 
             if stale >= int(mlp["patience"]):
                 break
     if best_state is None:
-        raise LreError("the MLP encoder's validation error was never finite (training diverged). "
-                       "Fix: lower transfer.mlp.lr.")
+        raise ConfigError("transfer.mlp.lr", "the MLP encoder's validation error was never finite (training "
+                          "diverged).", fix="lower transfer.mlp.lr.")
     for module, state in zip((enc, dec), best_state):
         module.load_state_dict(dict(zip(module.state_dict().keys(), state)))
 
@@ -217,7 +218,8 @@ def encode_space(U_tr, U_te, Y_tr, Y_te, folds, settings: dict, seed: int, devic
     elif settings["method"] == "mlp":
         enc = fit_mlp_encoder(U_tr, Y_tr, folds, settings["bottleneck"], settings["mlp"], seed, device)
     else:
-        raise ValueError(f"unknown encoder method {settings['method']!r}; valid: bottleneck, mlp")
+        raise ConfigError("transfer.methods", f"unknown encoder method {settings['method']!r}.",
+                          fix="use bottleneck or mlp.")
     L_tr, L_te = enc["encode"](U_tr), enc["encode"](U_te)
     # how well U -> k -> t reconstructs the target (a refit decoder on the latent)
     f = ridge.factorize(L_tr)

@@ -39,7 +39,7 @@ class Factor:
         return {"mean": self.mean, "s": self.s, "Vt": self.Vt}
 
     @classmethod
-    def from_dict(cls, d) -> "Factor":
+    def from_dict(cls, d) -> Factor:
         return cls(*(np.asarray(d[k][()]) for k in ("mean", "s", "Vt")))
 
 

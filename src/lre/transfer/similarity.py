@@ -7,8 +7,6 @@ features, as comparisons for the transfer-based affinity.
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial.distance import pdist
-from scipy.stats import rankdata
 
 
 def linear_cka(spaces: list[np.ndarray]) -> np.ndarray:
@@ -37,6 +35,8 @@ def rdm(X: np.ndarray) -> np.ndarray:
 
     Euclidean rather than correlation distance, so one-dimensional spaces are defined too.
     """
+    from scipy.spatial.distance import pdist  # imported where used: every transfer job imports this module
+
     return pdist(np.asarray(X, dtype=np.float64), metric="euclidean")
 
 
@@ -47,6 +47,8 @@ def rsa(spaces: list[np.ndarray], n_words: int, seed: int) -> np.ndarray:
     -------
     array of shape (S, S), symmetric, ones on the diagonal
     """
+    from scipy.stats import rankdata
+
     n = spaces[0].shape[0]
     idx = np.sort(np.random.default_rng(seed).choice(n, size=min(n_words, n), replace=False))
     ranks = []

@@ -34,8 +34,16 @@ def read_split(path, job: dict | None = None) -> dict:
 
 
 def load_space(path, space: str, split: dict, job: dict):
-    """A space's corpus features, z-scored with train statistics: ``(train, test, lengths)``.
-    The file must record the features job that ``job`` expects (see :mod:`lre.provenance`)."""
+    """A space's corpus features, z-scored with the train statistics.
+
+    The file must record the features job that ``job`` expects (see :mod:`lre.provenance`).
+
+    Returns
+    -------
+    train : array of shape (n_train_words, dim_kept), the split's train documents stacked
+    test : array of shape (n_test_words, dim_kept)
+    lengths : {document: n_words}
+    """
     arrays = FeatureFile(path, expect=provenance.expected_features(job, model_of(space))).load(space,
                                                                                                          "corpus")
     missing = [d for d in split["train"] + split["test"] if d not in arrays]
@@ -127,6 +135,9 @@ def run_encode(job: dict, split, universal, features, out, runtime: dict | None 
 
 
 def read_encoder(path, expected_hash: str | None = None, job: dict | None = None) -> dict:
+    """An encoder file: ``latent_train`` (n_train, k), ``latent_test`` (n_test, k), the
+    factorisation of the train latent (``factor``) and of each fold's training rows
+    (``fold_factors``), and its attributes; with ``job``, it must record ``expected_hash``."""
     h5py = io._h5()
     with h5py.File(path, "r") as f:
         provenance.check_h5(path, f, expected_hash, job or {}, "encoder")
@@ -190,8 +201,9 @@ def run_gather(job: dict, inputs: dict, out) -> None:
 
 
 def read_matrix(path, name: str, job: dict | None = None, expected_hash: str | None = None):
-    """``(spaces, matrix)`` from a gathered transfer/similarity file (or the embedding file);
-    with ``job``, it must record ``expected_hash``."""
+    """``(spaces, matrix)`` from a gathered transfer/similarity file (or the embedding file):
+    the dataset ``name``, of shape (n_spaces, n_spaces) or, for ``mse``, (n_spaces, n_spaces,
+    n_test); with ``job``, the file must record ``expected_hash``."""
     h5py = io._h5()
     with h5py.File(path, "r") as f:
         if job is not None:

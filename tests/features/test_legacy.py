@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import MINILM, ROOT
 
 PROBE = '''
@@ -23,7 +22,7 @@ from lre.features import flair as lflair, hf
 
 words = json.load(open(sys.argv[1]))
 out = {}
-settings = {"threads": 1, "device": "cpu", "batch_size": 8, "dtype": "float32", "seed": 0}
+settings = {"threads": 1, "device": "cpu", "batch_size": 8, "compute_dtype": "float32", "seed": 0}
 txl = dict(family="untrained", tokenizer=%(minilm)r, layers="all", context_tokens=16, word_vector="last",
            attention="auto", seed=3, config=dict(model_type="transfo-xl", d_model=32, d_embed=32, n_head=2,
            d_head=16, d_inner=64, n_layer=2, cutoffs=[], div_val=1, mem_len=0))

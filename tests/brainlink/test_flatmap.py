@@ -12,11 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from conftest import ROOT, run_snakemake
 
 from lre import io
 from lre.datasets.volume import save_nifti, voxels_of
-
-from conftest import ROOT, run_snakemake
 
 try:
     import importlib.metadata
@@ -137,7 +136,7 @@ def test_voxel_vectors_use_the_named_cortical_mask(s1, tmp_path):
         assert left < -0.2 and right > 0.2, (named, left, right)
     proc, _ = _flatmap(tmp_path, store, bl, expect, cortical_mask="thin")
     assert proc.returncode == 2
-    assert f"pycortex mask 'thin' of S1/fullhead has" in proc.stderr and f"the maps have {len(x)}" in proc.stderr
+    assert "pycortex mask 'thin' of S1/fullhead has" in proc.stderr and f"the maps have {len(x)}" in proc.stderr
 
 
 @needs_pycortex

@@ -5,13 +5,13 @@ family / environment mapping holds without the network."""
 
 import numpy as np
 import pytest
-
 from conftest import MINILM
+
 from lre import resources
 from lre.errors import MissingModelError
 from lre.features import catalogue, check_models, hf, resolve_spaces
 
-SETTINGS = {"threads": 2, "device": "cpu", "batch_size": 8, "dtype": "float32", "seed": 0}
+SETTINGS = {"threads": 2, "device": "cpu", "batch_size": 8, "compute_dtype": "float32", "seed": 0}
 
 #: a tiny config of every transformers architecture class in the catalogue (2 blocks, d=32)
 TINY = {

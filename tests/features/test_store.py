@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from lre import io, stimuli
-from lre.stimuli import documents
 from lre.errors import InputError, LreError
 from lre.features import shift, stage
 from lre.features.store import FeatureFile
+from lre.stimuli import documents
 
 
 def test_shift_rows_known_answer():
@@ -29,7 +29,7 @@ def docs_file(tmp_path):
 
 
 def job(model, entry, of=None):
-    j = {"stage": "features", "model": model, "entry": entry, "settings": {"dtype": "float32", "batch_size": 8},
+    j = {"stage": "features", "model": model, "entry": entry, "settings": {"compute_dtype": "float32", "batch_size": 8},
          "seed": 0, "stimuli": {}}
     if of:
         j["of"] = of

@@ -1,28 +1,13 @@
 """Dataset loaders on small fixtures written in exactly the real layouts, and brain volumes."""
 
-import json
 
 import h5py
-import nibabel as nib
 import numpy as np
 import pytest
+from conftest import LEBEL, lebel_tree, narratives_tree
 
 from lre.datasets import lebel2023, narratives, volume
 from lre.errors import InputError
-
-LEBEL = {"key": "data", "tr": 2.0, "start_time": 10.0, "pad": 5, "trim": 5}
-
-
-def lebel_tree(tmp_path, n=40, n_vox=7, repeats=None, key="data"):
-    root = tmp_path / "ds003020"
-    (root / "derivative" / "preprocessed_data" / "UTS01").mkdir(parents=True)
-    (root / "derivative" / "respdict.json").write_text(json.dumps({"story": n, "other": 50}))
-    rows = n - 20
-    shape = (rows, n_vox) if repeats is None else (repeats, rows, n_vox)
-    data = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
-    with h5py.File(root / "derivative" / "preprocessed_data" / "UTS01" / "story.hf5", "w") as f:
-        f[key] = data
-    return {"root": str(root), "lebel": dict(LEBEL, key="data")}, data
 
 
 def test_lebel_times_follow_the_huthlab_convention(tmp_path):
@@ -90,26 +75,6 @@ def test_nifti_round_trip_and_mask_errors(tmp_path, rng):
         volume.load_mask(tmp_path / "nope.nii.gz")
     with pytest.raises(InputError, match="3 values for a mask of 18 voxels"):
         volume.to_volume(np.ones(3), mask, "c")
-
-
-def narratives_tree(tmp_path, rng, tr=1.5, n=30, onset=None):
-    root = tmp_path / "ds002345"
-    mask = np.zeros((4, 4, 3), bool)
-    mask[1:3, 1:3, :] = True
-    affine = np.diag([3.0, 3.0, 4.0, 1.0])
-    volume.save_nifti(tmp_path / "mask.nii.gz", mask.astype(np.float32), affine)
-    bold = rng.normal(size=(4, 4, 3, n)).astype(np.float32)
-    img = nib.Nifti1Image(bold, affine)
-    img.header.set_zooms((3.0, 3.0, 4.0, tr))
-    func = root / "sub-001" / "func"
-    func.mkdir(parents=True)
-    nib.save(img, str(func / "sub-001_task-pieman_bold.nii.gz"))
-    (func / "sub-001_task-pieman_events.tsv").write_text("onset\tduration\ttrial_type\n12.0\t420\tpieman\n")
-    dcfg = {"root": str(root), "voxel_order": "c", "mask": str(tmp_path / "mask.nii.gz"),
-            "narratives": {"bold": "sub-{subject}/func/sub-{subject}_task-{story}_bold.nii.gz",
-                           "events": "sub-{subject}/func/sub-{subject}_task-{story}_events.tsv",
-                           "onsets": {} if onset is None else {"pieman": onset}, "tr": 1.5, "trim": 2}}
-    return dcfg, bold, mask, affine
 
 
 def test_narratives_run(tmp_path, rng):

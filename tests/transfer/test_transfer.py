@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from lre import transfer
-from lre.transfer import ridge, similarity
 from lre.errors import LreError
+from lre.transfer import ridge, similarity
 
 ALPHAS = [1e-2, 1e-1, 1, 10, 100, 1000]
 

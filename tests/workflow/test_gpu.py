@@ -7,8 +7,8 @@ runs them, with the benchmarks, on a GPU machine.
 
 import numpy as np
 import pytest
-
 from conftest import MINILM
+
 from lre import encoding, transfer
 from lre.features import hf
 
@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.gpu,
 
 
 def settings(device, dtype="float32"):
-    return {"threads": 2, "device": device, "batch_size": 16, "dtype": dtype, "seed": 0}
+    return {"threads": 2, "device": device, "batch_size": 16, "compute_dtype": dtype, "seed": 0}
 
 
 ENTRIES = {

@@ -13,7 +13,6 @@ import time
 
 import pytest
 import yaml
-
 from conftest import ROOT, SNAKEMAKE, compare_results, run_snakemake
 
 SLURM_FLAGS = ["--profile", str(ROOT / "workflow" / "profiles" / "slurm"), "--slurm-status-command", "squeue",

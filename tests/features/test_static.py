@@ -246,7 +246,7 @@ def test_empty_files(tmp_path):
     for name in ("e.txt", "e.bin"):
         p = tmp_path / name
         p.write_bytes(b"")
-        _raises(lambda: load_table(str(p)), p, match="empty")
+        _raises(lambda p=p: load_table(str(p)), p, match="empty")
     p = tmp_path / "blank.txt"
     p.write_text("\n\n", encoding="utf-8")
     _raises(lambda: read_text_table(p), p, match="empty")

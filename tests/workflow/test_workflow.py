@@ -8,13 +8,12 @@ import re
 import numpy as np
 import pytest
 import yaml
+from conftest import ROOT, run_snakemake, tiny_config
 
 from lre import config, io, jobs, stimuli
-from lre.stimuli import documents
 from lre.features import resolve_spaces
 from lre.features.store import FeatureFile
-
-from conftest import ROOT, run_snakemake, tiny_config
+from lre.stimuli import documents
 
 
 @pytest.mark.parametrize("profile", ["default", "slurm"])
@@ -50,6 +49,7 @@ def test_unknown_config_key_fails_before_any_job(tmp_path):
     assert "unknown key 'modles' (did you mean 'models'?)" in proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("notebook", ["01_embedding.ipynb", "02_brain.ipynb"])
 def test_notebooks_run_top_to_bottom_on_the_outputs(tiny_run, notebook, tmp_path):
     import nbformat
@@ -181,3 +181,21 @@ def test_a_model_not_available_here_plans_in_a_dry_run_and_stops_a_real_run_befo
     assert real.returncode != 0
     assert "hub model 'openai-community/gpt2' is not in the local cache and HF_HUB_OFFLINE=1" in out
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.slow
+def test_a_new_subject_plans_its_own_jobs_only(tiny_run):
+    """Job slices hold only what their job reads: one more subject plans that subject's jobs
+    and the gathers over subjects, never an existing subject's encoding or ceiling."""
+    tmp_path, cfg = tiny_run
+    cfg3 = copy.deepcopy(cfg)
+    cfg3["dataset"]["subjects"] = cfg["dataset"]["subjects"] + ["sc"]
+    (tmp_path / "c3.yaml").write_text(yaml.safe_dump(cfg3, sort_keys=False))
+    proc = run_snakemake(["-n", "--configfile", "c3.yaml"], tmp_path)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    subjects = set(re.findall(r"wildcards: subject=(\w+)", out))
+    assert subjects == {"sc"}, subjects
+    planned = set(re.findall(r"^rule (\w+):", out, flags=re.M))
+    assert {"demo_fmri", "noise_ceiling", "brainlink", "performance_figure", "space_table"} <= planned
+    assert not planned & {"features", "transfer_encode", "transfer_decode", "embedding", "stimuli"}

@@ -8,10 +8,10 @@ from lre import brainlink
 FAMILIES = ["a"] * 5 + ["b"] * 4 + ["c", "d", "e"] + ["f"] * 3
 
 
-def test_lofo_prediction_equals_a_refit_without_the_family(rng):
+def test_logo_prediction_equals_a_refit_without_the_group(rng):
     C = rng.normal(size=(15, 2))
     R = rng.normal(size=(15, 6))
-    pred = brainlink.lofo_predict(C, R, FAMILIES)
+    pred = brainlink.logo_predict(C, R, FAMILIES)
     fam = np.array(FAMILIES)
     for f in ("a", "c"):
         train = fam != f
@@ -26,7 +26,7 @@ def test_performance_that_is_linear_in_the_coordinates_is_predicted(rng):
     R = C @ rng.normal(size=(3, 50)) + 0.5 + 0.01 * rng.normal(size=(15, 50))
     res = brainlink.link(C, R, FAMILIES, n_dims=3, n_perm=100, seed=11, threshold=-1, fdr_q=0.05)
     assert res["score"].min() > 0.99
-    assert res["score"].mean() > res["random_embedding"].mean() and res["score"].mean() > res["family_mean"].mean()
+    assert res["score"].mean() > res["random_embedding"].mean() and res["score"].mean() > res["group_mean"].mean()
     assert res["significant"].mean() > 0.95 and res["pvalues"].max() <= 2 / 101
 
 
@@ -38,11 +38,11 @@ def test_null_false_positive_rate_when_performance_ignores_the_embedding(rng):
     assert res["significant"].mean() <= 0.05
 
 
-def test_family_means_and_siblings():
+def test_group_means_and_siblings():
     R = np.array([[1.0], [3.0], [10.0], [20.0]])
     fams = ["x", "x", "y", "z"]
-    # held-out x: mean of the other families' means (10 + 20) / 2
-    np.testing.assert_allclose(brainlink.family_mean_predict(R, fams)[:, 0], [15, 15, (2 + 20) / 2, (2 + 10) / 2])
+    # held-out x: mean of the other groups' means (10 + 20) / 2
+    np.testing.assert_allclose(brainlink.group_mean_predict(R, fams)[:, 0], [15, 15, (2 + 20) / 2, (2 + 10) / 2])
     # siblings: x's members predict each other; singletons get the mean of all others
     np.testing.assert_allclose(brainlink.sibling_mean_predict(R, fams)[:, 0], [3, 1, 8, 14 / 3])
 

@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
-
 from conftest import MINILM, tiny_tokenizer
+
 from lre.errors import ConfigError, MissingModelError
 from lre.features import hf, sources
 
-SETTINGS = {"threads": 2, "device": "cpu", "batch_size": 16, "dtype": "float32", "seed": 0}
+SETTINGS = {"threads": 2, "device": "cpu", "batch_size": 16, "compute_dtype": "float32", "seed": 0}
 
 
 def gpt2_entry(**kw):

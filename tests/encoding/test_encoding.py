@@ -6,8 +6,8 @@ import pytest
 
 from lre import encoding, stimuli, timing
 from lre.datasets import lebel2023, synthetic
-from lre.stimuli.documents import Documents
 from lre.errors import ConfigError, LreError
+from lre.stimuli.documents import Documents
 
 ALPHAS = np.logspace(-1, 5, 8)
 
@@ -136,11 +136,35 @@ FMRI = {"planted": ["lex.rate", "net.L1", "net.L3"], "repeats": 4, "noise_fracti
 LEBEL = {"key": "data", "tr": 2.0, "start_time": 10.0, "pad": 5, "trim": 5}
 
 
+def make_synthetic(root, subject, stories, test_story, docs, feats, lebel, seed):
+    """One subject of the synthetic dataset under ``root``, in the LeBel layout."""
+    from lre import io
+
+    io.write_json(lebel2023.respdict_path(root), synthetic.respdict(docs, stories, lebel))
+    return synthetic.make_subject(subject, stories, test_story, docs, feats, FMRI, lebel, seed,
+                                  {s: lebel2023.response_path(root, subject, s) for s in stories},
+                                  root / "mask.nii.gz", root / "truth" / f"{subject}.h5", root / "gradient.nii.gz")
+
+
+def test_a_subject_does_not_depend_on_the_others(tmp_path, rng):
+    """Each subject's synthetic data come from its own seed: the same whatever else is made."""
+    docs, feats = fake_stories(rng, n_stories=3, n_words=120)
+    stories = list(docs.stories)
+    make_synthetic(tmp_path / "a", "s01", stories, stories[-1], docs, feats, LEBEL, seed=3)
+    make_synthetic(tmp_path / "b", "s02", stories, stories[-1], docs, feats, LEBEL, seed=3)
+    make_synthetic(tmp_path / "b", "s01", stories, stories[-1], docs, feats, LEBEL, seed=3)
+    one = lebel2023.load_run({"root": str(tmp_path / "a"), "lebel": LEBEL}, "s01", stories[0]).data
+    two = lebel2023.load_run({"root": str(tmp_path / "b"), "lebel": LEBEL}, "s01", stories[0]).data
+    other = lebel2023.load_run({"root": str(tmp_path / "b"), "lebel": LEBEL}, "s02", stories[0]).data
+    np.testing.assert_array_equal(one, two)
+    assert one.shape != other.shape or not np.allclose(one, other)
+
+
 def test_recovery_of_a_planted_truth(tmp_path, rng):
     docs, feats = fake_stories(rng)
     stories = list(docs.stories)
-    summary = synthetic.make(tmp_path, ["s01"], stories, "s4", docs, feats, FMRI, LEBEL, seed=3)
-    assert summary["subjects"]["s01"]["n_voxels"] > 150
+    summary = make_synthetic(tmp_path, "s01", stories, "s4", docs, feats, LEBEL, seed=3)
+    assert summary["n_voxels"] > 150
     dcfg = {"root": str(tmp_path), "lebel": LEBEL}
     runs = {s: lebel2023.load_run(dcfg, "s01", s) for s in stories}
     train, test = stories[:-1], stories[-1]
@@ -165,7 +189,7 @@ def test_recovery_of_a_planted_truth(tmp_path, rng):
 def test_synthetic_dataset_refuses_mismatched_timing(tmp_path, rng):
     docs, feats = fake_stories(rng, n_stories=2, n_words=100)
     with pytest.raises(ConfigError, match="demo.lead_in"):
-        synthetic.make(tmp_path, ["s01"], list(docs.stories), "s1", docs, feats, FMRI, dict(LEBEL, start_time=12.0), 0)
+        make_synthetic(tmp_path, "s01", list(docs.stories), "s1", docs, feats, dict(LEBEL, start_time=12.0), 0)
 
 
 def test_block_permutation_needs_two_blocks():
