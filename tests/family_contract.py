@@ -9,8 +9,9 @@ import json
 import numpy as np
 
 
-def check_family_contract(name: str, entry: dict, models: dict, docs: list[list[str]], settings: dict,
-                          inputs: dict) -> dict:
+def check_family_contract(
+    name: str, entry: dict, models: dict, docs: list[list[str]], settings: dict, inputs: dict
+) -> dict:
     """Check the family of ``entry`` against its contract on ``docs``; return its features."""
     from lre import io
     from lre.features import COMMON_KEYS, family_module

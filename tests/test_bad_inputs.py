@@ -38,11 +38,20 @@ def base_config(tmp: Path) -> dict:
     raw = yaml.safe_load((ROOT / "config.yaml").read_text())
     raw["demo"] = {"enabled": False}
     raw["results"] = str(tmp / "results")
-    raw["stimuli"] = {"stories": ["s1", "s2"], "format": "textgrid", "path": str(tmp / "{story}.TextGrid"),
-                      "tr_times": {"source": "file", "path": str(tmp / "{story}.tr")}}
+    raw["stimuli"] = {
+        "stories": ["s1", "s2"],
+        "format": "textgrid",
+        "path": str(tmp / "{story}.TextGrid"),
+        "tr_times": {"source": "file", "path": str(tmp / "{story}.tr")},
+    }
     raw["corpus"] = {"path": str(tmp / "corpus.txt")}
-    raw["dataset"] = {"format": "lebel2023", "root": str(tmp / "ds"), "subjects": ["UTS01"],
-                      "train_stories": ["s1"], "test_stories": ["s2"]}
+    raw["dataset"] = {
+        "format": "lebel2023",
+        "root": str(tmp / "ds"),
+        "subjects": ["UTS01"],
+        "train_stories": ["s1"],
+        "test_stories": ["s2"],
+    }
     for s in ("s1", "s2"):
         write_textgrid(tmp / f"{s}.TextGrid", WORDS)
         (tmp / f"{s}.tr").write_text(stimuli.format_trfile(np.arange(20) * 2.0 - 10.0, sound_start=0.0))
@@ -79,10 +88,12 @@ def refused(fn) -> str:
 
 def with_file(name: str, text: str):
     """A case: the valid setup with one file replaced by ``text``, through the stimuli stage."""
+
     def case(tmp, capsys):
         raw = base_config(tmp)
         (tmp / name).write_text(text)
         return run_stimuli(tmp, raw, capsys)
+
     return case
 
 
@@ -134,8 +145,9 @@ def gentle_unaligned(tmp, capsys):
     raw = base_config(tmp)
     raw["stimuli"].update(format="gentle", path=str(tmp / "{story}.json"))
     for s in ("s1", "s2"):
-        (tmp / f"{s}.json").write_text(json.dumps({"words": [{"word": w, "case": "not-found-in-audio"}
-                                                             for w in WORDS]}))
+        (tmp / f"{s}.json").write_text(
+            json.dumps({"words": [{"word": w, "case": "not-found-in-audio"} for w in WORDS]})
+        )
     return run_stimuli(tmp, raw, capsys)
 
 
@@ -171,6 +183,7 @@ def with_config(mutate):
         mutate(raw)
         (tmp / "c.yaml").write_text(yaml.safe_dump(raw))
         return refused(lambda: config.load(tmp / "c.yaml", check_models=False))
+
     return case
 
 
@@ -202,8 +215,16 @@ def layer_out_of_range(tmp, capsys):
 
 
 def model_not_offline(tmp, capsys):
-    models = {"gpt2": {"family": "hf", "source": "openai-community/gpt2", "layers": [1], "context_tokens": 64,
-                       "word_vector": "last", "attention": "auto"}}
+    models = {
+        "gpt2": {
+            "family": "hf",
+            "source": "openai-community/gpt2",
+            "layers": [1],
+            "context_tokens": 64,
+            "word_vector": "last",
+            "attention": "auto",
+        }
+    }
     return refused(lambda: check_models(models))
 
 
@@ -243,9 +264,17 @@ def mask_mismatch(tmp, capsys):
     img = nib.Nifti1Image(np.zeros((4, 4, 3, 10), np.float32), np.diag([3.0, 3.0, 4.0, 1.0]))
     img.header.set_zooms((3.0, 3.0, 4.0, 1.5))
     nib.save(img, str(func / "sub-001_task-pieman_bold.nii.gz"))
-    dcfg = {"root": str(root), "voxel_order": "c",
-            "narratives": {"bold": "sub-{subject}/func/sub-{subject}_task-{story}_bold.nii.gz", "events": "x",
-                           "onsets": {"pieman": 3.0}, "tr": 1.5, "trim": 0}}
+    dcfg = {
+        "root": str(root),
+        "voxel_order": "c",
+        "narratives": {
+            "bold": "sub-{subject}/func/sub-{subject}_task-{story}_bold.nii.gz",
+            "events": "x",
+            "onsets": {"pieman": 3.0},
+            "tr": 1.5,
+            "trim": 0,
+        },
+    }
     mask = np.ones((5, 4, 3), bool)
     return refused(lambda: narratives.load_run(dcfg, "001", "pieman", mask, np.diag([3.0, 3.0, 4.0, 1.0])))
 
@@ -267,9 +296,14 @@ def feature_file_other_config(tmp, capsys):
     wt = stimuli.WordTimes(WORDS[:4], [0.0, 0.4, 0.8, 1.2], [0.4, 0.8, 1.2, 1.5])
     docs = documents.Documents(corpus={"d0": WORDS}, stories={"s1": stimuli.Story("s1", wt, np.arange(5) * 2.0, 2.0)})
     documents.write(tmp / "documents.h5", docs, {})
-    made = {"stage": "features", "model": "lexical", "entry": {"family": "lexical", "outputs": ["word_length"],
-                                                               "oov": "pieces"},
-            "settings": {"compute_dtype": "float32", "batch_size": 8}, "seed": 0, "stimuli": {}}
+    made = {
+        "stage": "features",
+        "model": "lexical",
+        "entry": {"family": "lexical", "outputs": ["word_length"], "oov": "pieces"},
+        "settings": {"compute_dtype": "float32", "batch_size": 8},
+        "seed": 0,
+        "stimuli": {},
+    }
     stage.run(made, tmp / "documents.h5", tmp / "lexical.h5", {"device": "cpu", "threads": 1})
     expected = dict(made, entry=dict(made["entry"], oov="zero"))
     return refused(lambda: FeatureFile(tmp / "lexical.h5", expect=expected))
@@ -282,9 +316,12 @@ def split_other_config(tmp, capsys):
     made = {"stage": "transfer-prepare", "seed": 0, "transfer": {"test_fraction": 0.2, "cv_folds": 5}}
     io.write_json(tmp / "split.json", {"train": ["d0"], "test": ["d1"], "provenance": io.provenance(made)})
     expected = dict(made, transfer={"test_fraction": 0.25, "cv_folds": 5})
-    reader = {"stage": "transfer-encode", "seed": 0, "transfer": {"test_fraction": 0.25, "cv_folds": 5,
-                                                                  "method": "bottleneck"},
-              "expects": {"split": io.config_hash(expected)}}
+    reader = {
+        "stage": "transfer-encode",
+        "seed": 0,
+        "transfer": {"test_fraction": 0.25, "cv_folds": 5, "method": "bottleneck"},
+        "expects": {"split": io.config_hash(expected)},
+    }
     return refused(lambda: transfer_stage.read_split(tmp / "split.json", reader))
 
 
@@ -297,8 +334,12 @@ def scores_other_config(tmp, capsys):
         io.h5_set_json(f, "provenance", io.provenance(made))
         f["scores"] = np.zeros(3)
     expected = dict(made, encoding={"delays": [1, 2]})
-    summary = {"stage": "encoding-summary", "subject": "UTS01", "encoding": {"delays": [1, 2]},
-               "expects": {"scores": {"glove.vec": io.config_hash(expected)}}}
+    summary = {
+        "stage": "encoding-summary",
+        "subject": "UTS01",
+        "encoding": {"delays": [1, 2]},
+        "expects": {"scores": {"glove.vec": io.config_hash(expected)}},
+    }
     return refused(lambda: read_scores(tmp / "glove.vec.h5", summary, "glove.vec"))
 
 
@@ -316,15 +357,21 @@ def file_from_a_changed_environment(tmp, capsys):
     with io.h5_atomic(tmp / "glove.vec.h5") as f:
         io.h5_set_json(f, "provenance", record)
         f["scores"] = np.zeros(3)
-    summary = {"stage": "encoding-summary", "subject": "UTS01", "expects": {"scores": {"glove.vec": io.config_hash(made)}}}
+    summary = {
+        "stage": "encoding-summary",
+        "subject": "UTS01",
+        "expects": {"scores": {"glove.vec": io.config_hash(made)}},
+    }
     return refused(lambda: read_scores(tmp / "glove.vec.h5", summary, "glove.vec"))
 
 
 def summary_row_from_another_config(tmp, capsys):
     from lre.encoding.stage import read_summary
 
-    (tmp / "summary.csv").write_text("space,model,family,group,mean_r,mean_r_top100,config_hash\n"
-                                     "glove.vec,glove,static,glove,0.1,0.3,0123456789abcdef\n")
+    (tmp / "summary.csv").write_text(
+        "space,model,family,group,mean_r,mean_r_top100,config_hash\n"
+        "glove.vec,glove,static,glove,0.1,0.3,0123456789abcdef\n"
+    )
     table = {"stage": "space-table", "expects": {"rows": {"UTS01": {"glove.vec": "fedcba9876543210"}}}}
     return refused(lambda: read_summary(tmp / "summary.csv", table, "UTS01"))
 
@@ -335,79 +382,175 @@ def fit_alphas_not_positive(tmp, capsys):
 
 
 CASES = {
-    "textgrid-overlapping-intervals": ("TextGrid whose word intervals overlap", tg_overlap,
-                                       ["s1.TextGrid", "line", "before the previous"]),
-    "textgrid-interval-ends-before-start": ("TextGrid interval that ends before it starts", tg_reversed,
-                                            ["s1.TextGrid", "line", "ends (0.9) before it starts"]),
-    "textgrid-no-word-tier": ("TextGrid without the word tier", tg_no_tier,
-                              ["s1.TextGrid", "has no tier named", "phones", "Fix:"]),
-    "textgrid-empty-story": ("a story whose TextGrid holds only silences and noises", tg_empty_story,
-                             ["s1.TextGrid", "has no words after dropping non-word tokens", "Fix:"]),
+    "textgrid-overlapping-intervals": (
+        "TextGrid whose word intervals overlap",
+        tg_overlap,
+        ["s1.TextGrid", "line", "before the previous"],
+    ),
+    "textgrid-interval-ends-before-start": (
+        "TextGrid interval that ends before it starts",
+        tg_reversed,
+        ["s1.TextGrid", "line", "ends (0.9) before it starts"],
+    ),
+    "textgrid-no-word-tier": (
+        "TextGrid without the word tier",
+        tg_no_tier,
+        ["s1.TextGrid", "has no tier named", "phones", "Fix:"],
+    ),
+    "textgrid-empty-story": (
+        "a story whose TextGrid holds only silences and noises",
+        tg_empty_story,
+        ["s1.TextGrid", "has no words after dropping non-word tokens", "Fix:"],
+    ),
     "textgrid-truncated": ("TextGrid cut off in the middle", tg_truncated, ["s1.TextGrid", "ends early", "line"]),
-    "textgrid-wrong-object": ("a Praat file that is not a TextGrid", tg_not_textgrid,
-                              ["s1.TextGrid", "Object class is 'Sound 2', not 'TextGrid'", "line"]),
-    "story-file-missing": ("a story listed in the config without its timing file", story_missing,
-                           ["s2.TextGrid", "does not exist", "Fix:"]),
-    "gentle-unaligned-words": ("Gentle align.json in which no word was aligned", gentle_unaligned,
-                               ["s1.json", "has no aligned word"]),
-    "gentle-not-json": ("Gentle align.json that is not valid JSON", gentle_not_json,
-                        ["s1.json", "line 1", "is not valid JSON"]),
-    "tsv-missing-column": ("TSV word timings without the offset column", tsv_missing_column,
-                           ["s1.tsv", "line 1", "header lacks column(s) ['offset']"]),
-    "tsv-offset-before-onset": ("TSV row whose offset is before its onset", tsv_offset_before_onset,
-                                ["s1.tsv", "line 5", "offset must be >= onset"]),
-    "trfile-no-triggers": ("TR file with no trigger lines", tr_no_triggers,
-                           ["s1.tr", "has 0 trigger line(s); at least 2 are needed"]),
-    "trfile-triggers-not-increasing": ("TR file whose triggers go back in time", tr_not_increasing,
-                                       ["s1.tr", "line 3", "is not after the previous one"]),
-    "story-longer-than-scan": ("story that ends after its last volume (TR file of another story)",
-                               story_past_the_scan, ["s1", "ends at", "last volume", "Fix:"]),
-    "config-key-typo": ("config key with a typo", with_config(key_typo),
-                        ["encoding", "unknown key 'delay' (did you mean 'delays'?)"]),
-    "duplicate-story-names": ("the same story listed twice", with_config(duplicate_story),
-                              ["stimuli.stories", "non-unique"]),
-    "story-in-train-and-test": ("a story both in training and test", with_config(train_and_test),
-                                ["dataset", "s1", "Fix:"]),
-    "empty-family": ("a model with no outputs", with_config(empty_family),
-                     ["features.models.lexical.outputs", "should be non-empty"]),
-    "alphas-not-positive": ("a ridge penalty that is not positive (config)", with_config(alphas_not_positive),
-                            ["encoding.alphas.0", "less than or equal to the minimum of 0"]),
-    "alphas-not-positive-fit": ("a ridge penalty that is not positive (library call)", fit_alphas_not_positive,
-                                ["encoding.alphas", "penalties must be positive"]),
-    "layer-out-of-range": ("a layer index the model does not have", layer_out_of_range,
-                           ["features.models.minilm.layers", "layer(s) [9] out of range", "0..6"]),
-    "model-not-available-offline": ("a hub model that is not cached, with HF_HUB_OFFLINE=1", model_not_offline,
-                                    ["features.models.gpt2.source", "not in the local cache", "Fix: download it once"]),
-    "static-table-inconsistent-dims": ("word-embedding table whose rows have different lengths",
-                                       static_inconsistent_dims, ["vectors.txt", "line 2", "has 2 values"]),
-    "responses-wrong-volume-count": ("response file whose volume count does not match respdict.json",
-                                     responses_wrong_length, ["s1.hf5", "respdict.json gives 40"]),
-    "responses-nan-voxels": ("response file with NaN voxels", responses_nan_voxels,
-                             ["s1.hf5", "non-finite values in 1 voxels", "Fix:"]),
-    "mask-grid-mismatch": ("BOLD run on a different grid from the mask", mask_mismatch,
-                           ["sub-001_task-pieman_bold.nii.gz", "differ from the mask's (5, 4, 3)"]),
+    "textgrid-wrong-object": (
+        "a Praat file that is not a TextGrid",
+        tg_not_textgrid,
+        ["s1.TextGrid", "Object class is 'Sound 2', not 'TextGrid'", "line"],
+    ),
+    "story-file-missing": (
+        "a story listed in the config without its timing file",
+        story_missing,
+        ["s2.TextGrid", "does not exist", "Fix:"],
+    ),
+    "gentle-unaligned-words": (
+        "Gentle align.json in which no word was aligned",
+        gentle_unaligned,
+        ["s1.json", "has no aligned word"],
+    ),
+    "gentle-not-json": (
+        "Gentle align.json that is not valid JSON",
+        gentle_not_json,
+        ["s1.json", "line 1", "is not valid JSON"],
+    ),
+    "tsv-missing-column": (
+        "TSV word timings without the offset column",
+        tsv_missing_column,
+        ["s1.tsv", "line 1", "header lacks column(s) ['offset']"],
+    ),
+    "tsv-offset-before-onset": (
+        "TSV row whose offset is before its onset",
+        tsv_offset_before_onset,
+        ["s1.tsv", "line 5", "offset must be >= onset"],
+    ),
+    "trfile-no-triggers": (
+        "TR file with no trigger lines",
+        tr_no_triggers,
+        ["s1.tr", "has 0 trigger line(s); at least 2 are needed"],
+    ),
+    "trfile-triggers-not-increasing": (
+        "TR file whose triggers go back in time",
+        tr_not_increasing,
+        ["s1.tr", "line 3", "is not after the previous one"],
+    ),
+    "story-longer-than-scan": (
+        "story that ends after its last volume (TR file of another story)",
+        story_past_the_scan,
+        ["s1", "ends at", "last volume", "Fix:"],
+    ),
+    "config-key-typo": (
+        "config key with a typo",
+        with_config(key_typo),
+        ["encoding", "unknown key 'delay' (did you mean 'delays'?)"],
+    ),
+    "duplicate-story-names": (
+        "the same story listed twice",
+        with_config(duplicate_story),
+        ["stimuli.stories", "non-unique"],
+    ),
+    "story-in-train-and-test": (
+        "a story both in training and test",
+        with_config(train_and_test),
+        ["dataset", "s1", "Fix:"],
+    ),
+    "empty-family": (
+        "a model with no outputs",
+        with_config(empty_family),
+        ["features.models.lexical.outputs", "should be non-empty"],
+    ),
+    "alphas-not-positive": (
+        "a ridge penalty that is not positive (config)",
+        with_config(alphas_not_positive),
+        ["encoding.alphas.0", "less than or equal to the minimum of 0"],
+    ),
+    "alphas-not-positive-fit": (
+        "a ridge penalty that is not positive (library call)",
+        fit_alphas_not_positive,
+        ["encoding.alphas", "penalties must be positive"],
+    ),
+    "layer-out-of-range": (
+        "a layer index the model does not have",
+        layer_out_of_range,
+        ["features.models.minilm.layers", "layer(s) [9] out of range", "0..6"],
+    ),
+    "model-not-available-offline": (
+        "a hub model that is not cached, with HF_HUB_OFFLINE=1",
+        model_not_offline,
+        ["features.models.gpt2.source", "not in the local cache", "Fix: download it once"],
+    ),
+    "static-table-inconsistent-dims": (
+        "word-embedding table whose rows have different lengths",
+        static_inconsistent_dims,
+        ["vectors.txt", "line 2", "has 2 values"],
+    ),
+    "responses-wrong-volume-count": (
+        "response file whose volume count does not match respdict.json",
+        responses_wrong_length,
+        ["s1.hf5", "respdict.json gives 40"],
+    ),
+    "responses-nan-voxels": (
+        "response file with NaN voxels",
+        responses_nan_voxels,
+        ["s1.hf5", "non-finite values in 1 voxels", "Fix:"],
+    ),
+    "mask-grid-mismatch": (
+        "BOLD run on a different grid from the mask",
+        mask_mismatch,
+        ["sub-001_task-pieman_bold.nii.gz", "differ from the mask's (5, 4, 3)"],
+    ),
     "mask-not-3d": ("a brain mask that is not a 3-D image", mask_not_3d, ["mask.nii.gz", "is 4-D; a mask must be 3-D"]),
-    "feature-file-from-another-config": ("a feature file made for a different config (here another oov policy)",
-                                         feature_file_other_config,
-                                         ["lexical.h5", "made for a different config",
-                                          "entry.oov: file has 'pieces', this config gives 'zero'",
-                                          "LRE_ACCEPT_PROVENANCE=1"]),
-    "transfer-split-from-another-config": ("a transfer split made with another test fraction", split_other_config,
-                                           ["split.json", "made for a different config",
-                                            "transfer.test_fraction: file has 0.2, this config gives 0.25"]),
-    "encoding-result-from-another-config": ("encoding results made with other delays", scores_other_config,
-                                            ["glove.vec.h5", "encoding result was made for a different config",
-                                             "encoding.delays: file has [1,2,3,4], this config gives [1,2]"]),
-    "file-from-a-changed-environment": ("a result made in this environment before one of its packages changed",
-                                        file_from_a_changed_environment,
-                                        ["glove.vec.h5", "made in this environment", "numpy 1.26.4 (now ",
-                                         "LRE_ACCEPT_PROVENANCE=1"]),
-    "summary-row-from-another-config": ("an encoding summary whose row comes from another encoding result",
-                                        summary_row_from_another_config,
-                                        ["summary.csv", "line 2 summarises glove.vec's encoding result of "
-                                         "0123456789abcdef, but this config's is fedcba9876543210"]),
-    "space-zero-variance": ("a feature space that is constant on the transfer corpus", space_zero_variance,
-                            ["lexical.word_rate", "zero variance", "Fix: add it to transfer.exclude"]),
+    "feature-file-from-another-config": (
+        "a feature file made for a different config (here another oov policy)",
+        feature_file_other_config,
+        [
+            "lexical.h5",
+            "made for a different config",
+            "entry.oov: file has 'pieces', this config gives 'zero'",
+            "LRE_ACCEPT_PROVENANCE=1",
+        ],
+    ),
+    "transfer-split-from-another-config": (
+        "a transfer split made with another test fraction",
+        split_other_config,
+        ["split.json", "made for a different config", "transfer.test_fraction: file has 0.2, this config gives 0.25"],
+    ),
+    "encoding-result-from-another-config": (
+        "encoding results made with other delays",
+        scores_other_config,
+        [
+            "glove.vec.h5",
+            "encoding result was made for a different config",
+            "encoding.delays: file has [1,2,3,4], this config gives [1,2]",
+        ],
+    ),
+    "file-from-a-changed-environment": (
+        "a result made in this environment before one of its packages changed",
+        file_from_a_changed_environment,
+        ["glove.vec.h5", "made in this environment", "numpy 1.26.4 (now ", "LRE_ACCEPT_PROVENANCE=1"],
+    ),
+    "summary-row-from-another-config": (
+        "an encoding summary whose row comes from another encoding result",
+        summary_row_from_another_config,
+        [
+            "summary.csv",
+            "line 2 summarises glove.vec's encoding result of 0123456789abcdef, but this config's is fedcba9876543210",
+        ],
+    ),
+    "space-zero-variance": (
+        "a feature space that is constant on the transfer corpus",
+        space_zero_variance,
+        ["lexical.word_rate", "zero variance", "Fix: add it to transfer.exclude"],
+    ),
 }
 
 
@@ -448,6 +591,7 @@ class _StderrCapture:
     def readouterr(self):
         class Out:
             err = self.buf.getvalue()
+
         self.buf.seek(0)
         self.buf.truncate()
         return Out()

@@ -40,7 +40,9 @@ def test_defaults_are_filled(demo_raw):
 def test_unknown_key_is_rejected_with_a_suggestion(demo_raw):
     raw = copy.deepcopy(demo_raw)
     raw["features"]["models"]["minilm"]["context_tokns"] = 64
-    with pytest.raises(ConfigError, match=r"features\.models\.minilm.*'context_tokns' \(did you mean 'context_tokens'\?\)"):
+    with pytest.raises(
+        ConfigError, match=r"features\.models\.minilm.*'context_tokns' \(did you mean 'context_tokens'\?\)"
+    ):
         config.validate(raw)
     raw = copy.deepcopy(demo_raw)
     raw["sed"] = 1

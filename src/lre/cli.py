@@ -79,8 +79,11 @@ def _job_and_runtime(cmd: Command, args) -> tuple[dict | None, dict]:
         try:
             job = json.loads(args.job)
         except json.JSONDecodeError as e:
-            raise UsageError(cmd.name, f"--job is not valid JSON ({e.msg} at character {e.pos}).",
-                             fix="pass the config slice as one JSON object, e.g. --job \"$(cat job.json)\".") from None
+            raise UsageError(
+                cmd.name,
+                f"--job is not valid JSON ({e.msg} at character {e.pos}).",
+                fix='pass the config slice as one JSON object, e.g. --job "$(cat job.json)".',
+            ) from None
     elif args.config:
         from . import config
         from .resources import runtime_settings
@@ -107,9 +110,12 @@ def _options(cmd: Command, args, job: dict | None) -> dict:
         if arg.per and value is not None:
             names = entries(job, arg.per)
             if len(names) != len(value):
-                raise UsageError(cmd.name, f"{len(value)} {arg.flag} file(s) for the {len(names)} entries of the "
-                                 f"job's {arg.per} ({names[:3]}{'...' if len(names) > 3 else ''}).",
-                                 fix="pass one file per entry, in the job's order.")
+                raise UsageError(
+                    cmd.name,
+                    f"{len(value)} {arg.flag} file(s) for the {len(names)} entries of the "
+                    f"job's {arg.per} ({names[:3]}{'...' if len(names) > 3 else ''}).",
+                    fix="pass one file per entry, in the job's order.",
+                )
             value = dict(zip(names, value))
         out[arg.dest] = value
     return out
@@ -156,13 +162,19 @@ def build_parser() -> argparse.ArgumentParser:
                 g.add_argument("--config", help="YAML config file (for use by hand)")
             for arg in cmd.config_args:
                 _add_arg(sp, arg)
-        sp.add_argument("--accept-provenance", action="store_true",
-                        help="use inputs made for a different config anyway (warn instead of refusing)")
+        sp.add_argument(
+            "--accept-provenance",
+            action="store_true",
+            help="use inputs made for a different config anyway (warn instead of refusing)",
+        )
         sp.add_argument("--threads", type=int, help="threads for the numerical libraries (default: 1)")
         sp.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logging")
         if cmd.runtime:
-            sp.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where to compute (default: auto, "
-                            "or features.device with --config)")
+            sp.add_argument(
+                "--device",
+                choices=["auto", "cpu", "cuda"],
+                help="where to compute (default: auto, or features.device with --config)",
+            )
         for arg in cmd.args:
             _add_arg(sp, arg)
         sp.set_defaults(func=_run_stage(cmd), config=None, job=None)
@@ -171,8 +183,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     t0 = time.perf_counter()
     if getattr(args, "accept_provenance", False):
         from . import provenance

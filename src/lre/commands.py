@@ -21,7 +21,7 @@ class Arg:
 
     flag: str
     help: str = ""
-    many: bool = False               #: several values (nargs="+")
+    many: bool = False  #: several values (nargs="+")
     required: bool = True
     #: the job key (dotted for nested keys) whose entries these files belong to, in order;
     #: the runner gets ``{entry: file}``

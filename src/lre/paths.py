@@ -105,10 +105,15 @@ LOGS: dict[str, str] = {
 
 #: the embedding stage's outputs: command option -> template
 EMBEDDING_OUTPUTS = {
-    "h5": "embedding_h5", "coords": "embedding_coords", "affinity": "embedding_affinity",
-    "eigenvalues": "embedding_eigenvalues", "layers": "embedding_layers",
-    "affinity_png": "embedding_affinity_png", "scree_png": "embedding_scree_png",
-    "embedding2d_png": "embedding_2d_png", "embedding3d_png": "embedding_3d_png",
+    "h5": "embedding_h5",
+    "coords": "embedding_coords",
+    "affinity": "embedding_affinity",
+    "eigenvalues": "embedding_eigenvalues",
+    "layers": "embedding_layers",
+    "affinity_png": "embedding_affinity_png",
+    "scree_png": "embedding_scree_png",
+    "embedding2d_png": "embedding_2d_png",
+    "embedding3d_png": "embedding_3d_png",
 }
 
 

@@ -56,8 +56,18 @@ def _group_ticks(ax, spaces, axis: str):
             ax.axvline(k - 0.5, color="white", lw=0.6)
 
 
-def matrix(M: np.ndarray, spaces: list[dict], path, title: str, xlabel: str, ylabel: str,
-           cmap: str = "viridis", vmin=None, vmax=None, ax=None) -> None:
+def matrix(
+    M: np.ndarray,
+    spaces: list[dict],
+    path,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    cmap: str = "viridis",
+    vmin=None,
+    vmax=None,
+    ax=None,
+) -> None:
     """A space-by-space matrix with labelled, group-coloured ticks (rows = y, columns = x)."""
     plt = _plt()
     own = ax is None
@@ -113,8 +123,13 @@ def embedding(coords: np.ndarray, spaces: list[dict], path, title: str, dims=(0,
         ax.scatter(*pts[idx[0]], marker="s", s=40, color=c, edgecolor="k", linewidth=0.5, zorder=3)
         ax.scatter(*pts[idx[-1]], marker="^", s=50, color=c, edgecolor="k", linewidth=0.5, zorder=3)
     for i, s in enumerate(spaces):
-        ax.scatter(*pts[i], s=18, color=colors[s["group"]], zorder=2,
-                   label=s["group"] if s["group"] not in [t["group"] for t in spaces[:i]] else None)
+        ax.scatter(
+            *pts[i],
+            s=18,
+            color=colors[s["group"]],
+            zorder=2,
+            label=s["group"] if s["group"] not in [t["group"] for t in spaces[:i]] else None,
+        )
         if _layer(s) is None or len(spaces) <= 40:
             ax.text(*pts[i], " " + short_label(s), fontsize=5.5, color="0.2")
     names = [f"dim {d + 1}" + (f" ({100 * explained[d]:.0f}%)" if explained is not None else "") for d in dims]
@@ -137,8 +152,17 @@ def matrices_side_by_side(mats: dict[str, np.ndarray], spaces: list[dict], path,
     fig, axes = plt.subplots(rows, cols, figsize=(cols * (size + 1.5), rows * (size + 0.8)), squeeze=False)
     for ax, (name, M) in zip(axes.ravel(), mats.items()):
         off = M[~np.eye(len(M), dtype=bool)]
-        matrix(M, spaces, None, name, "source space", "target space", vmin=np.percentile(off, 2),
-               vmax=np.percentile(off, 98), ax=ax)
+        matrix(
+            M,
+            spaces,
+            None,
+            name,
+            "source space",
+            "target space",
+            vmin=np.percentile(off, 2),
+            vmax=np.percentile(off, 98),
+            ax=ax,
+        )
     for ax in axes.ravel()[n:]:
         ax.set_visible(False)
     fig.suptitle(title, fontsize=11)
@@ -162,14 +186,35 @@ def brain_map(stat_nii, mask_nii, path, title: str, symmetric: bool = True, cmap
     mask = nib.load(str(mask_nii))
     zs = np.nonzero(np.asarray(mask.dataobj).any(axis=(0, 1)))[0]
     cuts = [float((mask.affine @ [0, 0, z, 1])[2]) for z in np.linspace(zs.min(), zs.max(), 8)[1:-1].round()]
-    plotting.plot_stat_map(clean, bg_img=None, display_mode="z", cut_coords=cuts, figure=fig, title=title, cmap=cmap,
-                           vmax=max(vmax, 1e-6), symmetric_cbar=symmetric, threshold=1e-6, black_bg=False,
-                           draw_cross=False, annotate=True, dim=0)
+    plotting.plot_stat_map(
+        clean,
+        bg_img=None,
+        display_mode="z",
+        cut_coords=cuts,
+        figure=fig,
+        title=title,
+        cmap=cmap,
+        vmax=max(vmax, 1e-6),
+        symmetric_cbar=symmetric,
+        threshold=1e-6,
+        black_bg=False,
+        draw_cross=False,
+        annotate=True,
+        dim=0,
+    )
     _save(fig, path)
 
 
-def brainlink_scatter(R: np.ndarray, pred: np.ndarray, names: list[str], groups: list[str], res: dict,
-                      reliable: np.ndarray, path, subject: str) -> None:
+def brainlink_scatter(
+    R: np.ndarray,
+    pred: np.ndarray,
+    names: list[str],
+    groups: list[str],
+    res: dict,
+    reliable: np.ndarray,
+    path,
+    subject: str,
+) -> None:
     """Left: per-voxel scores of the embedding and the baselines (reliable voxels). Right: actual
     vs leave-one-group-out predicted performance of every space, averaged over the reliable
     voxels the embedding predicts best."""
@@ -179,10 +224,19 @@ def brainlink_scatter(R: np.ndarray, pred: np.ndarray, names: list[str], groups:
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.3))
     sel = reliable if reliable.any() else np.ones(R.shape[1], bool)
     bins = np.linspace(-1, 1, 41)
-    for key, label, c in (("score", "embedding", "C0"), ("group_mean", "group mean", "0.5"),
-                          ("random_embedding", "random embedding", "C3")):
-        a.hist(res[key][sel], bins=bins, histtype="step", lw=1.6, color=c,
-               label=f"{label} (mean {np.mean(res[key][sel]):.2f})")
+    for key, label, c in (
+        ("score", "embedding", "C0"),
+        ("group_mean", "group mean", "0.5"),
+        ("random_embedding", "random embedding", "C3"),
+    ):
+        a.hist(
+            res[key][sel],
+            bins=bins,
+            histtype="step",
+            lw=1.6,
+            color=c,
+            label=f"{label} (mean {np.mean(res[key][sel]):.2f})",
+        )
     a.set_xlabel("correlation of predicted and actual performance across spaces")
     a.set_ylabel("voxels")
     a.set_title(f"{subject}: brain link per voxel ({int(sel.sum())} reliable voxels)", fontsize=9)

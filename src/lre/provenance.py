@@ -83,8 +83,10 @@ def check_hash(path, recorded: dict | None, expected_hash: str | None, job: dict
     else:
         diffs = shared_differences(recorded["job"], job)
         shown = "; ".join(f"{f}: file has {_short(a)}, this config gives {_short(b)}" for f, a, b in diffs[:4])
-        problem = (f"this {what} was made for a different config (config_hash {recorded.get('config_hash')}, "
-                   f"expected {expected_hash})" + (f": {shown}." if shown else "."))
+        problem = (
+            f"this {what} was made for a different config (config_hash {recorded.get('config_hash')}, "
+            f"expected {expected_hash})" + (f": {shown}." if shown else ".")
+        )
     refuse(path, problem)
 
 
@@ -116,8 +118,10 @@ def check(path, recorded: dict | None, expected: dict | None, what: str) -> None
         diffs = differences(recorded["job"], expected)
         shown = "; ".join(f"{f}: file has {_short(a)}, this config gives {_short(b)}" for f, a, b in diffs[:4])
         more = f" (and {len(diffs) - 4} more)" if len(diffs) > 4 else ""
-        problem = (f"this {what} was made for a different config (config_hash {recorded.get('config_hash')}, "
-                   f"expected {io.config_hash(expected)}): {shown}{more}.")
+        problem = (
+            f"this {what} was made for a different config (config_hash {recorded.get('config_hash')}, "
+            f"expected {io.config_hash(expected)}): {shown}{more}."
+        )
     refuse(path, problem)
 
 
@@ -129,8 +133,12 @@ def refuse(path, problem: str, fix: str | None = None) -> None:
     if accepting():
         log.warning("%s: %s Used anyway (provenance mismatches accepted).", path, problem)
         return
-    raise InputError(path, problem, fix=fix or "rerun the rule that makes it (Snakemake does so when it sees the "
-                     "changed parameters), " + _ACCEPT_HINT)
+    raise InputError(
+        path,
+        problem,
+        fix=fix
+        or "rerun the rule that makes it (Snakemake does so when it sees the changed parameters), " + _ACCEPT_HINT,
+    )
 
 
 #: packages whose version does not change any number lre writes
@@ -145,15 +153,18 @@ def _versions(path, recorded: dict, what: str = "file") -> None:
     changed = {k: (v, have[k]) for k, v in recorded.get("packages", {}).items() if k in have and have[k] != v}
     if not changed:
         return
+
     def shown(versions):
         return ", ".join(f"{k} {a} (now {b})" for k, (a, b) in sorted(versions.items()))
 
     numeric = {k: ab for k, ab in changed.items() if k not in _NOT_NUMERIC}
     if numeric and recorded.get("environment") == sys.prefix:
-        refuse(path, f"this {what} was made in this environment ({sys.prefix}) before its packages changed: "
-               f"{shown(numeric)}.",
-               fix="rerun what made it with the packages installed now (Snakemake does not see package "
-               "changes: snakemake --forcerun <rule>, or --forceall), " + _ACCEPT_HINT)
+        refuse(
+            path,
+            f"this {what} was made in this environment ({sys.prefix}) before its packages changed: {shown(numeric)}.",
+            fix="rerun what made it with the packages installed now (Snakemake does not see package "
+            "changes: snakemake --forcerun <rule>, or --forceall), " + _ACCEPT_HINT,
+        )
         return
     log.info("%s was made with other package versions: %s", path, shown(changed))
 

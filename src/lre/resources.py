@@ -47,8 +47,11 @@ def _model_width(entry: dict) -> tuple[int, int]:
         arch = {}
     width = int(arch.get("hidden_size") or arch.get("n_embd") or arch.get("d_model") or 1024)
     layers = entry["layers"]
-    n = len(layers) if layers != "all" else int(arch.get("num_hidden_layers") or arch.get("n_layer")
-                                                 or arch.get("encoder_layers") or 24) + 1
+    n = (
+        len(layers)
+        if layers != "all"
+        else int(arch.get("num_hidden_layers") or arch.get("n_layer") or arch.get("encoder_layers") or 24) + 1
+    )
     return width, n
 
 

@@ -77,7 +77,10 @@ class Results:
             if path.exists():
                 with h5py.File(path, "r") as f:
                     if key in f:
-                        out["direct R^2" if key == "r2" else key.upper()] = (io.h5_read_strings(f["spaces"]), f[key][()])
+                        out["direct R^2" if key == "r2" else key.upper()] = (
+                            io.h5_read_strings(f["spaces"]),
+                            f[key][()],
+                        )
         return out
 
     def method_agreement(self) -> list[dict]:
@@ -120,8 +123,10 @@ class Results:
     def checks(self, subject: str) -> dict:
         """(Demo) recovery of the planted truth and the brain-link check."""
         out = {}
-        for key, path in (("recovery", self.path("recovery", subject=subject)),
-                          ("brainlink", self.path("brainlink_check", subject=subject))):
+        for key, path in (
+            ("recovery", self.path("recovery", subject=subject)),
+            ("brainlink", self.path("brainlink_check", subject=subject)),
+        ):
             if path.exists():
                 out[key] = json.loads(path.read_text())
         return out

@@ -15,14 +15,15 @@ def lanczos_kernel(t: np.ndarray, cutoff: float, window: int = 3) -> np.ndarray:
     cutoff``; 1 at 0 and 0 beyond ``|x| > window``."""
     x = np.asarray(t, dtype=np.float64) * cutoff
     with np.errstate(divide="ignore", invalid="ignore"):
-        val = window * np.sin(np.pi * x) * np.sin(np.pi * x / window) / (np.pi ** 2 * x ** 2)
+        val = window * np.sin(np.pi * x) * np.sin(np.pi * x / window) / (np.pi**2 * x**2)
     val[x == 0] = 1.0
     val[np.abs(x) > window] = 0.0
     return val
 
 
-def lanczos_resample(values: np.ndarray, in_times: np.ndarray, out_times: np.ndarray, window: int = 3,
-                     cutoff_mult: float = 1.0) -> np.ndarray:
+def lanczos_resample(
+    values: np.ndarray, in_times: np.ndarray, out_times: np.ndarray, window: int = 3, cutoff_mult: float = 1.0
+) -> np.ndarray:
     """Resample word-level values to volume times with a Lanczos filter.
 
     ``out[j] = sum_i L((out_times[j] - in_times[i]) * cutoff) * values[i]`` with cutoff =
@@ -60,7 +61,7 @@ def lanczos_resample(values: np.ndarray, in_times: np.ndarray, out_times: np.nda
     hi = np.searchsorted(t_sorted, out_times + half, side="right")
     for j in range(len(out_times)):
         if hi[j] > lo[j]:
-            idx = order[lo[j]:hi[j]]
+            idx = order[lo[j] : hi[j]]
             out[j] = lanczos_kernel(out_times[j] - in_times[idx], cutoff, window) @ values[idx]
     return out
 
@@ -82,7 +83,7 @@ def delay(X: np.ndarray, delays=(1, 2, 3, 4)) -> np.ndarray:
     n, d = X.shape
     out = np.zeros((n, d * len(delays)), dtype=X.dtype)
     for k, s in enumerate(delays):
-        block = out[:, k * d:(k + 1) * d]
+        block = out[:, k * d : (k + 1) * d]
         if s > 0:
             block[s:] = X[: n - s] if s < n else 0
         elif s < 0:

@@ -50,7 +50,7 @@ def test_group_means_and_siblings():
 def test_principal_map_is_the_correlation_with_the_first_coordinate(rng):
     c = np.linspace(-1, 1, 15)
     R = np.stack([c, -c, 0.2 * np.ones(15) + 0.01 * c], axis=1) + 0.3
-    R[:, 2] = 0.05                                   # a voxel below the threshold
+    R[:, 2] = 0.05  # a voxel below the threshold
     m = brainlink.principal_map(c, R, threshold=0.1)
     assert m[0] == pytest.approx(1.0) and m[1] == pytest.approx(-1.0) and np.isnan(m[2])
 

@@ -25,8 +25,9 @@ try:
 except importlib.metadata.PackageNotFoundError:
     HAVE_PYCORTEX = False
 
-needs_pycortex = pytest.mark.skipif(not HAVE_PYCORTEX and not os.environ.get("CI"),
-                                    reason="pycortex is not installed (./install.sh --flatmap)")
+needs_pycortex = pytest.mark.skipif(
+    not HAVE_PYCORTEX and not os.environ.get("CI"), reason="pycortex is not installed (./install.sh --flatmap)"
+)
 
 
 def _env(tmp_path):
@@ -67,13 +68,34 @@ def _brainlink_file(path, principal, score):
 
 
 def _flatmap(tmp_path, store, bl, expect, mask=None, order="c", cortical_mask=None, xfm="fullhead", subject="S1"):
-    job = {"stage": "flatmap", "subject": "sub01", "expects": {"brainlink": expect},
-           "pycortex": {"filestore": str(store), "subject": subject, "xfm": xfm, "mask": cortical_mask},
-           "dataset": {"mask": str(mask) if mask else None, "voxel_order": order}}
+    job = {
+        "stage": "flatmap",
+        "subject": "sub01",
+        "expects": {"brainlink": expect},
+        "pycortex": {"filestore": str(store), "subject": subject, "xfm": xfm, "mask": cortical_mask},
+        "dataset": {"mask": str(mask) if mask else None, "voxel_order": order},
+    }
     out = {k: tmp_path / f"{k}_flat.png" for k in ("principal", "score")}
-    proc = subprocess.run([sys.executable, "-m", "lre", "flatmap", "--job", json.dumps(job), "--brainlink", str(bl),
-                           "--principal", str(out["principal"]), "--score", str(out["score"])],
-                          capture_output=True, text=True, env=_env(tmp_path), timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lre",
+            "flatmap",
+            "--job",
+            json.dumps(job),
+            "--brainlink",
+            str(bl),
+            "--principal",
+            str(out["principal"]),
+            "--score",
+            str(out["score"]),
+        ],
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path),
+        timeout=600,
+    )
     return proc, out
 
 
@@ -83,9 +105,9 @@ def _hemisphere_colours(png):
     import matplotlib.image as mpimg
 
     img = mpimg.imread(png)[..., :3]
-    rows = slice(int(img.shape[0] * 0.08), int(img.shape[0] * 0.8))   # below the title, above the colour bar
+    rows = slice(int(img.shape[0] * 0.08), int(img.shape[0] * 0.8))  # below the title, above the colour bar
     img = img[rows]
-    saturated = (img.max(-1) - img.min(-1)) > 0.15                       # not white, grey curvature or black
+    saturated = (img.max(-1) - img.min(-1)) > 0.15  # not white, grey curvature or black
     rb = img[..., 0] - img[..., 2]
     half = img.shape[1] // 2
     left, right = saturated[:, :half], saturated[:, half:]
@@ -110,7 +132,7 @@ def test_nifti_maps_land_on_the_right_hemisphere_of_the_flatmap(s1, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     left, right = _hemisphere_colours(out["principal"])
     assert left < -0.2 and right > 0.2, (left, right)
-    left, right = _hemisphere_colours(out["score"])                     # the score map is its negative
+    left, right = _hemisphere_colours(out["score"])  # the score map is its negative
     assert left > 0.2 and right < -0.2, (left, right)
 
 
@@ -119,13 +141,20 @@ def test_voxel_vectors_use_the_named_cortical_mask(s1, tmp_path):
     """LeBel-style responses (the voxels of the ``thick`` mask, no NIfTI): named or guessed by
     size, the same hemisphere test holds; a mask of another size is refused."""
     store, shape, affine = s1
-    code = ("import cortex, sys, numpy as np\n"
-            "cortex.db.filestore = sys.argv[1]; cortex.db.reload_subjects()\n"
-            "np.save(sys.argv[2], cortex.db.get_mask('S1', 'fullhead', 'thick'))\n")
-    subprocess.run([sys.executable, "-c", code, str(store), str(tmp_path / "thick.npy")], check=True,
-                   env=_env(tmp_path), capture_output=True, timeout=300)
-    thick = np.load(tmp_path / "thick.npy")                              # pycortex order (z, y, x)
-    x = voxels_of(_world_x(shape, affine), thick.T, "f")                # its voxels, pycortex's order
+    code = (
+        "import cortex, sys, numpy as np\n"
+        "cortex.db.filestore = sys.argv[1]; cortex.db.reload_subjects()\n"
+        "np.save(sys.argv[2], cortex.db.get_mask('S1', 'fullhead', 'thick'))\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code, str(store), str(tmp_path / "thick.npy")],
+        check=True,
+        env=_env(tmp_path),
+        capture_output=True,
+        timeout=300,
+    )
+    thick = np.load(tmp_path / "thick.npy")  # pycortex order (z, y, x)
+    x = voxels_of(_world_x(shape, affine), thick.T, "f")  # its voxels, pycortex's order
     principal = np.tanh(x / 30.0)
     bl = tmp_path / "bl.h5"
     expect = _brainlink_file(bl, principal, principal)
@@ -185,8 +214,14 @@ def test_without_pycortex_the_flatmaps_are_skipped_with_a_message(tmp_path):
     (shim / "__init__.py").write_text("raise ImportError('No module named cortex')\n")
     _flatmap_config(tmp_path)
     env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(tmp_path / "shim"))
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-n", "--configfile",
-                           "c.yaml"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-n", "--configfile", "c.yaml"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout + proc.stderr
     assert "brainlink.pycortex is set, but pycortex is not installed here, so the flatmaps are skipped" in out

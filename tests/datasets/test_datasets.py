@@ -1,6 +1,5 @@
 """Dataset loaders on small fixtures written in exactly the real layouts, and brain volumes."""
 
-
 import h5py
 import numpy as np
 import pytest
@@ -56,8 +55,8 @@ def test_voxel_order_round_trip(order, rng):
 def test_voxel_orders_are_nilearn_and_pycortex(rng):
     mask = rng.uniform(size=(4, 5, 3)) > 0.4
     vol = rng.normal(size=mask.shape)
-    np.testing.assert_array_equal(volume.voxels_of(vol, mask, "c"), vol[mask])            # boolean indexing
-    zyx = vol.transpose(2, 1, 0)                                                          # pycortex arrays
+    np.testing.assert_array_equal(volume.voxels_of(vol, mask, "c"), vol[mask])  # boolean indexing
+    zyx = vol.transpose(2, 1, 0)  # pycortex arrays
     np.testing.assert_array_equal(volume.voxels_of(vol, mask, "f"), zyx[mask.transpose(2, 1, 0)])
 
 
@@ -81,7 +80,7 @@ def test_narratives_run(tmp_path, rng):
     dcfg, bold, mask, affine = narratives_tree(tmp_path, rng)
     run = narratives.load_run(dcfg, "001", "pieman", mask, affine)
     assert run.data.shape == (1, 26, 12)
-    np.testing.assert_allclose(run.times, np.arange(2, 28) * 1.5 + 0.75 - 12.0)   # onset from events.tsv
+    np.testing.assert_allclose(run.times, np.arange(2, 28) * 1.5 + 0.75 - 12.0)  # onset from events.tsv
     np.testing.assert_array_equal(run.data[0], bold[mask][:, 2:28].T)
     dcfg["narratives"]["onsets"] = {"pieman": 3.0}
     assert narratives.load_run(dcfg, "001", "pieman", mask, affine).times[0] == pytest.approx(2 * 1.5 + 0.75 - 3.0)

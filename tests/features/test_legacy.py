@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from conftest import MINILM, ROOT
 
-PROBE = '''
+PROBE = """
 import json, sys
 import numpy as np
 import torch
@@ -55,7 +55,7 @@ for kind, src in (("embeddings", "lm.pt"), ("tagger", "tagger.pt")):
         if kind == "tagger":
             assert info["tags"] == ["DT", "NN", "VBD", "IN", "JJ"], info
 np.savez(sys.argv[2] + "/out.npz", **out)
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +72,13 @@ def legacy(words, tmp_path_factory):
     (tmp / "words.json").write_text(json.dumps(docs))
     (tmp / "probe.py").write_text(PROBE % {"minilm": MINILM})
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), HF_HUB_OFFLINE="1")
-    proc = subprocess.run([str(python), str(tmp / "probe.py"), str(tmp / "words.json"), str(tmp)], env=env,
-                          capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [str(python), str(tmp / "probe.py"), str(tmp / "words.json"), str(tmp)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     return dict(np.load(tmp / "out.npz")), docs, t
 
@@ -84,7 +89,7 @@ def test_transformer_xl_reads_causally_with_every_layer(legacy):
         a, b = out[f"txl_{layer}_0"], out[f"txl_{layer}_1"]
         assert a.shape == (len(docs[0]), 32) and a.dtype == np.float32 and np.isfinite(a).all()
         np.testing.assert_allclose(a[:t], b[:t], atol=1e-5)
-    assert np.abs(out["txl_L2_0"][t:t + 20] - out["txl_L2_1"][t:t + 20]).max() > 1e-3
+    assert np.abs(out["txl_L2_0"][t : t + 20] - out["txl_L2_1"][t : t + 20]).max() > 1e-3
 
 
 def test_flair_embeddings_are_the_language_models_state_and_causal(legacy):
@@ -92,7 +97,7 @@ def test_flair_embeddings_are_the_language_models_state_and_causal(legacy):
     a, b = out["embeddings_0"], out["embeddings_1"]
     assert a.shape == (len(docs[0]), 16) and np.isfinite(a).all()
     np.testing.assert_allclose(a[:t], b[:t], atol=1e-5)
-    assert np.abs(a[t:t + 20] - b[t:t + 20]).max() > 1e-4
+    assert np.abs(a[t : t + 20] - b[t : t + 20]).max() > 1e-4
     assert np.abs(a[1:] - a[:-1]).max(1).min() > 0  # every word gets its own state
 
 

@@ -76,8 +76,9 @@ def test_oov_error():
 
 
 def test_oov_zero_is_counted():
-    out, info = lexical.extract("lex", entry(["phoneme_rate", "articulatory"], "zero"),
-                                [["cat", NONSENSE, NONSENSE, "known-cat"]], {}, {})
+    out, info = lexical.extract(
+        "lex", entry(["phoneme_rate", "articulatory"], "zero"), [["cat", NONSENSE, NONSENSE, "known-cat"]], {}, {}
+    )
     np.testing.assert_array_equal(out["phoneme_rate"][0][:, 0], [3, 0, 0, 0])
     assert (out["articulatory"][0][1:] == 0).all() and out["articulatory"][0][0].sum() > 0
     assert info["phoneme_rate_oov"]["missing"] == 3 and info["phoneme_rate_oov"]["found"] == 1

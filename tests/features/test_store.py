@@ -21,16 +21,24 @@ def test_shift_rows_known_answer():
 @pytest.fixture
 def docs_file(tmp_path):
     wt = stimuli.WordTimes(["I", "don't", "know", "why"], [0.0, 0.4, 0.8, 1.2], [0.4, 0.8, 1.2, 1.5])
-    docs = documents.Documents(corpus={"d0": ["the", "cat", "sat"], "d1": ["a", "dog"]},
-                               stories={"st": stimuli.Story("st", wt, np.arange(5) * 2.0 - 1.0, 2.0)})
+    docs = documents.Documents(
+        corpus={"d0": ["the", "cat", "sat"], "d1": ["a", "dog"]},
+        stories={"st": stimuli.Story("st", wt, np.arange(5) * 2.0 - 1.0, 2.0)},
+    )
     path = tmp_path / "documents.h5"
     documents.write(path, docs, {"test": True})
     return path
 
 
 def job(model, entry, of=None):
-    j = {"stage": "features", "model": model, "entry": entry, "settings": {"compute_dtype": "float32", "batch_size": 8},
-         "seed": 0, "stimuli": {}}
+    j = {
+        "stage": "features",
+        "model": model,
+        "entry": entry,
+        "settings": {"compute_dtype": "float32", "batch_size": 8},
+        "seed": 0,
+        "stimuli": {},
+    }
     if of:
         j["of"] = of
     return j
@@ -89,12 +97,18 @@ def test_shift_refuses_features_of_other_documents(docs_file, tmp_path):
     documents.write(tmp_path / "other.h5", other, {})
     nxt = {"family": "shift", "of": "lex", "shift": 1}
     with pytest.raises(InputError, match="documents differ"):
-        stage.run(job("nxt", nxt, of=job("lex", lex)), tmp_path / "other.h5", tmp_path / "n.h5", {},
-                  of_path=tmp_path / "lex.h5")
+        stage.run(
+            job("nxt", nxt, of=job("lex", lex)),
+            tmp_path / "other.h5",
+            tmp_path / "n.h5",
+            {},
+            of_path=tmp_path / "lex.h5",
+        )
 
 
-def test_a_feature_file_made_for_another_config_is_refused_with_the_fields_that_differ(docs_file, tmp_path,
-                                                                                        monkeypatch, caplog):
+def test_a_feature_file_made_for_another_config_is_refused_with_the_fields_that_differ(
+    docs_file, tmp_path, monkeypatch, caplog
+):
     from lre import provenance
 
     lex = {"family": "lexical", "outputs": ["word_rate", "word_length"], "oov": "pieces"}
@@ -126,8 +140,9 @@ def _with_packages(path, environment, **packages):
         io.h5_set_json(f, "provenance", rec)
 
 
-def test_package_versions_are_refused_within_one_environment_and_logged_across(docs_file, tmp_path, monkeypatch,
-                                                                              caplog):
+def test_package_versions_are_refused_within_one_environment_and_logged_across(
+    docs_file, tmp_path, monkeypatch, caplog
+):
     """A file this environment made before numpy changed is refused; one from another
     environment (the legacy one) may differ, logged; a snakemake upgrade changes no number."""
     import sys

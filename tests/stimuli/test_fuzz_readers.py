@@ -17,8 +17,7 @@ from lre.errors import LreError
 SETTINGS = settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 
 letters = string.ascii_letters + "'-.,éüßø\"0123456789"
-word = st.text(alphabet=letters, min_size=1, max_size=8).filter(
-    lambda w: w.strip() == w and not stimuli.is_nonword(w))
+word = st.text(alphabet=letters, min_size=1, max_size=8).filter(lambda w: w.strip() == w and not stimuli.is_nonword(w))
 
 
 @st.composite
@@ -47,9 +46,15 @@ def textgrid_bytes(words, on, off, fmt, encoding):
 
 
 def gentle_bytes(words, on, off):
-    return json.dumps({"transcript": " ".join(words),
-                       "words": [{"word": w, "case": "success", "start": a, "end": b, "alignedWord": w.lower()}
-                                 for w, a, b in zip(words, on, off)]}).encode()
+    return json.dumps(
+        {
+            "transcript": " ".join(words),
+            "words": [
+                {"word": w, "case": "success", "start": a, "end": b, "alignedWord": w.lower()}
+                for w, a, b in zip(words, on, off)
+            ],
+        }
+    ).encode()
 
 
 def tsv_bytes(words, on, off):
@@ -83,8 +88,10 @@ def test_textgrids_round_trip(tw, fmt, encoding):
 @given(timed_words())
 def test_gentle_and_tsv_round_trip(tw):
     words, on, off = tw
-    for kind, data, suffix in (("gentle", gentle_bytes(words, on, off), ".json"),
-                               ("tsv", tsv_bytes(words, on, off), ".tsv")):
+    for kind, data, suffix in (
+        ("gentle", gentle_bytes(words, on, off), ".json"),
+        ("tsv", tsv_bytes(words, on, off), ".tsv"),
+    ):
         got = read(kind, data, suffix)
         assert got.words == words, kind
         np.testing.assert_allclose(got.onsets, on, atol=1e-9)
@@ -109,22 +116,24 @@ def corruption(draw, data: bytes):
     if op == "truncate":
         return data[:i]
     if op == "delete":
-        return data[:i] + data[i + draw(st.integers(1, 40)):]
-    junk = draw(st.binary(min_size=1, max_size=12) | st.sampled_from(
-        [b"nan", b"inf", b"-1e309", b'"', b"\n", b"\t", b"{", b"]", b"\x00", b"\xff\xfe", b"-"]))
+        return data[:i] + data[i + draw(st.integers(1, 40)) :]
+    junk = draw(
+        st.binary(min_size=1, max_size=12)
+        | st.sampled_from([b"nan", b"inf", b"-1e309", b'"', b"\n", b"\t", b"{", b"]", b"\x00", b"\xff\xfe", b"-"])
+    )
     if op == "insert":
         return data[:i] + junk + data[i:]
     if op == "overwrite":
-        return data[:i] + junk + data[i + len(junk):]
+        return data[:i] + junk + data[i + len(junk) :]
     digits = [k for k, c in enumerate(data) if chr(c).isdigit()]
     if not digits:
         return data[:i]
     k = draw(st.sampled_from(digits))
-    return data[:k] + draw(st.sampled_from([b"x", b"-", b"9999", b"", b"."])) + data[k + 1:]
+    return data[:k] + draw(st.sampled_from([b"x", b"-", b"9999", b"", b"."])) + data[k + 1 :]
 
 
 def read_or_refuse(kind, data, suffix) -> str:
-    """"refused" (lre's own error) or "read" (then the result must be usable); any other
+    """ "refused" (lre's own error) or "read" (then the result must be usable); any other
     exception propagates and fails the test."""
     try:
         got = read(kind, data, suffix)
@@ -154,7 +163,9 @@ def test_corrupted_gentle_and_tsv_read_or_raise_lre_errors(tw, kind, data):
     words, on, off = tw
     good = gentle_bytes(words, on, off) if kind == "gentle" else tsv_bytes(words, on, off)
     assert read_or_refuse(kind, data.draw(corruption(good)), ".json" if kind == "gentle" else ".tsv") in (
-        "read", "refused")
+        "read",
+        "refused",
+    )
 
 
 @SETTINGS

@@ -112,8 +112,12 @@ def test_textgrid_formats_and_encodings(tmp_path, text, encoding):
 
 
 def test_textgrid_round_trip_through_writer(tmp_path):
-    tiers = [stimuli.Tier("words", [stimuli.Interval(0, 0.3, "sil"), stimuli.Interval(0.3, 0.75, 'a "b"'),
-                                    stimuli.Interval(0.75, 1.25, "c")])]
+    tiers = [
+        stimuli.Tier(
+            "words",
+            [stimuli.Interval(0, 0.3, "sil"), stimuli.Interval(0.3, 0.75, 'a "b"'), stimuli.Interval(0.75, 1.25, "c")],
+        )
+    ]
     for fmt in ("long", "short"):
         p = tmp_path / f"{fmt}.TextGrid"
         stimuli.write_textgrid(p, tiers, 0, 1.25, fmt=fmt, encoding="utf-16")
@@ -130,8 +134,10 @@ def test_textgrid_drop_list_is_configurable(tmp_path):
 
 
 def test_textgrid_point_tier_is_parsed(tmp_path):
-    tiers = [stimuli.Tier("events", [stimuli.Interval(0.5, 0.5, "beep")], kind="TextTier"),
-             stimuli.Tier("word", [stimuli.Interval(0, 1, "hello")])]
+    tiers = [
+        stimuli.Tier("events", [stimuli.Interval(0.5, 0.5, "beep")], kind="TextTier"),
+        stimuli.Tier("word", [stimuli.Interval(0, 1, "hello")]),
+    ]
     text = stimuli.format_textgrid(tiers, 0, 1, "long")
     parsed = stimuli.parse_textgrid("x", text)
     assert parsed[0].kind == "TextTier" and parsed[0].intervals[0].text == "beep"
@@ -166,13 +172,16 @@ def test_textgrid_reversed_interval(tmp_path):
         stimuli.read_textgrid(p)
 
 
-@pytest.mark.parametrize("content,match", [
-    ("", "is empty"),
-    ('File type = "ooTextFile"\nObject class = "Sound"\n', "not 'TextGrid'"),
-    (PRAAT_SHORT[: PRAAT_SHORT.index('"naïve"')], "ends early"),
-    (PRAAT_SHORT.replace('"IntervalTier"\n"word"', '"IntervalTier"\n"word"\nxyz\n"extra"'), "expected"),
-    (PRAAT_SHORT.replace('"sp"', '"sp'), "expected|never closed"),
-])
+@pytest.mark.parametrize(
+    "content,match",
+    [
+        ("", "is empty"),
+        ('File type = "ooTextFile"\nObject class = "Sound"\n', "not 'TextGrid'"),
+        (PRAAT_SHORT[: PRAAT_SHORT.index('"naïve"')], "ends early"),
+        (PRAAT_SHORT.replace('"IntervalTier"\n"word"', '"IntervalTier"\n"word"\nxyz\n"extra"'), "expected"),
+        (PRAAT_SHORT.replace('"sp"', '"sp'), "expected|never closed"),
+    ],
+)
 def test_textgrid_malformed(tmp_path, content, match):
     p = tmp_path / "m.TextGrid"
     p.write_text(content, encoding="utf-8")
@@ -193,15 +202,18 @@ def test_textgrid_binary_and_bad_bytes(tmp_path):
 
 
 def gentle_doc():
-    return {"transcript": "I said hi to the naive cat", "words": [
-        {"word": "I", "case": "success", "start": 0.5, "end": 0.9, "alignedWord": "i"},
-        {"word": "said", "case": "success", "start": 0.9, "end": 1.3, "alignedWord": "said"},
-        {"word": "hi", "case": "not-found-in-audio"},
-        {"word": "to", "case": "not-found-in-audio"},
-        {"word": "the", "case": "success", "start": 2.0, "end": 2.2, "alignedWord": "the"},
-        {"word": "naive", "case": "success", "start": 2.2, "end": 2.8, "alignedWord": "naive"},
-        {"word": "cat", "case": "not-found-in-audio"},
-    ]}
+    return {
+        "transcript": "I said hi to the naive cat",
+        "words": [
+            {"word": "I", "case": "success", "start": 0.5, "end": 0.9, "alignedWord": "i"},
+            {"word": "said", "case": "success", "start": 0.9, "end": 1.3, "alignedWord": "said"},
+            {"word": "hi", "case": "not-found-in-audio"},
+            {"word": "to", "case": "not-found-in-audio"},
+            {"word": "the", "case": "success", "start": 2.0, "end": 2.2, "alignedWord": "the"},
+            {"word": "naive", "case": "success", "start": 2.2, "end": 2.8, "alignedWord": "naive"},
+            {"word": "cat", "case": "not-found-in-audio"},
+        ],
+    }
 
 
 def test_gentle_interpolates_and_reports_unaligned_words(tmp_path):
@@ -279,8 +291,14 @@ def test_simulated_tr_times():
 
 
 def test_text_to_words_keeps_inner_punctuation():
-    assert stimuli.text_to_words('"Hello," she said -- it\'s 4:00pm (south-west).') == \
-        ["Hello", "she", "said", "it's", "4:00pm", "south-west"]
+    assert stimuli.text_to_words('"Hello," she said -- it\'s 4:00pm (south-west).') == [
+        "Hello",
+        "she",
+        "said",
+        "it's",
+        "4:00pm",
+        "south-west",
+    ]
 
 
 def test_textgrid_comments_run_to_the_end_of_the_line(tmp_path):

@@ -50,7 +50,7 @@ def test_reduced_rank_ridge_beats_gradient_descent_on_rank_k_maps():
         E, V, b = transfer.reduced_rank_ridge(U, Y, alpha, k)
         mean = U.mean(0)
         Bk = E @ V.T
-        ours = np.sum((Y - (U @ Bk + b)) ** 2) + alpha * np.sum(Bk ** 2)
+        ours = np.sum((Y - (U @ Bk + b)) ** 2) + alpha * np.sum(Bk**2)
         best_gd = np.inf
         for seed in range(4):
             torch.manual_seed(seed)
@@ -61,7 +61,7 @@ def test_reduced_rank_ridge_beats_gradient_descent_on_rank_k_maps():
             opt = torch.optim.Adam([A, C, c], lr=0.05)
             for _ in range(3000):
                 M = A @ C
-                loss = torch.sum((Yt - (Ut @ M + c)) ** 2) + alpha * torch.sum(M ** 2)
+                loss = torch.sum((Yt - (Ut @ M + c)) ** 2) + alpha * torch.sum(M**2)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -85,10 +85,10 @@ def test_transform_pair_are_each_others_best_sources_and_noise_is_nobodys(rng):
     U_tr, U_te, folds = corpus(rng)
     U = np.vstack([U_tr, U_te])
     G = rng.normal(size=(30, 8))
-    Y = np.tanh(U @ G) + 0.3 * rng.normal(size=(len(U), 8))            # a target space
-    Z = Y @ rng.normal(size=(8, 8))                                       # an invertible transform of it
+    Y = np.tanh(U @ G) + 0.3 * rng.normal(size=(len(U), 8))  # a target space
+    Z = Y @ rng.normal(size=(8, 8))  # an invertible transform of it
     other = np.tanh(U[:, :10] @ rng.normal(size=(10, 6))) + 0.3 * rng.normal(size=(len(U), 6))
-    noise = rng.normal(size=(len(U), 5))                                  # unrelated to U
+    noise = rng.normal(size=(len(U), 5))  # unrelated to U
     spaces = {"Y": Y, "Z": Z, "other": other, "noise": noise}
     n_tr = len(U_tr)
     settings = {"method": "bottleneck", "alphas": ALPHAS, "bottleneck": 4}
@@ -98,9 +98,8 @@ def test_transform_pair_are_each_others_best_sources_and_noise_is_nobodys(rng):
         data[name] = (tr, te)
         encs[name] = transfer.encode_space(U_tr, U_te, tr, te, folds, settings, seed=0)
     names = list(spaces)
-    mse = np.stack([transfer.decode_target(*data[t], folds, ALPHAS, [encs[s] for s in names])["mse"]
-                    for t in names])
-    mean_mse = mse.mean(-1)                                               # [target, source]
+    mse = np.stack([transfer.decode_target(*data[t], folds, ALPHAS, [encs[s] for s in names])["mse"] for t in names])
+    mean_mse = mse.mean(-1)  # [target, source]
     iY, iZ, iO, iN = (names.index(n) for n in ("Y", "Z", "other", "noise"))
     assert np.argmin(np.delete(mean_mse[iY], iY)) == np.delete(np.arange(4), iY).tolist().index(iZ)
     assert np.argmin(np.delete(mean_mse[iZ], iZ)) == np.delete(np.arange(4), iZ).tolist().index(iY)
@@ -175,8 +174,12 @@ def test_mlp_encoder_is_deterministic_and_learns(rng):
     Y = np.tanh(U @ rng.normal(size=(30, 6)) / 3) ** 2
     n = len(U_tr)
     Y_tr, Y_te, _ = transfer.zscore(Y[:n], Y[n:], "y")
-    settings = {"method": "mlp", "bottleneck": 3, "alphas": ALPHAS,
-                "mlp": {"hidden": 32, "epochs": 40, "patience": 5, "lr": 3e-3, "weight_decay": 0.0, "batch_size": 64}}
+    settings = {
+        "method": "mlp",
+        "bottleneck": 3,
+        "alphas": ALPHAS,
+        "mlp": {"hidden": 32, "epochs": 40, "patience": 5, "lr": 3e-3, "weight_decay": 0.0, "batch_size": 64},
+    }
     a = transfer.encode_space(U_tr, U_te, Y_tr, Y_te, folds, settings, seed=1)
     b = transfer.encode_space(U_tr, U_te, Y_tr, Y_te, folds, settings, seed=1)
     assert a["latent_train"].shape == (n, 3) and a["rank"] == 3

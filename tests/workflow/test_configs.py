@@ -83,7 +83,7 @@ def dry_run(name, tmp_path, overrides=None):
     proc = run_snakemake(["-n", "--configfile", "c.yaml"], tmp_path, timeout=600)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
-    table = out[out.index("Job stats:"):]
+    table = out[out.index("Job stats:") :]
     counts = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
     return cfg, counts, out
 
@@ -94,10 +94,11 @@ def test_paper100_lists_the_papers_spaces_in_order_with_its_weights():
     assert len(spaces) == 100
     labels = [cfg["features"]["models"][s.split(".")[0]]["label"] for s in spaces]
     assert labels[:8] == ["GloVe", "BERT-E", "FLAIR", "POS", "CHUNK", "NER", "FRAME", "GloVe next word"]
-    expected = ([72] * 8 + [6] * 12 + [3] * 24 + [4] * 18 + [6] * 13 + [6] * 13 + [12] * 6 + [12] * 6)
+    expected = [72] * 8 + [6] * 12 + [3] * 24 + [4] * 18 + [6] * 13 + [6] * 13 + [12] * 6 + [12] * 6
     assert [cfg["embedding"]["weights"][s] for s in spaces] == expected
-    assert spaces[8:20] == [f"gpt2.L{i}" for i in range(1, 13)] and spaces[44:62] == [f"transfo_xl.L{i}" for i in
-                                                                                     range(1, 19)]
+    assert spaces[8:20] == [f"gpt2.L{i}" for i in range(1, 13)] and spaces[44:62] == [
+        f"transfo_xl.L{i}" for i in range(1, 19)
+    ]
     assert spaces[62] == "bert.L0" and spaces[-1] == "en_de.L6"
 
 
@@ -110,8 +111,9 @@ def test_every_hub_model_of_paper100_is_catalogued_with_its_family_and_env():
             assert known.family == entry["family"], name
             layers = entry["layers"] if entry["family"] == "hf" else []
             assert all(0 <= i <= known.layers for i in layers), name
-            assert resources.features_env(entry) == ("legacy" if name in ("transfo_xl", "flair", "pos", "chunk", "ner",
-                                                                        "frame") else "extract"), name
+            assert resources.features_env(entry) == (
+                "legacy" if name in ("transfo_xl", "flair", "pos", "chunk", "ner", "frame") else "extract"
+            ), name
 
 
 @pytest.mark.parametrize("name", ["lebel2023", "narratives"])
@@ -123,10 +125,11 @@ def test_dataset_configs_plan_the_whole_dag_on_their_layout(name, tmp_path):
     n_transfer = len([s for s in spaces if s.name not in cfg["transfer"]["exclude"]])
     assert counts["transfer_encode"] == counts["transfer_decode"] == n_transfer
     assert sum(v for k, v in counts.items() if k.startswith("encode_")) == n_subjects * n_encode_jobs(
-        spaces, cfg["encoding"]["spaces_per_job"])
+        spaces, cfg["encoding"]["spaces_per_job"]
+    )
     assert counts["brainlink"] == n_subjects
     assert "demo_data" not in counts and "demo_fmri" not in counts
-    if cfg.get("brainlink", {}).get("pycortex"):      # lebel2023: flatmaps from the dataset's pycortex-db
+    if cfg.get("brainlink", {}).get("pycortex"):  # lebel2023: flatmaps from the dataset's pycortex-db
         if importlib.util.find_spec("cortex") is not None:  # installed (not imported here)
             assert counts["flatmap"] == n_subjects
         else:
@@ -178,8 +181,12 @@ def test_lre_check_lists_the_spaces_and_every_model_missing_here():
     import sys
 
     env = dict(os.environ, HF_HUB_OFFLINE="1")
-    run = lambda cfg: subprocess.run([sys.executable, "-m", "lre", "check", str(cfg)], capture_output=True,  # noqa: E731
-                                     text=True, env=env, timeout=300)
+
+    def run(cfg):
+        return subprocess.run(
+            [sys.executable, "-m", "lre", "check", str(cfg)], capture_output=True, text=True, env=env, timeout=300
+        )
+
     ok = run(ROOT / "config.yaml")
     assert ok.returncode == 0 and "33 spaces" in ok.stdout, ok.stdout + ok.stderr
     paper = run(CONFIGS / "paper100.yaml")

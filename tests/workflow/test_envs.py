@@ -33,8 +33,12 @@ def constraints(name: str = "constraints.txt") -> dict[str, str]:
 
 
 #: env file -> the constraints file of its pip path
-PIP_PATH = {"extract.yaml": ("constraints.txt",), "fit.yaml": ("constraints.txt",),
-            "legacy.yaml": ("constraints-legacy.txt",), "flatmap.yaml": ("constraints.txt", "constraints-flatmap.txt")}
+PIP_PATH = {
+    "extract.yaml": ("constraints.txt",),
+    "fit.yaml": ("constraints.txt",),
+    "legacy.yaml": ("constraints-legacy.txt",),
+    "flatmap.yaml": ("constraints.txt", "constraints-flatmap.txt"),
+}
 
 
 def env_pins() -> dict[str, dict[str, str]]:
@@ -84,11 +88,18 @@ def test_installed_versions_match_the_pins():
     assert not wrong, wrong
 
 
-@pytest.mark.parametrize("group,pins", [("dependencies", "constraints.txt"), ("offline", "constraints.txt"),
-                                        ("workflow", "constraints.txt"), ("test", "constraints.txt"),
-                                        ("flatmap", "constraints-flatmap.txt"),
-                                        ("dependencies", "constraints-legacy.txt"),
-                                        ("legacy", "constraints-legacy.txt")])
+@pytest.mark.parametrize(
+    "group,pins",
+    [
+        ("dependencies", "constraints.txt"),
+        ("offline", "constraints.txt"),
+        ("workflow", "constraints.txt"),
+        ("test", "constraints.txt"),
+        ("flatmap", "constraints-flatmap.txt"),
+        ("dependencies", "constraints-legacy.txt"),
+        ("legacy", "constraints-legacy.txt"),
+    ],
+)
 def test_pins_satisfy_pyproject(group, pins):
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     reqs = meta["dependencies"] if group == "dependencies" else meta["optional-dependencies"][group]
@@ -126,17 +137,23 @@ def test_the_legacy_environment_matches_its_pins():
         if os.environ.get("CI"):
             pytest.fail(f"{python} is missing; CI installs it with ./install.sh --legacy")
         pytest.skip(f"the legacy environment is not installed ({python}; run ./install.sh --legacy)")
-    code = ("import importlib.metadata as m, json, sys\n"
-            "out = {}\n"
-            "for p in json.loads(sys.argv[1]):\n"
-            "    try: out[p] = m.version(p)\n"
-            "    except m.PackageNotFoundError: out[p] = None\n"
-            "print(json.dumps(out))")
+    code = (
+        "import importlib.metadata as m, json, sys\n"
+        "out = {}\n"
+        "for p in json.loads(sys.argv[1]):\n"
+        "    try: out[p] = m.version(p)\n"
+        "    except m.PackageNotFoundError: out[p] = None\n"
+        "print(json.dumps(out))"
+    )
     pins = env_pins()["legacy.yaml"]
-    proc = subprocess.run([str(python), "-c", code, json.dumps(sorted(pins))], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [str(python), "-c", code, json.dumps(sorted(pins))], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     have = json.loads(proc.stdout)
-    wrong = [f"{p}: installed {have[p]}, pinned {v}" for p, v in pins.items()
-             if have[p] is None or have[p].split("+")[0] != v.split("+")[0]]
+    wrong = [
+        f"{p}: installed {have[p]}, pinned {v}"
+        for p, v in pins.items()
+        if have[p] is None or have[p].split("+")[0] != v.split("+")[0]
+    ]
     assert not wrong, wrong

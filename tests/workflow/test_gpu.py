@@ -13,8 +13,10 @@ from lre import encoding, transfer
 from lre.features import hf
 
 torch = pytest.importorskip("torch")
-pytestmark = [pytest.mark.gpu,
-              pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (run bench/gpu.sh there)")]
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (run bench/gpu.sh there)"),
+]
 
 
 def settings(device, dtype="float32"):
@@ -22,11 +24,19 @@ def settings(device, dtype="float32"):
 
 
 ENTRIES = {
-    "causal": dict(family="untrained", tokenizer=MINILM, layers="all", context_tokens=32, word_vector="last",
-                   attention="auto", seed=3,
-                   config=dict(model_type="gpt2", n_layer=2, n_embd=64, n_head=2, n_positions=128)),
-    "bidirectional": dict(family="hf", source=MINILM, layers="all", context_tokens=24, word_vector="last",
-                          attention="auto"),
+    "causal": dict(
+        family="untrained",
+        tokenizer=MINILM,
+        layers="all",
+        context_tokens=32,
+        word_vector="last",
+        attention="auto",
+        seed=3,
+        config=dict(model_type="gpt2", n_layer=2, n_embd=64, n_head=2, n_positions=128),
+    ),
+    "bidirectional": dict(
+        family="hf", source=MINILM, layers="all", context_tokens=24, word_vector="last", attention="auto"
+    ),
 }
 
 
@@ -57,7 +67,7 @@ def test_bfloat16_features_stay_close_to_float32(words):
 def test_encoding_on_cuda_equals_numpy(rng, solver):
     n, p, v, n_test = 240, 50, 80, 60
     X = rng.normal(size=(n + n_test, p)).astype(np.float32)
-    Y = (X @ (rng.normal(size=(p, v)) * rng.uniform(0, 0.3, size=v)) + rng.normal(size=(n + n_test, v)))
+    Y = X @ (rng.normal(size=(p, v)) * rng.uniform(0, 0.3, size=v)) + rng.normal(size=(n + n_test, v))
     Y = Y.astype(np.float32)
     cv = encoding.story_folds([60, 60, 60, 60])
     alphas = np.logspace(-1, 5, 8)

@@ -29,9 +29,14 @@ def test_sigkill_at_a_random_point_then_rerun_equals_an_uninterrupted_run(tiny_r
     total = len(result_files(local_dir / "results"))
     k = random.Random(cfg["seed"] + 2021).randint(8, 40)  # kill after k finished jobs
     log = (tmp_path / "first.log").open("w")
-    first = subprocess.Popen(SNAKEMAKE + ["--cores", "2", "--configfile", "c.yaml"], cwd=tmp_path, stdout=log,
-                             stderr=subprocess.STDOUT, env=dict(os.environ, HF_HUB_OFFLINE="1"),
-                             start_new_session=True)
+    first = subprocess.Popen(
+        SNAKEMAKE + ["--cores", "2", "--configfile", "c.yaml"],
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=dict(os.environ, HF_HUB_OFFLINE="1"),
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 600
     try:
         while time.monotonic() < deadline and first.poll() is None:
@@ -46,7 +51,9 @@ def test_sigkill_at_a_random_point_then_rerun_equals_an_uninterrupted_run(tiny_r
             os.killpg(first.pid, signal.SIGKILL)
         log.close()
     text = (tmp_path / "first.log").read_text()
-    running = [line.split()[1].rstrip(":") for line in text.splitlines()[-200:] if line.startswith(("rule ", "localrule "))]
+    running = [
+        line.split()[1].rstrip(":") for line in text.splitlines()[-200:] if line.startswith(("rule ", "localrule "))
+    ]
     partial = len(result_files(tmp_path / "results"))
     assert 0 < partial < total, (partial, total)
 
@@ -55,8 +62,10 @@ def test_sigkill_at_a_random_point_then_rerun_equals_an_uninterrupted_run(tiny_r
     again = run_snakemake(["--cores", "2", "--configfile", "c.yaml", "--rerun-incomplete"], tmp_path)
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-4000:]
     checked = compare_results(local_dir / "results", tmp_path / "results")
-    print(f"killed after {k} finished jobs (running: {sorted(set(running[-4:]))}); {partial} of {total} files "
-          f"existed; after the rerun {checked} result files equal the uninterrupted run")
+    print(
+        f"killed after {k} finished jobs (running: {sorted(set(running[-4:]))}); {partial} of {total} files "
+        f"existed; after the rerun {checked} result files equal the uninterrupted run"
+    )
     assert checked > 50
 
 

@@ -15,9 +15,21 @@ import pytest
 import yaml
 from conftest import ROOT, SNAKEMAKE, compare_results, run_snakemake
 
-SLURM_FLAGS = ["--profile", str(ROOT / "workflow" / "profiles" / "slurm"), "--slurm-status-command", "squeue",
-               "--slurm-init-seconds-before-status-checks", "2", "--slurm-no-account",
-               "--default-resources", "slurm_partition=debug", "--jobs", "4", "--latency-wait", "5"]
+SLURM_FLAGS = [
+    "--profile",
+    str(ROOT / "workflow" / "profiles" / "slurm"),
+    "--slurm-status-command",
+    "squeue",
+    "--slurm-init-seconds-before-status-checks",
+    "2",
+    "--slurm-no-account",
+    "--default-resources",
+    "slurm_partition=debug",
+    "--jobs",
+    "4",
+    "--latency-wait",
+    "5",
+]
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +43,13 @@ def slurm_cluster():
         if os.environ.get("CI"):
             pytest.fail(f"{reason}; CI must run the SLURM test")
         pytest.skip(reason)
-    start = subprocess.run(["bash", str(ROOT / ".ci" / "slurm" / "start_slurm.sh")], capture_output=True, text=True,
-                           timeout=600, env=dict(os.environ, SLURM_FAKE_GPUS="1"))
+    start = subprocess.run(
+        ["bash", str(ROOT / ".ci" / "slurm" / "start_slurm.sh")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, SLURM_FAKE_GPUS="1"),
+    )
     assert start.returncode == 0, start.stdout[-3000:] + start.stderr[-3000:]
     yield
     subprocess.run(["bash", str(ROOT / ".ci" / "slurm" / "stop_slurm.sh")], capture_output=True, timeout=120)
@@ -40,10 +57,14 @@ def slurm_cluster():
 
 def running_jobs(rule: str) -> list[str]:
     """SLURM ids of running jobs of a rule (the executor puts the rule in the job comment)."""
-    out = subprocess.run(["squeue", "-h", "-t", "RUNNING", "-o", "%i %k"], capture_output=True, text=True,
-                         timeout=30).stdout
-    return [line.split()[0] for line in out.splitlines() if len(line.split()) == 2
-            and line.split()[1].startswith(f"rule_{rule}_")]
+    out = subprocess.run(
+        ["squeue", "-h", "-t", "RUNNING", "-o", "%i %k"], capture_output=True, text=True, timeout=30
+    ).stdout
+    return [
+        line.split()[0]
+        for line in out.splitlines()
+        if len(line.split()) == 2 and line.split()[1].startswith(f"rule_{rule}_")
+    ]
 
 
 @pytest.mark.slow
@@ -58,8 +79,13 @@ def test_slurm_run_with_a_killed_job_then_a_rerun_equals_a_local_run(tiny_run, s
     assert dry.returncode == 0, dry.stderr[-3000:]
     log = (tmp_path / "first.log").open("w")
     t0 = time.perf_counter()
-    first = subprocess.Popen(SNAKEMAKE + args + ["--retries", "0"], cwd=tmp_path, stdout=log,
-                             stderr=subprocess.STDOUT, env=dict(os.environ, HF_HUB_OFFLINE="1"))
+    first = subprocess.Popen(
+        SNAKEMAKE + args + ["--retries", "0"],
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=dict(os.environ, HF_HUB_OFFLINE="1"),
+    )
     killed, deadline = None, time.monotonic() + 900
     try:
         while killed is None and time.monotonic() < deadline and first.poll() is None:
@@ -89,7 +115,12 @@ def test_slurm_run_with_a_killed_job_then_a_rerun_equals_a_local_run(tiny_run, s
     assert report.returncode == 0, report.stderr[-3000:]
     assert (tmp_path / "results" / "report.html").stat().st_size > 100_000
     checked = compare_results(local_dir / "results", tmp_path / "results")
-    n_first, n_again = text.count("has been submitted with SLURM jobid"), out.count("has been submitted with SLURM jobid")
-    print(f"SLURM: first run {t_first:.0f} s, {n_first} jobs submitted, job {killed} killed; rerun {t_again:.0f} s, "
-          f"{n_again} jobs; {checked} result files identical to the uninterrupted local run")
+    n_first, n_again = (
+        text.count("has been submitted with SLURM jobid"),
+        out.count("has been submitted with SLURM jobid"),
+    )
+    print(
+        f"SLURM: first run {t_first:.0f} s, {n_first} jobs submitted, job {killed} killed; rerun {t_again:.0f} s, "
+        f"{n_again} jobs; {checked} result files identical to the uninterrupted local run"
+    )
     assert checked > 50 and n_first + n_again > 30

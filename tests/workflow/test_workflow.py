@@ -118,7 +118,7 @@ def test_tiny_end_to_end_run_writes_every_space(tiny_run):
     with open(tmp_path / "results/embedding/bottleneck/coords.csv") as f:
         coords = list(csv.DictReader(f))
     assert [r["space"] for r in coords] == tnames
-    anchor = next(r for r in coords if r["space"] == "minilm.L6")                  # the anchor's signs
+    anchor = next(r for r in coords if r["space"] == "minilm.L6")  # the anchor's signs
     assert float(anchor["dim1"]) > 0 and float(anchor["dim2"]) > 0
     for png in ("affinity", "scree", "embedding_2d", "embedding_3d"):
         assert (tmp_path / f"results/embedding/bottleneck/{png}.png").stat().st_size > 10_000

@@ -81,7 +81,7 @@ def group_mean_predict(R: np.ndarray, groups: list[str]) -> np.ndarray:
     """Each held-out group predicted by the mean of the other groups' mean performance."""
     grp = np.asarray(groups)
     names = np.unique(grp)
-    means = np.stack([R[grp == f].mean(0) for f in names])          # (n_groups, n_voxels)
+    means = np.stack([R[grp == f].mean(0) for f in names])  # (n_groups, n_voxels)
     pred = np.empty_like(R, dtype=np.float64)
     for i, f in enumerate(names):
         pred[grp == f] = np.delete(means, i, axis=0).mean(0)
@@ -95,8 +95,9 @@ def principal_map(coords1: np.ndarray, R: np.ndarray, threshold: float) -> np.nd
     return m
 
 
-def link(coords: np.ndarray, R: np.ndarray, groups: list[str], n_dims: int, n_perm: int, seed,
-         threshold: float, fdr_q: float) -> dict:
+def link(
+    coords: np.ndarray, R: np.ndarray, groups: list[str], n_dims: int, n_perm: int, seed, threshold: float, fdr_q: float
+) -> dict:
     """The whole brain link for one subject (see the module docstring).
 
     Returns a dict of per-voxel arrays: ``score``, ``group_mean``, ``random_embedding``
@@ -110,13 +111,22 @@ def link(coords: np.ndarray, R: np.ndarray, groups: list[str], n_dims: int, n_pe
     fm = correlation(group_mean_predict(R, groups), R)
     random_coords = rng.standard_normal(C.shape)
     rand = correlation(logo_predict(random_coords, R, groups), R)
-    loso = {"score_loso": correlation(loso_predict(C, R), R),
-            "group_mean_loso": correlation(sibling_mean_predict(R, groups), R),
-            "random_embedding_loso": correlation(loso_predict(random_coords, R), R)}
+    loso = {
+        "score_loso": correlation(loso_predict(C, R), R),
+        "group_mean_loso": correlation(sibling_mean_predict(R, groups), R),
+        "random_embedding_loso": correlation(loso_predict(random_coords, R), R),
+    }
     exceed = np.zeros(R.shape[1])
     for _ in range(n_perm):
         perm = rng.permutation(len(C))
         exceed += correlation(logo_predict(C[perm], R, groups), R) >= score - 1e-12
     pvalues = (1.0 + exceed) / (1.0 + n_perm)
-    return {"score": score, "group_mean": fm, "random_embedding": rand, **loso, "pvalues": pvalues,
-            "significant": fdr_bh(pvalues, fdr_q), "principal": principal_map(coords[:, 0], R, threshold)}
+    return {
+        "score": score,
+        "group_mean": fm,
+        "random_embedding": rand,
+        **loso,
+        "pvalues": pvalues,
+        "significant": fdr_bh(pvalues, fdr_q),
+        "principal": principal_map(coords[:, 0], R, threshold),
+    }

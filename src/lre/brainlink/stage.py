@@ -51,8 +51,17 @@ def performance(scores: dict, names: list[str], job: dict | None = None) -> tupl
     return np.array(R, dtype=np.float64), np.minimum(P.min(0) * len(names), 1.0)
 
 
-def run(job: dict, embedding, scores: dict, out, scatter, score_nii=None, principal_nii=None, score_png=None,
-        principal_png=None) -> None:
+def run(
+    job: dict,
+    embedding,
+    scores: dict,
+    out,
+    scatter,
+    score_nii=None,
+    principal_nii=None,
+    score_png=None,
+    principal_png=None,
+) -> None:
     """The brain link of one subject.
 
     Parameters
@@ -66,23 +75,43 @@ def run(job: dict, embedding, scores: dict, out, scatter, score_nii=None, princi
         ``dataset.mask``)
     """
     embedding_path = embedding
-    outputs = {"h5": out, "scatter_png": scatter, "score_nii": score_nii, "principal_nii": principal_nii,
-               "score_png": score_png, "principal_png": principal_png}
+    outputs = {
+        "h5": out,
+        "scatter_png": scatter,
+        "score_nii": score_nii,
+        "principal_nii": principal_nii,
+        "score_png": score_png,
+        "principal_png": principal_png,
+    }
     if job["dataset"]["mask"] and None in outputs.values():
-        raise InputError(None, "with dataset.mask, the brain link writes NIfTI maps and their figures.",
-                         fix="pass --score-nii, --principal-nii, --score-png and --principal-png.")
+        raise InputError(
+            None,
+            "with dataset.mask, the brain link writes NIfTI maps and their figures.",
+            fix="pass --score-nii, --principal-nii, --score-png and --principal-png.",
+        )
     bcfg, subject = job["brainlink"], job["subject"]
     emb_names, coords = load_embedding(embedding_path, job)
     groups = {s["name"]: s["group"] for s in job["spaces"]}
     names = [n for n in emb_names if n in scores]
     if len(names) < 4:
-        raise InputError(embedding_path, f"only {len(names)} embedded spaces have encoding results for {subject}.",
-                         fix="encode the embedded spaces (encoding.spaces) or embed the encoded ones.")
+        raise InputError(
+            embedding_path,
+            f"only {len(names)} embedded spaces have encoding results for {subject}.",
+            fix="encode the embedded spaces (encoding.spaces) or embed the encoded ones.",
+        )
     C = coords[[emb_names.index(n) for n in names]]
     R, p_best = performance(scores, names, job)
     reliable = fdr_bh(p_best, bcfg["fdr_q"])
-    res = link(C, R, [groups[n] for n in names], min(bcfg["n_dims"], C.shape[1]), bcfg["permutations"],
-                         [job["seed"], 7], -np.inf, bcfg["fdr_q"])
+    res = link(
+        C,
+        R,
+        [groups[n] for n in names],
+        min(bcfg["n_dims"], C.shape[1]),
+        bcfg["permutations"],
+        [job["seed"], 7],
+        -np.inf,
+        bcfg["fdr_q"],
+    )
     significant = np.zeros_like(reliable)
     if reliable.any():
         significant[reliable] = fdr_bh(res["pvalues"][reliable], bcfg["fdr_q"])
@@ -90,16 +119,29 @@ def run(job: dict, embedding, scores: dict, out, scatter, score_nii=None, princi
     with io.h5_atomic(outputs["h5"]) as f:
         io.h5_set_json(f, "provenance", io.provenance(job))
         io.h5_write_strings(f, "spaces", names)
-        for key in ("score", "group_mean", "random_embedding", "score_loso", "group_mean_loso",
-                    "random_embedding_loso", "pvalues"):
+        for key in (
+            "score",
+            "group_mean",
+            "random_embedding",
+            "score_loso",
+            "group_mean_loso",
+            "random_embedding_loso",
+            "pvalues",
+        ):
             f[key] = res[key].astype(np.float32)
         f["significant"] = significant
         f["reliable"] = reliable
         f["principal"] = principal.astype(np.float32)
         f.attrs.update({"n_dims": min(bcfg["n_dims"], C.shape[1]), "permutations": bcfg["permutations"]})
-    log.info("%s: %d reliable voxels; embedding score %.3f (group mean %.3f, random embedding %.3f); "
-             "%d significant", subject, int(reliable.sum()), _mean(res["score"], reliable),
-             _mean(res["group_mean"], reliable), _mean(res["random_embedding"], reliable), int(significant.sum()))
+    log.info(
+        "%s: %d reliable voxels; embedding score %.3f (group mean %.3f, random embedding %.3f); %d significant",
+        subject,
+        int(reliable.sum()),
+        _mean(res["score"], reliable),
+        _mean(res["group_mean"], reliable),
+        _mean(res["random_embedding"], reliable),
+        int(significant.sum()),
+    )
     mask_t = job["dataset"]["mask"]
     if mask_t:
         mask, affine = load_mask(mask_t.format(subject=subject))
@@ -107,14 +149,22 @@ def run(job: dict, embedding, scores: dict, out, scatter, score_nii=None, princi
         maps = {"score": np.where(reliable, res["score"], np.nan), "principal": principal}
         for key, values in maps.items():
             save_nifti(outputs[f"{key}_nii"], to_volume(values, mask, order), affine, f"lre brain link {key}")
-        plots.brain_map(outputs["principal_nii"], mask_t.format(subject=subject), outputs["principal_png"],
-                        f"{subject}: principal-dimension map (correlation of performance with dim 1)", symmetric=True)
-        plots.brain_map(outputs["score_nii"], mask_t.format(subject=subject), outputs["score_png"],
-                        f"{subject}: how well the embedding predicts each voxel's performance across spaces",
-                        symmetric=True)
-    pred = logo_predict(C[:, :min(bcfg["n_dims"], C.shape[1])], R, [groups[n] for n in names])
-    plots.brainlink_scatter(R, pred, names, [groups[n] for n in names], res, reliable, outputs["scatter_png"],
-                            subject)
+        plots.brain_map(
+            outputs["principal_nii"],
+            mask_t.format(subject=subject),
+            outputs["principal_png"],
+            f"{subject}: principal-dimension map (correlation of performance with dim 1)",
+            symmetric=True,
+        )
+        plots.brain_map(
+            outputs["score_nii"],
+            mask_t.format(subject=subject),
+            outputs["score_png"],
+            f"{subject}: how well the embedding predicts each voxel's performance across spaces",
+            symmetric=True,
+        )
+    pred = logo_predict(C[:, : min(bcfg["n_dims"], C.shape[1])], R, [groups[n] for n in names])
+    plots.brainlink_scatter(R, pred, names, [groups[n] for n in names], res, reliable, outputs["scatter_png"], subject)
 
 
 def _mean(x, mask) -> float:
@@ -131,8 +181,11 @@ def run_space_table(job: dict, embedding, summaries: dict, out) -> None:
         rows, top = read_summary(path, job, subject)
         per_subject[subject] = {r["space"]: r[top] for r in rows}
     n_dims = min(3, coords.shape[1]) if len(emb_names) else 0
-    header = ["space", "model", "family", "group", "layer"] + [f"dim{d + 1}" for d in range(n_dims)] + \
-        [f"top_r_{s}" for s in summaries]
+    header = (
+        ["space", "model", "family", "group", "layer"]
+        + [f"dim{d + 1}" for d in range(n_dims)]
+        + [f"top_r_{s}" for s in summaries]
+    )
     buf = _io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
@@ -140,9 +193,11 @@ def run_space_table(job: dict, embedding, summaries: dict, out) -> None:
         out = sp["output"]
         layer = out[1:] if out.startswith("L") and out[1:].isdigit() else ""
         c = coords[emb_names.index(sp["name"])][:n_dims] if sp["name"] in emb_names else [""] * n_dims
-        w.writerow([sp["name"], sp["model"], sp["family"], sp["group"], layer]
-                   + [f"{v:.5f}" if v != "" else "" for v in c]
-                   + [per_subject[s].get(sp["name"], "") for s in summaries])
+        w.writerow(
+            [sp["name"], sp["model"], sp["family"], sp["group"], layer]
+            + [f"{v:.5f}" if v != "" else "" for v in c]
+            + [per_subject[s].get(sp["name"], "") for s in summaries]
+        )
     io.write_text(out_csv, buf.getvalue())
 
 
@@ -165,21 +220,31 @@ def run_check(job: dict, truth, brainlink, scores: dict, out) -> None:
     for th in (0.2, 0.3, 0.4, 0.5):
         sel = ok & (best_r >= th)
         if sel.sum() > 2:
-            by_threshold[str(th)] = {"voxels": int(sel.sum()),
-                                     "spearman": float(spearmanr(b["principal"][sel], truth["gradient"][sel])[0])}
-    out = {"subject": job["subject"],
-           "principal_vs_gradient_spearman": rho,
-           "principal_voxels": int(ok.sum()),
-           "principal_vs_gradient_by_best_r": by_threshold,
-           "signal_voxels": int(sig.sum()),
-           "mean_score_signal": {k: float(np.mean(b[k][sig])) for k in ("score", "group_mean", "random_embedding")},
-           "mean_score_signal_leave_one_space_out": {k: float(np.mean(b[f"{k}_loso"][sig]))
-                                                     for k in ("score", "group_mean", "random_embedding")},
-           "noise_voxels_significant_share": float(np.mean(b["significant"][~sig])) if (~sig).any() else 0.0,
-           "signal_voxels_significant_share": float(np.mean(b["significant"][sig]))}
+            by_threshold[str(th)] = {
+                "voxels": int(sel.sum()),
+                "spearman": float(spearmanr(b["principal"][sel], truth["gradient"][sel])[0]),
+            }
+    out = {
+        "subject": job["subject"],
+        "principal_vs_gradient_spearman": rho,
+        "principal_voxels": int(ok.sum()),
+        "principal_vs_gradient_by_best_r": by_threshold,
+        "signal_voxels": int(sig.sum()),
+        "mean_score_signal": {k: float(np.mean(b[k][sig])) for k in ("score", "group_mean", "random_embedding")},
+        "mean_score_signal_leave_one_space_out": {
+            k: float(np.mean(b[f"{k}_loso"][sig])) for k in ("score", "group_mean", "random_embedding")
+        },
+        "noise_voxels_significant_share": float(np.mean(b["significant"][~sig])) if (~sig).any() else 0.0,
+        "signal_voxels_significant_share": float(np.mean(b["significant"][sig])),
+    }
     io.write_json(out_json, out)
-    log.info("%s: principal map vs planted gradient Spearman %.3f; scores %s; noise-voxel false positives %.3f",
-             job["subject"], rho, out["mean_score_signal"], out["noise_voxels_significant_share"])
+    log.info(
+        "%s: principal map vs planted gradient Spearman %.3f; scores %s; noise-voxel false positives %.3f",
+        job["subject"],
+        rho,
+        out["mean_score_signal"],
+        out["noise_voxels_significant_share"],
+    )
 
 
 def run_flatmap(job: dict, brainlink, principal, score) -> None:
@@ -188,25 +253,50 @@ def run_flatmap(job: dict, brainlink, principal, score) -> None:
 
 
 COMMANDS = (
-    Command("brainlink", "the embedding predicts each voxel's performance; principal-dimension map", run,
-            (Arg("--embedding", "embedding file"),
-             Arg("--scores", "result files, one per space of the job", many=True, per="spaces"),
-             Arg("--out", "brain-link HDF5 file to write"), Arg("--scatter", "scatter figure to write"),
-             Arg("--score-nii", "score map to write (with dataset.mask)", required=False),
-             Arg("--principal-nii", "principal-dimension map to write (with dataset.mask)", required=False),
-             Arg("--score-png", "figure of the score map (with dataset.mask)", required=False),
-             Arg("--principal-png", "figure of the principal-dimension map (with dataset.mask)",
-                 required=False))),
-    Command("space-table", "one row per space: family, layer, coordinates, performance", run_space_table,
-            (Arg("--embedding", "embedding file", required=False),
-             Arg("--summaries", "encoding summaries, one per subject of the job", many=True, per="subjects"),
-             Arg("--out", "CSV file to write"))),
-    Command("brainlink-check", "compare the brain link with the planted truth (demo)", run_check,
-            (Arg("--truth", "the subject's planted truth"), Arg("--brainlink", "the subject's brain-link file"),
-             Arg("--scores", "result files, one per space of the job", many=True, per="spaces"),
-             Arg("--out", "JSON file to write"))),
-    Command("flatmap", "pycortex flatmaps of a subject's brain-link maps", run_flatmap,
-            (Arg("--brainlink", "the subject's brain-link file"),
-             Arg("--principal", "PNG of the principal-dimension map to write"),
-             Arg("--score", "PNG of the brain-link score map to write"))),
+    Command(
+        "brainlink",
+        "the embedding predicts each voxel's performance; principal-dimension map",
+        run,
+        (
+            Arg("--embedding", "embedding file"),
+            Arg("--scores", "result files, one per space of the job", many=True, per="spaces"),
+            Arg("--out", "brain-link HDF5 file to write"),
+            Arg("--scatter", "scatter figure to write"),
+            Arg("--score-nii", "score map to write (with dataset.mask)", required=False),
+            Arg("--principal-nii", "principal-dimension map to write (with dataset.mask)", required=False),
+            Arg("--score-png", "figure of the score map (with dataset.mask)", required=False),
+            Arg("--principal-png", "figure of the principal-dimension map (with dataset.mask)", required=False),
+        ),
+    ),
+    Command(
+        "space-table",
+        "one row per space: family, layer, coordinates, performance",
+        run_space_table,
+        (
+            Arg("--embedding", "embedding file", required=False),
+            Arg("--summaries", "encoding summaries, one per subject of the job", many=True, per="subjects"),
+            Arg("--out", "CSV file to write"),
+        ),
+    ),
+    Command(
+        "brainlink-check",
+        "compare the brain link with the planted truth (demo)",
+        run_check,
+        (
+            Arg("--truth", "the subject's planted truth"),
+            Arg("--brainlink", "the subject's brain-link file"),
+            Arg("--scores", "result files, one per space of the job", many=True, per="spaces"),
+            Arg("--out", "JSON file to write"),
+        ),
+    ),
+    Command(
+        "flatmap",
+        "pycortex flatmaps of a subject's brain-link maps",
+        run_flatmap,
+        (
+            Arg("--brainlink", "the subject's brain-link file"),
+            Arg("--principal", "PNG of the principal-dimension map to write"),
+            Arg("--score", "PNG of the brain-link score map to write"),
+        ),
+    ),
 )

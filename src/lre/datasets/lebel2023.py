@@ -58,7 +58,7 @@ def volume_times(n: int, lebel: dict) -> np.ndarray:
     """Mid-times of the stored response rows of a story with ``respdict`` entry ``n``."""
     tr, pad, trim = float(lebel["tr"]), int(lebel["pad"]), int(lebel["trim"])
     sim = np.arange(n - pad) * tr - float(lebel["start_time"]) + tr / 2.0
-    return sim[pad + trim: len(sim) - trim]
+    return sim[pad + trim : len(sim) - trim]
 
 
 def load_run(dcfg: dict, subject: str, story: str, mask=None, affine=None) -> Run:
@@ -73,8 +73,11 @@ def load_run(dcfg: dict, subject: str, story: str, mask=None, affine=None) -> Ru
         raise InputError(rd_path, f"has no entry for story {story!r}.", fix="check the story names in the config.")
     path = response_path(dcfg["root"], subject, story)
     if not path.exists():
-        raise InputError(path, f"is missing: no responses of {subject} to {story}.",
-                         fix="download it (datalad get) or remove the story/subject from the config.")
+        raise InputError(
+            path,
+            f"is missing: no responses of {subject} to {story}.",
+            fix="download it (datalad get) or remove the story/subject from the config.",
+        )
     with h5py.File(path, "r") as f:
         key = lebel["key"]
         if key not in f:
@@ -83,16 +86,25 @@ def load_run(dcfg: dict, subject: str, story: str, mask=None, affine=None) -> Ru
     if data.ndim == 2:
         data = data[None]
     if data.ndim != 3:
-        raise InputError(path, f"dataset {lebel['key']!r} has shape {data.shape}; expected (volumes, voxels) "
-                         "or (repeats, volumes, voxels).")
+        raise InputError(
+            path,
+            f"dataset {lebel['key']!r} has shape {data.shape}; expected (volumes, voxels) "
+            "or (repeats, volumes, voxels).",
+        )
     times = volume_times(rd[story], lebel)
     if data.shape[1] != len(times):
-        raise InputError(path, f"has {data.shape[1]} volumes, but respdict.json gives {rd[story]} for {story!r}, "
-                         f"which with pad {lebel['pad']} and trim {lebel['trim']} means {len(times)}.",
-                         fix="check dataset.lebel (pad, trim) or that the file belongs to this story.")
+        raise InputError(
+            path,
+            f"has {data.shape[1]} volumes, but respdict.json gives {rd[story]} for {story!r}, "
+            f"which with pad {lebel['pad']} and trim {lebel['trim']} means {len(times)}.",
+            fix="check dataset.lebel (pad, trim) or that the file belongs to this story.",
+        )
     bad = ~np.isfinite(data)
     if bad.any():
         cols = np.flatnonzero(bad.any(axis=(0, 1)))
-        raise InputError(path, f"has non-finite values in {len(cols)} voxels (first: {cols[:5].tolist()}).",
-                         fix="mask those voxels out or fix the preprocessing.")
+        raise InputError(
+            path,
+            f"has non-finite values in {len(cols)} voxels (first: {cols[:5].tolist()}).",
+            fix="mask those voxels out or fix the preprocessing.",
+        )
     return Run(data.astype(np.float32), times, str(path))

@@ -50,8 +50,11 @@ def story_onset(dcfg: dict, subject: str, story: str) -> float:
         return float(nar["onsets"][story])
     path = events_path(dcfg, subject, story)
     if not path.exists():
-        raise InputError(path, f"is missing and dataset.narratives.onsets has no onset for {story!r}.",
-                         fix="give the onset (seconds from the first volume) in dataset.narratives.onsets.")
+        raise InputError(
+            path,
+            f"is missing and dataset.narratives.onsets has no onset for {story!r}.",
+            fix="give the onset (seconds from the first volume) in dataset.narratives.onsets.",
+        )
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
     if not rows or "onset" not in rows[0]:
@@ -62,34 +65,47 @@ def story_onset(dcfg: dict, subject: str, story: str) -> float:
         raise InputError(path, f"onset {rows[0]['onset']!r} is not a number.", line=2) from None
 
 
-def load_run(dcfg: dict, subject: str, story: str, mask: np.ndarray | None = None,
-             affine: np.ndarray | None = None) -> Run:
+def load_run(
+    dcfg: dict, subject: str, story: str, mask: np.ndarray | None = None, affine: np.ndarray | None = None
+) -> Run:
     """In-mask responses of one run and the mid-times of its volumes (``mask``, ``affine``:
     the brain mask the voxels are taken from, on the runs' grid)."""
     if mask is None:
-        raise ConfigError("dataset.mask", "narratives runs are NIfTI volumes; a mask selects their voxels.",
-                          fix="set dataset.mask to a brain mask in the runs' space.")
+        raise ConfigError(
+            "dataset.mask",
+            "narratives runs are NIfTI volumes; a mask selects their voxels.",
+            fix="set dataset.mask to a brain mask in the runs' space.",
+        )
     import nibabel as nib
 
     path = bold_path(dcfg, subject, story)
     if not path.exists():
-        raise InputError(path, f"is missing: no BOLD run of {subject} for {story}.",
-                         fix="download it (datalad get) or fix dataset.narratives.bold.")
+        raise InputError(
+            path,
+            f"is missing: no BOLD run of {subject} for {story}.",
+            fix="download it (datalad get) or fix dataset.narratives.bold.",
+        )
     img = nib.load(str(path))
     if img.ndim != 4:
         raise InputError(path, f"is {img.ndim}-D; a BOLD run must be 4-D.")
     if img.shape[:3] != mask.shape or not np.allclose(img.affine, affine, atol=1e-3):
-        raise InputError(path, f"grid {img.shape[:3]} / affine differ from the mask's {mask.shape}.",
-                         fix="use a mask in the BOLD runs' space (same shape and affine).")
+        raise InputError(
+            path,
+            f"grid {img.shape[:3]} / affine differ from the mask's {mask.shape}.",
+            fix="use a mask in the BOLD runs' space (same shape and affine).",
+        )
     tr = float(dcfg["narratives"]["tr"])
     header_tr = float(img.header.get_zooms()[3]) if len(img.header.get_zooms()) > 3 else tr
     if header_tr > 0 and abs(header_tr - tr) > 1e-3:
-        raise InputError(path, f"its header gives TR {header_tr} s but dataset.narratives.tr is {tr} s.",
-                         fix="set dataset.narratives.tr to the runs' TR.")
+        raise InputError(
+            path,
+            f"its header gives TR {header_tr} s but dataset.narratives.tr is {tr} s.",
+            fix="set dataset.narratives.tr to the runs' TR.",
+        )
     data = np.asarray(img.dataobj, dtype=np.float32)
     from .volume import voxels_of
 
-    ts = voxels_of(data, mask, dcfg["voxel_order"])              # (voxels, volumes)
+    ts = voxels_of(data, mask, dcfg["voxel_order"])  # (voxels, volumes)
     n = ts.shape[1]
     trim = int(dcfg["narratives"]["trim"])
     times = np.arange(n) * tr + tr / 2.0 - story_onset(dcfg, subject, story)

@@ -38,10 +38,25 @@ def run_demo_fmri(job: dict, documents, features: dict, responses: dict, mask, t
     mask, truth, gradient : the mask NIfTI, truth HDF5 and gradient NIfTI to write
     """
     docs = read_documents(documents)
-    feats = {space: FeatureFile(path, expect=provenance.expected_features(job, model_of(space)))
-             .load(space, "stories") for space, path in features.items()}
-    synthetic.make_subject(job["subject"], job["stories"], job["test_story"], docs, feats, job["fmri"], job["lebel"],
-                           job["seed"], responses, mask, truth, gradient, record=io.provenance(job))
+    feats = {
+        space: FeatureFile(path, expect=provenance.expected_features(job, model_of(space))).load(space, "stories")
+        for space, path in features.items()
+    }
+    synthetic.make_subject(
+        job["subject"],
+        job["stories"],
+        job["test_story"],
+        docs,
+        feats,
+        job["fmri"],
+        job["lebel"],
+        job["seed"],
+        responses,
+        mask,
+        truth,
+        gradient,
+        record=io.provenance(job),
+    )
 
 
 def run_recovery(job: dict, truth, ceiling, inputs: dict, out) -> None:
@@ -57,22 +72,45 @@ def run_recovery(job: dict, truth, ceiling, inputs: dict, out) -> None:
     res = synthetic.recovery(truth, names, S, ceiling, job["controls"])
     res["subject"] = job["subject"]
     io.write_json(out, res)
-    log.info("%s: %.1f%% of %d signal voxels recovered; ceiling correlation %.3f; controls %s", job["subject"],
-             100 * res["recovered"], res["n_signal"], res["ceiling_correlation"], res["control_mean_r"])
+    log.info(
+        "%s: %.1f%% of %d signal voxels recovered; ceiling correlation %.3f; controls %s",
+        job["subject"],
+        100 * res["recovered"],
+        res["n_signal"],
+        res["ceiling_correlation"],
+        res["control_mean_r"],
+    )
 
 
 COMMANDS = (
-    Command("demo-respdict", "write the demo's respdict.json (volumes per story)", run_demo_respdict,
-            (Arg("--documents", "documents file (stimuli stage)"), Arg("--out", "respdict.json to write"))),
-    Command("demo-fmri", "write one subject's synthetic responses with planted truth", run_demo_fmri,
-            (Arg("--documents", "documents file (stimuli stage)"),
-             Arg("--features", "feature files of the planted spaces, in the job's order", many=True,
-                 per="fmri.planted"),
-             Arg("--responses", "response files to write, one per story of the job", many=True, per="stories"),
-             Arg("--mask", "brain mask NIfTI to write"), Arg("--truth", "planted truth HDF5 to write"),
-             Arg("--gradient", "planted gradient NIfTI to write"))),
-    Command("recovery", "compare a subject's fitted results with the planted truth", run_recovery,
-            (Arg("--truth", "the subject's planted truth"), Arg("--ceiling", "the subject's noise ceiling"),
-             Arg("--inputs", "result files, one per space of the job", many=True, per="spaces"),
-             Arg("--out", "JSON file to write"))),
+    Command(
+        "demo-respdict",
+        "write the demo's respdict.json (volumes per story)",
+        run_demo_respdict,
+        (Arg("--documents", "documents file (stimuli stage)"), Arg("--out", "respdict.json to write")),
+    ),
+    Command(
+        "demo-fmri",
+        "write one subject's synthetic responses with planted truth",
+        run_demo_fmri,
+        (
+            Arg("--documents", "documents file (stimuli stage)"),
+            Arg("--features", "feature files of the planted spaces, in the job's order", many=True, per="fmri.planted"),
+            Arg("--responses", "response files to write, one per story of the job", many=True, per="stories"),
+            Arg("--mask", "brain mask NIfTI to write"),
+            Arg("--truth", "planted truth HDF5 to write"),
+            Arg("--gradient", "planted gradient NIfTI to write"),
+        ),
+    ),
+    Command(
+        "recovery",
+        "compare a subject's fitted results with the planted truth",
+        run_recovery,
+        (
+            Arg("--truth", "the subject's planted truth"),
+            Arg("--ceiling", "the subject's noise ceiling"),
+            Arg("--inputs", "result files, one per space of the job", many=True, per="spaces"),
+            Arg("--out", "JSON file to write"),
+        ),
+    ),
 )

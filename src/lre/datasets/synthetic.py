@@ -36,7 +36,7 @@ def canonical_hrf(tr: float, length: float = 32.0) -> np.ndarray:
     """SPM's canonical double-gamma HRF sampled every ``tr`` seconds, peak normalised to 1:
     ``t^5 e^-t / 5! - t^15 e^-t / (6 * 15!)``."""
     t = np.arange(0.0, length, tr)
-    h = t ** 5 * np.exp(-t) / math.factorial(5) - t ** 15 * np.exp(-t) / (6 * math.factorial(15))
+    h = t**5 * np.exp(-t) / math.factorial(5) - t**15 * np.exp(-t) / (6 * math.factorial(15))
     return h / h.max()
 
 
@@ -56,8 +56,9 @@ def affine_for(grid, voxel_size: float) -> np.ndarray:
     return A
 
 
-def drive(features: dict[str, np.ndarray], word_times: np.ndarray, vol_times: np.ndarray,
-          hrf: np.ndarray) -> dict[str, np.ndarray]:
+def drive(
+    features: dict[str, np.ndarray], word_times: np.ndarray, vol_times: np.ndarray, hrf: np.ndarray
+) -> dict[str, np.ndarray]:
     """Per space: resampled, z-scored features convolved with the HRF, (n_volumes, dim)."""
     out = {}
     for name, F in features.items():
@@ -91,8 +92,13 @@ def plant(n_vox: int, gradient: np.ndarray, planted: list[str], fmri: dict, rng:
     secondary = np.where(is_signal & (np.minimum(frac, 1 - frac) >= fmri["min_weight"]), other, -1)
     lo, hi = fmri["ceiling"]
     ceiling = np.where(is_signal, rng.uniform(lo, hi, n_vox), 0.0)
-    return {"is_signal": is_signal, "primary": primary, "secondary": secondary, "mix": weights,
-            "target_ceiling": ceiling}
+    return {
+        "is_signal": is_signal,
+        "primary": primary,
+        "secondary": secondary,
+        "mix": weights,
+        "target_ceiling": ceiling,
+    }
 
 
 def _check_timing(docs, stories: list[str], lebel: dict) -> None:
@@ -101,9 +107,12 @@ def _check_timing(docs, stories: list[str], lebel: dict) -> None:
         st = docs.stories[story]
         expect = np.arange(len(st.tr_times)) * tr - float(lebel["start_time"])
         if abs(st.tr - tr) > 1e-6 or not np.allclose(st.tr_times, expect, atol=1e-6):
-            raise ConfigError("demo.lead_in", f"story {story!r}: its volumes start {-st.tr_times[0]} s before the "
-                              f"sound every {st.tr} s, but dataset.lebel says {lebel['start_time']} s every {tr} s.",
-                              fix="make demo.lead_in equal dataset.lebel.start_time and demo.tr equal dataset.lebel.tr.")
+            raise ConfigError(
+                "demo.lead_in",
+                f"story {story!r}: its volumes start {-st.tr_times[0]} s before the "
+                f"sound every {st.tr} s, but dataset.lebel says {lebel['start_time']} s every {tr} s.",
+                fix="make demo.lead_in equal dataset.lebel.start_time and demo.tr equal dataset.lebel.tr.",
+            )
 
 
 def respdict(docs, stories: list[str], lebel: dict) -> dict[str, int]:
@@ -119,8 +128,21 @@ def subject_seed(seed: int, subject: str) -> list[int]:
     return [int(seed), zlib.crc32(subject.encode())]
 
 
-def make_subject(subject: str, stories: list[str], test_story: str, docs, features: dict, fmri: dict, lebel: dict,
-                 seed: int, responses: dict, mask_path, truth_path, gradient_path, record: dict | None = None) -> dict:
+def make_subject(
+    subject: str,
+    stories: list[str],
+    test_story: str,
+    docs,
+    features: dict,
+    fmri: dict,
+    lebel: dict,
+    seed: int,
+    responses: dict,
+    mask_path,
+    truth_path,
+    gradient_path,
+    record: dict | None = None,
+) -> dict:
     """Write one subject's synthetic responses (LeBel layout), brain mask and planted truth.
 
     Parameters
@@ -155,7 +177,7 @@ def make_subject(subject: str, stories: list[str], test_story: str, docs, featur
     mask = brain_mask(grid, rng)
     affine = affine_for(grid, float(fmri["voxel_size"]))
     order = "c"
-    ijk = np.stack(np.nonzero(mask), axis=1)                          # c order = boolean indexing
+    ijk = np.stack(np.nonzero(mask), axis=1)  # c order = boolean indexing
     y = ijk[:, 1].astype(float)
     gradient = (y - y.min()) / max(y.max() - y.min(), 1.0)
     n_vox = len(ijk)
@@ -182,15 +204,20 @@ def make_subject(subject: str, stories: list[str], test_story: str, docs, featur
             f.create_dataset(lebel["key"], data=data if reps > 1 else data[0])
     test_signal = signal[test_story] / scale
     S = test_signal.var(0)
-    planted_ceiling = np.where(truth["is_signal"], np.sqrt(S / (S + sigma ** 2 / R)), 0.0)
+    planted_ceiling = np.where(truth["is_signal"], np.sqrt(S / (S + sigma**2 / R)), 0.0)
     save_nifti(mask_path, mask.astype(np.float32), affine, "lre synthetic brain mask")
     save_nifti(gradient_path, to_volume(gradient, mask, order), affine, "planted low-to-high gradient")
     with io.h5_atomic(truth_path) as f:
         if record is not None:
             io.h5_set_json(f, "provenance", record)
         io.h5_write_strings(f, "planted", planted)
-        for key, val in {**truth, "gradient": gradient, "sigma": sigma, "planted_ceiling": planted_ceiling,
-                         "ijk": ijk}.items():
+        for key, val in {
+            **truth,
+            "gradient": gradient,
+            "sigma": sigma,
+            "planted_ceiling": planted_ceiling,
+            "ijk": ijk,
+        }.items():
             f[key] = val
     log.info("subject %s: %d voxels (%d signal)", subject, n_vox, int(truth["is_signal"].sum()))
     return {"n_voxels": int(n_vox), "n_signal": int(truth["is_signal"].sum())}
@@ -218,8 +245,7 @@ def _neighbours(space: str) -> set[str]:
     return {space}
 
 
-def recovery(truth: dict, spaces: list[str], scores: np.ndarray, ceiling: np.ndarray,
-             controls: list[str]) -> dict:
+def recovery(truth: dict, spaces: list[str], scores: np.ndarray, ceiling: np.ndarray, controls: list[str]) -> dict:
     """Compare fitted results with the planted truth.
 
     Parameters
@@ -247,8 +273,10 @@ def recovery(truth: dict, spaces: list[str], scores: np.ndarray, ceiling: np.nda
         if len(vs):
             won = [spaces[i] for i in scores[:, vs].argmax(0)]
             per_level[name] = float(np.mean([w in _neighbours(name) for w in won]))
-    return {"recovered": hits / max(len(sig), 1), "n_signal": int(len(sig)),
-            "recovered_by_planted_space": per_level,
-            "ceiling_correlation": float(np.corrcoef(ceiling, truth["planted_ceiling"])[0, 1]),
-            "control_mean_r": {c: float(scores[spaces.index(c)].mean()) for c in controls if c in spaces}}
-
+    return {
+        "recovered": hits / max(len(sig), 1),
+        "n_signal": int(len(sig)),
+        "recovered_by_planted_space": per_level,
+        "ceiling_correlation": float(np.corrcoef(ceiling, truth["planted_ceiling"])[0, 1]),
+        "control_mean_r": {c: float(scores[spaces.index(c)].mean()) for c in controls if c in spaces},
+    }

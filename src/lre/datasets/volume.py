@@ -30,8 +30,11 @@ def load_mask(path) -> tuple[np.ndarray, np.ndarray]:
         raise InputError(path, f"is not a readable NIfTI image ({e}).") from None
     data = np.asarray(img.dataobj)
     if data.ndim != 3:
-        raise InputError(path, f"is {data.ndim}-D; a mask must be 3-D.",
-                         fix="use a 3-D brain mask (one volume) in the responses' space.")
+        raise InputError(
+            path,
+            f"is {data.ndim}-D; a mask must be 3-D.",
+            fix="use a 3-D brain mask (one volume) in the responses' space.",
+        )
     mask = data != 0
     if not mask.any():
         raise InputError(path, "is empty (no non-zero voxel).")
@@ -56,8 +59,11 @@ def to_volume(values: np.ndarray, mask: np.ndarray, order: str, fill=np.nan) -> 
     values = np.asarray(values)
     idx = _flat_index(mask, order)
     if len(values) != len(idx):
-        raise InputError(None, f"{len(values)} values for a mask of {len(idx)} voxels.",
-                         fix="the responses and the mask must come from the same subject and space.")
+        raise InputError(
+            None,
+            f"{len(values)} values for a mask of {len(idx)} voxels.",
+            fix="the responses and the mask must come from the same subject and space.",
+        )
     flat = np.full(mask.size, fill, dtype=np.float32)
     flat[idx] = values
     return flat.reshape(mask.shape, order=order.upper())

@@ -17,5 +17,14 @@ from .mds import (
     weighted_mds,
 )
 
-__all__ = ["affinity", "anchor_signs", "correlation_distance", "embed", "explained_variance", "layer_order",
-           "space_weights", "tournament", "weighted_mds"]
+__all__ = [
+    "affinity",
+    "anchor_signs",
+    "correlation_distance",
+    "embed",
+    "explained_variance",
+    "layer_order",
+    "space_weights",
+    "tournament",
+    "weighted_mds",
+]

@@ -10,9 +10,9 @@ import numpy as np
 
 from ..errors import ConfigError, LreError
 
-SELF_WEIGHT = 1e-4      #: W[t, i, t]: a space's own latent must not dominate its tournament
-SELF_AFFINITY = 0.1     #: affinity[t, t] after the eigenvector is taken
-EPS = 1e-4              #: added to the denominator of every win ratio
+SELF_WEIGHT = 1e-4  #: W[t, i, t]: a space's own latent must not dominate its tournament
+SELF_AFFINITY = 0.1  #: affinity[t, t] after the eigenvector is taken
+EPS = 1e-4  #: added to the denominator of every win ratio
 
 
 def tournament(mse: np.ndarray) -> np.ndarray:
@@ -37,11 +37,11 @@ def tournament(mse: np.ndarray) -> np.ndarray:
     W = np.empty((T, S, S))
     for t in range(T):  # (S, S, K) per target keeps memory bounded at paper scale
         m = mse[t]
-        losses = (m[:, None, :] > m[None, :, :]).sum(-1)   # i loses to j
+        losses = (m[:, None, :] > m[None, :, :]).sum(-1)  # i loses to j
         W[t] = losses / ((K - losses) + EPS)
     idx = np.arange(S)
     W[:, idx, idx] = 0.0
-    W[idx, :, idx] = SELF_WEIGHT                           # column t of W[t]
+    W[idx, :, idx] = SELF_WEIGHT  # column t of W[t]
     W[idx, idx, idx] = 0.0
     return W
 
@@ -64,8 +64,10 @@ def affinity(mse: np.ndarray) -> np.ndarray:
         P = W[t].T
         norms = np.abs(P).sum(axis=0)
         if np.any(norms == 0):
-            raise LreError(f"target {t}: a source never loses nor wins; the tournament is degenerate "
-                           "(are all its per-sample errors identical?)")
+            raise LreError(
+                f"target {t}: a source never loses nor wins; the tournament is degenerate "
+                "(are all its per-sample errors identical?)"
+            )
         P = P / norms[:, None]
         evals, evecs = np.linalg.eig(P)
         k = int(np.argmin(np.abs(evals - 1.0)))
@@ -149,8 +151,9 @@ def space_weights(spaces: list[dict], mode) -> np.ndarray:
         return np.ones(len(spaces))
     missing = [n for n in names if n not in mode]
     if missing:
-        raise ConfigError("embedding.weights", f"gives no weight for {missing}.",
-                          fix="list every space, or use weights: group.")
+        raise ConfigError(
+            "embedding.weights", f"gives no weight for {missing}.", fix="list every space, or use weights: group."
+        )
     return np.array([float(mode[n]) for n in names])
 
 
@@ -158,16 +161,23 @@ def embed(mse: np.ndarray, spaces: list[dict], weights_mode, n_components: int, 
     """The whole analysis: tournament, affinity, weighted MDS, signs fixed by the anchor."""
     names = [s["name"] for s in spaces]
     if anchor not in names:
-        raise ConfigError("embedding.anchor", f"{anchor!r} is not among the embedded spaces.",
-                          fix=f"use one of {names[:5]}...")
+        raise ConfigError(
+            "embedding.anchor", f"{anchor!r} is not among the embedded spaces.", fix=f"use one of {names[:5]}..."
+        )
     W = tournament(mse)
     A = affinity(mse)
     w = space_weights(spaces, weights_mode)
     n = min(n_components, len(names) - 1)
     coords, evals = weighted_mds(A, w, n)
     coords = anchor_signs(coords, names.index(anchor))
-    return {"tournament": W, "affinity": A, "weights": w, "coords": coords, "eigenvalues": evals,
-            "explained_variance": explained_variance(evals)}
+    return {
+        "tournament": W,
+        "affinity": A,
+        "weights": w,
+        "coords": coords,
+        "eigenvalues": evals,
+        "explained_variance": explained_variance(evals),
+    }
 
 
 def layer_order(coords: np.ndarray, spaces: list[dict], n_dims: int = 3) -> list[dict]:
@@ -193,7 +203,13 @@ def layer_order(coords: np.ndarray, spaces: list[dict], n_dims: int = 3) -> list
         for d in range(min(n_dims, coords.shape[1])):
             c = coords[idx, d]
             diffs = np.diff(c)
-            rows.append({"model": model, "dimension": d + 1, "n_layers": len(idx),
-                         "spearman": float(spearmanr(np.arange(len(idx)), c)[0]),
-                         "monotonic": bool(np.all(diffs > 0) or np.all(diffs < 0))})
+            rows.append(
+                {
+                    "model": model,
+                    "dimension": d + 1,
+                    "n_layers": len(idx),
+                    "spearman": float(spearmanr(np.arange(len(idx)), c)[0]),
+                    "monotonic": bool(np.all(diffs > 0) or np.all(diffs < 0)),
+                }
+            )
     return rows

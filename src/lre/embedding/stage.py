@@ -52,31 +52,71 @@ def run(job: dict, mse, **outputs) -> None:
             f[key] = res[key]
     n = res["coords"].shape[1]
     groups = {s["name"]: s["group"] for s in spaces}
-    _csv(outputs["coords"], ["space", "group", "weight"] + [f"dim{d + 1}" for d in range(n)],
-         ([s, groups[s], w] + list(c) for s, w, c in zip(names, res["weights"], res["coords"])))
+    _csv(
+        outputs["coords"],
+        ["space", "group", "weight"] + [f"dim{d + 1}" for d in range(n)],
+        ([s, groups[s], w] + list(c) for s, w, c in zip(names, res["weights"], res["coords"])),
+    )
     matrix_csv(outputs["affinity"], res["affinity"], names, "target\\source")
-    _csv(outputs["eigenvalues"], ["dimension", "eigenvalue", "explained_variance"],
-         ([d + 1, e, v] for d, (e, v) in enumerate(zip(res["eigenvalues"], res["explained_variance"]))))
+    _csv(
+        outputs["eigenvalues"],
+        ["dimension", "eigenvalue", "explained_variance"],
+        ([d + 1, e, v] for d, (e, v) in enumerate(zip(res["eigenvalues"], res["explained_variance"]))),
+    )
     order = mds.layer_order(res["coords"], spaces)
-    _csv(outputs["layers"], ["model", "dimension", "n_layers", "spearman", "monotonic"],
-         ([r["model"], r["dimension"], r["n_layers"], r["spearman"], r["monotonic"]] for r in order))
+    _csv(
+        outputs["layers"],
+        ["model", "dimension", "n_layers", "spearman", "monotonic"],
+        ([r["model"], r["dimension"], r["n_layers"], r["spearman"], r["monotonic"]] for r in order),
+    )
     for r in order:
-        log.info("layers of %s along dim %d: spearman %.2f%s", r["model"], r["dimension"], r["spearman"],
-                 " (monotonic)" if r["monotonic"] else "")
+        log.info(
+            "layers of %s along dim %d: spearman %.2f%s",
+            r["model"],
+            r["dimension"],
+            r["spearman"],
+            " (monotonic)" if r["monotonic"] else "",
+        )
     method = job["method"]
-    plots.matrix(res["affinity"], spaces, outputs["affinity_png"], f"affinity ({method}): how well each "
-                 "encoded space's latent decodes each target", "encoded (source) space", "decoded (target) space",
-                 vmax=np.percentile(res["affinity"][~np.eye(len(names), dtype=bool)], 99))
-    plots.scree(res["eigenvalues"], res["explained_variance"], outputs["scree_png"],
-                f"weighted MDS of the affinity rows ({method})")
+    plots.matrix(
+        res["affinity"],
+        spaces,
+        outputs["affinity_png"],
+        f"affinity ({method}): how well each encoded space's latent decodes each target",
+        "encoded (source) space",
+        "decoded (target) space",
+        vmax=np.percentile(res["affinity"][~np.eye(len(names), dtype=bool)], 99),
+    )
+    plots.scree(
+        res["eigenvalues"],
+        res["explained_variance"],
+        outputs["scree_png"],
+        f"weighted MDS of the affinity rows ({method})",
+    )
     ev = res["explained_variance"]
-    plots.embedding(res["coords"], spaces, outputs["embedding2d_png"], f"language representation embedding "
-                    f"({method})", dims=(0, 1), explained=ev)
+    plots.embedding(
+        res["coords"],
+        spaces,
+        outputs["embedding2d_png"],
+        f"language representation embedding ({method})",
+        dims=(0, 1),
+        explained=ev,
+    )
     if n >= 3:
-        plots.embedding(res["coords"], spaces, outputs["embedding3d_png"], f"language representation "
-                        f"embedding ({method}), 3-D", dims=(0, 1, 2), explained=ev)
-    log.info("embedding (%s): %d spaces; explained variance of the first 3 dims %s", method, len(names),
-             np.round(ev[:3], 3).tolist())
+        plots.embedding(
+            res["coords"],
+            spaces,
+            outputs["embedding3d_png"],
+            f"language representation embedding ({method}), 3-D",
+            dims=(0, 1, 2),
+            explained=ev,
+        )
+    log.info(
+        "embedding (%s): %d spaces; explained variance of the first 3 dims %s",
+        method,
+        len(names),
+        np.round(ev[:3], 3).tolist(),
+    )
 
 
 def run_compare(job: dict, inputs: dict, png, csv) -> None:
@@ -104,19 +144,38 @@ def run_compare(job: dict, inputs: dict, png, csv) -> None:
     methods = list(mats)
     rho = np.array([[spearmanr(mats[a][off], mats[b][off])[0] for b in methods] for a in methods])
     matrix_csv(out_csv, rho, methods, "spearman")
-    plots.matrices_side_by_side(mats, spaces, out_png, "space-by-space structure by method (rows: target, "
-                                "columns: source)")
+    plots.matrices_side_by_side(
+        mats, spaces, out_png, "space-by-space structure by method (rows: target, columns: source)"
+    )
     log.info("spearman between methods:\n%s", rho.round(3))
 
 
 COMMANDS = (
-    Command("embedding", "tournament, affinity and weighted MDS, with tables and figures", run,
-            (Arg("--mse", "error tensor file (transfer-gather)"), Arg("--h5", "embedding HDF5 file to write"),
-             Arg("--coords", "coordinates CSV"), Arg("--affinity", "affinity CSV"),
-             Arg("--eigenvalues", "eigenvalues CSV"), Arg("--layers", "layer-order CSV"),
-             Arg("--affinity-png", "affinity figure"), Arg("--scree-png", "scree figure"),
-             Arg("--embedding2d-png", "2-D embedding figure"), Arg("--embedding3d-png", "3-D embedding figure"))),
-    Command("compare", "compare affinity, direct R^2, CKA and RSA", run_compare,
-            (Arg("--inputs", "matrix files, one per method label of the job", many=True, per="inputs"),
-             Arg("--png", "figure to write"), Arg("--csv", "table to write"))),
+    Command(
+        "embedding",
+        "tournament, affinity and weighted MDS, with tables and figures",
+        run,
+        (
+            Arg("--mse", "error tensor file (transfer-gather)"),
+            Arg("--h5", "embedding HDF5 file to write"),
+            Arg("--coords", "coordinates CSV"),
+            Arg("--affinity", "affinity CSV"),
+            Arg("--eigenvalues", "eigenvalues CSV"),
+            Arg("--layers", "layer-order CSV"),
+            Arg("--affinity-png", "affinity figure"),
+            Arg("--scree-png", "scree figure"),
+            Arg("--embedding2d-png", "2-D embedding figure"),
+            Arg("--embedding3d-png", "3-D embedding figure"),
+        ),
+    ),
+    Command(
+        "compare",
+        "compare affinity, direct R^2, CKA and RSA",
+        run_compare,
+        (
+            Arg("--inputs", "matrix files, one per method label of the job", many=True, per="inputs"),
+            Arg("--png", "figure to write"),
+            Arg("--csv", "table to write"),
+        ),
+    ),
 )

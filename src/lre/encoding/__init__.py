@@ -20,5 +20,17 @@ from .models import (
     story_folds,
 )
 
-__all__ = ["BACKENDS", "SOLVERS", "himalaya_ridge_cv", "block_permutation_pvalues", "correlation", "fdr_bh", "fit_and_score", "lean_ridge_cv",
-           "noise_ceiling", "prepare_story", "set_backend", "story_folds"]
+__all__ = [
+    "BACKENDS",
+    "SOLVERS",
+    "himalaya_ridge_cv",
+    "block_permutation_pvalues",
+    "correlation",
+    "fdr_bh",
+    "fit_and_score",
+    "lean_ridge_cv",
+    "noise_ceiling",
+    "prepare_story",
+    "set_backend",
+    "story_folds",
+]

@@ -35,8 +35,11 @@ def set_backend(name: str):
         import torch
 
         if not torch.cuda.is_available():
-            raise ConfigError("encoding.backend", "torch_cuda was requested but torch sees no CUDA device.",
-                              fix="use backend numpy or torch here, or run on a GPU node.")
+            raise ConfigError(
+                "encoding.backend",
+                "torch_cuda was requested but torch sees no CUDA device.",
+                fix="use backend numpy or torch here, or run on a GPU node.",
+            )
     return _set(name, on_error="raise")
 
 
@@ -56,13 +59,16 @@ def story_folds(lengths: list[int], chunk: int = 40, max_folds: int = 5) -> list
     if len(lengths) >= 2:
         k = min(len(lengths), max_folds)
         for s in range(len(lengths)):
-            fold[starts[s]:starts[s + 1]] = s % k
+            fold[starts[s] : starts[s + 1]] = s % k
     else:
         k = min(max_folds, n // chunk)
         if k < 2:
-            raise ConfigError("encoding.cv_chunk", f"a single training story of {n} volumes makes fewer than two "
-                              f"{chunk}-volume chunks for cross-validation.",
-                              fix="use a smaller cv_chunk or more training stories.")
+            raise ConfigError(
+                "encoding.cv_chunk",
+                f"a single training story of {n} volumes makes fewer than two "
+                f"{chunk}-volume chunks for cross-validation.",
+                fix="use a smaller cv_chunk or more training stories.",
+            )
         fold[:] = (np.arange(n) // chunk) % k
     idx = np.arange(n)
     return [(idx[fold != f], idx[fold == f]) for f in range(k)]
@@ -133,12 +139,12 @@ def lean_ridge_cv(X_train, Y_train, X_test, alphas, cv, n_targets_batch: int | N
         evals = np.clip(bk.to_numpy(evals), 0, None)
         evecs = bk.asarray(evecs, dtype="float32")
 
-        def rows(Xnew):                                   # new rows in the eigenbasis
+        def rows(Xnew):  # new rows in the eigenbasis
             if primal:
                 return bk.matmul(Xnew - mean, evecs)
             return bk.matmul(bk.matmul(Xnew - mean, bk.transpose(Xc, (1, 0))), evecs)
 
-        def targets(Ytr):                                 # training targets in the eigenbasis
+        def targets(Ytr):  # training targets in the eigenbasis
             Yc = Ytr - bk.sum(Ytr, 0) / Ytr.shape[0]
             proj = bk.matmul(bk.transpose(Xc, (1, 0)), Yc) if primal else Yc
             return bk.matmul(bk.transpose(evecs, (1, 0)), proj)
@@ -150,14 +156,14 @@ def lean_ridge_cv(X_train, Y_train, X_test, alphas, cv, n_targets_batch: int | N
         evals, rows, targets = spectrum(X[tr])
         Z = rows(X[va])
         for b in range(0, n_vox, step):
-            Ytr = bk.asarray(np.asarray(Y_train[tr, b:b + step], dtype=np.float32))
-            Yva = bk.asarray(np.asarray(Y_train[va, b:b + step], dtype=np.float32))
+            Ytr = bk.asarray(np.asarray(Y_train[tr, b : b + step], dtype=np.float32))
+            Yva = bk.asarray(np.asarray(Y_train[va, b : b + step], dtype=np.float32))
             T = targets(Ytr)
             mean = bk.sum(Ytr, 0) / Ytr.shape[0]
             for a, alpha in enumerate(alphas):
                 shrink = bk.asarray((1.0 / (evals + alpha)).astype(np.float32))[:, None]
                 err = Yva - (bk.matmul(Z, shrink * T) + mean)
-                scores[a, b:b + step] -= bk.to_numpy(bk.sum(err * err, 0)) / len(va) / len(folds)
+                scores[a, b : b + step] -= bk.to_numpy(bk.sum(err * err, 0)) / len(va) / len(folds)
     best_idx = np.argmax(scores, axis=0)
     best = alphas[best_idx]
     # refit on all training rows, each voxel with its own penalty only
@@ -167,7 +173,7 @@ def lean_ridge_cv(X_train, Y_train, X_test, alphas, cv, n_targets_batch: int | N
     for a in np.unique(best_idx):
         cols = np.flatnonzero(best_idx == a)
         for b in range(0, len(cols), step):
-            c = cols[b:b + step]
+            c = cols[b : b + step]
             Ytr = bk.asarray(np.asarray(Y_train[:, c], dtype=np.float32))
             shrink = bk.asarray((1.0 / (evals + alphas[a])).astype(np.float32))[:, None]
             out = bk.matmul(Zt, shrink * targets(Ytr)) + bk.sum(Ytr, 0) / Ytr.shape[0]
@@ -203,8 +209,18 @@ def himalaya_ridge_cv(X_train, Y_train, X_test, alphas, cv, n_targets_batch: int
 SOLVERS = {"lean": lean_ridge_cv, "himalaya": himalaya_ridge_cv}
 
 
-def fit_and_score(X_train, Y_train, X_test, Y_test, alphas, cv=None, backend: str = "numpy",
-                  n_targets_batch: int | None = None, edge_warn: float = 0.1, solver: str = "lean") -> dict:
+def fit_and_score(
+    X_train,
+    Y_train,
+    X_test,
+    Y_test,
+    alphas,
+    cv=None,
+    backend: str = "numpy",
+    n_targets_batch: int | None = None,
+    edge_warn: float = 0.1,
+    solver: str = "lean",
+) -> dict:
     """Fit voxelwise ridge with a per-voxel penalty and score it on held-out data.
 
     Parameters
@@ -231,16 +247,21 @@ def fit_and_score(X_train, Y_train, X_test, Y_test, alphas, cv=None, backend: st
     set_backend(backend)
     alphas = np.asarray(alphas, dtype=np.float64)
     if np.any(alphas <= 0) or alphas.ndim != 1 or len(alphas) == 0:
-        raise ConfigError("encoding.alphas", f"penalties must be positive numbers, got {alphas.tolist()}.",
-                          fix="use penalties > 0, e.g. a log-spaced grid from 1 to 1e6.")
+        raise ConfigError(
+            "encoding.alphas",
+            f"penalties must be positive numbers, got {alphas.tolist()}.",
+            fix="use penalties > 0, e.g. a log-spaced grid from 1 to 1e6.",
+        )
     Y_test = np.asarray(Y_test)
     repeats = Y_test if Y_test.ndim == 3 else Y_test[None]
     X_train = np.asarray(X_train, dtype=np.float32)
     X_test = np.asarray(X_test, dtype=np.float32)
     Y_train = np.asarray(Y_train, dtype=np.float32)
     if X_train.shape[0] != Y_train.shape[0] or X_test.shape[0] != repeats.shape[1]:
-        raise LreError(f"sample counts differ: X_train {X_train.shape}, Y_train {Y_train.shape}, "
-                       f"X_test {X_test.shape}, Y_test {Y_test.shape}")
+        raise LreError(
+            f"sample counts differ: X_train {X_train.shape}, Y_train {Y_train.shape}, "
+            f"X_test {X_test.shape}, Y_test {Y_test.shape}"
+        )
     if cv is None:
         cv = 5
     if isinstance(cv, int):
@@ -261,10 +282,23 @@ def fit_and_score(X_train, Y_train, X_test, Y_test, alphas, cv=None, backend: st
     at_edge = np.isin(best, [alphas.min(), alphas.max()]) & good
     edge = float(at_edge.sum() / max(good.sum(), 1))
     if edge > edge_warn:
-        log.warning("%.0f%% of the best-predicted voxels chose an alpha at the edge of the grid "
-                    "[%g, %g]; extend encoding.alphas on that side.", 100 * edge, alphas.min(), alphas.max())
-    return {"scores": scores, "r2": r2, "alphas": best, "cv_scores": cv_scores, "repeat_scores": repeat_scores,
-            "prediction": pred, "solver": name, "edge_fraction": edge}
+        log.warning(
+            "%.0f%% of the best-predicted voxels chose an alpha at the edge of the grid "
+            "[%g, %g]; extend encoding.alphas on that side.",
+            100 * edge,
+            alphas.min(),
+            alphas.max(),
+        )
+    return {
+        "scores": scores,
+        "r2": r2,
+        "alphas": best,
+        "cv_scores": cv_scores,
+        "repeat_scores": repeat_scores,
+        "prediction": pred,
+        "solver": name,
+        "edge_fraction": edge,
+    }
 
 
 def prepare_story(word_times: np.ndarray, features: np.ndarray, volume_times: np.ndarray, delays) -> np.ndarray:
@@ -278,8 +312,9 @@ def prepare_story(word_times: np.ndarray, features: np.ndarray, volume_times: np
     return timing.delay(X, delays).astype(np.float32)
 
 
-def block_permutation_pvalues(pred: np.ndarray, Y: np.ndarray, block: int, n_perm: int, seed,
-                              voxel_batch: int = 20000) -> np.ndarray:
+def block_permutation_pvalues(
+    pred: np.ndarray, Y: np.ndarray, block: int, n_perm: int, seed, voxel_batch: int = 20000
+) -> np.ndarray:
     """One-sided p-values of the correlation per voxel against block-permuted predictions.
 
     The prediction's rows are cut into ``block``-row blocks (which keeps autocorrelation),
@@ -291,15 +326,18 @@ def block_permutation_pvalues(pred: np.ndarray, Y: np.ndarray, block: int, n_per
     nb = len(pred) // block
     n = nb * block
     if nb < 2:
-        raise ConfigError("encoding.permutation_block", f"the test story has {len(pred)} volumes; block "
-                          f"permutation with blocks of {block} needs at least {2 * block}.",
-                          fix="lower encoding.permutation_block.")
+        raise ConfigError(
+            "encoding.permutation_block",
+            f"the test story has {len(pred)} volumes; block "
+            f"permutation with blocks of {block} needs at least {2 * block}.",
+            fix="lower encoding.permutation_block.",
+        )
     perms = [rng.permutation(nb) for _ in range(n_perm)]
     cols = np.arange(nb)
     out = np.empty(Y.shape[1])
     for b0 in range(0, Y.shape[1], voxel_batch):
-        P = pred[:n, b0:b0 + voxel_batch]
-        T = Y[:n, b0:b0 + voxel_batch]
+        P = pred[:n, b0 : b0 + voxel_batch]
+        T = Y[:n, b0 : b0 + voxel_batch]
         Pc = P - P.mean(0)
         Tc = T - T.mean(0)
         Pn = Pc / np.maximum(np.sqrt((Pc * Pc).sum(0)), 1e-300)
@@ -310,7 +348,7 @@ def block_permutation_pvalues(pred: np.ndarray, Y: np.ndarray, block: int, n_per
         exceed = np.zeros(v)
         for perm in perms:
             exceed += C[perm, cols].sum(0) >= real - 1e-12
-        out[b0:b0 + voxel_batch] = (1.0 + exceed) / (1.0 + n_perm)
+        out[b0 : b0 + voxel_batch] = (1.0 + exceed) / (1.0 + n_perm)
     return out
 
 

@@ -39,13 +39,18 @@ class Subject:
         n_vox = {r.data.shape[2] for r in self.runs.values()}
         if len(n_vox) != 1:
             counts = ", ".join(f"{r.source}: {r.data.shape[2]}" for r in self.runs.values())
-            raise InputError(None, f"{subject}'s runs have different voxel counts ({counts}).",
-                             fix="all runs of a subject must come from the same mask.")
+            raise InputError(
+                None,
+                f"{subject}'s runs have different voxel counts ({counts}).",
+                fix="all runs of a subject must come from the same mask.",
+            )
         self.n_voxels = n_vox.pop()
         if self.mask is not None and int(self.mask.sum()) != self.n_voxels:
-            raise InputError(dcfg["mask"].format(subject=subject), f"has {int(self.mask.sum())} voxels but the "
-                             f"responses of {subject} have {self.n_voxels}.",
-                             fix="use the mask the responses were extracted with.")
+            raise InputError(
+                dcfg["mask"].format(subject=subject),
+                f"has {int(self.mask.sum())} voxels but the responses of {subject} have {self.n_voxels}.",
+                fix="use the mask the responses were extracted with.",
+            )
 
     def train(self) -> tuple[np.ndarray, list[int]]:
         """Training responses, z-scored per story (repeats averaged first), and story lengths."""
@@ -84,29 +89,58 @@ def run_encode(job: dict, features: dict, out: dict, nii: dict | None = None) ->
     nii : space -> test-r NIfTI map to write (needs ``dataset.mask``)
     """
     if nii and not job["dataset"]["mask"]:
-        raise InputError(None, "--nii maps were asked for, but dataset.mask is not set.",
-                         fix="set dataset.mask, or leave out --nii.")
+        raise InputError(
+            None, "--nii maps were asked for, but dataset.mask is not set.", fix="set dataset.mask, or leave out --nii."
+        )
     outputs = {space: {"h5": out[space], "nii": (nii or {}).get(space)} for space in job["spaces"]}
     dcfg, ecfg, subject = job["dataset"], job["encoding"], job["subject"]
     subj = Subject(dcfg, subject)
     Y_train, lengths = subj.train()
     Y_test = subj.test()
     cv = encoding.story_folds(lengths, ecfg["cv_chunk"], ecfg["cv_folds"])
-    log.info("%s: %d training volumes in %d stories, %d test volumes x %d repeats, %d voxels", subject,
-             len(Y_train), len(lengths), Y_test.shape[1], Y_test.shape[0], subj.n_voxels)
+    log.info(
+        "%s: %d training volumes in %d stories, %d test volumes x %d repeats, %d voxels",
+        subject,
+        len(Y_train),
+        len(lengths),
+        Y_test.shape[1],
+        Y_test.shape[0],
+        subj.n_voxels,
+    )
     for space in job["spaces"]:
         ff = FeatureFile(features[space], expect=provenance.expected_features(job, model_of(space)))
         X_train = design(ff, space, dcfg["train_stories"], subj.runs, ecfg["delays"])
         X_test = design(ff, space, dcfg["test_stories"], subj.runs, ecfg["delays"])
-        res = encoding.fit_and_score(X_train, Y_train, X_test, Y_test, ecfg["alphas"], cv=cv,
-                                     backend=ecfg["backend"], n_targets_batch=job["runtime"]["n_targets_batch"],
-                                     solver=ecfg["solver"])
-        pvals = encoding.block_permutation_pvalues(res["prediction"], Y_test.mean(0), ecfg["permutation_block"],
-                                                   ecfg["permutations"], _seed(job["seed"], subject, space))
+        res = encoding.fit_and_score(
+            X_train,
+            Y_train,
+            X_test,
+            Y_test,
+            ecfg["alphas"],
+            cv=cv,
+            backend=ecfg["backend"],
+            n_targets_batch=job["runtime"]["n_targets_batch"],
+            solver=ecfg["solver"],
+        )
+        pvals = encoding.block_permutation_pvalues(
+            res["prediction"],
+            Y_test.mean(0),
+            ecfg["permutation_block"],
+            ecfg["permutations"],
+            _seed(job["seed"], subject, space),
+        )
         significant = encoding.fdr_bh(pvals, ecfg["fdr_q"])
-        log.info("%s %s (%s, %d features): mean r %.3f, max %.3f, %d significant voxels (FDR %.2g)", subject,
-                 space, res["solver"], X_train.shape[1], res["scores"].mean(), res["scores"].max(),
-                 int(significant.sum()), ecfg["fdr_q"])
+        log.info(
+            "%s %s (%s, %d features): mean r %.3f, max %.3f, %d significant voxels (FDR %.2g)",
+            subject,
+            space,
+            res["solver"],
+            X_train.shape[1],
+            res["scores"].mean(),
+            res["scores"].max(),
+            int(significant.sum()),
+            ecfg["fdr_q"],
+        )
         out = outputs[space]
         with io.h5_atomic(out["h5"]) as f:
             io.h5_set_json(f, "provenance", io.provenance(job, space=space, features=ff.provenance["config_hash"]))
@@ -114,12 +148,21 @@ def run_encode(job: dict, features: dict, out: dict, nii: dict | None = None) ->
                 f[key] = np.asarray(res[key], dtype=np.float32)
             f["pvalues"] = pvals.astype(np.float32)
             f["significant"] = significant
-            f.attrs.update({"solver": res["solver"], "edge_fraction": res["edge_fraction"], "space": space,
-                            "subject": subject, "n_train": len(Y_train), "n_test": Y_test.shape[1],
-                            "n_features": X_train.shape[1]})
+            f.attrs.update(
+                {
+                    "solver": res["solver"],
+                    "edge_fraction": res["edge_fraction"],
+                    "space": space,
+                    "subject": subject,
+                    "n_train": len(Y_train),
+                    "n_test": Y_test.shape[1],
+                    "n_features": X_train.shape[1],
+                }
+            )
         if out.get("nii"):
-            save_nifti(out["nii"], to_volume(res["scores"], subj.mask, dcfg["voxel_order"]), subj.affine,
-                       f"lre test r {space}")
+            save_nifti(
+                out["nii"], to_volume(res["scores"], subj.mask, dcfg["voxel_order"]), subj.affine, f"lre test r {space}"
+            )
 
 
 def run_noise_ceiling(job: dict, out, nii=None, png=None) -> None:
@@ -142,9 +185,14 @@ def run_noise_ceiling(job: dict, out, nii=None, png=None) -> None:
     if out_nii:
         save_nifti(out_nii, to_volume(ceiling, subj.mask, dcfg["voxel_order"]), subj.affine, "lre noise ceiling")
         if out_png:
-            plots.brain_map(out_nii, dcfg["mask"].format(subject=subject), out_png,
-                            f"{subject}: noise ceiling of the test story ({Y_test.shape[0]} repeats)",
-                            symmetric=False, cmap="hot")
+            plots.brain_map(
+                out_nii,
+                dcfg["mask"].format(subject=subject),
+                out_png,
+                f"{subject}: noise ceiling of the test story ({Y_test.shape[0]} repeats)",
+                symmetric=False,
+                cmap="hot",
+            )
     log.info("%s: noise ceiling from %d repeats, median %.3f", subject, Y_test.shape[0], float(np.median(ceiling)))
 
 
@@ -172,13 +220,40 @@ def run_summary(job: dict, inputs: dict, out) -> None:
         r = s["scores"]
         top = np.sort(r)[::-1][: job["top_voxels"]]
         made = json.loads(s["attrs"]["provenance"])["config_hash"] if "provenance" in s["attrs"] else ""
-        rows.append([sp["name"], sp["model"], sp["family"], sp["group"], f"{r.mean():.5f}", f"{top.mean():.5f}",
-                     int(s["significant"].sum()), f"{s['significant'].mean():.4f}",
-                     f"{np.median(s['alphas']):.6g}", f"{s['attrs']['edge_fraction']:.3f}", s["attrs"]["solver"], made])
+        rows.append(
+            [
+                sp["name"],
+                sp["model"],
+                sp["family"],
+                sp["group"],
+                f"{r.mean():.5f}",
+                f"{top.mean():.5f}",
+                int(s["significant"].sum()),
+                f"{s['significant'].mean():.4f}",
+                f"{np.median(s['alphas']):.6g}",
+                f"{s['attrs']['edge_fraction']:.3f}",
+                s["attrs"]["solver"],
+                made,
+            ]
+        )
     buf = _io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["space", "model", "family", "group", "mean_r", f"mean_r_top{job['top_voxels']}", "n_significant",
-                "share_significant", "median_alpha", "alpha_edge_share", "solver", "config_hash"])
+    w.writerow(
+        [
+            "space",
+            "model",
+            "family",
+            "group",
+            "mean_r",
+            f"mean_r_top{job['top_voxels']}",
+            "n_significant",
+            "share_significant",
+            "median_alpha",
+            "alpha_edge_share",
+            "solver",
+            "config_hash",
+        ]
+    )
     w.writerows(rows)
     io.write_text(out_csv, buf.getvalue())
 
@@ -190,14 +265,20 @@ def read_summary(path, job: dict | None = None, subject: str | None = None) -> t
         rows = list(csv.DictReader(f))
     tops = [k for k in (rows[0] if rows else {}) if k.startswith("mean_r_top")]
     if not rows or not tops:
-        raise InputError(path, "is not an encoding summary (no rows, or no mean_r_top column).",
-                         fix="rerun the encoding_summary rule.")
+        raise InputError(
+            path,
+            "is not an encoding summary (no rows, or no mean_r_top column).",
+            fix="rerun the encoding_summary rule.",
+        )
     expected = (job or {}).get("expects", {}).get("rows", {}).get(subject, {})
     for line, row in enumerate(rows, start=2):
         want = expected.get(row["space"])
         if want and row.get("config_hash") != want:
-            provenance.refuse(path, f"line {line} summarises {row['space']}'s encoding result of "
-                              f"{row.get('config_hash') or 'unknown provenance'}, but this config's is {want}.")
+            provenance.refuse(
+                path,
+                f"line {line} summarises {row['space']}'s encoding result of "
+                f"{row.get('config_hash') or 'unknown provenance'}, but this config's is {want}.",
+            )
     return rows, tops[0]
 
 
@@ -207,23 +288,54 @@ def run_performance_figure(job: dict, summaries: dict, out) -> None:
     for subject, path in summaries.items():
         rows, top = read_summary(path, job, subject)
         table[subject] = {r["space"]: float(r[top]) for r in rows}
-    plots.performance_bars(table, job["spaces"], out, "encoding performance of every space "
-                           "(bars: mean over subjects, dots: subjects)")
+    plots.performance_bars(
+        table, job["spaces"], out, "encoding performance of every space (bars: mean over subjects, dots: subjects)"
+    )
 
 
 COMMANDS = (
-    Command("encode", "fit and score voxelwise encoding models of several spaces for one subject", run_encode,
-            (Arg("--features", "feature files, one per space of the job", many=True, per="spaces"),
-             Arg("--out", "result files to write, one per space of the job", many=True, per="spaces"),
-             Arg("--nii", "test-r maps to write, one per space of the job (with dataset.mask)", many=True,
-                 per="spaces", required=False))),
-    Command("noise-ceiling", "noise ceiling of one subject from the test story's repeats", run_noise_ceiling,
-            (Arg("--out", "HDF5 file to write"), Arg("--nii", "NIfTI map to write (needs dataset.mask)", required=False),
-             Arg("--png", "figure of the map to write (with --nii)", required=False))),
-    Command("encoding-summary", "per-subject table of every space's scores", run_summary,
-            (Arg("--inputs", "result files, one per space of the job", many=True, per="spaces"),
-             Arg("--out", "CSV file to write"))),
-    Command("performance-figure", "bar chart of every space's encoding performance", run_performance_figure,
-            (Arg("--summaries", "summary CSVs, one per subject of the job", many=True, per="subjects"),
-             Arg("--out", "figure to write"))),
+    Command(
+        "encode",
+        "fit and score voxelwise encoding models of several spaces for one subject",
+        run_encode,
+        (
+            Arg("--features", "feature files, one per space of the job", many=True, per="spaces"),
+            Arg("--out", "result files to write, one per space of the job", many=True, per="spaces"),
+            Arg(
+                "--nii",
+                "test-r maps to write, one per space of the job (with dataset.mask)",
+                many=True,
+                per="spaces",
+                required=False,
+            ),
+        ),
+    ),
+    Command(
+        "noise-ceiling",
+        "noise ceiling of one subject from the test story's repeats",
+        run_noise_ceiling,
+        (
+            Arg("--out", "HDF5 file to write"),
+            Arg("--nii", "NIfTI map to write (needs dataset.mask)", required=False),
+            Arg("--png", "figure of the map to write (with --nii)", required=False),
+        ),
+    ),
+    Command(
+        "encoding-summary",
+        "per-subject table of every space's scores",
+        run_summary,
+        (
+            Arg("--inputs", "result files, one per space of the job", many=True, per="spaces"),
+            Arg("--out", "CSV file to write"),
+        ),
+    ),
+    Command(
+        "performance-figure",
+        "bar chart of every space's encoding performance",
+        run_performance_figure,
+        (
+            Arg("--summaries", "summary CSVs, one per subject of the job", many=True, per="subjects"),
+            Arg("--out", "figure to write"),
+        ),
+    ),
 )

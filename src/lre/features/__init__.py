@@ -49,7 +49,9 @@ def model_of(space: str) -> str:
 
 def family_module(family: str) -> ModuleType:
     if family not in FAMILIES:
-        raise ConfigError("features.models", f"unknown feature family {family!r}.", fix=f"use one of {sorted(FAMILIES)}.")
+        raise ConfigError(
+            "features.models", f"unknown feature family {family!r}.", fix=f"use one of {sorted(FAMILIES)}."
+        )
     return importlib.import_module(FAMILIES[family])
 
 
@@ -76,12 +78,16 @@ def check_models(models: dict, collect: bool = False):
     missing = []
     for name, entry in models.items():
         mod = family_module(entry["family"])
-        allowed = set(COMMON_KEYS) | set(mod.KEYS_BY_FAMILY[entry["family"]] if hasattr(mod, "KEYS_BY_FAMILY")
-                                         else mod.KEYS)
+        allowed = set(COMMON_KEYS) | set(
+            mod.KEYS_BY_FAMILY[entry["family"]] if hasattr(mod, "KEYS_BY_FAMILY") else mod.KEYS
+        )
         extra = sorted(set(entry) - allowed)
         if extra:
-            raise ConfigError(f"features.models.{name}", f"key(s) {extra} do not apply to family "
-                              f"{entry['family']!r}.", fix=f"remove them; this family accepts {sorted(allowed)}.")
+            raise ConfigError(
+                f"features.models.{name}",
+                f"key(s) {extra} do not apply to family {entry['family']!r}.",
+                fix=f"remove them; this family accepts {sorted(allowed)}.",
+            )
         try:
             mod.check(name, entry, models)
         except MissingModelError as err:
@@ -105,6 +111,14 @@ def resolve_spaces(models: dict) -> list[Space]:
     spaces = []
     for name, entry in models.items():
         for out in model_outputs(name, models):
-            spaces.append(Space(f"{name}.{out}", name, out, entry["family"], entry.get("group") or name,
-                                entry.get("label", name) + f" {out}"))
+            spaces.append(
+                Space(
+                    f"{name}.{out}",
+                    name,
+                    out,
+                    entry["family"],
+                    entry.get("group") or name,
+                    entry.get("label", name) + f" {out}",
+                )
+            )
     return spaces

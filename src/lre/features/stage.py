@@ -42,12 +42,17 @@ def run(job: dict, documents_path, out_path, runtime: dict, of_path=None) -> Non
     mod.check(name, entry, models)
     outs = mod.outputs(name, entry, models)
     docs = documents.read(documents_path)
-    provenance.check(documents_path, documents.read_provenance(documents_path), job.get("stimuli"),
-                     "documents file")
+    provenance.check(documents_path, documents.read_provenance(documents_path), job.get("stimuli"), "documents file")
     words = [w for _, _, w in docs.items()]
     counts = docs.n_words()
-    log.info("model %s (%s): %d spaces, %d corpus words, %d story words", name, entry["family"], len(outs),
-             counts["corpus"], counts["stories"])
+    log.info(
+        "model %s (%s): %d spaces, %d corpus words, %d story words",
+        name,
+        entry["family"],
+        len(outs),
+        counts["corpus"],
+        counts["stories"],
+    )
     settings = {**job["settings"], **runtime, "seed": job["seed"]}
     t0 = time.perf_counter()
     feats, info = mod.extract(name, entry, words, settings, {"of": of_path, "of_job": job.get("of")})
@@ -60,11 +65,15 @@ def run(job: dict, documents_path, out_path, runtime: dict, of_path=None) -> Non
         dims = {a.shape[1] for a in arrays if a.ndim == 2}
         for (set_, doc, w), a in zip(docs.items(), arrays):
             if a.ndim != 2 or a.shape[0] != len(w) or len(dims) != 1:
-                raise LreError(f"{space}: document {set_}/{doc} has shape {a.shape}; expected "
-                               f"({len(w)}, dim) with one dim for all documents")
+                raise LreError(
+                    f"{space}: document {set_}/{doc} has shape {a.shape}; expected "
+                    f"({len(w)}, dim) with one dim for all documents"
+                )
             if not np.isfinite(a).all():
-                raise LreError(f"{space}: document {set_}/{doc} has non-finite values; the model "
-                               "diverged or the input is degenerate (try features.compute_dtype: float32)")
+                raise LreError(
+                    f"{space}: document {set_}/{doc} has non-finite values; the model "
+                    "diverged or the input is degenerate (try features.compute_dtype: float32)"
+                )
         spaces[space] = [np.asarray(a, dtype=np.float32) for a in arrays]
         log.info("space %s: dim %d", space, dims.pop())
     prov = io.provenance(job, model_info=info)
@@ -73,8 +82,11 @@ def run(job: dict, documents_path, out_path, runtime: dict, of_path=None) -> Non
 
 def _features_job(cfg: dict, args) -> dict:
     if args.model not in cfg["features"]["models"]:
-        raise ConfigError("features.models", f"--model {args.model!r} is not a model of this config.",
-                          fix=f"name one of {sorted(cfg['features']['models'])}.")
+        raise ConfigError(
+            "features.models",
+            f"--model {args.model!r} is not a model of this config.",
+            fix=f"name one of {sorted(cfg['features']['models'])}.",
+        )
     return jobs.features_job(cfg, args.model)
 
 
@@ -87,12 +99,24 @@ def _run_summary(job, features, out) -> None:
 
 
 COMMANDS = (
-    Command("features", "extract every space of one model", _run_features,
-            (Arg("--documents", "documents HDF5 file from the stimuli stage"),
-             Arg("--of", "feature file of the shifted model (family shift)", required=False),
-             Arg("--out", "feature HDF5 file to write")),
-            job_from_config=_features_job, config_args=(Arg("--model", "model name (with --config)", required=False),),
-            runtime=True),
-    Command("features-summary", "table of all spaces of the given feature files (CSV)", _run_summary,
-            (Arg("--features", "feature HDF5 files", many=True), Arg("--out", "CSV file to write")), takes_job=False),
+    Command(
+        "features",
+        "extract every space of one model",
+        _run_features,
+        (
+            Arg("--documents", "documents HDF5 file from the stimuli stage"),
+            Arg("--of", "feature file of the shifted model (family shift)", required=False),
+            Arg("--out", "feature HDF5 file to write"),
+        ),
+        job_from_config=_features_job,
+        config_args=(Arg("--model", "model name (with --config)", required=False),),
+        runtime=True,
+    ),
+    Command(
+        "features-summary",
+        "table of all spaces of the given feature files (CSV)",
+        _run_summary,
+        (Arg("--features", "feature HDF5 files", many=True), Arg("--out", "CSV file to write")),
+        takes_job=False,
+    ),
 )

@@ -129,8 +129,12 @@ class OOVCounts:
     missing_examples: list[str] = field(default_factory=list)  #: first distinct missing words
 
     def as_dict(self) -> dict:
-        return {"found": self.found, "pieces": self.pieces, "missing": self.missing,
-                "missing_examples": list(self.missing_examples)}
+        return {
+            "found": self.found,
+            "pieces": self.pieces,
+            "missing": self.missing,
+            "missing_examples": list(self.missing_examples),
+        }
 
 
 # --------------------------------------------------------------------------- readers
@@ -158,8 +162,10 @@ def _is_header(parts: list[str]) -> bool:
     return len(parts) == 2 and all(p.isdigit() for p in parts)
 
 
-_FIX_TEXT = ("every line must be `word v1 ... vd` with the same number d of values, separated by "
-             "single spaces (word2vec/fastText text files start with a line `<count> <dim>`).")
+_FIX_TEXT = (
+    "every line must be `word v1 ... vd` with the same number d of values, separated by "
+    "single spaces (word2vec/fastText text files start with a line `<count> <dim>`)."
+)
 
 
 def read_text_table(path, fmt: str = "auto", needed: Iterable[str] | None = None) -> TableRead:
@@ -205,16 +211,17 @@ def read_text_table(path, fmt: str = "auto", needed: Iterable[str] | None = None
                         has_header = _is_header(parts)
                     if has_header:
                         if not _is_header(parts) or int(parts[1]) < 1:
-                            raise InputError(path, f"the first line should be the word2vec header "
-                                             f"'<count> <dim>', found {s[:80]!r}.", line=lineno,
-                                             fix="add the header, or set format: glove_text for a "
-                                             "file without one.")
+                            raise InputError(
+                                path,
+                                f"the first line should be the word2vec header '<count> <dim>', found {s[:80]!r}.",
+                                line=lineno,
+                                fix="add the header, or set format: glove_text for a file without one.",
+                            )
                         declared, dim = int(parts[0]), int(parts[1])
                         continue
                     dim = len(parts) - 1
                     if dim < 1:
-                        raise InputError(path, f"the first entry {s[:80]!r} has no values.", line=lineno,
-                                         fix=_FIX_TEXT)
+                        raise InputError(path, f"the first entry {s[:80]!r} has no values.", line=lineno, fix=_FIX_TEXT)
                 if s.count(" ") == dim:
                     word = s[: s.index(" ")]
                     values = None
@@ -223,8 +230,12 @@ def read_text_table(path, fmt: str = "auto", needed: Iterable[str] | None = None
                     parts = s.split()
                     if len(parts) - 1 != dim:
                         origin = "the header declares" if has_header else "the first entry has"
-                        raise InputError(path, f"entry {parts[0][:40]!r} has {len(parts) - 1} values, "
-                                         f"expected {dim} ({origin} {dim}).", line=lineno, fix=_FIX_TEXT)
+                        raise InputError(
+                            path,
+                            f"entry {parts[0][:40]!r} has {len(parts) - 1} values, expected {dim} ({origin} {dim}).",
+                            line=lineno,
+                            fix=_FIX_TEXT,
+                        )
                     word, values = parts[0], parts[1:]
                 size += 1
                 if (want is None or word in want) and word not in seen:
@@ -234,23 +245,36 @@ def read_text_table(path, fmt: str = "auto", needed: Iterable[str] | None = None
                         vec = np.array([float(v) for v in values], dtype=np.float32)
                     except ValueError:
                         bad = next(v for v in values if not _is_float(v))
-                        raise InputError(path, f"entry {word[:40]!r} has a non-numeric value {bad[:40]!r}.",
-                                         line=lineno, fix=_FIX_TEXT) from None
+                        raise InputError(
+                            path,
+                            f"entry {word[:40]!r} has a non-numeric value {bad[:40]!r}.",
+                            line=lineno,
+                            fix=_FIX_TEXT,
+                        ) from None
                     seen.add(word)
                     words.append(word)
                     rows.append(vec)
     except UnicodeDecodeError as e:
-        raise InputError(path, f"the file is not UTF-8 text ({e.reason}).", line=lineno + 1,
-                         fix="if it is a binary word2vec file, set format: word2vec_binary (or name it "
-                         "*.bin); otherwise convert it to UTF-8.") from None
+        raise InputError(
+            path,
+            f"the file is not UTF-8 text ({e.reason}).",
+            line=lineno + 1,
+            fix="if it is a binary word2vec file, set format: word2vec_binary (or name it "
+            "*.bin); otherwise convert it to UTF-8.",
+        ) from None
     if dim is None:
         raise InputError(path, "the file is empty.", fix="point source at a non-empty embedding table.")
     if has_header and size != declared:
-        raise InputError(path, f"the header declares {declared} entries but the file has {size}.", line=1,
-                         fix=f"correct the header to `{size} {dim}`, or check whether the file is truncated.")
+        raise InputError(
+            path,
+            f"the header declares {declared} entries but the file has {size}.",
+            line=1,
+            fix=f"correct the header to `{size} {dim}`, or check whether the file is truncated.",
+        )
     if size == 0:
-        raise InputError(path, "the file has a header but no entries.", line=1,
-                         fix="point source at a non-empty embedding table.")
+        raise InputError(
+            path, "the file has a header but no entries.", line=1, fix="point source at a non-empty embedding table."
+        )
     vectors = np.stack(rows) if rows else np.zeros((0, dim), dtype=np.float32)
     return TableRead(words, vectors, dim, size)
 
@@ -263,9 +287,11 @@ def _is_float(s: str) -> bool:
     return True
 
 
-_FIX_BIN = ("a word2vec binary file is a line `<count> <dim>`, then per entry: the word, a space, <dim> "
-            "little-endian float32 values, optionally a newline. If the file is text, set format: "
-            "word2vec_text or glove_text.")
+_FIX_BIN = (
+    "a word2vec binary file is a line `<count> <dim>`, then per entry: the word, a space, <dim> "
+    "little-endian float32 values, optionally a newline. If the file is text, set format: "
+    "word2vec_text or glove_text."
+)
 
 
 def _binary_header(mm, path: str) -> tuple[int, int, int]:
@@ -273,8 +299,9 @@ def _binary_header(mm, path: str) -> tuple[int, int, int]:
     head = mm[: nl if nl >= 0 else 256].decode("utf-8", errors="replace")
     parts = head.split()
     if nl < 0 or not _is_header(parts) or int(parts[1]) < 1:
-        raise InputError(path, f"the first line should be the header '<count> <dim>', found {head[:80]!r}.",
-                         line=1, fix=_FIX_BIN)
+        raise InputError(
+            path, f"the first line should be the header '<count> <dim>', found {head[:80]!r}.", line=1, fix=_FIX_BIN
+        )
     return int(parts[0]), int(parts[1]), nl + 1
 
 
@@ -312,30 +339,43 @@ def read_word2vec_binary(path, needed: Iterable[str] | None = None) -> TableRead
             while pos < size and mm[pos] in (10, 13):
                 pos += 1
             if pos >= size:
-                raise InputError(path, f"the header declares {count} entries but the file ends after {i}.",
-                                 line=1, fix=f"correct the header to `{i} {dim}`, or check whether the file "
-                                 "is truncated.")
+                raise InputError(
+                    path,
+                    f"the header declares {count} entries but the file ends after {i}.",
+                    line=1,
+                    fix=f"correct the header to `{i} {dim}`, or check whether the file is truncated.",
+                )
             sp = mm.find(b" ", pos)
-            raw = mm[pos: sp if sp >= 0 else min(size, pos + 80)]
+            raw = mm[pos : sp if sp >= 0 else min(size, pos + 80)]
             if sp < 0 or b"\n" in raw:
-                raise InputError(path, f"truncated or not binary: entry {i + 1} (byte {pos}) has no word "
-                                 f"followed by a space (found {raw[:40]!r}).", fix=_FIX_BIN)
+                raise InputError(
+                    path,
+                    f"truncated or not binary: entry {i + 1} (byte {pos}) has no word "
+                    f"followed by a space (found {raw[:40]!r}).",
+                    fix=_FIX_BIN,
+                )
             word = raw.decode("utf-8", errors="replace")
             end = sp + 1 + nbytes
             if end > size:
-                raise InputError(path, f"truncated: entry {i + 1} ({word[:40]!r}, byte {pos}) needs {nbytes} "
-                                 f"bytes of vector but only {size - sp - 1} remain.",
-                                 fix="the file was cut short; download or write it again.")
+                raise InputError(
+                    path,
+                    f"truncated: entry {i + 1} ({word[:40]!r}, byte {pos}) needs {nbytes} "
+                    f"bytes of vector but only {size - sp - 1} remain.",
+                    fix="the file was cut short; download or write it again.",
+                )
             if (want is None or word in want) and word not in seen:
                 seen.add(word)
                 words.append(word)
-                rows.append(np.frombuffer(mm[sp + 1: end], dtype="<f4").astype(np.float32))
+                rows.append(np.frombuffer(mm[sp + 1 : end], dtype="<f4").astype(np.float32))
             pos = end
-        rest = mm[pos: pos + 64].strip()
+        rest = mm[pos : pos + 64].strip()
         if rest:
-            raise InputError(path, f"the header declares {count} entries but more data follows "
-                             f"(byte {pos}: {rest[:20]!r}).", line=1,
-                             fix="correct the header count, or check the dimension.")
+            raise InputError(
+                path,
+                f"the header declares {count} entries but more data follows (byte {pos}: {rest[:20]!r}).",
+                line=1,
+                fix="correct the header count, or check the dimension.",
+            )
     vectors = np.stack(rows) if rows else np.zeros((0, dim), dtype=np.float32)
     return TableRead(words, vectors, dim, count)
 
@@ -372,24 +412,38 @@ def resolve_format(src: Source, fmt: str, *, field: str, format_field: str | Non
         raise ConfigError(format_field, f"unknown format {fmt!r}.", fix=f"use one of {list(FORMATS)}.")
     if src.kind == "packaged":
         if src.name not in STATIC_PACKAGED:
-            raise ConfigError(field, f"{src.name!r} is a packaged model ({PACKAGED[src.name].description}) "
-                              "but not a static embedding table.",
-                              fix=f"use one of {sorted(STATIC_PACKAGED)} or the path of a GloVe/word2vec file.")
+            raise ConfigError(
+                field,
+                f"{src.name!r} is a packaged model ({PACKAGED[src.name].description}) "
+                "but not a static embedding table.",
+                fix=f"use one of {sorted(STATIC_PACKAGED)} or the path of a GloVe/word2vec file.",
+            )
         if fmt not in ("auto", "packaged"):
-            raise ConfigError(format_field, f"format {fmt!r} does not apply to the packaged table {src.name!r}.",
-                              fix="remove format (or set format: packaged).")
+            raise ConfigError(
+                format_field,
+                f"format {fmt!r} does not apply to the packaged table {src.name!r}.",
+                fix="remove format (or set format: packaged).",
+            )
         return "packaged"
     if fmt == "packaged":
-        raise ConfigError(format_field, f"format packaged needs a packaged static table, not {src.name!r}.",
-                          fix=f"use source: {sorted(STATIC_PACKAGED)[0]}, or set format: auto for a file.")
+        raise ConfigError(
+            format_field,
+            f"format packaged needs a packaged static table, not {src.name!r}.",
+            fix=f"use source: {sorted(STATIC_PACKAGED)[0]}, or set format: auto for a file.",
+        )
     if src.kind == "hub":
-        raise MissingModelError(field, f"{src.name!r} is not an existing file; static tables are read from "
-                                "a local file (or a packaged table).",
-                                fix=f"give the path of a GloVe/word2vec/fastText file, or use "
-                                f"{sorted(STATIC_PACKAGED)[0]} (`{PACKAGED[sorted(STATIC_PACKAGED)[0]].install}`).")
+        raise MissingModelError(
+            field,
+            f"{src.name!r} is not an existing file; static tables are read from a local file (or a packaged table).",
+            fix=f"give the path of a GloVe/word2vec/fastText file, or use "
+            f"{sorted(STATIC_PACKAGED)[0]} (`{PACKAGED[sorted(STATIC_PACKAGED)[0]].install}`).",
+        )
     if os.path.isdir(src.location):
-        raise MissingModelError(field, f"{src.location} is a folder; a static table is one file.",
-                                fix="point source at the .txt/.vec/.bin file itself.")
+        raise MissingModelError(
+            field,
+            f"{src.location} is a folder; a static table is one file.",
+            fix="point source at the .txt/.vec/.bin file itself.",
+        )
     if src.location.endswith((".gz", ".zip", ".bz2", ".xz")):
         raise ConfigError(field, f"{src.location} is compressed.", fix="decompress it and point source at the result.")
     if fmt == "auto":
@@ -425,12 +479,18 @@ class StaticTable:
             npy, parquet, self._column = _packaged_files(source)
             for p in (npy, parquet):
                 if not os.path.exists(p):
-                    raise MissingModelError(field, f"the packaged table {source.name!r} lacks {p}.",
-                                            fix=f"reinstall it: `{PACKAGED[source.name].install}`.")
+                    raise MissingModelError(
+                        field,
+                        f"the packaged table {source.name!r} lacks {p}.",
+                        fix=f"reinstall it: `{PACKAGED[source.name].install}`.",
+                    )
             for mod in ("pandas", "pyarrow"):
                 if importlib.util.find_spec(mod) is None:
-                    raise MissingModelError(field, f"reading {source.name!r} needs {mod}, which is not installed.",
-                                            fix=f"run `{PACKAGED[source.name].install}`.")
+                    raise MissingModelError(
+                        field,
+                        f"reading {source.name!r} needs {mod}, which is not installed.",
+                        fix=f"run `{PACKAGED[source.name].install}`.",
+                    )
             self._npy, self._parquet = npy, parquet
             self._emb = np.load(npy, mmap_mode="r")
             self.size, self.dim = int(self._emb.shape[0]), int(self._emb.shape[1])
@@ -458,31 +518,40 @@ class StaticTable:
                         first = line.split()
                         break
         except UnicodeDecodeError as e:
-            raise InputError(path, f"the file is not UTF-8 text ({e.reason}).", line=lineno + 1,
-                             fix="if it is a binary word2vec file, set format: word2vec_binary (or name it "
-                             "*.bin); otherwise convert it to UTF-8.") from None
+            raise InputError(
+                path,
+                f"the file is not UTF-8 text ({e.reason}).",
+                line=lineno + 1,
+                fix="if it is a binary word2vec file, set format: word2vec_binary (or name it "
+                "*.bin); otherwise convert it to UTF-8.",
+            ) from None
         if first is None:
             raise InputError(path, "the file is empty.", fix="point source at a non-empty embedding table.")
         if self.format == "text":
             self.format = "word2vec_text" if _is_header(first) else "glove_text"
         if self.format == "word2vec_text":
             if not _is_header(first) or int(first[1]) < 1:
-                raise InputError(path, f"the first line should be the word2vec header '<count> <dim>', found "
-                                 f"{' '.join(first)[:80]!r}.", line=lineno,
-                                 fix="add the header, or set format: glove_text for a file without one.")
+                raise InputError(
+                    path,
+                    f"the first line should be the word2vec header '<count> <dim>', found {' '.join(first)[:80]!r}.",
+                    line=lineno,
+                    fix="add the header, or set format: glove_text for a file without one.",
+                )
             self.size, self.dim = int(first[0]), int(first[1])
         else:
             self.dim = len(first) - 1
             if self.dim < 1:
-                raise InputError(path, f"the first entry {first[0][:40]!r} has no values.", line=lineno,
-                                 fix=_FIX_TEXT)
+                raise InputError(path, f"the first entry {first[0][:40]!r} has no values.", line=lineno, fix=_FIX_TEXT)
 
     def _read(self, keys: list[str]) -> dict[str, np.ndarray]:
         if self.format == "packaged":
             index = _packaged_index(self._parquet, self._column)
             if len(index) != self.size:
-                raise InputError(self._parquet, f"{len(index)} words for {self.size} vectors in {self._npy}.",
-                                 fix=f"reinstall the package: `{PACKAGED[self.source.name].install}`.")
+                raise InputError(
+                    self._parquet,
+                    f"{len(index)} words for {self.size} vectors in {self._npy}.",
+                    fix=f"reinstall the package: `{PACKAGED[self.source.name].install}`.",
+                )
             pos = index.get_indexer(keys)
             hit = np.flatnonzero(pos >= 0)
             order = np.argsort(pos[hit])  # read the memory map in file order
@@ -516,8 +585,7 @@ class StaticTable:
                 self._cache[k] = got.get(k)
         return {k: self._cache[k] for k in keys if self._cache[k] is not None}
 
-    def vectors(self, words: list[str], *, lowercase: bool = True, oov: str = "pieces"
-                ) -> tuple[np.ndarray, OOVCounts]:
+    def vectors(self, words: list[str], *, lowercase: bool = True, oov: str = "pieces") -> tuple[np.ndarray, OOVCounts]:
         """Vectors of a word sequence under an OOV policy.
 
         Parameters
@@ -561,16 +629,20 @@ class StaticTable:
         missing_types = [k for k in types if table[k][1] == "missing"]
         counts.missing_examples = missing_types[:N_EXAMPLES]
         if oov == "error" and missing_types:
-            raise InputError(self.path, f"{counts.missing} word(s) of the documents ({len(missing_types)} "
-                             f"distinct) are not in the table{' after lower-casing' if lowercase else ''}, e.g. "
-                             f"{', '.join(repr(w) for w in missing_types[:5])}.",
-                             fix=f"set {self.field.rsplit('.', 1)[0]}.oov: pieces (average the known pieces of "
-                             "words split at apostrophes and hyphens) or oov: zero (zero vectors).")
+            raise InputError(
+                self.path,
+                f"{counts.missing} word(s) of the documents ({len(missing_types)} "
+                f"distinct) are not in the table{' after lower-casing' if lowercase else ''}, e.g. "
+                f"{', '.join(repr(w) for w in missing_types[:5])}.",
+                fix=f"set {self.field.rsplit('.', 1)[0]}.oov: pieces (average the known pieces of "
+                "words split at apostrophes and hyphens) or oov: zero (zero vectors).",
+            )
         vecs = np.stack([table[k][0] for k in keys]) if keys else np.zeros((0, self.dim), dtype=np.float32)
         return vecs, counts
 
-    def doc_vectors(self, docs: list[list[str]], *, lowercase: bool = True, oov: str = "pieces"
-                    ) -> tuple[list[np.ndarray], OOVCounts]:
+    def doc_vectors(
+        self, docs: list[list[str]], *, lowercase: bool = True, oov: str = "pieces"
+    ) -> tuple[list[np.ndarray], OOVCounts]:
         """:meth:`vectors` of several documents with one read of the table.
 
         Returns
@@ -582,7 +654,7 @@ class StaticTable:
         vecs, counts = self.vectors(flat, lowercase=lowercase, oov=oov)
         out, a = [], 0
         for words in docs:
-            out.append(vecs[a:a + len(words)])
+            out.append(vecs[a : a + len(words)])
             a += len(words)
         return out, counts
 
@@ -610,8 +682,6 @@ def load_table(source: Source | str, fmt: str = "auto", *, field: str = "static 
 # --------------------------------------------------------------------------- family interface
 
 
-
-
 def outputs(name: str, entry: dict, models: dict) -> list[str]:
     return ["vec"]
 
@@ -619,24 +689,35 @@ def outputs(name: str, entry: dict, models: dict) -> list[str]:
 def check(name: str, entry: dict, models: dict) -> None:
     """Refuse a source that is missing, not a static table, or in the wrong format (cheap)."""
     src = resolve_source(entry["source"], field=model_field(name, "source"))
-    resolve_format(src, entry.get("format", "auto"), field=model_field(name, "source"),
-                   format_field=model_field(name, "format"))
+    resolve_format(
+        src, entry.get("format", "auto"), field=model_field(name, "source"), format_field=model_field(name, "format")
+    )
     if src.kind == "packaged":
         npy, parquet, _ = _packaged_files(src)
         for p in (npy, parquet):
             if not os.path.exists(p):
-                raise MissingModelError(model_field(name, "source"), f"the packaged table {src.name!r} lacks {p}.",
-                                        fix=f"reinstall it: `{PACKAGED[src.name].install}`.")
+                raise MissingModelError(
+                    model_field(name, "source"),
+                    f"the packaged table {src.name!r} lacks {p}.",
+                    fix=f"reinstall it: `{PACKAGED[src.name].install}`.",
+                )
         for mod in ("pandas", "pyarrow"):
             if importlib.util.find_spec(mod) is None:
-                raise MissingModelError(model_field(name, "source"), f"reading {src.name!r} needs {mod}, which is "
-                                        "not installed.", fix=f"run `{PACKAGED[src.name].install}`.")
+                raise MissingModelError(
+                    model_field(name, "source"),
+                    f"reading {src.name!r} needs {mod}, which is not installed.",
+                    fix=f"run `{PACKAGED[src.name].install}`.",
+                )
     elif not os.path.isfile(src.location):
-        raise MissingModelError(model_field(name, "source"), f"{src.location} is not a file.",
-                                fix="point source at a GloVe/word2vec/fastText file.")
+        raise MissingModelError(
+            model_field(name, "source"),
+            f"{src.location} is not a file.",
+            fix="point source at a GloVe/word2vec/fastText file.",
+        )
     if entry.get("oov", "pieces") not in OOV_POLICIES:
-        raise ConfigError(model_field(name, "oov"), f"unknown policy {entry['oov']!r}.",
-                          fix=f"use one of {list(OOV_POLICIES)}.")
+        raise ConfigError(
+            model_field(name, "oov"), f"unknown policy {entry['oov']!r}.", fix=f"use one of {list(OOV_POLICIES)}."
+        )
 
 
 def extract(name: str, entry: dict, docs: list[list[str]], settings: dict, inputs: dict):
@@ -647,16 +728,34 @@ def extract(name: str, entry: dict, docs: list[list[str]], settings: dict, input
     (``doc_vocabulary_size``) and the token counts ``found``, ``pieces``, ``missing``
     (with ``missing_examples``).
     """
-    table = load_table(resolve_source(entry["source"], field=model_field(name, "source")),
-                       entry.get("format", "auto"), field=model_field(name, "source"))
+    table = load_table(
+        resolve_source(entry["source"], field=model_field(name, "source")),
+        entry.get("format", "auto"),
+        field=model_field(name, "source"),
+    )
     lowercase = bool(entry.get("lowercase", True))
     oov = entry.get("oov", "pieces")
     vecs, counts = table.doc_vectors(docs, lowercase=lowercase, oov=oov)
     n_words = sum(len(d) for d in docs)
     n_types = len({(w.lower() if lowercase else w) for d in docs for w in d})
-    log.info("%s: %d words (%d distinct) from %s: %d found, %d via pieces, %d missing%s", name, n_words,
-             n_types, table.source.name, counts.found, counts.pieces, counts.missing,
-             f" (e.g. {', '.join(counts.missing_examples[:5])})" if counts.missing else "")
-    info = {"family": "static", **table.describe(), "lowercase": lowercase, "oov": oov, "n_words": n_words,
-            "doc_vocabulary_size": n_types, **counts.as_dict()}
+    log.info(
+        "%s: %d words (%d distinct) from %s: %d found, %d via pieces, %d missing%s",
+        name,
+        n_words,
+        n_types,
+        table.source.name,
+        counts.found,
+        counts.pieces,
+        counts.missing,
+        f" (e.g. {', '.join(counts.missing_examples[:5])})" if counts.missing else "",
+    )
+    info = {
+        "family": "static",
+        **table.describe(),
+        "lowercase": lowercase,
+        "oov": oov,
+        "n_words": n_words,
+        "doc_vocabulary_size": n_types,
+        **counts.as_dict(),
+    }
     return {"vec": vecs}, info

@@ -21,8 +21,7 @@ from ..errors import InputError
 from ..stimuli.documents import Documents
 
 
-def write(path, model: str, family: str, docs: Documents, feats: dict[str, list[np.ndarray]],
-          provenance: dict) -> None:
+def write(path, model: str, family: str, docs: Documents, feats: dict[str, list[np.ndarray]], provenance: dict) -> None:
     """Write one model's spaces. ``feats`` maps space name -> one array per document of ``docs``."""
     items = list(docs.items())
     with io.h5_atomic(path) as f:
@@ -63,8 +62,11 @@ class FeatureFile:
 
     def _check_space(self, space: str) -> None:
         if space not in self.spaces:
-            raise InputError(self.path, f"has no space {space!r}; it holds {self.spaces}.",
-                             fix="re-run the features stage with the current config.")
+            raise InputError(
+                self.path,
+                f"has no space {space!r}; it holds {self.spaces}.",
+                fix="re-run the features stage with the current config.",
+            )
 
     def load(self, space: str, set_: str) -> dict[str, np.ndarray]:
         """``{doc: float32 (n_words, dim)}`` for one space and one set, in stored order."""
@@ -89,17 +91,30 @@ def summary_rows(paths) -> list[dict]:
         ff = FeatureFile(path)
         info = ff.provenance.get("model_info", {})
         arch = info.get("architecture") or {}
-        source = (info.get("source") or arch.get("source")
-                  or (f"random {arch['inline']['model_type']}" if "inline" in arch else "") or info.get("of") or "")
+        source = (
+            info.get("source")
+            or arch.get("source")
+            or (f"random {arch['inline']['model_type']}" if "inline" in arch else "")
+            or info.get("of")
+            or ""
+        )
         with ff._open() as f:
             n_corpus = sum(g["words"].shape[0] for g in f["docs"]["corpus"].values())
             n_stories = sum(g["words"].shape[0] for g in f["docs"]["stories"].values())
             for space in ff.spaces:
                 first = next(iter(f["spaces"][space]["stories"].values()))
-                rows.append({"space": space, "model": ff.model, "family": ff.family, "dim": int(first.shape[1]),
-                             "corpus_words": n_corpus, "story_words": n_stories,
-                             "source": source,
-                             "config_hash": ff.provenance["config_hash"]})
+                rows.append(
+                    {
+                        "space": space,
+                        "model": ff.model,
+                        "family": ff.family,
+                        "dim": int(first.shape[1]),
+                        "corpus_words": n_corpus,
+                        "story_words": n_stories,
+                        "source": source,
+                        "config_hash": ff.provenance["config_hash"],
+                    }
+                )
     return rows
 
 

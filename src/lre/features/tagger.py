@@ -50,8 +50,25 @@ KEYS = ("source", "outputs", "context_words", "word_vector")
 OUTPUTS = ("pos", "tag", "dep", "ent", "chunk", "hidden")
 
 #: the 17 Universal Dependencies POS tags (https://universaldependencies.org/u/pos/)
-UD_POS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON",
-          "PROPN", "PUNCT", "SCONJ", "SYM", "VERB", "X")
+UD_POS = (
+    "ADJ",
+    "ADP",
+    "ADV",
+    "AUX",
+    "CCONJ",
+    "DET",
+    "INTJ",
+    "NOUN",
+    "NUM",
+    "PART",
+    "PRON",
+    "PROPN",
+    "PUNCT",
+    "SCONJ",
+    "SYM",
+    "VERB",
+    "X",
+)
 
 #: noun-chunk BIO labels
 CHUNK_LABELS = ("O", "B-NP", "I-NP")
@@ -73,8 +90,6 @@ _NEEDS = {
 _MIN_WINDOWS_PER_PROCESS = 500
 
 
-
-
 # --------------------------------------------------------------------------- config side (cheap)
 
 
@@ -89,27 +104,34 @@ def _check_source(name: str, source: str):
     default = PACKAGED[SPACY_PACKAGED[0]]
     if source in PACKAGED:
         if source not in SPACY_PACKAGED:
-            raise ConfigError(field, f"{source!r} is a packaged model ({PACKAGED[source].description}) but "
-                              "not a spaCy pipeline.",
-                              fix=f"use {', '.join(SPACY_PACKAGED)}, an installed spaCy package or a pipeline folder.")
+            raise ConfigError(
+                field,
+                f"{source!r} is a packaged model ({PACKAGED[source].description}) but not a spaCy pipeline.",
+                fix=f"use {', '.join(SPACY_PACKAGED)}, an installed spaCy package or a pipeline folder.",
+            )
         return "packaged", resolve_source(source, field=field)
     path = Path(os.path.expanduser(source))
     if path.exists():
         if not (path / "config.cfg").is_file():
-            raise MissingModelError(field, f"{str(path)!r} exists but has no config.cfg, so it is not a spaCy "
-                                    "pipeline folder.",
-                                    fix="point source at a folder written by nlp.to_disk() (it holds config.cfg "
-                                    "and meta.json), or at an installed spaCy package name.")
+            raise MissingModelError(
+                field,
+                f"{str(path)!r} exists but has no config.cfg, so it is not a spaCy pipeline folder.",
+                fix="point source at a folder written by nlp.to_disk() (it holds config.cfg "
+                "and meta.json), or at an installed spaCy package name.",
+            )
         return "local", path.resolve()
     import spacy.util
 
     if spacy.util.is_package(source):
         return "package", source.replace("-", "_")
-    raise MissingModelError(field, f"{source!r} is neither the packaged spaCy pipeline "
-                            f"({', '.join(SPACY_PACKAGED)}), an installed spaCy package, nor an existing folder.",
-                            fix=f"run `{default.install}` and set source: {default.name}; or install the "
-                            f"pipeline package (e.g. `python -m spacy download en_core_web_sm`, needs network); "
-                            "or fix the path.")
+    raise MissingModelError(
+        field,
+        f"{source!r} is neither the packaged spaCy pipeline "
+        f"({', '.join(SPACY_PACKAGED)}), an installed spaCy package, nor an existing folder.",
+        fix=f"run `{default.install}` and set source: {default.name}; or install the "
+        f"pipeline package (e.g. `python -m spacy download en_core_web_sm`, needs network); "
+        "or fix the path.",
+    )
 
 
 def check(name: str, entry: dict, models: dict) -> None:
@@ -118,15 +140,22 @@ def check(name: str, entry: dict, models: dict) -> None:
     outs = list(entry["outputs"])
     bad = [o for o in outs if o not in OUTPUTS]
     if bad or not outs or len(set(outs)) != len(outs):
-        raise ConfigError(model_field(name, "outputs"), f"{outs!r} is not a non-empty list of distinct outputs "
-                          f"(unknown: {bad}).", fix=f"choose from {list(OUTPUTS)}.")
+        raise ConfigError(
+            model_field(name, "outputs"),
+            f"{outs!r} is not a non-empty list of distinct outputs (unknown: {bad}).",
+            fix=f"choose from {list(OUTPUTS)}.",
+        )
     cw = entry["context_words"]
     if isinstance(cw, bool) or not isinstance(cw, int) or cw < 1:
-        raise ConfigError(model_field(name, "context_words"), f"{cw!r} is not a positive integer.",
-                          fix="use e.g. context_words: 16.")
+        raise ConfigError(
+            model_field(name, "context_words"), f"{cw!r} is not a positive integer.", fix="use e.g. context_words: 16."
+        )
     if entry["word_vector"] not in ("last", "mean"):
-        raise ConfigError(model_field(name, "word_vector"), f"{entry['word_vector']!r} is not last or mean.",
-                          fix="use word_vector: last or word_vector: mean.")
+        raise ConfigError(
+            model_field(name, "word_vector"),
+            f"{entry['word_vector']!r} is not last or mean.",
+            fix="use word_vector: last or word_vector: mean.",
+        )
 
 
 # --------------------------------------------------------------------------- tokenisation mapping
@@ -175,8 +204,9 @@ def map_tokens_to_words(words: Sequence[str], token_spans: Sequence[tuple[int, i
             owned[j].append(k)
     missing = [j for j, toks in enumerate(owned) if not toks]
     if missing:
-        raise ValueError(f"word(s) {missing} ({[words[j] for j in missing]!r}) overlap no non-whitespace token "
-                         f"of {text!r}")
+        raise ValueError(
+            f"word(s) {missing} ({[words[j] for j in missing]!r}) overlap no non-whitespace token of {text!r}"
+        )
     return owned
 
 
@@ -196,16 +226,28 @@ def load_pipeline(name: str, entry: dict):
             info = where.describe()
         elif kind == "local":
             nlp = spacy.load(where)
-            info = {"source": entry["source"], "kind": "local", "location": str(where), "revision": None,
-                    "package_version": None}
+            info = {
+                "source": entry["source"],
+                "kind": "local",
+                "location": str(where),
+                "revision": None,
+                "package_version": None,
+            }
         else:
             nlp = spacy.load(where)
-            info = {"source": entry["source"], "kind": "spacy_package", "location": where, "revision": None,
-                    "package_version": importlib.metadata.version(entry["source"])}
+            info = {
+                "source": entry["source"],
+                "kind": "spacy_package",
+                "location": where,
+                "revision": None,
+                "package_version": importlib.metadata.version(entry["source"]),
+            }
     except (OSError, ImportError, ValueError) as exc:
-        raise MissingModelError(field, f"spaCy could not load {entry['source']!r}: {exc}",
-                                fix="check that it is a spaCy pipeline compatible with spaCy "
-                                f"{spacy.__version__}.") from exc
+        raise MissingModelError(
+            field,
+            f"spaCy could not load {entry['source']!r}: {exc}",
+            fix=f"check that it is a spaCy pipeline compatible with spaCy {spacy.__version__}.",
+        ) from exc
     return nlp, info
 
 
@@ -214,9 +256,11 @@ def label_lists(nlp, outs: Sequence[str], field: str) -> dict[str, tuple[str, ..
 
     def pipe_labels(pipe: str, out: str) -> tuple[str, ...]:
         if not nlp.has_pipe(pipe):
-            raise ConfigError(field, f"the pipeline has no {pipe!r} component, which output {out!r} needs "
-                              f"(it has {nlp.component_names}).",
-                              fix=f"remove {out} from outputs, or use a pipeline with a {pipe}.")
+            raise ConfigError(
+                field,
+                f"the pipeline has no {pipe!r} component, which output {out!r} needs (it has {nlp.component_names}).",
+                fix=f"remove {out} from outputs, or use a pipeline with a {pipe}.",
+            )
         return tuple(nlp.get_pipe(pipe).labels)
 
     labels: dict[str, tuple[str, ...]] = {}
@@ -296,8 +340,11 @@ def extract(name: str, entry: dict, docs: list[list[str]], settings: dict, input
     for d, words in enumerate(docs):
         for i, w in enumerate(words):
             if not isinstance(w, str) or not w.strip():
-                raise InputError(None, f"document {d}, word {i} ({w!r}) is empty or only whitespace, so spaCy "
-                                 "gives it no token.", fix="drop empty words when reading the stimulus.")
+                raise InputError(
+                    None,
+                    f"document {d}, word {i} ({w!r}) is empty or only whitespace, so spaCy gives it no token.",
+                    fix="drop empty words when reading the stimulus.",
+                )
 
     nlp, info = load_pipeline(name, entry)
     labels = label_lists(nlp, outs, field)
@@ -307,14 +354,17 @@ def extract(name: str, entry: dict, docs: list[list[str]], settings: dict, input
         nlp.select_pipes(disable=off)
 
     windows = [(d, max(0, i - width + 1), i) for d, words in enumerate(docs) for i in range(len(words))]
-    texts = [" ".join(docs[d][lo:i + 1]) for d, lo, i in windows]
+    texts = [" ".join(docs[d][lo : i + 1]) for d, lo, i in windows]
     total = len(windows)
     dims = {out: len(labs) for out, labs in labels.items()}
     if "hidden" in outs:
         dims["hidden"] = int(nlp("a").tensor.shape[-1])
         if dims["hidden"] == 0:
-            raise ConfigError(field, "the pipeline writes no doc.tensor (no tok2vec component sets it), so "
-                              "output 'hidden' is unavailable.", fix="remove hidden from outputs.")
+            raise ConfigError(
+                field,
+                "the pipeline writes no doc.tensor (no tok2vec component sets it), so output 'hidden' is unavailable.",
+                fix="remove hidden from outputs.",
+            )
     feats = {out: np.zeros((total, dims[out]), dtype=np.float32) for out in outs}
 
     threads = int(settings.get("threads", 1))
@@ -332,10 +382,11 @@ def extract(name: str, entry: dict, docs: list[list[str]], settings: dict, input
         for g, doc in enumerate(tqdm(stream, total=total, desc=f"{name} windows", unit="win", mininterval=5.0)):
             d, lo, i = windows[g]
             try:
-                toks = map_tokens_to_words(docs[d][lo:i + 1], [(t.idx, t.idx + len(t)) for t in doc])[-1]
+                toks = map_tokens_to_words(docs[d][lo : i + 1], [(t.idx, t.idx + len(t)) for t in doc])[-1]
             except ValueError as exc:
-                raise RuntimeError(f"{name}: document {d}, word {i}: {exc}; this is a bug in the token mapping") \
-                    from exc
+                raise RuntimeError(
+                    f"{name}: document {d}, word {i}: {exc}; this is a bug in the token mapping"
+                ) from exc
             chunk_iob = _chunk_iob(doc) if "chunk" in outs else {}
             for out in outs:
                 if out == "hidden":
@@ -345,11 +396,13 @@ def extract(name: str, entry: dict, docs: list[list[str]], settings: dict, input
                 labs = _token_labels(doc, out, toks, chunk_iob)
                 unknown = [lab for lab in labs if lab not in index[out]]
                 if unknown:
-                    raise ConfigError(field, f"output {out!r}: the pipeline produced label(s) {unknown} for "
-                                      f"word {docs[d][i]!r} (document {d}, word {i}), which are not among its "
-                                      f"{len(labels[out])} declared labels.",
-                                      fix=f"use a pipeline whose {out} labels are complete, or remove {out} "
-                                      "from outputs.")
+                    raise ConfigError(
+                        field,
+                        f"output {out!r}: the pipeline produced label(s) {unknown} for "
+                        f"word {docs[d][i]!r} (document {d}, word {i}), which are not among its "
+                        f"{len(labels[out])} declared labels.",
+                        fix=f"use a pipeline whose {out} labels are complete, or remove {out} from outputs.",
+                    )
                 if mean:
                     for lab in labs:
                         feats[out][g, index[out][lab]] += 1.0 / len(labs)
@@ -359,27 +412,31 @@ def extract(name: str, entry: dict, docs: list[list[str]], settings: dict, input
         if limiter is not None:
             limiter.restore_original_limits()
     dt = time.perf_counter() - t0
-    log.info("%s: %d words in %.1f s (%.0f words/s, %d process(es))", name, total, dt, total / max(dt, 1e-9),
-             n_proc)
+    log.info("%s: %d words in %.1f s (%.0f words/s, %d process(es))", name, total, dt, total / max(dt, 1e-9), n_proc)
 
     meta = nlp.meta
-    info.update({
-        "family": "tagger",
-        "spacy_version": spacy.__version__,
-        "pipeline": {"name": f"{meta.get('lang')}_{meta.get('name')}", "version": meta.get("version"),
-                     "spacy_version": meta.get("spacy_version")},
-        "pipes": list(nlp.pipe_names),
-        "labels": {out: list(labs) for out, labs in labels.items()},
-        "dims": dims,
-        "context_words": width,
-        "word_vector": entry["word_vector"],
-        "n_windows": total,
-        "n_processes": n_proc,
-    })
+    info.update(
+        {
+            "family": "tagger",
+            "spacy_version": spacy.__version__,
+            "pipeline": {
+                "name": f"{meta.get('lang')}_{meta.get('name')}",
+                "version": meta.get("version"),
+                "spacy_version": meta.get("spacy_version"),
+            },
+            "pipes": list(nlp.pipe_names),
+            "labels": {out: list(labs) for out, labs in labels.items()},
+            "dims": dims,
+            "context_words": width,
+            "word_vector": entry["word_vector"],
+            "n_windows": total,
+            "n_processes": n_proc,
+        }
+    )
     result = {out: [] for out in outs}
     start = 0
     for words in docs:
         for out in outs:
-            result[out].append(feats[out][start:start + len(words)])
+            result[out].append(feats[out][start : start + len(words)])
         start += len(words)
     return result, info

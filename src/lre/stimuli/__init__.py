@@ -29,7 +29,23 @@ from .readers import (
 )
 
 __all__ = [
-    "DEFAULT_DROP", "TRIGGER_LABELS", "Interval", "Story", "Tier", "WordTimes", "decode_text", "format_textgrid",
-    "format_trfile", "is_nonword", "parse_textgrid", "read_gentle", "read_respdict", "read_textgrid",
-    "read_trfile", "read_tsv", "simulated_tr_times", "text_to_words", "write_textgrid",
+    "DEFAULT_DROP",
+    "TRIGGER_LABELS",
+    "Interval",
+    "Story",
+    "Tier",
+    "WordTimes",
+    "decode_text",
+    "format_textgrid",
+    "format_trfile",
+    "is_nonword",
+    "parse_textgrid",
+    "read_gentle",
+    "read_respdict",
+    "read_textgrid",
+    "read_trfile",
+    "read_tsv",
+    "simulated_tr_times",
+    "text_to_words",
+    "write_textgrid",
 ]

@@ -42,12 +42,18 @@ def lee_corpus_path() -> Path:
     """Path of ``lee_background.cor`` inside the installed gensim package (gensim is not imported)."""
     spec = importlib.util.find_spec("gensim")
     if spec is None or not spec.submodule_search_locations:
-        raise MissingModelError("demo", "the demo text (the Lee corpus) ships with gensim, which is not installed.",
-                                fix="run `pip install gensim`.")
+        raise MissingModelError(
+            "demo",
+            "the demo text (the Lee corpus) ships with gensim, which is not installed.",
+            fix="run `pip install gensim`.",
+        )
     path = Path(list(spec.submodule_search_locations)[0]) / "test" / "test_data" / "lee_background.cor"
     if not path.exists():
-        raise MissingModelError("demo", f"{path} is missing from this gensim installation.",
-                                fix="reinstall gensim (`pip install --force-reinstall gensim`).")
+        raise MissingModelError(
+            "demo",
+            f"{path} is missing from this gensim installation.",
+            fix="reinstall gensim (`pip install --force-reinstall gensim`).",
+        )
     return path
 
 
@@ -140,8 +146,11 @@ def make(stories: list[str], demo: dict, seed: int, textgrids: dict, trfiles: di
         picked, n = [], 0
         while n < min_words:
             if k >= len(order):
-                raise ConfigError("demo.story_words", "the Lee corpus has too few words for these settings.",
-                                        fix="lower demo.story_words / demo.corpus_words or use fewer stories.")
+                raise ConfigError(
+                    "demo.story_words",
+                    "the Lee corpus has too few words for these settings.",
+                    fix="lower demo.story_words / demo.corpus_words or use fewer stories.",
+                )
             picked.append(order[k])
             n += len(text_to_words(lines[order[k]]))
             k += 1
@@ -153,8 +162,7 @@ def make(stories: list[str], demo: dict, seed: int, textgrids: dict, trfiles: di
         write_textgrid(textgrids[name], story_tiers(words, end), 0.0, end)
         tr, lead = float(demo["tr"]), float(demo["lead_in"])
         n_trs = int(math.ceil((end + 2 * lead) / tr))
-        io.write_text(trfiles[name],
-                      format_trfile(np.arange(n_trs) * tr, sound_start=lead, sound_stop=lead + end))
+        io.write_text(trfiles[name], format_trfile(np.arange(n_trs) * tr, sound_start=lead, sound_stop=lead + end))
         manifest["stories"][name] = {"documents": idx, "n_words": len(words), "seconds": end, "n_trs": n_trs}
         log.info("story %s: %d words, %.0f s, %d volumes", name, len(words), end, n_trs)
     corpus_idx = take(demo["corpus_words"])

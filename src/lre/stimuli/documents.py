@@ -25,6 +25,7 @@ from . import readers
 
 log = logging.getLogger(__name__)
 
+
 @dataclass
 class Documents:
     corpus: dict[str, list[str]] = field(default_factory=dict)
@@ -38,8 +39,10 @@ class Documents:
             yield "stories", name, story.words.words
 
     def n_words(self) -> dict[str, int]:
-        return {"corpus": sum(len(w) for w in self.corpus.values()),
-                "stories": sum(len(s.words) for s in self.stories.values())}
+        return {
+            "corpus": sum(len(w) for w in self.corpus.values()),
+            "stories": sum(len(s.words) for s in self.stories.values()),
+        }
 
 
 def read_corpus(path, max_words: int | None = None) -> dict[str, list[str]]:
@@ -75,8 +78,11 @@ def read_story(name: str, st: dict) -> readers.Story:
     else:
         words = readers.read_tsv(path, encoding=st["encoding"], **kw)
     if len(words) == 0:
-        raise InputError(path, f"story {name!r} has no words after dropping non-word tokens.",
-                         fix="check stimuli.word_tier and stimuli.drop_tokens.")
+        raise InputError(
+            path,
+            f"story {name!r} has no words after dropping non-word tokens.",
+            fix="check stimuli.word_tier and stimuli.drop_tokens.",
+        )
     trt = st["tr_times"]
     if trt["source"] == "file":
         tr_times, tr = readers.read_trfile(trt["path"].format(story=name))
@@ -84,15 +90,21 @@ def read_story(name: str, st: dict) -> readers.Story:
         tr = float(trt["tr"])
         counts = readers.read_respdict(trt["path"])
         if name not in counts:
-            raise InputError(trt["path"], f"has no entry for story {name!r}.",
-                             fix="check stimuli.stories against the dataset's respdict.json.")
+            raise InputError(
+                trt["path"],
+                f"has no entry for story {name!r}.",
+                fix="check stimuli.stories against the dataset's respdict.json.",
+            )
         tr_times = readers.simulated_tr_times(int(counts[name]), tr, float(trt["start"]))
     else:
         tr = float(trt["tr"])
         tr_times = readers.simulated_tr_times(int(trt["n_trs"][name]), tr, float(trt["start"]))
     if words.offsets[-1] > tr_times[-1] + tr:
-        raise InputError(path, f"story {name!r} ends at {words.offsets[-1]:.1f} s but its last volume is at "
-                         f"{tr_times[-1]:.1f} s.", fix="check that the TR file belongs to this story.")
+        raise InputError(
+            path,
+            f"story {name!r} ends at {words.offsets[-1]:.1f} s but its last volume is at {tr_times[-1]:.1f} s.",
+            fix="check that the TR file belongs to this story.",
+        )
     for note in words.notes:
         log.warning("story %s: %s", name, note)
     return readers.Story(name, words, tr_times, tr)
@@ -140,8 +152,8 @@ def read(path) -> Documents:
         for name, g in f["corpus"].items():
             docs.corpus[name] = io.h5_read_strings(g["words"])
         for name, g in f["stories"].items():
-            words = readers.WordTimes(io.h5_read_strings(g["words"]), g["onsets"][()], g["offsets"][()],
-                                      source=g.attrs.get("source") or None)
+            words = readers.WordTimes(
+                io.h5_read_strings(g["words"]), g["onsets"][()], g["offsets"][()], source=g.attrs.get("source") or None
+            )
             docs.stories[name] = readers.Story(name, words, g["tr_times"][()], float(g.attrs["tr"]))
     return docs
-

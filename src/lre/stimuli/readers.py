@@ -38,8 +38,24 @@ log = logging.getLogger(__name__)
 
 #: Tokens that are not words (compared case-insensitively, after stripping whitespace).
 DEFAULT_DROP = (
-    "", "sp", "sil", "sentence_start", "sentence_end", "{lg}", "{ns}", "{br}", "{sl}",
-    "{cg}", "{ls}", "{ig}", "{sp}", "{breath}", "{noise}", "{laugh}", "<unk>", "<sil>",
+    "",
+    "sp",
+    "sil",
+    "sentence_start",
+    "sentence_end",
+    "{lg}",
+    "{ns}",
+    "{br}",
+    "{sl}",
+    "{cg}",
+    "{ls}",
+    "{ig}",
+    "{sp}",
+    "{breath}",
+    "{noise}",
+    "{laugh}",
+    "<unk>",
+    "<sil>",
 )
 
 _BRACKETED = re.compile(r"^(\{.*\}|<.*>|\[.*\])$")
@@ -96,8 +112,11 @@ def decode_text(path, data: bytes, encoding: str = "auto") -> str:
         try:
             return data.decode(encoding)
         except (UnicodeDecodeError, LookupError) as e:
-            raise InputError(path, f"cannot be decoded as {encoding}: {e}.",
-                             fix="set the right `encoding` (auto, utf-8, utf-16, latin-1).") from None
+            raise InputError(
+                path,
+                f"cannot be decoded as {encoding}: {e}.",
+                fix="set the right `encoding` (auto, utf-8, utf-16, latin-1).",
+            ) from None
     if data.startswith(b"\xef\xbb\xbf"):
         return _decode(path, data[3:], "utf-8")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -118,8 +137,12 @@ def _decode(path, data: bytes, enc: str) -> str:
         return data.decode(enc)
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
-        raise InputError(path, f"is not valid {enc} (byte {e.start}).", line=line,
-                         fix="save it as UTF-8 or UTF-16, or set `encoding` (e.g. latin-1).") from None
+        raise InputError(
+            path,
+            f"is not valid {enc} (byte {e.start}).",
+            line=line,
+            fix="save it as UTF-8 or UTF-16, or set `encoding` (e.g. latin-1).",
+        ) from None
 
 
 # --------------------------------------------------------------------------- TextGrid
@@ -166,8 +189,12 @@ def _praat_tokens(path, text: str) -> list[_Tok]:
             continue
         word = m.group(2)
         if word.startswith('"'):
-            raise InputError(path, "a quoted text is never closed.", line=line,
-                             fix='every label must be enclosed in double quotes ("...").')
+            raise InputError(
+                path,
+                "a quoted text is never closed.",
+                line=line,
+                fix='every label must be enclosed in double quotes ("...").',
+            )
         if word.startswith("!"):  # comment to end of line
             comment_line = line
             continue
@@ -188,13 +215,21 @@ class _Stream:
     def _next(self, kind: str, what: str) -> _Tok:
         if self.i >= len(self.toks):
             last = self.toks[-1].line if self.toks else 1
-            raise InputError(self.path, f"ends early: expected {what}.", line=last,
-                             fix="the file is truncated; re-export it from Praat.")
+            raise InputError(
+                self.path,
+                f"ends early: expected {what}.",
+                line=last,
+                fix="the file is truncated; re-export it from Praat.",
+            )
         tok = self.toks[self.i]
         self.i += 1
         if tok.kind != kind:
-            raise InputError(self.path, f"expected {what} but found {tok.value!r}.", line=tok.line,
-                             fix="the TextGrid structure is broken; re-export it from Praat.")
+            raise InputError(
+                self.path,
+                f"expected {what} but found {tok.value!r}.",
+                line=tok.line,
+                fix="the TextGrid structure is broken; re-export it from Praat.",
+            )
         return tok
 
     def num(self, what: str) -> tuple[float, int]:
@@ -219,12 +254,20 @@ def parse_textgrid(path, text: str) -> list[Tier]:
     s = _Stream(path, _praat_tokens(path, text))
     file_type, line = s.str('File type = "ooTextFile"')
     if file_type != "ooTextFile":
-        raise InputError(path, f"File type is {file_type!r}, not 'ooTextFile'.", line=line,
-                         fix="save the TextGrid from Praat as a text file (long or short).")
+        raise InputError(
+            path,
+            f"File type is {file_type!r}, not 'ooTextFile'.",
+            line=line,
+            fix="save the TextGrid from Praat as a text file (long or short).",
+        )
     obj, line = s.str('Object class = "TextGrid"')
     if obj != "TextGrid":
-        raise InputError(path, f"Object class is {obj!r}, not 'TextGrid'.", line=line,
-                         fix="point the stimuli path at a TextGrid (in Praat: Save as text file).")
+        raise InputError(
+            path,
+            f"Object class is {obj!r}, not 'TextGrid'.",
+            line=line,
+            fix="point the stimuli path at a TextGrid (in Praat: Save as text file).",
+        )
     xmin, _ = s.num("the TextGrid xmin")
     xmax, line = s.num("the TextGrid xmax")
     if xmax < xmin:
@@ -255,14 +298,20 @@ def parse_textgrid(path, text: str) -> list[Tier]:
                 label, _ = s.str(f"the mark of point {k + 1} of tier {name!r}")
                 items.append(Interval(a, a, label, line))
         else:
-            raise InputError(path, f"unknown tier class {kind!r}.", line=line,
-                             fix='tiers must be "IntervalTier" or "TextTier".')
+            raise InputError(
+                path, f"unknown tier class {kind!r}.", line=line, fix='tiers must be "IntervalTier" or "TextTier".'
+            )
         tiers.append(Tier(name, items, kind))
     return tiers
 
 
-def read_textgrid(path, tier: str | Sequence[str] = "word", drop: Iterable[str] = DEFAULT_DROP,
-                  drop_bracketed: bool = True, encoding: str = "auto") -> WordTimes:
+def read_textgrid(
+    path,
+    tier: str | Sequence[str] = "word",
+    drop: Iterable[str] = DEFAULT_DROP,
+    drop_bracketed: bool = True,
+    encoding: str = "auto",
+) -> WordTimes:
     """Read the word tier of a Praat TextGrid.
 
     Parameters
@@ -287,12 +336,17 @@ def read_textgrid(path, tier: str | Sequence[str] = "word", drop: Iterable[str] 
     names = [tier] if isinstance(tier, str) else list(tier)
     chosen = next((t for n in names for t in tiers if t.name == n), None)
     if chosen is None:
-        raise InputError(path, f"has no tier named {' or '.join(map(repr, names))}; "
-                         f"tiers present: {[t.name for t in tiers]}.",
-                         fix="set `stimuli.word_tier` to the name of the word tier.")
+        raise InputError(
+            path,
+            f"has no tier named {' or '.join(map(repr, names))}; tiers present: {[t.name for t in tiers]}.",
+            fix="set `stimuli.word_tier` to the name of the word tier.",
+        )
     if chosen.kind != "IntervalTier":
-        raise InputError(path, f"tier {chosen.name!r} is a point tier; words need an interval tier.",
-                         fix="set `stimuli.word_tier` to an interval tier.")
+        raise InputError(
+            path,
+            f"tier {chosen.name!r} is a point tier; words need an interval tier.",
+            fix="set `stimuli.word_tier` to an interval tier.",
+        )
     return _intervals_to_words(path, chosen.intervals, drop, drop_bracketed)
 
 
@@ -304,12 +358,20 @@ def _intervals_to_words(path, intervals: list[Interval], drop, drop_bracketed) -
         if not (math.isfinite(iv.xmin) and math.isfinite(iv.xmax)):
             raise InputError(path, f"interval {iv.text!r} has a non-finite time.", line=iv.line)
         if iv.xmax < iv.xmin - tol:
-            raise InputError(path, f"interval {iv.text!r} ends ({iv.xmax}) before it starts ({iv.xmin}).",
-                             line=iv.line, fix="intervals must have xmin <= xmax.")
+            raise InputError(
+                path,
+                f"interval {iv.text!r} ends ({iv.xmax}) before it starts ({iv.xmin}).",
+                line=iv.line,
+                fix="intervals must have xmin <= xmax.",
+            )
         if iv.xmin < prev_end - tol:
-            raise InputError(path, f"interval {iv.text!r} starts at {iv.xmin}, before the previous "
-                             f"interval ends ({prev_end}): intervals overlap or are out of order.",
-                             line=iv.line, fix="sort the intervals by time and remove overlaps.")
+            raise InputError(
+                path,
+                f"interval {iv.text!r} starts at {iv.xmin}, before the previous "
+                f"interval ends ({prev_end}): intervals overlap or are out of order.",
+                line=iv.line,
+                fix="sort the intervals by time and remove overlaps.",
+            )
         prev_end = iv.xmax
         if is_nonword(iv.text, drop, drop_bracketed):
             continue
@@ -342,27 +404,38 @@ def format_textgrid(tiers: Sequence[Tier], xmin: float, xmax: float, fmt: str = 
                 else:
                     out += [_num(iv.xmin), _praat_str(iv.text)]
         return "\n".join(out) + "\n"
-    out += [f"xmin = {_num(xmin)} ", f"xmax = {_num(xmax)} ", "tiers? <exists> ",
-            f"size = {len(tiers)} ", "item []: "]
+    out += [f"xmin = {_num(xmin)} ", f"xmax = {_num(xmax)} ", "tiers? <exists> ", f"size = {len(tiers)} ", "item []: "]
     for i, t in enumerate(tiers, 1):
-        out += [f"    item [{i}]:", f"        class = {_praat_str(t.kind)} ",
-                f"        name = {_praat_str(t.name)} ", f"        xmin = {_num(xmin)} ",
-                f"        xmax = {_num(xmax)} "]
+        out += [
+            f"    item [{i}]:",
+            f"        class = {_praat_str(t.kind)} ",
+            f"        name = {_praat_str(t.name)} ",
+            f"        xmin = {_num(xmin)} ",
+            f"        xmax = {_num(xmax)} ",
+        ]
         if t.kind == "IntervalTier":
             out.append(f"        intervals: size = {len(t.intervals)} ")
             for k, iv in enumerate(t.intervals, 1):
-                out += [f"        intervals [{k}]:", f"            xmin = {_num(iv.xmin)} ",
-                        f"            xmax = {_num(iv.xmax)} ", f"            text = {_praat_str(iv.text)} "]
+                out += [
+                    f"        intervals [{k}]:",
+                    f"            xmin = {_num(iv.xmin)} ",
+                    f"            xmax = {_num(iv.xmax)} ",
+                    f"            text = {_praat_str(iv.text)} ",
+                ]
         else:
             out.append(f"        points: size = {len(t.intervals)} ")
             for k, iv in enumerate(t.intervals, 1):
-                out += [f"        points [{k}]:", f"            number = {_num(iv.xmin)} ",
-                        f"            mark = {_praat_str(iv.text)} "]
+                out += [
+                    f"        points [{k}]:",
+                    f"            number = {_num(iv.xmin)} ",
+                    f"            mark = {_praat_str(iv.text)} ",
+                ]
     return "\n".join(out) + "\n"
 
 
-def write_textgrid(path, tiers: Sequence[Tier], xmin: float, xmax: float, fmt: str = "long",
-                   encoding: str = "utf-8") -> None:
+def write_textgrid(
+    path, tiers: Sequence[Tier], xmin: float, xmax: float, fmt: str = "long", encoding: str = "utf-8"
+) -> None:
     """Write a TextGrid (atomically). ``encoding='utf-16'`` writes a BOM, as Praat does."""
     from ..io import atomic_path
 
@@ -373,8 +446,9 @@ def write_textgrid(path, tiers: Sequence[Tier], xmin: float, xmax: float, fmt: s
 # --------------------------------------------------------------------------- Gentle
 
 
-def read_gentle(path, drop: Iterable[str] = DEFAULT_DROP, drop_bracketed: bool = True,
-                encoding: str = "auto") -> WordTimes:
+def read_gentle(
+    path, drop: Iterable[str] = DEFAULT_DROP, drop_bracketed: bool = True, encoding: str = "auto"
+) -> WordTimes:
     """Read a Gentle ``align.json``.
 
     Words whose ``case`` is not ``"success"`` have no times; they get times interpolated
@@ -387,11 +461,16 @@ def read_gentle(path, drop: Iterable[str] = DEFAULT_DROP, drop_bracketed: bool =
     try:
         doc = json.loads(decode_text(path, path.read_bytes(), encoding))
     except json.JSONDecodeError as e:
-        raise InputError(path, f"is not valid JSON: {e.msg}.", line=e.lineno,
-                         fix="pass the align.json written by Gentle (this one may be truncated).") from None
+        raise InputError(
+            path,
+            f"is not valid JSON: {e.msg}.",
+            line=e.lineno,
+            fix="pass the align.json written by Gentle (this one may be truncated).",
+        ) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("words"), list):
-        raise InputError(path, "has no 'words' list; is it a Gentle align.json?",
-                         fix="pass the align.json written by Gentle.")
+        raise InputError(
+            path, "has no 'words' list; is it a Gentle align.json?", fix="pass the align.json written by Gentle."
+        )
     entries = []
     for k, w in enumerate(doc["words"]):
         if not isinstance(w, dict) or not isinstance(w.get("word"), str):
@@ -403,8 +482,9 @@ def read_gentle(path, drop: Iterable[str] = DEFAULT_DROP, drop_bracketed: bool =
             try:
                 a, b = float(w["start"]), float(w["end"])
             except (KeyError, TypeError, ValueError):
-                raise InputError(path, f"word entry {k} ({w['word']!r}) is marked success but has no "
-                                 "numeric 'start'/'end'.") from None
+                raise InputError(
+                    path, f"word entry {k} ({w['word']!r}) is marked success but has no numeric 'start'/'end'."
+                ) from None
             if b < a:
                 raise InputError(path, f"word entry {k} ({w['word']!r}) ends before it starts.")
         else:
@@ -417,13 +497,17 @@ def read_gentle(path, drop: Iterable[str] = DEFAULT_DROP, drop_bracketed: bool =
     off = np.array([e[2] for e in entries])
     missing = np.isnan(on)
     if missing.all():
-        raise InputError(path, "has no aligned word (every 'case' differs from 'success').",
-                         fix="re-run Gentle; the audio and transcript may not match.")
+        raise InputError(
+            path,
+            "has no aligned word (every 'case' differs from 'success').",
+            fix="re-run Gentle; the audio and transcript may not match.",
+        )
     notes = []
     if missing.any():
         _interpolate_gaps(on, off, missing)
-        notes.append(f"{int(missing.sum())} of {len(words)} words were not aligned by Gentle; "
-                     "their times were interpolated")
+        notes.append(
+            f"{int(missing.sum())} of {len(words)} words were not aligned by Gentle; their times were interpolated"
+        )
         log.warning("%s: %s", path, notes[-1])
     order_bad = np.flatnonzero(np.diff(on) < -1e-6)
     if order_bad.size:
@@ -459,8 +543,9 @@ def _interpolate_gaps(on: np.ndarray, off: np.ndarray, missing: np.ndarray) -> N
 # --------------------------------------------------------------------------- TSV
 
 
-def read_tsv(path, drop: Iterable[str] = DEFAULT_DROP, drop_bracketed: bool = True,
-             encoding: str = "auto") -> WordTimes:
+def read_tsv(
+    path, drop: Iterable[str] = DEFAULT_DROP, drop_bracketed: bool = True, encoding: str = "auto"
+) -> WordTimes:
     """Read a tab-separated file with a header naming ``word``, ``onset`` and ``offset``."""
     path = Path(path)
     if not path.exists():
@@ -472,8 +557,12 @@ def read_tsv(path, drop: Iterable[str] = DEFAULT_DROP, drop_bracketed: bool = Tr
     need = ("word", "onset", "offset")
     absent = [c for c in need if c not in header]
     if absent:
-        raise InputError(path, f"header lacks column(s) {absent}; found {header}.", line=1,
-                         fix="the first line must name the tab-separated columns word, onset, offset.")
+        raise InputError(
+            path,
+            f"header lacks column(s) {absent}; found {header}.",
+            line=1,
+            fix="the first line must name the tab-separated columns word, onset, offset.",
+        )
     col = {c: header.index(c) for c in need}
     words, on, off = [], [], []
     for i, raw in enumerate(lines[1:], start=2):
@@ -481,19 +570,27 @@ def read_tsv(path, drop: Iterable[str] = DEFAULT_DROP, drop_bracketed: bool = Tr
             continue
         cells = raw.split("\t")
         if len(cells) < len(header):
-            raise InputError(path, f"has {len(cells)} tab-separated cells, the header has {len(header)}.",
-                             line=i)
+            raise InputError(path, f"has {len(cells)} tab-separated cells, the header has {len(header)}.", line=i)
         try:
             a, b = float(cells[col["onset"]]), float(cells[col["offset"]])
         except ValueError:
-            raise InputError(path, f"onset/offset {cells[col['onset']]!r}/{cells[col['offset']]!r} "
-                             "are not numbers.", line=i, fix="give onset and offset in seconds.") from None
+            raise InputError(
+                path,
+                f"onset/offset {cells[col['onset']]!r}/{cells[col['offset']]!r} are not numbers.",
+                line=i,
+                fix="give onset and offset in seconds.",
+            ) from None
         if not (math.isfinite(a) and math.isfinite(b)) or b < a:
-            raise InputError(path, f"bad interval {a}..{b} (offset must be >= onset, both finite).", line=i,
-                             fix="give each word its onset and offset in seconds, offset >= onset.")
+            raise InputError(
+                path,
+                f"bad interval {a}..{b} (offset must be >= onset, both finite).",
+                line=i,
+                fix="give each word its onset and offset in seconds, offset >= onset.",
+            )
         if on and a < on[-1] - 1e-6:
-            raise InputError(path, f"onset {a} is before the previous word's onset {on[-1]}.", line=i,
-                             fix="sort the rows by onset.")
+            raise InputError(
+                path, f"onset {a} is before the previous word's onset {on[-1]}.", line=i, fix="sort the rows by onset."
+            )
         if is_nonword(cells[col["word"]], drop, drop_bracketed):
             continue
         words.append(cells[col["word"]].strip())
@@ -526,19 +623,30 @@ def read_trfile(path) -> tuple[np.ndarray, float]:
         except ValueError:
             t = math.nan
         if not math.isfinite(t):
-            raise InputError(path, f"line does not start with a time: {raw.strip()!r}.", line=i,
-                             fix="each line must read `<seconds> <label>`.")
+            raise InputError(
+                path,
+                f"line does not start with a time: {raw.strip()!r}.",
+                line=i,
+                fix="each line must read `<seconds> <label>`.",
+            )
         label = parts[1].strip() if len(parts) > 1 else ""
         if label in TRIGGER_LABELS:
             if times and t <= times[-1]:
-                raise InputError(path, f"trigger at {t} s is not after the previous one ({times[-1]} s).",
-                                 line=i, fix="triggers must be in time order; is this the story's TR file?")
+                raise InputError(
+                    path,
+                    f"trigger at {t} s is not after the previous one ({times[-1]} s).",
+                    line=i,
+                    fix="triggers must be in time order; is this the story's TR file?",
+                )
             times.append(t)
         elif label == "sound-start":
             sound_start = t
     if len(times) < 2:
-        raise InputError(path, f"has {len(times)} trigger line(s); at least 2 are needed.",
-                         fix="volume lines must be labelled 'trigger' (or 'init-trigger').")
+        raise InputError(
+            path,
+            f"has {len(times)} trigger line(s); at least 2 are needed.",
+            fix="volume lines must be labelled 'trigger' (or 'init-trigger').",
+        )
     arr = np.array(times) - sound_start
     return arr, float(np.median(np.diff(arr)))
 
@@ -553,8 +661,9 @@ def read_respdict(path) -> dict[str, int]:
     except json.JSONDecodeError as err:
         raise InputError(path, f"is not valid JSON ({err}).", fix="restore the dataset's respdict.json.") from None
     if not isinstance(counts, dict) or not all(isinstance(v, int) and v > 0 for v in counts.values()):
-        raise InputError(path, "must map story names to positive volume counts.",
-                         fix="restore the dataset's respdict.json.")
+        raise InputError(
+            path, "must map story names to positive volume counts.", fix="restore the dataset's respdict.json."
+        )
     return counts
 
 
@@ -565,8 +674,7 @@ def simulated_tr_times(n_trs: int, tr: float, start: float = 0.0) -> np.ndarray:
     return start + np.arange(n_trs) * float(tr)
 
 
-def format_trfile(tr_times: Sequence[float], sound_start: float | None = None,
-                  sound_stop: float | None = None) -> str:
+def format_trfile(tr_times: Sequence[float], sound_start: float | None = None, sound_stop: float | None = None) -> str:
     lines = []
     events = [(t, "trigger") for t in tr_times]
     if sound_start is not None:

@@ -27,19 +27,34 @@ def run_stimuli(job: dict, out) -> None:
     :func:`lre.jobs.stimuli_job`)."""
     docs = documents.build(job)
     n = docs.n_words()
-    log.info("%d stories (%d words), %d corpus documents (%d words)", len(docs.stories), n["stories"],
-             len(docs.corpus), n["corpus"])
+    log.info(
+        "%d stories (%d words), %d corpus documents (%d words)",
+        len(docs.stories),
+        n["stories"],
+        len(docs.corpus),
+        n["corpus"],
+    )
     documents.write(out, docs, io.provenance(job))
 
 
 COMMANDS = (
-    Command("demo", "write the offline demo stimuli (TextGrids, TR files, corpus)", run_demo,
-            (Arg("--textgrids", "TextGrid files to write, one per story of the job", many=True, per="stories"),
-             Arg("--trfiles", "TR files to write, one per story of the job", many=True, per="stories"),
-             Arg("--corpus", "corpus text file to write"),
-             Arg("--manifest", "manifest JSON to write")),
-            job_from_config=lambda cfg, args: jobs.demo_job(cfg)),
-    Command("stimuli", "read stories and corpus into the documents file", run_stimuli,
-            (Arg("--out", "documents HDF5 file to write"),),
-            job_from_config=lambda cfg, args: jobs.stimuli_job(cfg)),
+    Command(
+        "demo",
+        "write the offline demo stimuli (TextGrids, TR files, corpus)",
+        run_demo,
+        (
+            Arg("--textgrids", "TextGrid files to write, one per story of the job", many=True, per="stories"),
+            Arg("--trfiles", "TR files to write, one per story of the job", many=True, per="stories"),
+            Arg("--corpus", "corpus text file to write"),
+            Arg("--manifest", "manifest JSON to write"),
+        ),
+        job_from_config=lambda cfg, args: jobs.demo_job(cfg),
+    ),
+    Command(
+        "stimuli",
+        "read stories and corpus into the documents file",
+        run_stimuli,
+        (Arg("--out", "documents HDF5 file to write"),),
+        job_from_config=lambda cfg, args: jobs.stimuli_job(cfg),
+    ),
 )

@@ -22,6 +22,15 @@ from .maps import (
 )
 
 __all__ = [
-    "decode_target", "direct_transfer", "encode_space", "fit_linear_encoder", "fit_mlp_encoder", "fold_labels",
-    "reduced_rank_ridge", "split_documents", "stack", "universal_input", "zscore",
+    "decode_target",
+    "direct_transfer",
+    "encode_space",
+    "fit_linear_encoder",
+    "fit_mlp_encoder",
+    "fold_labels",
+    "reduced_rank_ridge",
+    "split_documents",
+    "stack",
+    "universal_input",
+    "zscore",
 ]

@@ -46,9 +46,12 @@ def split_documents(n_words: dict[str, int], test_fraction: float, n_folds: int,
     """
     names = list(n_words)
     if len(names) < n_folds + 1:
-        raise ConfigError("transfer.cv_folds", f"the transfer corpus has {len(names)} documents; a test set and "
-                          f"{n_folds} CV folds need at least {n_folds + 1}.",
-                          fix="use a larger corpus (corpus.path, corpus.max_words) or fewer transfer.cv_folds.")
+        raise ConfigError(
+            "transfer.cv_folds",
+            f"the transfer corpus has {len(names)} documents; a test set and "
+            f"{n_folds} CV folds need at least {n_folds + 1}.",
+            fix="use a larger corpus (corpus.path, corpus.max_words) or fewer transfer.cv_folds.",
+        )
     order = [names[i] for i in np.random.default_rng(seed).permutation(len(names))]
     total = sum(n_words.values())
     test, acc = set(), 0
@@ -59,8 +62,11 @@ def split_documents(n_words: dict[str, int], test_fraction: float, n_folds: int,
         acc += n_words[name]
     rest = [n for n in order if n not in test]
     if len(rest) < n_folds:
-        raise ConfigError("transfer.test_fraction", f"only {len(rest)} training documents are left for {n_folds} "
-                          "CV folds.", fix="lower transfer.test_fraction or transfer.cv_folds.")
+        raise ConfigError(
+            "transfer.test_fraction",
+            f"only {len(rest)} training documents are left for {n_folds} CV folds.",
+            fix="lower transfer.test_fraction or transfer.cv_folds.",
+        )
     load = np.zeros(n_folds)
     fold = {}
     for name in rest:
@@ -97,7 +103,7 @@ def universal_input(static: np.ndarray, context_words: int) -> np.ndarray:
     n, d = static.shape
     out = np.zeros((n, context_words * d), dtype=np.float32)
     for lag in range(context_words):
-        out[lag:, lag * d:(lag + 1) * d] = static[: n - lag] if lag < n else 0
+        out[lag:, lag * d : (lag + 1) * d] = static[: n - lag] if lag < n else 0
     return out
 
 
@@ -111,8 +117,12 @@ def zscore(train: np.ndarray, test: np.ndarray, name: str, rtol: float = 1e-6):
     sd = train.std(0, dtype=np.float64)
     kept = sd > rtol * max(float(np.abs(mu).max(initial=0.0)), 1.0)
     if not kept.any():
-        raise ConfigError("transfer.exclude", f"space {name!r} is constant on the transfer corpus (zero variance), "
-                          "so it can neither be predicted nor predict.", fix="add it to transfer.exclude.")
+        raise ConfigError(
+            "transfer.exclude",
+            f"space {name!r} is constant on the transfer corpus (zero variance), "
+            "so it can neither be predicted nor predict.",
+            fix="add it to transfer.exclude.",
+        )
     return ((train[:, kept] - mu[kept]) / sd[kept], (test[:, kept] - mu[kept]) / sd[kept], kept)
 
 
@@ -147,8 +157,7 @@ def fit_linear_encoder(U_tr, Y_tr, folds, alphas, rank: int) -> dict:
     alpha, a = ridge.best_alpha(sse, alphas)
     E, V, b = reduced_rank_ridge(U_tr, Y_tr, alpha, rank)
     mean = U_tr.mean(0)
-    return {"encode": lambda U: (U - mean) @ E, "decoder": V.T, "intercept": b, "alpha": alpha,
-            "cv_sse": sse.sum(1)}
+    return {"encode": lambda U: (U - mean) @ E, "decoder": V.T, "intercept": b, "alpha": alpha, "cv_sse": sse.sum(1)}
 
 
 def fit_mlp_encoder(U_tr, Y_tr, folds, rank: int, mlp: dict, seed: int, device: str = "cpu") -> dict:
@@ -178,7 +187,7 @@ def fit_mlp_encoder(U_tr, Y_tr, folds, rank: int, mlp: dict, seed: int, device: 
         enc.train(), dec.train()
         perm = torch.randperm(len(Xtr), generator=gen).to(device)
         for i in range(0, len(perm), int(mlp["batch_size"])):
-            idx = perm[i:i + int(mlp["batch_size"])]
+            idx = perm[i : i + int(mlp["batch_size"])]
             loss = torch.mean((dec(enc(Xtr[idx])) - Ytr[idx]) ** 2)
             opt.zero_grad()
             loss.backward()
@@ -188,15 +197,20 @@ def fit_mlp_encoder(U_tr, Y_tr, folds, rank: int, mlp: dict, seed: int, device: 
             val = float(torch.mean((dec(enc(Xva)) - Yva) ** 2))
         if val < best - 1e-6:
             best, stale = val, 0
-            best_state = ([t.detach().clone() for t in enc.state_dict().values()],
-                          [t.detach().clone() for t in dec.state_dict().values()])
+            best_state = (
+                [t.detach().clone() for t in enc.state_dict().values()],
+                [t.detach().clone() for t in dec.state_dict().values()],
+            )
         else:
             stale += 1
             if stale >= int(mlp["patience"]):
                 break
     if best_state is None:
-        raise ConfigError("transfer.mlp.lr", "the MLP encoder's validation error was never finite (training "
-                          "diverged).", fix="lower transfer.mlp.lr.")
+        raise ConfigError(
+            "transfer.mlp.lr",
+            "the MLP encoder's validation error was never finite (training diverged).",
+            fix="lower transfer.mlp.lr.",
+        )
     for module, state in zip((enc, dec), best_state):
         module.load_state_dict(dict(zip(module.state_dict().keys(), state)))
 
@@ -218,16 +232,26 @@ def encode_space(U_tr, U_te, Y_tr, Y_te, folds, settings: dict, seed: int, devic
     elif settings["method"] == "mlp":
         enc = fit_mlp_encoder(U_tr, Y_tr, folds, settings["bottleneck"], settings["mlp"], seed, device)
     else:
-        raise ConfigError("transfer.methods", f"unknown encoder method {settings['method']!r}.",
-                          fix="use bottleneck or mlp.")
+        raise ConfigError(
+            "transfer.methods", f"unknown encoder method {settings['method']!r}.", fix="use bottleneck or mlp."
+        )
     L_tr, L_te = enc["encode"](U_tr), enc["encode"](U_te)
     # how well U -> k -> t reconstructs the target (a refit decoder on the latent)
     f = ridge.factorize(L_tr)
     W, b = ridge.fit(f, L_tr, Y_tr, 1e-8)
-    r2 = {name: 1.0 - float(np.sum((Y - (L @ W + b)) ** 2) / np.sum((Y - Y.mean(0)) ** 2))
-          for name, L, Y in (("train_r2", L_tr, Y_tr), ("test_r2", L_te, Y_te))}
-    return {"latent_train": L_tr, "latent_test": L_te, "factor": f,
-            "fold_factors": ridge.fold_factors(L_tr, folds), "alpha": enc["alpha"], "rank": L_tr.shape[1], **r2}
+    r2 = {
+        name: 1.0 - float(np.sum((Y - (L @ W + b)) ** 2) / np.sum((Y - Y.mean(0)) ** 2))
+        for name, L, Y in (("train_r2", L_tr, Y_tr), ("test_r2", L_te, Y_te))
+    }
+    return {
+        "latent_train": L_tr,
+        "latent_test": L_te,
+        "factor": f,
+        "fold_factors": ridge.fold_factors(L_tr, folds),
+        "alpha": enc["alpha"],
+        "rank": L_tr.shape[1],
+        **r2,
+    }
 
 
 # --------------------------------------------------------------------------- decoders

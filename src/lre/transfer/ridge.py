@@ -110,8 +110,7 @@ class CVDesign:
             else:
                 f = _from_gram((XtX - XtX_v) - n_t * np.outer(mx, mx), mx, 1e-12)
             G_v = XtX_v - np.outer(mx, sx_v) - np.outer(sx_v, mx) + n_v * np.outer(mx, mx)
-            self.folds_.append({"n_v": n_v, "n_t": n_t, "sx_v": sx_v, "mx": mx, "f": f,
-                                "ZtZ": f.Vt @ G_v @ f.Vt.T})
+            self.folds_.append({"n_v": n_v, "n_t": n_t, "sx_v": sx_v, "mx": mx, "f": f, "ZtZ": f.Vt @ G_v @ f.Vt.T})
 
     def errors(self, Y: np.ndarray, alphas) -> np.ndarray:
         """Validation sum of squared errors, array of shape (n_alphas, q), for targets Y (n, q)."""
@@ -127,18 +126,23 @@ class CVDesign:
         for fd, (XtY_v, sy_v, syy_v) in zip(self.folds_, blocks):
             mx, f, n_v, n_t = fd["mx"], fd["f"], fd["n_v"], fd["n_t"]
             my = (sy - sy_v) / n_t
-            VC = f.Vt @ ((XtY - XtY_v) - n_t * np.outer(mx, my))      # training cross-product, eigenbasis
+            VC = f.Vt @ ((XtY - XtY_v) - n_t * np.outer(mx, my))  # training cross-product, eigenbasis
             # validation rows centred with the training means
             ZtR = f.Vt @ (XtY_v - np.outer(mx, sy_v) - np.outer(fd["sx_v"], my) + n_v * np.outer(mx, my))
             RR = syy_v - 2.0 * my * sy_v + n_v * my * my
             for a, alpha in enumerate(alphas):
-                M = shrink(f.s, alpha)[:, None] * VC                   # coefficients in the eigenbasis
+                M = shrink(f.s, alpha)[:, None] * VC  # coefficients in the eigenbasis
                 sse[a] += RR - 2.0 * np.einsum("ij,ij->j", ZtR, M) + np.einsum("ij,ij->j", M, fd["ZtZ"] @ M)
         return np.maximum(sse, 0.0)
 
 
-def cv_errors(X: np.ndarray, Y: np.ndarray, folds: np.ndarray, alphas, factors: list[Factor] | None = None,
-              ) -> np.ndarray:
+def cv_errors(
+    X: np.ndarray,
+    Y: np.ndarray,
+    folds: np.ndarray,
+    alphas,
+    factors: list[Factor] | None = None,
+) -> np.ndarray:
     """Validation sum of squared errors per penalty and target column, shape (n_alphas, q).
 
     See :class:`CVDesign` (use it directly to score several targets on one design).
@@ -149,7 +153,7 @@ def cv_errors(X: np.ndarray, Y: np.ndarray, folds: np.ndarray, alphas, factors: 
 def best_alpha(sse: np.ndarray, alphas) -> tuple[float, int]:
     """The penalty with the lowest total validation error (ties: the larger penalty)."""
     total = sse.sum(1) if sse.ndim == 2 else sse
-    order = np.argsort(-np.asarray(alphas))          # scan from the largest penalty
+    order = np.argsort(-np.asarray(alphas))  # scan from the largest penalty
     a = int(order[np.argmin(total[order])])
     return float(alphas[a]), a
 

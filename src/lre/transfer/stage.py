@@ -28,8 +28,7 @@ def read_split(path, job: dict | None = None) -> dict:
     with open(path, encoding="utf-8") as f:
         split = json.load(f)
     if job is not None:
-        provenance.check_hash(path, split.get("provenance"), job.get("expects", {}).get("split"), job,
-                              "transfer split")
+        provenance.check_hash(path, split.get("provenance"), job.get("expects", {}).get("split"), job, "transfer split")
     return split
 
 
@@ -44,12 +43,14 @@ def load_space(path, space: str, split: dict, job: dict):
     test : array of shape (n_test_words, dim_kept)
     lengths : {document: n_words}
     """
-    arrays = FeatureFile(path, expect=provenance.expected_features(job, model_of(space))).load(space,
-                                                                                                         "corpus")
+    arrays = FeatureFile(path, expect=provenance.expected_features(job, model_of(space))).load(space, "corpus")
     missing = [d for d in split["train"] + split["test"] if d not in arrays]
     if missing:
-        raise InputError(path, f"lacks corpus documents {missing[:3]} of the transfer split.",
-                         fix="re-run the features stage with the current corpus.")
+        raise InputError(
+            path,
+            f"lacks corpus documents {missing[:3]} of the transfer split.",
+            fix="re-run the features stage with the current corpus.",
+        )
     tr, te, _ = maps.zscore(maps.stack(arrays, split["train"]), maps.stack(arrays, split["test"]), space)
     return tr, te, {d: len(a) for d, a in arrays.items()}
 
@@ -72,10 +73,10 @@ def run_prepare(job: dict, features, split, universal) -> None:
     split_out, universal_out = split, universal
     tcfg = job["transfer"]
     space = tcfg["universal"]["space"]
-    arrays = FeatureFile(features, expect=provenance.expected_features(job, model_of(space))
-                         ).load(space, "corpus")
-    split = maps.split_documents({d: len(a) for d, a in arrays.items()}, tcfg["test_fraction"],
-                                     tcfg["cv_folds"], job["seed"])
+    arrays = FeatureFile(features, expect=provenance.expected_features(job, model_of(space))).load(space, "corpus")
+    split = maps.split_documents(
+        {d: len(a) for d, a in arrays.items()}, tcfg["test_fraction"], tcfg["cv_folds"], job["seed"]
+    )
     split["provenance"] = io.provenance(job)
     cw = tcfg["universal"]["context_words"]
     U = {d: maps.universal_input(a, cw) for d, a in arrays.items()}
@@ -85,9 +86,14 @@ def run_prepare(job: dict, features, split, universal) -> None:
         f["test"] = maps.stack(U, split["test"])
     io.write_json(split_out, split)
     n_tr = sum(len(arrays[d]) for d in split["train"])
-    log.info("split: %d train documents (%d words), %d test documents (%d words); U has %d dims",
-             len(split["train"]), n_tr, len(split["test"]), sum(len(arrays[d]) for d in split["test"]),
-             U[split["train"][0]].shape[1])
+    log.info(
+        "split: %d train documents (%d words), %d test documents (%d words); U has %d dims",
+        len(split["train"]),
+        n_tr,
+        len(split["test"]),
+        sum(len(arrays[d]) for d in split["test"]),
+        U[split["train"][0]].shape[1],
+    )
 
 
 # --------------------------------------------------------------------------- encoders
@@ -118,8 +124,15 @@ def run_encode(job: dict, split, universal, features, out, runtime: dict | None 
         provenance.check_h5(universal_path, f, job.get("expects", {}).get("split"), job, "universal input")
         U_tr, U_te = f["train"][()].astype(np.float64), f["test"][()].astype(np.float64)
     enc = maps.encode_space(U_tr, U_te, Y_tr, Y_te, folds, job["transfer"], job["seed"], device)
-    log.info("encoder %s (%s): rank %d, alpha %s, bottleneck R^2 train %.3f test %.3f", space,
-             job["transfer"]["method"], enc["rank"], enc["alpha"], enc["train_r2"], enc["test_r2"])
+    log.info(
+        "encoder %s (%s): rank %d, alpha %s, bottleneck R^2 train %.3f test %.3f",
+        space,
+        job["transfer"]["method"],
+        enc["rank"],
+        enc["alpha"],
+        enc["train_r2"],
+        enc["test_r2"],
+    )
     with io.h5_atomic(out) as f:
         io.h5_set_json(f, "provenance", io.provenance(job))
         f["latent_train"] = enc["latent_train"]
@@ -141,10 +154,13 @@ def read_encoder(path, expected_hash: str | None = None, job: dict | None = None
     h5py = io._h5()
     with h5py.File(path, "r") as f:
         provenance.check_h5(path, f, expected_hash, job or {}, "encoder")
-        return {"latent_train": f["latent_train"][()], "latent_test": f["latent_test"][()],
-                "factor": ridge.Factor.from_dict(f["factor"]),
-                "fold_factors": [ridge.Factor.from_dict(f[f"fold{i}"]) for i in range(int(f.attrs["n_folds"]))],
-                "attrs": dict(f.attrs)}
+        return {
+            "latent_train": f["latent_train"][()],
+            "latent_test": f["latent_test"][()],
+            "factor": ridge.Factor.from_dict(f["factor"]),
+            "fold_factors": [ridge.Factor.from_dict(f[f"fold{i}"]) for i in range(int(f.attrs["n_folds"]))],
+            "attrs": dict(f.attrs),
+        }
 
 
 # --------------------------------------------------------------------------- decoders
@@ -160,12 +176,19 @@ def run_decode(job: dict, split, features, encoders: dict, out) -> None:
     folds = _folds(split, lengths)
     sources = list(encoders)
     expected = job.get("expects", {}).get("encoders", {})
-    loaded = [read_encoder(encoders[s], expected.get(s), job)
-              for s in tqdm(sources, desc=f"{target}: load latents", mininterval=5)]
+    loaded = [
+        read_encoder(encoders[s], expected.get(s), job)
+        for s in tqdm(sources, desc=f"{target}: load latents", mininterval=5)
+    ]
     res = maps.decode_target(Y_tr, Y_te, folds, job["transfer"]["alphas"], loaded)
     best = sources[int(np.argmax(res["r2"]))]
-    log.info("target %s: best source %s (R^2 %.3f); own latent R^2 %.3f", target, best, res["r2"].max(),
-             res["r2"][sources.index(target)] if target in sources else float("nan"))
+    log.info(
+        "target %s: best source %s (R^2 %.3f); own latent R^2 %.3f",
+        target,
+        best,
+        res["r2"].max(),
+        res["r2"][sources.index(target)] if target in sources else float("nan"),
+    )
     with io.h5_atomic(out) as f:
         io.h5_set_json(f, "provenance", io.provenance(job))
         io.h5_write_strings(f, "sources", sources)
@@ -186,8 +209,11 @@ def run_gather(job: dict, inputs: dict, out) -> None:
             provenance.check_h5(decoders[t], f, job.get("expects", {}).get("decoders", {}).get(t), job, "decoder")
             sources = io.h5_read_strings(f["sources"])
             if sources != spaces:
-                raise InputError(decoders[t], f"decodes from sources {sources[:3]}..., not the current spaces.",
-                                 fix="re-run the transfer stage.")
+                raise InputError(
+                    decoders[t],
+                    f"decodes from sources {sources[:3]}..., not the current spaces.",
+                    fix="re-run the transfer stage.",
+                )
             mse.append(f["mse"][()])
             alpha.append(f["alpha"][()])
             r2.append(f["r2"][()])
@@ -238,8 +264,9 @@ def run_direct_gather(job: dict, inputs: dict, out) -> None:
     cols = []
     for s in spaces:
         with h5py.File(sources[s], "r") as f:
-            provenance.check_h5(sources[s], f, job.get("expects", {}).get("direct", {}).get(s), job,
-                                "direct-transfer file")
+            provenance.check_h5(
+                sources[s], f, job.get("expects", {}).get("direct", {}).get(s), job, "direct-transfer file"
+            )
             if io.h5_read_strings(f["targets"]) != spaces:
                 raise InputError(sources[s], "was computed for other target spaces.", fix="re-run the transfer stage.")
             cols.append(f["r2"][()])
@@ -269,28 +296,76 @@ def run_similarity(job: dict, split, features: dict, out) -> None:
 _SPLIT = Arg("--split", "transfer split JSON (transfer-prepare)")
 
 COMMANDS = (
-    Command("transfer-prepare", "split the corpus and build the universal input U(S)", run_prepare,
-            (Arg("--features", "feature file of the universal (static) space"),
-             Arg("--split", "split JSON to write"), Arg("--universal", "universal-input HDF5 to write"))),
-    Command("transfer-encode", "fit one target space's bottleneck encoder", run_encode,
-            (_SPLIT, Arg("--universal", "universal input (transfer-prepare)"),
-             Arg("--features", "feature file of the space"), Arg("--out", "encoder file to write")),
-            runtime=True),
-    Command("transfer-decode", "decode one target from every source latent (per-sample MSE)", run_decode,
-            (_SPLIT, Arg("--features", "feature file of the target space"),
-             Arg("--encoders", "encoder files, one per source of the job", many=True, per="sources"),
-             Arg("--out", "decoder file to write"))),
-    Command("transfer-gather", "stack all targets into mse[t, s, k]", run_gather,
-            (Arg("--inputs", "decoder files, one per space of the job", many=True, per="spaces"),
-             Arg("--out", "error tensor file to write"))),
-    Command("transfer-direct", "ridge from one full source space to every target (R^2)", run_direct,
-            (_SPLIT, Arg("--features", "feature file of the source space"),
-             Arg("--targets", "feature files, one per target of the job", many=True, per="targets"),
-             Arg("--out", "direct-transfer file to write"))),
-    Command("direct-gather", "stack every source into r2[t, s]", run_direct_gather,
-            (Arg("--inputs", "direct-transfer files, one per space of the job", many=True, per="spaces"),
-             Arg("--out", "file to write"))),
-    Command("similarity", "linear CKA and RSA between every pair of spaces", run_similarity,
-            (_SPLIT, Arg("--features", "feature files, one per space of the job", many=True, per="spaces"),
-             Arg("--out", "similarity file to write"))),
+    Command(
+        "transfer-prepare",
+        "split the corpus and build the universal input U(S)",
+        run_prepare,
+        (
+            Arg("--features", "feature file of the universal (static) space"),
+            Arg("--split", "split JSON to write"),
+            Arg("--universal", "universal-input HDF5 to write"),
+        ),
+    ),
+    Command(
+        "transfer-encode",
+        "fit one target space's bottleneck encoder",
+        run_encode,
+        (
+            _SPLIT,
+            Arg("--universal", "universal input (transfer-prepare)"),
+            Arg("--features", "feature file of the space"),
+            Arg("--out", "encoder file to write"),
+        ),
+        runtime=True,
+    ),
+    Command(
+        "transfer-decode",
+        "decode one target from every source latent (per-sample MSE)",
+        run_decode,
+        (
+            _SPLIT,
+            Arg("--features", "feature file of the target space"),
+            Arg("--encoders", "encoder files, one per source of the job", many=True, per="sources"),
+            Arg("--out", "decoder file to write"),
+        ),
+    ),
+    Command(
+        "transfer-gather",
+        "stack all targets into mse[t, s, k]",
+        run_gather,
+        (
+            Arg("--inputs", "decoder files, one per space of the job", many=True, per="spaces"),
+            Arg("--out", "error tensor file to write"),
+        ),
+    ),
+    Command(
+        "transfer-direct",
+        "ridge from one full source space to every target (R^2)",
+        run_direct,
+        (
+            _SPLIT,
+            Arg("--features", "feature file of the source space"),
+            Arg("--targets", "feature files, one per target of the job", many=True, per="targets"),
+            Arg("--out", "direct-transfer file to write"),
+        ),
+    ),
+    Command(
+        "direct-gather",
+        "stack every source into r2[t, s]",
+        run_direct_gather,
+        (
+            Arg("--inputs", "direct-transfer files, one per space of the job", many=True, per="spaces"),
+            Arg("--out", "file to write"),
+        ),
+    ),
+    Command(
+        "similarity",
+        "linear CKA and RSA between every pair of spaces",
+        run_similarity,
+        (
+            _SPLIT,
+            Arg("--features", "feature files, one per space of the job", many=True, per="spaces"),
+            Arg("--out", "similarity file to write"),
+        ),
+    ),
 )
