@@ -28,6 +28,15 @@ onstart:
             "lre: models not available here (see the messages above):\n"
             + "\n".join(f"  {err}" for _, err in MISSING_MODELS)
         )
+    run_start(log)
+
+
+onsuccess:
+    run_end(log)
+
+
+onerror:
+    run_end(log)
 
 
 rule all:

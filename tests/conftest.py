@@ -81,9 +81,11 @@ def tiny_config():
     cfg["stimuli"]["stories"] = ["s1", "s2", "s3"]
     models = cfg["features"]["models"]
     models["minilm"].update(layers=[0, 6], context_tokens=8)
-    models["minilm_untrained"].update(layers=[2], context_tokens=8)
+    models["smollm2"].update(layers=[0, 30], context_tokens=32)
     models["gpt2_untrained"].update(
-        context_tokens=16, config={"model_type": "gpt2", "n_layer": 2, "n_embd": 32, "n_head": 2, "n_positions": 64}
+        layers=[0, 2],
+        context_tokens=16,
+        config={"model_type": "gpt2", "n_layer": 2, "n_embd": 32, "n_head": 2, "n_positions": 64},
     )
     models["spacy"].update(context_words=4, outputs=["pos", "chunk", "hidden"])
     cfg["features"]["device"] = "auto"  # asks the scheduler for a GPU; runs on the CPU here

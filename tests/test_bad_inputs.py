@@ -54,7 +54,7 @@ def base_config(tmp: Path) -> dict:
     }
     for s in ("s1", "s2"):
         write_textgrid(tmp / f"{s}.TextGrid", WORDS)
-        (tmp / f"{s}.tr").write_text(stimuli.format_trfile(np.arange(20) * 2.0 - 10.0, sound_start=0.0))
+        (tmp / f"{s}.tr").write_text(stimuli.format_trfile(np.arange(6) * 2.0 - 2.0, sound_start=0.0))
     (tmp / "corpus.txt").write_text("a first document of the corpus\na second document\n")
     return raw
 
@@ -381,6 +381,244 @@ def fit_alphas_not_positive(tmp, capsys):
     return refused(lambda: encoding.fit_and_score(X, Y, X[:5], Y[:5], [-1.0, 1.0]))
 
 
+# --------------------------------------------------------------------------- degenerate designs and tests
+
+
+def encoding_permutations_floor(raw):
+    raw["encoding"]["permutations"] = 10
+
+
+def brainlink_permutations_floor(raw):
+    raw.setdefault("brainlink", {})["permutations"] = 12
+
+
+def delays_negative(raw):
+    raw["encoding"]["delays"] = [-1, 0, 1, 2]
+
+
+def shift_of_zero(raw):
+    raw["features"]["models"]["glove_next"]["shift"] = 0
+
+
+def model_copy(raw):
+    raw["features"]["models"]["glove_copy"] = dict(raw["features"]["models"]["glove"], label="GloVe again")
+
+
+def seed_negative(raw):
+    raw["seed"] = -3
+
+
+def bottleneck_wider(raw):
+    raw["transfer"]["exclude"] = ["lexical.word_rate", "random.vec"]
+
+
+def two_subject_tree(tmp, test_copy: bool):
+    """A LeBel tree with a training and a test story (the test a copy of the training one)."""
+    root = tmp / "ds"
+    (root / "derivative" / "preprocessed_data" / "UTS01").mkdir(parents=True)
+    (root / "derivative" / "respdict.json").write_text(json.dumps({"s1": 40, "s2": 40}))
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((20, 5)).astype(np.float32)
+    for story, data in (("s1", a), ("s2", a if test_copy else rng.standard_normal((20, 5)).astype(np.float32))):
+        with h5py.File(root / "derivative" / "preprocessed_data" / "UTS01" / f"{story}.hf5", "w") as f:
+            f["data"] = data
+    return {
+        "root": str(root),
+        "format": "lebel2023",
+        "mask": None,
+        "voxel_order": "c",
+        "train_stories": ["s1"],
+        "test_stories": ["s2"],
+        "lebel": {"key": "data", "tr": 2.0, "start_time": 10.0, "pad": 5, "trim": 5},
+    }
+
+
+def delays_longer_than_story(tmp, capsys):
+    from lre.encoding.stage import Subject
+
+    subj = Subject(two_subject_tree(tmp, test_copy=False), "UTS01")
+    return refused(lambda: subj.check_design([1, 2, 25]))
+
+
+def responses_copy_a_training_story(tmp, capsys):
+    from lre.encoding.stage import Subject
+
+    subj = Subject(two_subject_tree(tmp, test_copy=True), "UTS01")
+    return refused(lambda: subj.check_design([1, 2]))
+
+
+def words_copy_a_training_story(tmp, capsys):
+    from lre.encoding.stage import check_story_words
+    from lre.features import store
+    from lre.features.store import FeatureFile
+    from lre.stimuli.documents import Documents
+
+    def story(name):
+        wt = stimuli.WordTimes(WORDS, np.arange(len(WORDS)) * 0.5, np.arange(len(WORDS)) * 0.5 + 0.4)
+        return stimuli.Story(name, wt, np.arange(10) * 2.0, 2.0)
+
+    docs = Documents(corpus={"d0": WORDS}, stories={"s1": story("s1"), "s2": story("s2")})
+    arrays = [np.zeros((len(WORDS), 2), np.float32)] * 3
+    store.write(tmp / "glove.h5", "glove", "static", docs, {"glove.vec": arrays}, {"job": {"stage": "features"}})
+    dcfg = {"train_stories": ["s1"], "test_stories": ["s2"]}
+    return refused(lambda: check_story_words(FeatureFile(tmp / "glove.h5"), dcfg))
+
+
+def story_low_coverage(tmp, capsys):
+    raw = base_config(tmp)
+    (tmp / "s1.tr").write_text(stimuli.format_trfile(np.arange(60) * 2.0 - 10.0, sound_start=0.0))
+    return run_stimuli(tmp, raw, capsys)
+
+
+def tg_two_word_tiers(tmp, capsys):
+    raw = base_config(tmp)
+    ivs = [stimuli.Interval(1.0 + 0.5 * k, 1.4 + 0.5 * k, w) for k, w in enumerate(WORDS)]
+    tiers = [stimuli.Tier("word", ivs), stimuli.Tier("phone", ivs), stimuli.Tier("word", ivs[:3])]
+    stimuli.write_textgrid(tmp / "s1.TextGrid", tiers, 0.0, 9.0)
+    return run_stimuli(tmp, raw, capsys)
+
+
+# --------------------------------------------------------------------------- broken files and tracebacks
+
+
+def _features_file(tmp):
+    from lre import io
+    from lre.features import store
+    from lre.stimuli.documents import Documents
+
+    wt = stimuli.WordTimes(WORDS[:4], [0.0, 0.4, 0.8, 1.2], [0.4, 0.8, 1.2, 1.5])
+    docs = Documents(corpus={"d0": WORDS}, stories={"s1": stimuli.Story("s1", wt, np.arange(5) * 2.0, 2.0)})
+    arrays = [np.zeros((len(WORDS), 2), np.float32), np.zeros((4, 2), np.float32)]
+    store.write(
+        tmp / "glove.h5",
+        "glove",
+        "static",
+        docs,
+        {"glove.vec": arrays},
+        io.provenance({"stage": "features", "model": "glove"}),
+    )
+    return docs
+
+
+def hdf5_truncated(tmp, capsys):
+    from lre.features.store import FeatureFile
+
+    _features_file(tmp)
+    data = (tmp / "glove.h5").read_bytes()
+    (tmp / "glove.h5").write_bytes(data[: len(data) // 3])
+    return re.sub(r"(?<=[ =(])\d+", "N", refused(lambda: FeatureFile(tmp / "glove.h5")))  # sizes vary
+
+
+def hdf5_empty(tmp, capsys):
+    from lre.encoding.stage import read_scores
+
+    (tmp / "glove.vec.h5").write_bytes(b"")
+    return refused(lambda: read_scores(tmp / "glove.vec.h5"))
+
+
+def disk_full(tmp, capsys):
+    import errno
+
+    from lre import io
+
+    def write(path):
+        with io.atomic_path(path) as t:
+            t.write_bytes(b"partial")
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    msg = refused(lambda: write(tmp / "out.h5"))
+    assert not list(tmp.iterdir()), "a partial file was left"
+    return re.sub(r"\(\d+ MiB free", "(N MiB free", msg)
+
+
+def results_in_use(tmp, capsys):
+    import os
+    import socket
+
+    from lre import lock
+
+    info = {
+        "pid": os.getppid(),
+        "host": socket.gethostname(),
+        "cwd": "/elsewhere",
+        "command": "snakemake --cores 8",
+        "started": "2026-12-01T09:00:00",
+    }
+    (tmp / lock.LOCK_NAME).write_text(json.dumps(info))
+    msg = refused(lambda: lock.check(tmp))
+    assert "--unlock" not in msg
+    return re.sub(r"process \d+ on \S+,", "process N on HOST,", msg)
+
+
+def inputs_changed_behind_an_old_time(tmp, capsys):
+    import os
+
+    from lre import io, lock
+    from lre.stimuli import documents
+
+    (tmp / "s1.TextGrid").write_text("one")
+    docs = documents.Documents(corpus={"d0": WORDS})
+    documents.write(
+        tmp / "documents.h5",
+        docs,
+        io.provenance({"stage": "stimuli"}, inputs={str(tmp / "s1.TextGrid"): lock.file_sha256(tmp / "s1.TextGrid")}),
+    )
+    old = os.stat(tmp / "documents.h5").st_mtime - 100
+    (tmp / "s1.TextGrid").write_text("two")  # new content ...
+    os.utime(tmp / "s1.TextGrid", (old, old))  # ... with an old time, as cp -p leaves it
+    return refused(lambda: lock.check_inputs(tmp / "documents.h5"))
+
+
+def shift_without_source(tmp, capsys):
+    from lre import io
+    from lre.stimuli import documents
+
+    docs = _features_file(tmp)
+    documents.write(tmp / "documents.h5", docs, io.provenance({"stage": "stimuli"}))
+    job = {
+        "stage": "features",
+        "model": "glove_next",
+        "entry": {"family": "shift", "of": "glove", "shift": 1},
+        "settings": {"compute_dtype": "float32", "batch_size": 8},
+        "seed": 0,
+        "of": {"stage": "features", "model": "glove", "entry": {"family": "static", "source": "x"}},
+    }
+    rc = cli.main(
+        ["features", "--job", json.dumps(job), "--documents", str(tmp / "documents.h5"), "--out", str(tmp / "n.h5")]
+    )
+    err = capsys.readouterr().err
+    assert rc == 2 and not (tmp / "n.h5").exists(), err
+    return err.strip().splitlines()[-1].split(": error: ", 1)[1]
+
+
+def wrong_kind_of_file(tmp, capsys):
+    from lre.stimuli import documents
+
+    _features_file(tmp)
+    return refused(lambda: documents.read(tmp / "glove.h5"))
+
+
+def corpus_not_utf8(tmp, capsys):
+    from lre.stimuli import documents
+
+    (tmp / "corpus.txt").write_bytes(
+        "le caf\u00e9 est ferm\u00e9\nune autre ligne\net une troisi\u00e8me\n".encode("latin-1")
+    )
+    return refused(lambda: documents.read_corpus(tmp / "corpus.txt"))
+
+
+def corpus_one_line(tmp, capsys):
+    from lre.stimuli import documents
+
+    (tmp / "corpus.txt").write_text(" ".join(WORDS * 50) + "\n")
+    return refused(lambda: documents.read_corpus(tmp / "corpus.txt"))
+
+
+def mask_all_nan(tmp, capsys):
+    volume.save_nifti(tmp / "mask.nii.gz", np.full((3, 3, 3), np.nan, np.float32), np.eye(4))
+    return refused(lambda: volume.load_mask(tmp / "mask.nii.gz"))
+
+
 CASES = {
     "textgrid-overlapping-intervals": (
         "TextGrid whose word intervals overlap",
@@ -551,6 +789,100 @@ CASES = {
         space_zero_variance,
         ["lexical.word_rate", "zero variance", "Fix: add it to transfer.exclude"],
     ),
+    "encoding-permutations-cannot-reach-q": (
+        "encoding permutations too few for any p-value to reach fdr_q",
+        with_config(encoding_permutations_floor),
+        ["encoding.permutations", "cannot give a p-value below 0.0909", "Fix: use at least 19"],
+    ),
+    "brainlink-permutations-cannot-reach-q": (
+        "brain-link permutations too few for any p-value to reach fdr_q",
+        with_config(brainlink_permutations_floor),
+        ["brainlink.permutations", "no voxel could ever be significant"],
+    ),
+    "delays-negative": (
+        "negative FIR delays (the model would see the future)",
+        with_config(delays_negative),
+        ["encoding.delays", "[-1] are negative", "see the future"],
+    ),
+    "delays-longer-than-a-story": (
+        "a delay as long as a story's run",
+        delays_longer_than_story,
+        ["encoding.delays", "longest delay (25 volumes)", "'s1'"],
+    ),
+    "shift-of-zero": (
+        "a shift model with shift 0 (an exact copy)",
+        with_config(shift_of_zero),
+        ["features.models.glove_next.shift", "exact copy of 'glove'"],
+    ),
+    "model-copied": (
+        "two models with the same settings",
+        with_config(model_copy),
+        ["features.models.glove_copy", "same settings as features.models.glove"],
+    ),
+    "seed-negative": ("a seed the random generators cannot take", with_config(seed_negative), ["seed", "-3"]),
+    "bottleneck-wider-than-spaces": (
+        "a bottleneck wider than some transferred spaces",
+        with_config(bottleneck_wider),
+        ["transfer.bottleneck", "spacy.pos (17 dims)", "lexical.word_length (1 dim)", "transfer.exclude"],
+    ),
+    "test-responses-copy-training": (
+        "test-story responses equal to a training story's (a leak)",
+        responses_copy_a_training_story,
+        ["s2.hf5", "equal those to the training story 's1'", "leak"],
+    ),
+    "test-words-copy-training": (
+        "a test story with the words of a training story (a leak)",
+        words_copy_a_training_story,
+        ["dataset.test_stories", "exactly the words of the training story 's1'", "leak"],
+    ),
+    "story-low-coverage": (
+        "a story whose words span a small part of its scan",
+        story_low_coverage,
+        ["s1.TextGrid", "stimuli.min_coverage", "Fix:"],
+    ),
+    "textgrid-two-word-tiers": (
+        "a TextGrid with two tiers named like the word tier",
+        tg_two_word_tiers,
+        ["s1.TextGrid", "2 tiers named 'word' (tiers 1, 3)"],
+    ),
+    "hdf5-truncated": (
+        "an lre HDF5 file cut short (a crash outside lre)",
+        hdf5_truncated,
+        ["glove.h5", "is not a readable HDF5 file", "rm "],
+    ),
+    "hdf5-empty": ("an empty result file", hdf5_empty, ["glove.vec.h5", "is empty (0 bytes)", "snakemake again"]),
+    "disk-full": ("the disk fills while a file is written", disk_full, ["out.h5", "the disk is full", "removed"]),
+    "results-folder-in-use": (
+        "a results folder another live run is writing",
+        results_in_use,
+        ["is in use by another run", "/elsewhere", "a results folder of its own"],
+    ),
+    "inputs-changed-behind-an-old-time": (
+        "a stimulus file replaced with an old modification time (cp -p, rsync -a)",
+        inputs_changed_behind_an_old_time,
+        ["s1.TextGrid", "changed content", "snakemake --forcerun stimuli"],
+    ),
+    "shift-without-its-source": (
+        "a shift model run without the feature file it shifts",
+        shift_without_source,
+        ["needs the feature file of 'glove'", "--of"],
+    ),
+    "wrong-kind-of-file": (
+        "a feature file where the documents file belongs",
+        wrong_kind_of_file,
+        ["glove.h5", "is a feature file (of glove), not a documents file"],
+    ),
+    "corpus-not-utf8": (
+        "a corpus in latin-1",
+        corpus_not_utf8,
+        ["corpus.txt", "is not valid utf-8", "corpus.encoding"],
+    ),
+    "corpus-one-line": (
+        "a corpus that is one long line",
+        corpus_one_line,
+        ["corpus.txt", "each line of the corpus is one document"],
+    ),
+    "mask-all-nan": ("a brain mask of NaN", mask_all_nan, ["mask.nii.gz", "NaN or infinite voxels count as outside"]),
 }
 
 

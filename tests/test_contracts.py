@@ -53,9 +53,8 @@ def validated(family: str, source: str | None = None) -> tuple[str, dict, dict]:
     entry = copy.deepcopy(ENTRIES[family])
     if source:
         entry["source"] = source
-    models = {"lex": ENTRIES["lexical"], "glove": ENTRIES["static"], "m": entry}
+    models = {"m": entry, **({"lex": ENTRIES["lexical"]} if family == "shift" else {})}
     raw["features"]["models"] = models
-    raw["transfer"].update(exclude=[], universal={"space": "glove.vec", "context_words": 2})
     models = config.validate(raw)["features"]["models"]
     return "m", models["m"], models
 

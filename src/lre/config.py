@@ -12,12 +12,17 @@ import copy
 import difflib
 import functools
 import importlib.resources
+import json
+import logging
 import os
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from .errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 #: keys that were renamed: (section path, old key) -> new key
 RENAMED = {(("features",), "dtype"): "compute_dtype"}
@@ -193,7 +198,17 @@ def _semantic_checks(cfg: dict, source) -> None:
                 source=source,
             )
     models = cfg["features"]["models"]
+    _check_copies(models, source)
+    _check_tests(cfg, source)
     for name, entry in models.items():
+        if entry["family"] == "shift" and entry["shift"] == 0:
+            raise ConfigError(
+                f"features.models.{name}.shift",
+                f"a shift of 0 makes {name!r} an exact copy of {entry['of']!r}, whose spaces would then be counted "
+                "twice (in the transfer maps, the embedding and the brain link).",
+                fix="use shift: 1 (the next word) or another non-zero k, or remove the model.",
+                source=source,
+            )
         if entry["family"] == "shift":
             seen, cur = {name}, entry["of"]
             while True:
@@ -210,6 +225,75 @@ def _semantic_checks(cfg: dict, source) -> None:
                 if models[cur]["family"] != "shift":
                     break
                 cur = models[cur]["of"]
+
+
+#: keys of a model entry that name or colour it without changing its features
+_PRESENTATION_KEYS = ("label", "group", "env")
+
+
+def _check_copies(models: dict, source) -> None:
+    """Two models with the same settings would give identical spaces."""
+    seen = {}
+    for name, entry in models.items():
+        key = json.dumps({k: v for k, v in entry.items() if k not in _PRESENTATION_KEYS}, sort_keys=True)
+        if key in seen:
+            raise ConfigError(
+                f"features.models.{name}",
+                f"has the same settings as features.models.{seen[key]}, so its spaces would be exact copies of "
+                f"those of {seen[key]!r} (counted twice in the transfer maps, the embedding and the brain link).",
+                fix="remove one of them, or change what differs (for an untrained control, its seed).",
+                source=source,
+            )
+        seen[key] = name
+
+
+def _check_tests(cfg: dict, source) -> None:
+    """Delays the model can use, and permutation tests that can reach their level."""
+    if "dataset" not in cfg:
+        return
+    enc, bl = cfg["encoding"], cfg["brainlink"]
+    delays = enc["delays"]
+    if min(delays) < 0:
+        raise ConfigError(
+            "encoding.delays",
+            f"{[d for d in delays if d < 0]} are negative: the model would predict a volume from words heard after "
+            "it (it would see the future).",
+            fix="use delays >= 0; the hemodynamic response peaks 4-6 s after a word, e.g. [1, 2, 3, 4] at a TR of 2 s.",
+            source=source,
+        )
+    if len(set(delays)) != len(delays):
+        raise ConfigError(
+            "encoding.delays",
+            f"{delays} repeats a delay (the design would have identical columns).",
+            fix="list each delay once.",
+            source=source,
+        )
+    trt = cfg["stimuli"]["tr_times"]
+    if trt["source"] == "simulated":
+        stories = cfg["dataset"]["train_stories"] + cfg["dataset"]["test_stories"]
+        short = {s: trt["n_trs"][s] for s in stories if trt["n_trs"].get(s, 10**9) <= max(delays)}
+        if short:
+            raise ConfigError(
+                "encoding.delays",
+                f"the longest delay ({max(delays)} volumes) is as long as story(ies) {short} (volumes), which would "
+                "see no words at that delay.",
+                fix="use shorter delays, or leave those stories out.",
+                source=source,
+            )
+    for field, n, q in (
+        ("encoding", enc["permutations"], enc["fdr_q"]),
+        ("brainlink", bl["permutations"], bl["fdr_q"]),
+    ):
+        floor = 1.0 / (n + 1)
+        if floor > q:
+            raise ConfigError(
+                f"{field}.permutations",
+                f"{n} permutations cannot give a p-value below {floor:.3g}, above the level {field}.fdr_q = {q}: "
+                "no voxel could ever be significant.",
+                fix=f"use at least {int(np.ceil(1 / q)) - 1} permutations (with margin for the FDR correction: "
+                f"{int(np.ceil(10 / q))}), or raise {field}.fdr_q.",
+                source=source,
+            )
 
 
 def load(path: str | Path, check_models: bool = True) -> dict:
@@ -274,6 +358,11 @@ def check_demo_paths(cfg: dict) -> None:
             )
 
 
+def transfer_sources(cfg: dict, names: list[str]) -> list[str]:
+    """The transferred spaces that are also encoded (sources), in order."""
+    return [n for n in names if n not in cfg["transfer"]["targets_only"]]
+
+
 def transfer_spaces(cfg: dict, spaces: list) -> list:
     """The spaces that take part in transfer and the embedding (config order, minus exclude)."""
     names = [s.name for s in spaces]
@@ -318,6 +407,50 @@ def check_transfer(cfg: dict, spaces: list) -> None:
             "embedding.anchor",
             f"{e['anchor']!r} is not among the transferred spaces.",
             fix=f"use one of {names[:4]}...",
+        )
+    if any(m in ("bottleneck", "mlp") for m in t["methods"]):
+        from .features import model_dims
+
+        models = cfg["features"]["models"]
+        known = {}
+        for model in dict.fromkeys(s.model for s in kept):
+            known.update({f"{model}.{o}": d for o, d in model_dims(model, models).items()})
+        sources = [n for n in names if n not in t["targets_only"]]
+        narrow = {n: known[n] for n in sources if known.get(n) is not None and known[n] < t["bottleneck"]}
+        if narrow:
+            raise ConfigError(
+                "transfer.bottleneck",
+                f"{t['bottleneck']} latent dimensions are wider than the space(s) "
+                + ", ".join(f"{n} ({d} dim{'s' if d > 1 else ''})" for n, d in narrow.items())
+                + ", which cannot be compressed to them.",
+                fix="list them in transfer.targets_only (decoded from the other spaces, so still embedded) or "
+                f"transfer.exclude (still encoded), or lower transfer.bottleneck to {min(narrow.values())}.",
+            )
+    strays = [n for n in t["targets_only"] if n not in names]
+    if strays:
+        raise ConfigError(
+            "transfer.targets_only",
+            f"{strays} are not transferred spaces of this config.",
+            fix=f"use names such as {names[:3]} (not in transfer.exclude).",
+        )
+    if len(names) - len(t["targets_only"]) < 4:
+        raise ConfigError(
+            "transfer.targets_only", "fewer than 4 spaces are left as sources.", fix="list fewer spaces there."
+        )
+    if t["universal"]["space"] in t["targets_only"]:
+        raise ConfigError(
+            "transfer.targets_only",
+            "the universal input's space must be a source.",
+            fix=f"remove {t['universal']['space']} from the list.",
+        )
+    if e["n_components"] > len(kept) - 1:
+        log.warning(
+            "embedding.n_components is %d, but %d transferred spaces give at most %d dimensions; the embedding "
+            "keeps %d.",
+            e["n_components"],
+            len(kept),
+            len(kept) - 1,
+            len(kept) - 1,
         )
     if isinstance(e["weights"], dict):
         absent = [n for n in names if n not in e["weights"]]

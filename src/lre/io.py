@@ -8,11 +8,14 @@ only once it is complete and closed.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import importlib.metadata
 import json
 import os
 import platform
+import shlex
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,15 +40,35 @@ PACKAGES = (
 )
 
 
+def _disk_full(e: BaseException) -> bool:
+    return getattr(e, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "No space left on device" in str(e)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds."""
+    """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds.
+
+    A full disk (or quota) while writing is reported as such, naming the file and the free
+    space left, and the partial file is removed."""
+    from .errors import InputError
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        yield tmp
-        os.replace(tmp, path)
+        try:
+            yield tmp
+            os.replace(tmp, path)
+        except OSError as e:
+            if not _disk_full(e):
+                raise
+            free = shutil.disk_usage(path.parent).free / 2**20
+            raise InputError(
+                path,
+                f"the disk is full: no space was left to write it ({free:.0f} MiB free on that file system now); "
+                "the partial file was removed.",
+                fix="free space there (or point `results` at a larger disk) and run again.",
+            ) from None
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -125,6 +148,33 @@ def h5_write_strings(group, name: str, values) -> None:
 
 def h5_read_strings(dataset) -> list[str]:
     return [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in dataset[()]]
+
+
+def h5_open(path):
+    """Open one of lre's HDF5 files for reading; a missing, empty or truncated file (a crash
+    outside lre, a full disk) is an :class:`~lre.errors.InputError` that says what is wrong
+    and how to remake it."""
+    from .errors import InputError
+
+    h5py = _h5()
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "does not exist.", fix="run the rule that makes it (snakemake makes missing files).")
+    try:
+        return h5py.File(path, "r")
+    except OSError as e:
+        size = path.stat().st_size
+        what = "is empty (0 bytes)" if size == 0 else f"is not a readable HDF5 file ({size} bytes; {_first_line(e)})"
+        raise InputError(
+            path,
+            f"{what}: it was cut short, most likely by a crash outside lre or a full disk.",
+            fix=f"remove it and run snakemake again, which remakes missing files: rm {shlex.quote(str(path))}",
+        ) from None
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).splitlines()[0] if str(e) else type(e).__name__
+    return text[:160]
 
 
 @contextlib.contextmanager

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from .config import encoding_spaces, transfer_spaces
+from .config import encoding_spaces, transfer_sources, transfer_spaces
 from .datasets import loader
 from .features import model_of, resolve_spaces
 from .io import config_hash
@@ -102,7 +102,32 @@ def _split_expected(cfg: dict) -> dict:
     return {"split": config_hash(transfer_prepare_job(cfg))}
 
 
-def encoder_job(cfg: dict, method: str, space: str) -> dict:
+def chunks(names: list[str], per_job: int) -> dict[str, list[str]]:
+    """Spaces as jobs, by name: one per model (its spaces share a feature file), a model with
+    more than ``per_job`` spaces cut into pieces (``<model>_1``, ``<model>_2``, ...). Adding a
+    model adds jobs and changes none."""
+    by_model: dict[str, list[str]] = {}
+    for n in names:
+        by_model.setdefault(model_of(n), []).append(n)
+    out = {}
+    for model, spaces in by_model.items():
+        pieces = [spaces[i : i + per_job] for i in range(0, len(spaces), per_job)]
+        for i, piece in enumerate(pieces, start=1):
+            out[model if len(pieces) == 1 else f"{model}_{i}"] = piece
+    return out
+
+
+def transfer_chunks(cfg: dict, names: list[str]) -> dict[str, list[str]]:
+    """The transferred spaces as jobs (per model, at most transfer.spaces_per_job each)."""
+    return chunks(names, cfg["transfer"]["spaces_per_job"])
+
+
+def _chunk_of(cfg: dict, space: str, names: list[str]) -> list[str]:
+    return next(c for c in transfer_chunks(cfg, names).values() if space in c)
+
+
+def encoder_job(cfg: dict, method: str, spaces: list[str]) -> dict:
+    """The encoders of ``spaces`` (one model's, or a piece of them)."""
     t = cfg["transfer"]
     settings = {k: t[k] for k in SPLIT_KEYS + ("alphas", "bottleneck")}
     settings["method"] = method
@@ -111,54 +136,67 @@ def encoder_job(cfg: dict, method: str, space: str) -> dict:
     return {
         "stage": "transfer-encode",
         "seed": cfg["seed"],
-        "space": space,
+        "spaces": spaces,
         "transfer": settings,
-        "upstream": _upstream(cfg, [space]),
+        "upstream": _upstream(cfg, spaces),
         "expects": _split_expected(cfg),
     }
 
 
-def decoder_job(cfg: dict, method: str, space: str, sources: list[str]) -> dict:
+def encoder_hashes(cfg: dict, method: str, sources: list[str]) -> dict[str, str]:
+    """source space -> the config hash its encoder file must record."""
+    out = {}
+    for chunk in transfer_chunks(cfg, sources).values():
+        h = config_hash(encoder_job(cfg, method, chunk))
+        out.update({n: h for n in chunk})
+    return out
+
+
+def decoder_job(cfg: dict, method: str, spaces: list[str], sources: list[str]) -> dict:
+    """The decoders of the targets ``spaces`` from every source's latent."""
     t = cfg["transfer"]
     expects = _split_expected(cfg)
-    expects["encoders"] = {s: config_hash(encoder_job(cfg, method, s)) for s in sources}
+    expects["encoders"] = encoder_hashes(cfg, method, sources)
     return {
         "stage": "transfer-decode",
         "seed": cfg["seed"],
         "method": method,
-        "space": space,
+        "spaces": spaces,
         "sources": sources,
         "transfer": {k: t[k] for k in SPLIT_KEYS + ("alphas", "bottleneck")},
-        "upstream": _upstream(cfg, [space]),
+        "upstream": _upstream(cfg, spaces),
         "expects": expects,
     }
 
 
 def gather_job(cfg: dict, stage: str, spaces: list[str], method: str | None = None) -> dict:
-    """Stack the per-space results of a transfer method (``method``) or of direct transfer."""
+    """Stack the per-space results of a transfer method (``method``) or of direct transfer:
+    ``spaces`` are every transferred space (the targets); the sources are those of them
+    that are encoded."""
+    sources = transfer_sources(cfg, spaces)
     if stage == "transfer-gather":
-        return {
-            "stage": stage,
-            "spaces": spaces,
-            "method": method,
-            "expects": {"decoders": {t: config_hash(decoder_job(cfg, method, t, spaces)) for t in spaces}},
-        }
-    return {
-        "stage": stage,
-        "spaces": spaces,
-        "expects": {"direct": {s: config_hash(direct_job(cfg, s, spaces)) for s in spaces}},
-    }
+        hashes = {}
+        for chunk in transfer_chunks(cfg, spaces).values():
+            h = config_hash(decoder_job(cfg, method, chunk, sources))
+            hashes.update({n: h for n in chunk})
+        return {"stage": stage, "spaces": spaces, "sources": sources, "method": method, "expects": {"decoders": hashes}}
+    hashes = {}
+    for chunk in transfer_chunks(cfg, sources).values():
+        h = config_hash(direct_job(cfg, chunk, spaces))
+        hashes.update({n: h for n in chunk})
+    return {"stage": stage, "spaces": spaces, "sources": sources, "expects": {"direct": hashes}}
 
 
-def direct_job(cfg: dict, space: str, targets: list[str]) -> dict:
+def direct_job(cfg: dict, spaces: list[str], targets: list[str]) -> dict:
+    """Ridge from each full source space of ``spaces`` to every target."""
     t = cfg["transfer"]
     return {
         "stage": "transfer-direct",
         "seed": cfg["seed"],
-        "space": space,
+        "spaces": spaces,
         "targets": targets,
         "transfer": {k: t[k] for k in SPLIT_KEYS + ("alphas",)},
-        "upstream": _upstream(cfg, [space] + targets),
+        "upstream": _upstream(cfg, list(spaces) + list(targets)),
         "expects": _split_expected(cfg),
     }
 
@@ -186,6 +224,7 @@ def embedding_job(cfg: dict, method: str, spaces: list) -> dict:
         "stage": "embedding",
         "method": method,
         "spaces": _space_dicts(spaces),
+        "sources": transfer_sources(cfg, [sp.name for sp in spaces]),
         "embedding": settings,
         "expects": {"mse": mse},
     }
@@ -209,7 +248,13 @@ def compare_job(cfg: dict, spaces: list) -> dict:
         }
         for label in expects
     ]
-    return {"stage": "compare", "spaces": _space_dicts(spaces), "inputs": inputs, "expects": {"matrices": expects}}
+    return {
+        "stage": "compare",
+        "spaces": _space_dicts(spaces),
+        "sources": transfer_sources(cfg, names),
+        "inputs": inputs,
+        "expects": {"matrices": expects},
+    }
 
 
 # --------------------------------------------------------------------------- the demo's fMRI data
@@ -268,19 +313,9 @@ def dataset_slice(cfg: dict, train: bool = True) -> dict:
 
 
 def encoding_chunks(cfg: dict, names: list[str]) -> dict[str, list[str]]:
-    """The encoded spaces as jobs, by name: one per model (its spaces share a feature file),
-    a model with more than encoding.spaces_per_job spaces cut into pieces of that size
-    (``<model>_1``, ``<model>_2``, ...). Adding a model adds jobs and changes none."""
-    k = cfg["encoding"]["spaces_per_job"]
-    by_model: dict[str, list[str]] = {}
-    for n in names:
-        by_model.setdefault(model_of(n), []).append(n)
-    out = {}
-    for model, spaces in by_model.items():
-        pieces = [spaces[i : i + k] for i in range(0, len(spaces), k)]
-        for i, piece in enumerate(pieces, start=1):
-            out[model if len(pieces) == 1 else f"{model}_{i}"] = piece
-    return out
+    """The encoded spaces as jobs (per model, at most encoding.spaces_per_job each; see
+    :func:`chunks`)."""
+    return chunks(names, cfg["encoding"]["spaces_per_job"])
 
 
 def encoding_job(cfg: dict, subject: str, spaces: list[str]) -> dict:
@@ -399,12 +434,15 @@ def brainlink_check_job(cfg: dict, subject: str, spaces: list) -> dict:
 def space_table_job(cfg: dict, spaces: list) -> dict:
     """One row per space of ``spaces`` (all spaces of the config)."""
     method = cfg["brainlink"]["method"]
+    linked = [s for s in transfer_spaces(cfg, spaces) if s in encoding_spaces(cfg, spaces)]
+    subjects = cfg["dataset"]["subjects"]
     return {
         "stage": "space-table",
         "spaces": _space_dicts(spaces),
-        "subjects": cfg["dataset"]["subjects"],
+        "subjects": subjects,
         "expects": {
             "embedding": config_hash(embedding_job(cfg, method, transfer_spaces(cfg, spaces))),
-            "rows": {s: score_hashes(cfg, s, spaces) for s in cfg["dataset"]["subjects"]},
+            "rows": {s: score_hashes(cfg, s, spaces) for s in subjects},
+            "brainlinks": {s: config_hash(brainlink_job(cfg, s, linked)) for s in subjects},
         },
     }

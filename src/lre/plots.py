@@ -37,23 +37,24 @@ def _save(fig, path, dpi=130):
         _plt().close(fig)
 
 
-def _group_ticks(ax, spaces, axis: str):
+def _group_ticks(ax, spaces, axis: str, colors=None):
     """Label every tick with its space and draw lines between groups."""
     names = [short_label(s) for s in spaces]
-    colors = group_colors(spaces)
+    colors = colors or group_colors(spaces)
     idx = np.arange(len(spaces))
-    if axis in ("x", "both"):
-        ax.set_xticks(idx, names, rotation=90, fontsize=6)
-        for t, s in zip(ax.get_xticklabels(), spaces):
+    line = {"x": ax.axvline, "y": ax.axhline}
+    for a in ("x", "y") if axis == "both" else (axis,):
+        if a == "x":
+            ax.set_xticks(idx, names, rotation=90, fontsize=6)
+            labels = ax.get_xticklabels()
+        else:
+            ax.set_yticks(idx, names, fontsize=6)
+            labels = ax.get_yticklabels()
+        for t, s in zip(labels, spaces):
             t.set_color(colors[s["group"]])
-    if axis in ("y", "both"):
-        ax.set_yticks(idx, names, fontsize=6)
-        for t, s in zip(ax.get_yticklabels(), spaces):
-            t.set_color(colors[s["group"]])
-    for k in range(1, len(spaces)):
-        if spaces[k]["group"] != spaces[k - 1]["group"]:
-            ax.axhline(k - 0.5, color="white", lw=0.6)
-            ax.axvline(k - 0.5, color="white", lw=0.6)
+        for k in range(1, len(spaces)):
+            if spaces[k]["group"] != spaces[k - 1]["group"]:
+                line[a](k - 0.5, color="white", lw=0.6)
 
 
 def matrix(
@@ -67,15 +68,19 @@ def matrix(
     vmin=None,
     vmax=None,
     ax=None,
+    xspaces: list[dict] | None = None,
 ) -> None:
-    """A space-by-space matrix with labelled, group-coloured ticks (rows = y, columns = x)."""
+    """A space-by-space matrix with labelled, group-coloured ticks (rows = y: ``spaces``,
+    columns = x: ``xspaces``, the same spaces unless given)."""
     plt = _plt()
     own = ax is None
     if own:
         size = max(6.0, 0.18 * len(spaces) + 2)
         fig, ax = plt.subplots(figsize=(size + 1.2, size))
     im = ax.imshow(M, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
-    _group_ticks(ax, spaces, "both")
+    colors = group_colors(spaces)
+    _group_ticks(ax, spaces, "y", colors)
+    _group_ticks(ax, xspaces or spaces, "x", colors)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=9)
@@ -239,7 +244,15 @@ def brainlink_scatter(
         )
     a.set_xlabel("correlation of predicted and actual performance across spaces")
     a.set_ylabel("voxels")
-    a.set_title(f"{subject}: brain link per voxel ({int(sel.sum())} reliable voxels)", fontsize=9)
+    if reliable.any():
+        a.set_title(f"{subject}: brain link per voxel ({int(sel.sum())} reliable voxels)", fontsize=9)
+    else:  # said loudly: what is shown then is noise
+        a.set_title(
+            f"{subject}: NO RELIABLE VOXEL - all {R.shape[1]} voxels shown, none reliably predicted by any space",
+            fontsize=9,
+            color="C3",
+            fontweight="bold",
+        )
     a.legend(fontsize=7, frameon=False)
     top = np.flatnonzero(sel)[np.argsort(res["score"][sel])[::-1][:200]]
     x, y = pred[:, top].mean(1), R[:, top].mean(1)

@@ -101,6 +101,47 @@ def h5_provenance(f) -> dict | None:
     return io.h5_get_json(f, "provenance") if "provenance" in f.attrs else None
 
 
+#: stage of the job that makes each kind of file -> how to name that kind
+KINDS = {
+    "stimuli": "documents file",
+    "features": "feature file",
+    "transfer-prepare": "transfer split",
+    "transfer-encode": "encoder file",
+    "transfer-decode": "decoder file",
+    "transfer-gather": "error tensor",
+    "transfer-direct": "direct-transfer file",
+    "direct-gather": "direct-transfer matrix",
+    "similarity": "similarity file",
+    "embedding": "embedding file",
+    "encode": "encoding result",
+    "noise-ceiling": "noise ceiling",
+    "brainlink": "brain-link file",
+    "demo-fmri": "planted truth",
+}
+
+
+def expect_kind(path, recorded: dict | None, stages, what: str) -> None:
+    """Refuse ``path`` when its provenance says another stage made it (a feature file given
+    where the documents file belongs, say); ``stages``: the stage(s) that make ``what``."""
+    stages = (stages,) if isinstance(stages, str) else tuple(stages)
+    made_by = ((recorded or {}).get("job") or {}).get("stage")
+    if made_by is None or made_by in stages:
+        return
+    from .errors import InputError
+
+    model = recorded["job"].get("model") or recorded["job"].get("space") or recorded["job"].get("subject") or ""
+    raise InputError(
+        path,
+        f"is {_article(KINDS.get(made_by, made_by + ' output'))}{f' (of {model})' if model else ''}, "
+        f"not {_article(what)}.",
+        fix=f"pass {_article(what)} here (lre.paths names each file; e.g. `python -m lre <command> --help`).",
+    )
+
+
+def _article(noun: str) -> str:
+    return ("an " if noun[:1] in "aeiou" else "a ") + noun
+
+
 def accepting() -> bool:
     return ACCEPT or os.environ.get("LRE_ACCEPT_PROVENANCE", "") not in ("", "0")
 

@@ -51,8 +51,7 @@ class Results:
         path = self.path("embedding_h5", method=method)
         if not path.exists():
             raise InputError(path, "does not exist.", fix="run the embedding stage.")
-        h5py = io._h5()
-        with h5py.File(path, "r") as f:
+        with io.h5_open(path) as f:
             out = {k: f[k][()] for k in f if k != "spaces"}
             out["spaces"] = io.h5_read_strings(f["spaces"])
         groups = {r["space"]: r["group"] for r in _csv(self.path("embedding_coords", method=method))}
@@ -70,12 +69,11 @@ class Results:
 
     def similarities(self) -> dict[str, tuple[list[str], np.ndarray]]:
         """The comparison matrices that exist: direct R^2, CKA, RSA."""
-        h5py = io._h5()
         out = {}
         for name, key in (("direct", "r2"), ("similarity", "cka"), ("similarity", "rsa")):
             path = self.path(name)
             if path.exists():
-                with h5py.File(path, "r") as f:
+                with io.h5_open(path) as f:
                     if key in f:
                         out["direct R^2" if key == "r2" else key.upper()] = (
                             io.h5_read_strings(f["spaces"]),
@@ -101,13 +99,11 @@ class Results:
         return read_scores(self.path("encoding", subject=subject, space=space))
 
     def noise_ceiling(self, subject: str) -> np.ndarray:
-        h5py = io._h5()
-        with h5py.File(self.path("noise_ceiling", subject=subject), "r") as f:
+        with io.h5_open(self.path("noise_ceiling", subject=subject)) as f:
             return f["ceiling"][()]
 
     def brainlink(self, subject: str) -> dict:
-        h5py = io._h5()
-        with h5py.File(self.path("brainlink", subject=subject), "r") as f:
+        with io.h5_open(self.path("brainlink", subject=subject)) as f:
             out = {k: f[k][()] for k in f if k != "spaces"}
             out["spaces"] = io.h5_read_strings(f["spaces"])
         return out

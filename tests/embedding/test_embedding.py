@@ -132,3 +132,12 @@ def test_layer_order():
     rows = embedding.layer_order(coords, spaces, n_dims=2)
     assert [(r["model"], r["dimension"], r["monotonic"]) for r in rows] == [("m", 1, True), ("m", 2, False)]
     assert rows[0]["spearman"] == pytest.approx(1.0)
+
+
+def test_more_components_than_the_spaces_allow_are_cut_with_a_warning(rng, caplog):
+    S, K = 5, 60
+    mse = rng.uniform(size=(S, S, K))
+    spaces = [{"name": f"m{i}.L0", "group": f"m{i}", "model": f"m{i}", "output": "L0"} for i in range(S)]
+    res = embedding.embed(mse, spaces, "group", 10, "m0.L0")
+    assert res["coords"].shape == (S, S - 1)
+    assert "embedding.n_components is 10, but 5 spaces give at most 4 dimensions" in caplog.text

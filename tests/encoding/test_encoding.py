@@ -93,6 +93,35 @@ def test_block_permutation_null_rate_and_power(rng):
     np.testing.assert_array_equal(p_null, encoding.block_permutation_pvalues(pred, Y, 10, 400, seed=1))
 
 
+def test_block_permutation_normal_p_values_have_the_exact_moments_and_no_floor(rng):
+    """The normal p-value uses the exact mean and variance of the block-permutation
+    distribution (Hoeffding): they equal those of all permutations, its null rate matches the
+    empirical test's, and unlike the empirical one it resolves far below 1 / (1 + n_perm)."""
+    import itertools
+
+    from scipy.special import ndtr
+
+    nb, block = 6, 5
+    pred = rng.normal(size=(nb * block, 3))
+    Y = rng.normal(size=(nb * block, 3)) + 0.5 * pred
+    _, p_normal = encoding.block_permutation_test(pred, Y, block, 10, seed=0)
+    # the exact moments from all 720 permutations of the 6 blocks
+    Pc, Tc = pred - pred.mean(0), Y - Y.mean(0)
+    Pn, Tn = Pc / np.linalg.norm(Pc, axis=0), Tc / np.linalg.norm(Tc, axis=0)
+    C = np.einsum("btv,ctv->bcv", Pn.reshape(nb, block, 3), Tn.reshape(nb, block, 3))
+    stats = np.array([C[list(perm), np.arange(nb)].sum(0) for perm in itertools.permutations(range(nb))])
+    real = C[np.arange(nb), np.arange(nb)].sum(0)
+    z = (real - stats.mean(0)) / stats.std(0)
+    np.testing.assert_allclose(p_normal, ndtr(-z), rtol=1e-10)
+    T, V = 300, 2000
+    Y = rng.normal(size=(T, V))
+    pred = np.convolve(rng.normal(size=T), np.ones(5) / 5, mode="same")[:, None] + 0 * Y
+    p_emp, p_norm = encoding.block_permutation_test(pred, Y, 10, 400, seed=1)
+    assert abs((p_norm < 0.05).mean() - (p_emp < 0.05).mean()) < 0.01
+    _, p_sig = encoding.block_permutation_test(pred, Y + 2.0 * pred, 10, 400, seed=1)
+    assert np.median(p_sig) < 1e-6 < 1 / 401  # below the empirical test's floor
+
+
 def test_fdr_bh_hand_example():
     p = np.array([0.001, 0.008, 0.039, 0.041, 0.042, 0.06, 0.074, 0.205, 0.212, 0.216])
     # thresholds q*k/m with q = 0.05, m = 10: 0.005, 0.01, 0.015, 0.02, 0.025, ...

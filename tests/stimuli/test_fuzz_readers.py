@@ -173,3 +173,50 @@ def test_corrupted_gentle_and_tsv_read_or_raise_lre_errors(tw, kind, data):
 def test_corrupted_tr_files_read_or_raise_lre_errors(n, data):
     good = stimuli.format_trfile(np.arange(n) * 2.0 - 10.0, sound_start=0.0).encode()
     assert read_or_refuse("tr", data.draw(corruption(good)), ".tr") in ("read", "refused")
+
+
+silence = st.sampled_from(list(stimuli.DEFAULT_DROP) + ["SP", " sil ", "{NS}", "<UNK>"])
+
+
+@SETTINGS
+@given(
+    timed_words(),
+    st.lists(silence, min_size=1, max_size=6),
+    st.lists(word, max_size=3),
+    st.sampled_from(["long", "short"]),
+)
+def test_silences_are_never_words_whatever_the_drop_list(tw, silences, extra_drop, fmt):
+    """A user's drop_tokens adds to the defaults: silences, empty labels and aligner markers
+    never come back as words, and the user's own tokens go too."""
+    words, on, off = tw
+    ivs, t = [], 0.0
+    for k, (w, a, b) in enumerate(zip(words, on, off)):
+        ivs.append(stimuli.Interval(t, a, silences[k % len(silences)]) if a > t else None)
+        ivs.append(stimuli.Interval(a, b, w))
+        t = b
+    tiers = [stimuli.Tier("word", [iv for iv in ivs if iv is not None])]
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "s.TextGrid"
+        p.write_bytes(stimuli.format_textgrid(tiers, 0.0, t + 1.0, fmt).encode("utf-8"))
+        got = stimuli.read_textgrid(p, drop=extra_drop, drop_bracketed=False)
+    dropped = {x.lower() for x in extra_drop}
+    assert got.words == [w for w in words if w.lower() not in dropped]
+    assert not any(stimuli.is_nonword(w) for w in got.words)
+
+
+@SETTINGS
+@given(timed_words(), st.integers(0, 3), st.sampled_from(["long", "short"]))
+def test_a_second_tier_with_the_word_tiers_name_is_refused(tw, where, fmt):
+    words, on, off = tw
+    ivs = [stimuli.Interval(a, b, w) for w, a, b in zip(words, on, off)]
+    tiers = [stimuli.Tier("phone", ivs), stimuli.Tier("word", ivs)]
+    tiers.insert(min(where, len(tiers)), stimuli.Tier("word", ivs[:1]))
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "s.TextGrid"
+        p.write_bytes(stimuli.format_textgrid(tiers, 0.0, float(off[-1]) + 1.0, fmt).encode("utf-8"))
+        try:
+            stimuli.read_textgrid(p)
+        except LreError as e:
+            assert "2 tiers named 'word'" in str(e)
+        else:
+            raise AssertionError("two word tiers were accepted")

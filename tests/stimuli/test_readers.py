@@ -130,7 +130,9 @@ def test_textgrid_drop_list_is_configurable(tmp_path):
     p = tmp_path / "s.TextGrid"
     p.write_text(PRAAT_LONG, encoding="utf-8")
     wt = stimuli.read_textgrid(p, drop=["i"], drop_bracketed=False)
-    assert wt.words == ["sp", 'said "hi"', "{LG}", "naïve"]
+    # the user's list adds to the defaults: silences and aligner markers stay non-words
+    assert wt.words == ['said "hi"', "naïve"]
+    assert stimuli.read_textgrid(p, drop_bracketed=False).words == ["I", 'said "hi"', "naïve"]
 
 
 def test_textgrid_point_tier_is_parsed(tmp_path):

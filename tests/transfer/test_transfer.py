@@ -185,3 +185,24 @@ def test_mlp_encoder_is_deterministic_and_learns(rng):
     assert a["latent_train"].shape == (n, 3) and a["rank"] == 3
     np.testing.assert_array_equal(a["latent_test"], b["latent_test"])
     assert a["test_r2"] > 0.1
+
+
+def test_two_sources_with_identical_errors_are_refused_as_copies(tmp_path, rng):
+    """Identical latents decode every target with the same errors: one space is a copy."""
+    from lre import io
+    from lre.errors import InputError
+    from lre.transfer import stage
+
+    spaces = ["a.x", "b.x", "c.x"]
+    mse = rng.uniform(size=(3, 3, 20))
+    mse[:, 2] = mse[:, 1]  # c decodes everything exactly as b
+    files = {}
+    for t, name in enumerate(spaces):
+        files[name] = tmp_path / f"{name}.h5"
+        with io.h5_atomic(files[name]) as f:
+            io.h5_set_json(f, "provenance", io.provenance({"stage": "transfer-decode", "space": name}))
+            io.h5_write_strings(f, "sources", spaces)
+            f["mse"], f["alpha"], f["r2"] = mse[t].astype(np.float32), np.ones(3), np.zeros(3)
+    with pytest.raises(InputError, match="sources 'b.x' and 'c.x' decode every target with exactly the same errors"):
+        stage.run_gather({"stage": "transfer-gather", "spaces": spaces}, files, tmp_path / "mse.h5")
+    assert not (tmp_path / "mse.h5").exists()

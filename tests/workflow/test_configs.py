@@ -16,6 +16,7 @@ import yaml
 from conftest import ROOT, run_snakemake
 
 from lre import config, resources, stimuli
+from lre import jobs as lre_jobs
 from lre.features import catalogue, resolve_spaces
 
 CONFIGS = ROOT / "config"
@@ -122,8 +123,12 @@ def test_dataset_configs_plan_the_whole_dag_on_their_layout(name, tmp_path):
     spaces = resolve_spaces(config.validate(cfg)["features"]["models"])
     n_subjects = len(cfg["dataset"]["subjects"])
     assert counts["features"] == len(cfg["features"]["models"])
-    n_transfer = len([s for s in spaces if s.name not in cfg["transfer"]["exclude"]])
-    assert counts["transfer_encode"] == counts["transfer_decode"] == n_transfer
+    vcfg = config.validate(cfg)
+    names = [s.name for s in config.transfer_spaces(vcfg, spaces)]
+    n_source_jobs = len(lre_jobs.transfer_chunks(vcfg, config.transfer_sources(vcfg, names)))
+    n_target_jobs = len(lre_jobs.transfer_chunks(vcfg, names))
+    assert sum(v for k, v in counts.items() if k.startswith("transfer_encode_")) == n_source_jobs
+    assert sum(v for k, v in counts.items() if k.startswith("transfer_decode_")) == n_target_jobs
     assert sum(v for k, v in counts.items() if k.startswith("encode_")) == n_subjects * n_encode_jobs(
         spaces, cfg["encoding"]["spaces_per_job"]
     )
@@ -188,7 +193,7 @@ def test_lre_check_lists_the_spaces_and_every_model_missing_here():
         )
 
     ok = run(ROOT / "config.yaml")
-    assert ok.returncode == 0 and "33 spaces" in ok.stdout, ok.stdout + ok.stderr
+    assert ok.returncode == 0 and "36 spaces" in ok.stdout, ok.stdout + ok.stderr
     paper = run(CONFIGS / "paper100.yaml")
     assert paper.returncode == 1
     assert "15 models, 100 spaces" in paper.stdout and "frame.tags" in paper.stdout

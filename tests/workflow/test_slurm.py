@@ -94,7 +94,15 @@ def test_slurm_run_with_a_killed_job_then_a_rerun_equals_a_local_run(tiny_run, s
                 killed = jobs[0]
                 subprocess.run(["scancel", "--signal=KILL", "--full", killed], check=True, timeout=30)
             time.sleep(0.5)
-        assert killed, "no transfer_encode job was seen running"
+        if not killed:
+            log.flush()
+            queue = subprocess.run(["squeue", "-h", "-o", "%i %T %k %R"], capture_output=True, text=True, timeout=30)
+            state = "still running" if first.poll() is None else f"exited with {first.poll()}"
+            tail = (tmp_path / "first.log").read_text()[-4000:]
+            raise AssertionError(
+                f"no transfer_encode job was seen running (snakemake {state}); "
+                f"squeue now:\n{queue.stdout}{queue.stderr}\nlog:\n{tail}"
+            )
         rc = first.wait(timeout=900)
     finally:
         if first.poll() is None:

@@ -66,8 +66,11 @@ rule space_table:
     input:
         embedding=PATHS["embedding_h5"].format(method=CFG["brainlink"]["method"]),
         summaries=expand(PATHS["encoding_summary"], subject=SUBJECTS),
+        brainlinks=expand(PATHS["brainlink"], subject=SUBJECTS),
     output:
-        report(PATHS["space_table"], caption="../report/space_table.rst", category="4. Brain link"),
+        table=report(PATHS["space_table"], caption="../report/space_table.rst", category="4. Brain link"),
+        brainlink=report(PATHS["brainlink_summary"], caption="../report/brainlink_summary.rst",
+                         category="4. Brain link"),
     params:
         lre=LRE,
         job=lambda wildcards: job_json(lre_jobs.space_table_job(CFG, SPACES)),
@@ -81,7 +84,8 @@ rule space_table:
         "../envs/fit.yaml"
     shell:
         "{params.lre} space-table --job {params.job:q} --embedding {input.embedding:q}"
-        " --summaries {input.summaries:q} --out {output:q} > {log:q} 2>&1"
+        " --summaries {input.summaries:q} --out {output.table:q} --brainlinks {input.brainlinks:q}"
+        " --brainlink-summary-out {output.brainlink:q} > {log:q} 2>&1"
 
 
 if DEMO_FMRI:

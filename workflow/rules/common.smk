@@ -11,6 +11,7 @@ from snakemake_interface_executor_plugins.settings import DeploymentMethod
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 
 from lre import config as lre_config
+from lre import lock as lre_lock
 from lre import jobs as lre_jobs
 from lre import resources as lre_resources
 from lre.brainlink import flatmap as lre_flatmap
@@ -47,7 +48,9 @@ MODEL_OF = {s.name: s.model for s in SPACES}
 STORIES = CFG["stimuli"]["stories"]
 TMETHODS = CFG["transfer"]["methods"]
 ENCODERS = [m for m in TMETHODS if m in ("bottleneck", "mlp")]
-SPACE_PATTERN = "|".join(re.escape(n) for n in TNAMES)
+TSOURCES = lre_config.transfer_sources(CFG, TNAMES)  # transferred and encoded (all but transfer.targets_only)
+SOURCE_CHUNKS = lre_jobs.transfer_chunks(CFG, TSOURCES)  # encoder and direct-transfer jobs, per model
+TARGET_CHUNKS = lre_jobs.transfer_chunks(CFG, TNAMES)  # decoder jobs, per model
 HAS_DATASET = "dataset" in CFG
 DEMO_FMRI = HAS_DATASET and CFG["demo"]["enabled"] and CFG["demo"]["fmri"]["enabled"]
 SUBJECTS = CFG["dataset"]["subjects"] if HAS_DATASET else []
@@ -65,12 +68,59 @@ if PYCORTEX and not FLATMAPS and workflow.is_main_process:
 
 
 
+# One run at a time per results folder (lre.lock): a second run stops here, naming the run
+# that holds the folder, before Snakemake's own lock of the working directory would advise
+# --unlock. Dry runs and other read-only commands only warn.
+_READ_ONLY_FLAGS = ("--dry-run", "--dryrun", "--lint", "--report", "--list-rules", "--summary", "--detailed-summary",
+                    "--dag", "--rulegraph", "--filegraph", "--list-changes", "--unlock", "--containerize")
+
+
+def _read_only_invocation():
+    for arg in sys.argv[1:]:
+        if arg.split("=")[0] in _READ_ONLY_FLAGS or (arg.startswith("-") and not arg.startswith("--") and "n" in arg):
+            return True
+    return False
+
+
+def _in_use_message(results):
+    try:
+        lre_lock.check(results)
+    except lre_lock.ResultsInUse as e:
+        return e
+    return ""
+
+
+if workflow.is_main_process and lre_lock.holder(CFG["results"]) is not None:
+    if _read_only_invocation():
+        logger.warning(f"lre: {CFG['results']} is in use by another run "
+                       f"({lre_lock.describe(lre_lock.holder(CFG['results']))}); its files may still change.")
+    else:
+        raise SystemExit(f"lre: {_in_use_message(CFG['results'])}")
+
+
 # The naming scheme of everything under results/ (written once, in lre.paths).
 LAYOUT = Layout(CFG["results"])
 PATHS = LAYOUT.templates()
 
 if CFG["demo"]["enabled"]:
     lre_config.check_demo_paths(CFG)
+
+
+def run_start(log):
+    """Before the first job of a real run: take the results folder, and refuse stimulus files
+    whose content changed behind an old modification time (unless the stimuli are rerun)."""
+    lre_lock.acquire(CFG["results"], " ".join(sys.argv))
+    forced = workflow.dag_settings.forceall or {"stimuli", PATHS["documents"]} & set(workflow.dag_settings.forcerun)
+    try:
+        if not forced:
+            lre_lock.check_inputs(PATHS["documents"])
+    except lre_lock.StaleInputs as e:
+        lre_lock.release(CFG["results"])
+        raise SystemExit(f"lre: {e}")
+
+
+def run_end(log):
+    lre_lock.release(CFG["results"])
 
 
 def job_json(job):

@@ -16,6 +16,9 @@ rule features:
     log:
         log_path("features"),
     threads: features_threads
+    # the long jobs on the critical path (features -> transfer -> embedding) go first; the
+    # encoding jobs of the models already done fill the gaps
+    priority: 20
     resources:
         mem_mb=features_mem_mb,
         runtime=features_runtime,

@@ -164,8 +164,7 @@ def run(job: dict, brainlink_path, outputs: dict) -> None:
     """The flatmap stage: the principal-dimension map and the brain-link score map of one
     subject (``outputs``: ``principal`` and ``score`` PNG paths)."""
     subject = job["subject"]
-    h5py = io._h5()
-    with h5py.File(brainlink_path, "r") as f:
+    with io.h5_open(brainlink_path) as f:
         provenance.check_h5(brainlink_path, f, job.get("expects", {}).get("brainlink"), job, "brain-link file")
         maps = {"principal": f["principal"][()], "score": np.where(f["reliable"][()], f["score"][()], np.nan)}
     settings = job["pycortex"]

@@ -31,8 +31,8 @@ log = logging.getLogger(__name__)
 
 def load_embedding(path, job: dict | None = None) -> tuple[list[str], np.ndarray]:
     """``(spaces, coords)`` of an embedding file, coords of shape (n_spaces, n_components)."""
-    h5py = io._h5()
-    with h5py.File(path, "r") as f:
+    with io.h5_open(path) as f:
+        provenance.expect_kind(path, provenance.h5_provenance(f), "embedding", "embedding file")
         if job is not None:
             provenance.check_h5(path, f, job.get("expects", {}).get("embedding"), job, "embedding")
         return io.h5_read_strings(f["spaces"]), f["coords"][()]
@@ -41,12 +41,18 @@ def load_embedding(path, job: dict | None = None) -> tuple[list[str], np.ndarray
 def performance(scores: dict, names: list[str], job: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``R`` of shape (n_spaces, n_voxels), the test r of each space (``scores``: space ->
     result file, in the order of ``names``), and each voxel's best-space p-value, Bonferroni
-    corrected over the spaces, shape (n_voxels,)."""
+    corrected over the spaces, shape (n_voxels,).
+
+    The p-values are the block-permutation test's normal approximation
+    (:func:`lre.encoding.block_permutation_test`), whose resolution does not depend on the
+    number of permutations: the empirical ones stop at ``1 / (1 + permutations)``, which
+    times the number of spaces can exceed any level (100 spaces, 1,000 permutations: 0.0999).
+    """
     R, P = [], []
     for n in names:
         s = read_scores(scores[n], job, n)
         R.append(s["scores"])
-        P.append(s["pvalues"])
+        P.append(s["pvalues_normal"])
     P = np.array(P)
     return np.array(R, dtype=np.float64), np.minimum(P.min(0) * len(names), 1.0)
 
@@ -132,7 +138,25 @@ def run(
         f["significant"] = significant
         f["reliable"] = reliable
         f["principal"] = principal.astype(np.float32)
-        f.attrs.update({"n_dims": min(bcfg["n_dims"], C.shape[1]), "permutations": bcfg["permutations"]})
+        f.attrs.update(
+            {
+                "n_dims": min(bcfg["n_dims"], C.shape[1]),
+                "permutations": bcfg["permutations"],
+                "n_reliable": int(reliable.sum()),
+                "n_significant": int(significant.sum()),
+            }
+        )
+    if not reliable.any():
+        log.warning(
+            "%s: NO RELIABLE VOXEL. No voxel's best space survives the reliability test (block permutations, "
+            "Bonferroni over %d spaces, FDR %g over %d voxels), so the brain link and the principal map are empty "
+            "(NaN) for this subject. The encoding models predict nothing reliably: check the responses, the test "
+            "story and encoding.delays.",
+            subject,
+            len(names),
+            bcfg["fdr_q"],
+            R.shape[1],
+        )
     log.info(
         "%s: %d reliable voxels; embedding score %.3f (group mean %.3f, random embedding %.3f); %d significant",
         subject,
@@ -171,9 +195,52 @@ def _mean(x, mask) -> float:
     return float(np.mean(x[mask])) if mask.any() else float("nan")
 
 
-def run_space_table(job: dict, embedding, summaries: dict, out) -> None:
+def brainlink_summary(job: dict, brainlinks: dict, out) -> None:
+    """One row per subject (``brainlinks``: subject -> brain-link file): voxels, reliable and
+    significant voxels, the mean scores over the reliable voxels, and a status that says
+    loudly when a subject has no reliable voxel."""
+    header = [
+        "subject",
+        "voxels",
+        "reliable_voxels",
+        "significant_voxels",
+        "mean_score",
+        "mean_group_mean",
+        "mean_random_embedding",
+        "principal_voxels",
+        "status",
+    ]
+    buf = _io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    for subject, path in brainlinks.items():
+        with io.h5_open(path) as f:
+            provenance.check_h5(
+                path, f, job.get("expects", {}).get("brainlinks", {}).get(subject), job, "brain-link file"
+            )
+            rel = f["reliable"][()]
+            scores = {k: f[k][()] for k in ("score", "group_mean", "random_embedding")}
+            principal = f["principal"][()]
+            sig = f["significant"][()]
+        means = [
+            f"{_mean(scores[k], rel):.4f}" if rel.any() else "" for k in ("score", "group_mean", "random_embedding")
+        ]
+        status = "ok" if rel.any() else "NO RELIABLE VOXEL (the brain link is empty for this subject)"
+        w.writerow(
+            [subject, len(rel), int(rel.sum()), int(sig.sum()), *means, int(np.isfinite(principal).sum()), status]
+        )
+    io.write_text(out, buf.getvalue())
+
+
+def run_space_table(
+    job: dict, embedding, summaries: dict, out, brainlinks: dict | None = None, brainlink_summary_out=None
+) -> None:
     """One row per space: family, layer, embedding coordinates, mean top-voxel r per subject
-    (``summaries``: subject -> encoding summary); written to the CSV ``out``."""
+    (``summaries``: subject -> encoding summary); written to the CSV ``out``. With
+    ``brainlinks`` (subject -> brain-link file), also the per-subject brain-link table
+    ``brainlink_summary_out`` (see :func:`brainlink_summary`)."""
+    if brainlinks:
+        brainlink_summary(job, brainlinks, brainlink_summary_out)
     embedding_path, out_csv = embedding, out
     emb_names, coords = load_embedding(embedding_path, job) if embedding_path else ([], np.zeros((0, 0)))
     per_subject = {}
@@ -208,8 +275,7 @@ def run_check(job: dict, truth, brainlink, scores: dict, out) -> None:
 
     truth_path, brainlink_path, out_json = truth, brainlink, out
     truth = synthetic.read_truth(truth_path, job)
-    h5py = io._h5()
-    with h5py.File(brainlink_path, "r") as f:
+    with io.h5_open(brainlink_path) as f:
         provenance.check_h5(brainlink_path, f, job.get("expects", {}).get("brainlink"), job, "brain-link file")
         b = {k: f[k][()] for k in f if k != "spaces" and k != "provenance"}
     sig = truth["is_signal"].astype(bool)
@@ -276,6 +342,14 @@ COMMANDS = (
             Arg("--embedding", "embedding file", required=False),
             Arg("--summaries", "encoding summaries, one per subject of the job", many=True, per="subjects"),
             Arg("--out", "CSV file to write"),
+            Arg(
+                "--brainlinks",
+                "brain-link files, one per subject of the job",
+                many=True,
+                per="subjects",
+                required=False,
+            ),
+            Arg("--brainlink-summary-out", "per-subject brain-link table to write (with --brainlinks)", required=False),
         ),
     ),
     Command(

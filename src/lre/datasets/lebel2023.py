@@ -78,7 +78,15 @@ def load_run(dcfg: dict, subject: str, story: str, mask=None, affine=None) -> Ru
             f"is missing: no responses of {subject} to {story}.",
             fix="download it (datalad get) or remove the story/subject from the config.",
         )
-    with h5py.File(path, "r") as f:
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise InputError(
+            path,
+            f"is not a readable HDF5 file ({path.stat().st_size} bytes): {str(e).splitlines()[0][:120]}.",
+            fix="download it again (datalad get), or remove the story or subject from the config.",
+        ) from None
+    with f:
         key = lebel["key"]
         if key not in f:
             raise InputError(path, f"has no dataset {key!r}; it holds {list(f)}.", fix="set dataset.lebel.key.")

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 def run_demo_respdict(job: dict, documents, out) -> None:
     """Write the demo's respdict.json (each story's volume count) from the documents file."""
     documents_path = documents
-    with io._h5().File(documents_path, "r") as f:
+    with io.h5_open(documents_path) as f:
         provenance.check_h5(documents_path, f, job.get("expects", {}).get("documents"), job, "documents file")
     docs = read_documents(documents_path)
     io.write_json(out, synthetic.respdict(docs, job["stories"], job["lebel"]))
@@ -66,7 +66,7 @@ def run_recovery(job: dict, truth, ceiling, inputs: dict, out) -> None:
     truth = synthetic.read_truth(truth_path, job)
     names = list(scores)
     S = np.stack([read_scores(scores[n], job, n)["scores"] for n in names])
-    with io._h5().File(ceiling_path, "r") as f:
+    with io.h5_open(ceiling_path) as f:
         provenance.check_h5(ceiling_path, f, job.get("expects", {}).get("ceiling"), job, "noise ceiling")
         ceiling = f["ceiling"][()]
     res = synthetic.recovery(truth, names, S, ceiling, job["controls"])

@@ -227,8 +227,7 @@ def read_truth(path, job: dict | None = None) -> dict:
     """A subject's planted truth; with ``job``, it must be the truth the job expects."""
     from .. import provenance
 
-    h5py = io._h5()
-    with h5py.File(path, "r") as f:
+    with io.h5_open(path) as f:
         if job is not None:
             provenance.check_h5(path, f, job.get("expects", {}).get("truth"), job, "planted truth")
         out = {k: f[k][()] for k in f if k != "planted"}

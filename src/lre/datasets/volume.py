@@ -7,12 +7,15 @@ The columns of a response matrix are the mask's voxels in a fixed order:
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError
 from ..io import atomic_path
+
+log = logging.getLogger(__name__)
 
 ORDERS = ("c", "f")
 
@@ -35,9 +38,22 @@ def load_mask(path) -> tuple[np.ndarray, np.ndarray]:
             f"is {data.ndim}-D; a mask must be 3-D.",
             fix="use a 3-D brain mask (one volume) in the responses' space.",
         )
-    mask = data != 0
+    nan = ~np.isfinite(data)
+    mask = (data != 0) & ~nan
     if not mask.any():
-        raise InputError(path, "is empty (no non-zero voxel).")
+        raise InputError(
+            path,
+            "is empty (no non-zero voxel"
+            + (f"; its {int(nan.sum())} NaN or infinite voxels count as outside the mask)." if nan.any() else ")."),
+            fix="use the brain mask of the responses (non-zero inside the brain, 0 outside).",
+        )
+    if nan.any():
+        log.warning(
+            "%s: %d NaN or infinite voxels count as outside the mask (%d voxels inside).",
+            path,
+            int(nan.sum()),
+            int(mask.sum()),
+        )
     return mask, np.asarray(img.affine, dtype=np.float64)
 
 

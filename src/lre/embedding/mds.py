@@ -6,25 +6,43 @@ test error of decoding target space t from the latent of source space s on test 
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from ..errors import ConfigError, LreError
+
+log = logging.getLogger(__name__)
 
 SELF_WEIGHT = 1e-4  #: W[t, i, t]: a space's own latent must not dominate its tournament
 SELF_AFFINITY = 0.1  #: affinity[t, t] after the eigenvector is taken
 EPS = 1e-4  #: added to the denominator of every win ratio
 
 
-def tournament(mse: np.ndarray) -> np.ndarray:
+def _self_index(T: int, S: int, own) -> np.ndarray:
+    """Per target, the index of its own latent among the sources (-1: it has none)."""
+    if own is None:
+        if T != S:
+            raise LreError(f"mse is {T} targets x {S} sources; say which source is each target's own (own=...)")
+        return np.arange(T)
+    own = np.asarray(own, dtype=int)
+    if own.shape != (T,) or own.max(initial=-1) >= S:
+        raise LreError(f"own must give, for each of the {T} targets, a source index below {S} or -1")
+    return own
+
+
+def tournament(mse: np.ndarray, own=None) -> np.ndarray:
     """Pairwise win ratios of the sources, per target.
 
     ``W[t, i, j] = #{k : mse[t,i,k] > mse[t,j,k]} / (#{k : mse[t,i,k] <= mse[t,j,k]} + 1e-4)``
     for ``i != j`` (how much more often source j beats source i than the reverse, on target
-    t); ``W[t, i, t] = 1e-4``; ``W[t, i, i] = 0``.
+    t); ``W[t, i, t] = 1e-4`` (column t: the target's own latent); ``W[t, i, i] = 0``.
 
     Parameters
     ----------
-    mse : array of shape (T, S, K), T == S (the same spaces as targets and sources)
+    mse : array of shape (T, S, K); T == S when every target is also a source, in the same order
+    own : for targets that are not all sources (spaces decoded but not encoded, too narrow for
+        the bottleneck), array of shape (T,): each target's index among the sources, or -1
 
     Returns
     -------
@@ -32,8 +50,7 @@ def tournament(mse: np.ndarray) -> np.ndarray:
     """
     mse = np.asarray(mse)
     T, S, K = mse.shape
-    if T != S:
-        raise LreError(f"mse must be (spaces, spaces, samples); got {mse.shape}")
+    own = _self_index(T, S, own)
     W = np.empty((T, S, S))
     for t in range(T):  # (S, S, K) per target keeps memory bounded at paper scale
         m = mse[t]
@@ -41,24 +58,26 @@ def tournament(mse: np.ndarray) -> np.ndarray:
         W[t] = losses / ((K - losses) + EPS)
     idx = np.arange(S)
     W[:, idx, idx] = 0.0
-    W[idx, :, idx] = SELF_WEIGHT  # column t of W[t]
-    W[idx, idx, idx] = 0.0
+    has = np.flatnonzero(own >= 0)
+    W[has, :, own[has]] = SELF_WEIGHT  # the column of the target's own latent
+    W[has, own[has], own[has]] = 0.0
     return W
 
 
-def affinity(mse: np.ndarray) -> np.ndarray:
+def affinity(mse: np.ndarray, own=None) -> np.ndarray:
     """Affinity of each target to each source: the Perron eigenvector of its tournament.
 
     Per target t: ``P = W[t].T``; row i of P is divided by the L1 norm of column i of P; the
     eigenvector of eigenvalue 1 (its real part, normalised to sum 1) is ``affinity[t, :]``;
-    then ``affinity[t, t] = 0.1``.
+    then ``affinity[t, t] = 0.1`` (at the target's own latent; ``own`` as in :func:`tournament`).
 
     Returns
     -------
     array of shape (T, S)
     """
-    W = tournament(mse)
+    W = tournament(mse, own)
     T, S, _ = W.shape
+    own = _self_index(T, S, own)
     out = np.empty((T, S))
     for t in range(T):
         P = W[t].T
@@ -75,7 +94,8 @@ def affinity(mse: np.ndarray) -> np.ndarray:
             raise LreError(f"target {t}: no eigenvalue 1 (closest {evals[k]:.6g}); the tournament is malformed")
         v = np.real(evecs[:, k])
         out[t] = v / v.sum()
-    out[np.arange(T), np.arange(T)] = SELF_AFFINITY
+    has = np.flatnonzero(own >= 0)
+    out[has, own[has]] = SELF_AFFINITY
     return out
 
 
@@ -157,17 +177,31 @@ def space_weights(spaces: list[dict], mode) -> np.ndarray:
     return np.array([float(mode[n]) for n in names])
 
 
-def embed(mse: np.ndarray, spaces: list[dict], weights_mode, n_components: int, anchor: str) -> dict:
-    """The whole analysis: tournament, affinity, weighted MDS, signs fixed by the anchor."""
+def embed(
+    mse: np.ndarray, spaces: list[dict], weights_mode, n_components: int, anchor: str, sources: list[str] | None = None
+) -> dict:
+    """The whole analysis: tournament, affinity, weighted MDS, signs fixed by the anchor.
+
+    ``spaces`` are the targets (the rows of ``mse``, each embedded); ``sources`` the names of
+    its columns when they differ (targets decoded but not encoded have no own latent)."""
     names = [s["name"] for s in spaces]
     if anchor not in names:
         raise ConfigError(
             "embedding.anchor", f"{anchor!r} is not among the embedded spaces.", fix=f"use one of {names[:5]}..."
         )
-    W = tournament(mse)
-    A = affinity(mse)
+    own = None if sources is None else [sources.index(n) if n in sources else -1 for n in names]
+    W = tournament(mse, own)
+    A = affinity(mse, own)
     w = space_weights(spaces, weights_mode)
     n = min(n_components, len(names) - 1)
+    if n < n_components:
+        log.warning(
+            "embedding.n_components is %d, but %d spaces give at most %d dimensions; keeping %d.",
+            n_components,
+            len(names),
+            n,
+            n,
+        )
     coords, evals = weighted_mds(A, w, n)
     coords = anchor_signs(coords, names.index(anchor))
     return {

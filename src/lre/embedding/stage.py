@@ -12,7 +12,7 @@ import numpy as np
 from .. import io, plots, provenance
 from ..commands import Arg, Command
 from ..errors import InputError
-from ..transfer.stage import read_matrix
+from ..transfer.stage import read_labelled
 from . import mds
 
 log = logging.getLogger(__name__)
@@ -37,17 +37,18 @@ def run(job: dict, mse, **outputs) -> None:
     the tables ``coords``, ``affinity``, ``eigenvalues``, ``layers`` (CSV) and the figures
     ``affinity_png``, ``scree_png``, ``embedding2d_png``, ``embedding3d_png``."""
     mse_path = mse
-    with io._h5().File(mse_path, "r") as f:
+    with io.h5_open(mse_path) as f:
         provenance.check_h5(mse_path, f, job.get("expects", {}).get("mse"), job, "error tensor")
-    names, mse = read_matrix(mse_path, "mse")
+    names, sources, mse = read_labelled(mse_path, "mse")
     spaces = job["spaces"]
-    if names != [s["name"] for s in spaces]:
+    if names != [s["name"] for s in spaces] or sources != job.get("sources", names):
         raise InputError(mse_path, "holds other spaces than the current config.", fix="re-run the transfer stage.")
     ecfg = job["embedding"]
-    res = mds.embed(mse, spaces, ecfg["weights"], ecfg["n_components"], ecfg["anchor"])
+    res = mds.embed(mse, spaces, ecfg["weights"], ecfg["n_components"], ecfg["anchor"], sources)
     with io.h5_atomic(outputs["h5"]) as f:
         io.h5_set_json(f, "provenance", io.provenance(job))
         io.h5_write_strings(f, "spaces", names)
+        io.h5_write_strings(f, "sources", sources)
         for key in ("tournament", "affinity", "weights", "coords", "eigenvalues", "explained_variance"):
             f[key] = res[key]
     n = res["coords"].shape[1]
@@ -57,7 +58,7 @@ def run(job: dict, mse, **outputs) -> None:
         ["space", "group", "weight"] + [f"dim{d + 1}" for d in range(n)],
         ([s, groups[s], w] + list(c) for s, w, c in zip(names, res["weights"], res["coords"])),
     )
-    matrix_csv(outputs["affinity"], res["affinity"], names, "target\\source")
+    _csv(outputs["affinity"], ["target\\source"] + sources, ([n] + list(row) for n, row in zip(names, res["affinity"])))
     _csv(
         outputs["eigenvalues"],
         ["dimension", "eigenvalue", "explained_variance"],
@@ -78,6 +79,8 @@ def run(job: dict, mse, **outputs) -> None:
             " (monotonic)" if r["monotonic"] else "",
         )
     method = job["method"]
+    by_name = {s["name"]: s for s in spaces}
+    own = np.array([[n == c for c in sources] for n in names])
     plots.matrix(
         res["affinity"],
         spaces,
@@ -85,7 +88,8 @@ def run(job: dict, mse, **outputs) -> None:
         f"affinity ({method}): how well each encoded space's latent decodes each target",
         "encoded (source) space",
         "decoded (target) space",
-        vmax=np.percentile(res["affinity"][~np.eye(len(names), dtype=bool)], 99),
+        vmax=np.percentile(res["affinity"][~own], 99),
+        xspaces=[by_name[c] for c in sources],
     )
     plots.scree(
         res["eigenvalues"],
@@ -132,15 +136,17 @@ def run_compare(job: dict, inputs: dict, png, csv) -> None:
     out_png, out_csv = png, csv
     datasets = {e["name"]: e["dataset"] for e in job["inputs"]}
     inputs = {label: (path, datasets[label]) for label, path in inputs.items()}
-    spaces = job["spaces"]
-    names = [s["name"] for s in spaces]
+    names = [s["name"] for s in job["spaces"]]
+    # compared on the spaces that are both targets and sources (square matrices)
+    keep = job.get("sources", names)
+    spaces = [s for s in job["spaces"] if s["name"] in keep]
     mats = {}
     for method, (path, key) in inputs.items():
-        got, M = read_matrix(path, key, job, job.get("expects", {}).get("matrices", {}).get(method))
-        if got != names:
+        rows, cols, M = read_labelled(path, key, job, job.get("expects", {}).get("matrices", {}).get(method))
+        if rows != names:
             raise InputError(path, "holds other spaces than the current config.", fix="re-run the transfer stage.")
-        mats[method] = M
-    off = ~np.eye(len(names), dtype=bool)
+        mats[method] = M[np.ix_([rows.index(n) for n in keep], [cols.index(n) for n in keep])]
+    off = ~np.eye(len(keep), dtype=bool)
     methods = list(mats)
     rho = np.array([[spearmanr(mats[a][off], mats[b][off])[0] for b in methods] for a in methods])
     matrix_csv(out_csv, rho, methods, "spearman")

@@ -16,7 +16,7 @@ from .. import io, plots, provenance, timing
 from ..commands import Arg, Command
 from ..datasets import loader
 from ..datasets.volume import load_mask, save_nifti, to_volume
-from ..errors import InputError
+from ..errors import ConfigError, InputError
 from ..features import model_of
 from ..features.store import FeatureFile
 from . import models as encoding
@@ -52,6 +52,30 @@ class Subject:
                 fix="use the mask the responses were extracted with.",
             )
 
+    def check_design(self, delays) -> None:
+        """Refuse what can only give a meaningless fit: a delay as long as a story, and a test
+        story whose responses equal a training story's (a leak, whatever the names)."""
+        for story, run in self.runs.items():
+            if max(delays) >= run.data.shape[1]:
+                raise ConfigError(
+                    "encoding.delays",
+                    f"the longest delay ({max(delays)} volumes) is as long as {self.subject}'s run of {story!r} "
+                    f"({run.data.shape[1]} volumes after trimming): that delay sees no words.",
+                    fix="use shorter delays, or leave the story out.",
+                )
+        for test in self.dcfg["test_stories"]:
+            for train in self.dcfg["train_stories"]:
+                a, b = self.runs.get(test), self.runs.get(train)
+                if a is None or b is None or a.data.shape[1:] != b.data.shape[1:]:
+                    continue
+                if any(np.array_equal(rep, b.data[0]) for rep in a.data):
+                    raise InputError(
+                        a.source,
+                        f"{self.subject}'s responses to the test story {test!r} equal those to the training story "
+                        f"{train!r} ({b.source}): testing on them would score the training data (a leak).",
+                        fix="check the dataset's files (a copy under another name?) and dataset.test_stories.",
+                    )
+
     def train(self) -> tuple[np.ndarray, list[int]]:
         """Training responses, z-scored per story (repeats averaged first), and story lengths."""
         ys = [timing.zscore(self.runs[s].data.mean(0)) for s in self.dcfg["train_stories"]]
@@ -62,6 +86,20 @@ class Subject:
         runs = [self.runs[s] for s in self.dcfg["test_stories"]]
         R = min(r.n_repeats for r in runs)
         return np.concatenate([np.stack([timing.zscore(r.data[k]) for k in range(R)]) for r in runs], axis=1)
+
+
+def check_story_words(ff: FeatureFile, dcfg: dict) -> None:
+    """A test story whose words equal a training story's is a leak, whatever its name."""
+    words = ff.words("stories")
+    for test in dcfg["test_stories"]:
+        for train in dcfg["train_stories"]:
+            if test in words and train in words and words[test] == words[train]:
+                raise ConfigError(
+                    "dataset.test_stories",
+                    f"the test story {test!r} has exactly the words of the training story {train!r} "
+                    f"({len(words[test])} words): testing on it would score the training data (a leak).",
+                    fix="check stimuli.path (two stories read from one file?) and dataset.test_stories.",
+                )
 
 
 def design(ff: FeatureFile, space: str, stories: list[str], runs: dict, delays) -> np.ndarray:
@@ -95,6 +133,7 @@ def run_encode(job: dict, features: dict, out: dict, nii: dict | None = None) ->
     outputs = {space: {"h5": out[space], "nii": (nii or {}).get(space)} for space in job["spaces"]}
     dcfg, ecfg, subject = job["dataset"], job["encoding"], job["subject"]
     subj = Subject(dcfg, subject)
+    subj.check_design(ecfg["delays"])
     Y_train, lengths = subj.train()
     Y_test = subj.test()
     cv = encoding.story_folds(lengths, ecfg["cv_chunk"], ecfg["cv_folds"])
@@ -107,8 +146,10 @@ def run_encode(job: dict, features: dict, out: dict, nii: dict | None = None) ->
         Y_test.shape[0],
         subj.n_voxels,
     )
-    for space in job["spaces"]:
+    for k, space in enumerate(job["spaces"]):
         ff = FeatureFile(features[space], expect=provenance.expected_features(job, model_of(space)))
+        if k == 0:
+            check_story_words(ff, dcfg)
         X_train = design(ff, space, dcfg["train_stories"], subj.runs, ecfg["delays"])
         X_test = design(ff, space, dcfg["test_stories"], subj.runs, ecfg["delays"])
         res = encoding.fit_and_score(
@@ -122,7 +163,7 @@ def run_encode(job: dict, features: dict, out: dict, nii: dict | None = None) ->
             n_targets_batch=job["runtime"]["n_targets_batch"],
             solver=ecfg["solver"],
         )
-        pvals = encoding.block_permutation_pvalues(
+        pvals, pvals_normal = encoding.block_permutation_test(
             res["prediction"],
             Y_test.mean(0),
             ecfg["permutation_block"],
@@ -147,6 +188,7 @@ def run_encode(job: dict, features: dict, out: dict, nii: dict | None = None) ->
             for key in ("scores", "r2", "alphas", "cv_scores", "repeat_scores"):
                 f[key] = np.asarray(res[key], dtype=np.float32)
             f["pvalues"] = pvals.astype(np.float32)
+            f["pvalues_normal"] = pvals_normal  # float64: its tail goes far below float32's range
             f["significant"] = significant
             f.attrs.update(
                 {
@@ -198,10 +240,11 @@ def run_noise_ceiling(job: dict, out, nii=None, png=None) -> None:
 
 def read_scores(path, job: dict | None = None, space: str | None = None) -> dict:
     """A space's encoding results, per voxel (arrays of shape (n_voxels,)): ``scores`` (test
-    r), ``r2``, ``alphas``, ``cv_scores``, ``repeat_scores``, ``pvalues``, ``significant``,
+    r), ``r2``, ``alphas``, ``cv_scores``, ``repeat_scores``, ``pvalues`` (empirical block
+    permutations), ``pvalues_normal`` (their exact normal approximation), ``significant``,
     and ``attrs``; with ``job``, they must be the ones it expects."""
-    h5py = io._h5()
-    with h5py.File(path, "r") as f:
+    with io.h5_open(path) as f:
+        provenance.expect_kind(path, provenance.h5_provenance(f), "encode", "encoding result")
         if job is not None:
             expected = job.get("expects", {}).get("scores", {}).get(space)
             provenance.check_h5(path, f, expected, job, "encoding result")

@@ -102,6 +102,16 @@ def model_outputs(name: str, models: dict) -> list[str]:
     return family_module(entry["family"]).outputs(name, entry, models)
 
 
+def model_dims(name: str, models: dict) -> dict[str, int | None]:
+    """Each output's dimension where the config alone tells it (None where the weights or
+    tables must be read); families without a ``dims`` function tell none."""
+    entry = models[name]
+    mod = family_module(entry["family"])
+    if hasattr(mod, "dims"):
+        return mod.dims(name, entry, models)
+    return {o: None for o in model_outputs(name, models)}
+
+
 def resolve_spaces(models: dict) -> list[Space]:
     """Every space of every model, in config order.
 

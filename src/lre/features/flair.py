@@ -74,6 +74,12 @@ def _local_or_cached(source: str) -> bool:
     return bool(glob.glob(os.path.join(root, "embeddings", f"{source}*")))
 
 
+def dims(name: str, entry: dict, models: dict) -> dict[str, int | None]:
+    """The width the catalogue gives for a known source (None otherwise)."""
+    known = catalogue.lookup(entry["source"])
+    return {o: (known.hidden if known else None) for o in outputs(name, entry, models)}
+
+
 def check(name: str, entry: dict, models: dict) -> None:
     kind_of(name, entry)
     if importlib.util.find_spec("flair") is None:

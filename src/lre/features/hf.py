@@ -32,7 +32,7 @@ from .sources import n_hidden_layers, read_model_config, resolve_source
 log = logging.getLogger(__name__)
 
 KEYS_BY_FAMILY = {
-    "hf": ("source", "revision", "layers", "context_tokens", "word_vector", "attention"),
+    "hf": ("source", "revision", "layers", "context_tokens", "word_vector", "attention", "surprisal"),
     "untrained": (
         "architecture",
         "config",
@@ -42,6 +42,7 @@ KEYS_BY_FAMILY = {
         "context_tokens",
         "word_vector",
         "attention",
+        "surprisal",
     ),
 }
 KEYS = KEYS_BY_FAMILY["hf"] + KEYS_BY_FAMILY["untrained"]
@@ -84,6 +85,12 @@ def _architecture(name: str, entry: dict, installed: bool = False) -> dict | Non
 
 
 def outputs(name: str, entry: dict, models: dict) -> list[str]:
+    """The layers ``L<k>`` (``L0``: the input embeddings) and, with ``surprisal: true``,
+    ``surprisal``."""
+    return _layer_outputs(name, entry) + (["surprisal"] if entry.get("surprisal") else [])
+
+
+def _layer_outputs(name: str, entry: dict) -> list[str]:
     arch = _architecture(name, entry)
     layers = entry["layers"]
     if arch is None:
@@ -107,6 +114,13 @@ def outputs(name: str, entry: dict, models: dict) -> list[str]:
     return [f"L{i}" for i in layers]
 
 
+def dims(name: str, entry: dict, models: dict) -> dict[str, int | None]:
+    """Every layer's width from the model's config (None when it is not on disk)."""
+    arch = _architecture(name, entry) or {}
+    width = arch.get("hidden_size") or arch.get("n_embd") or arch.get("d_model")
+    return {o: (1 if o == "surprisal" else (int(width) if width else None)) for o in outputs(name, entry, models)}
+
+
 def check(name: str, entry: dict, models: dict) -> None:
     arch = _architecture(name, entry, installed=True)
     if entry["family"] == "untrained" and "tokenizer" in entry:
@@ -121,8 +135,16 @@ def check(name: str, entry: dict, models: dict) -> None:
                 f"{entry['context_tokens']} tokens (+ special tokens) exceed the model's {limit} positions.",
                 fix=f"use context_tokens <= {limit - 2}.",
             )
-        if entry["attention"] == "auto":
-            is_causal(arch, model_field(name, "attention"))
+        causal = entry["attention"] == "causal" or (
+            entry["attention"] == "auto" and is_causal(arch, model_field(name, "attention"))
+        )
+        if entry.get("surprisal") and not causal:
+            raise ConfigError(
+                model_field(name, "surprisal"),
+                f"surprisal is -log2 p(word | its past), which only a causal language model gives; {name!r} reads "
+                "in both directions.",
+                fix="remove surprisal: true from this model, or give it to a causal one.",
+            )
 
 
 def check_model_type(arch: dict, field: str) -> None:
@@ -236,6 +258,10 @@ class Window:
     ids: np.ndarray  #: (length,) token ids, special tokens included
     positions: np.ndarray  #: positions in the window whose hidden states are used
     words: np.ndarray  #: global word index of each used position
+    #: (causal windows) positions of every token the window keeps, each predicted from the
+    #: position before it (surprisal), and the word each belongs to
+    tokens: np.ndarray | None = None
+    token_words: np.ndarray | None = None
 
 
 def causal_windows(
@@ -250,11 +276,18 @@ def causal_windows(
     start, keep_lo = 0, 0
     while True:
         stop = min(start + width, n)
-        keep = np.arange(keep_lo, stop)
-        if word_vector == "last":
-            keep = keep[is_last[keep]]
+        kept = np.arange(keep_lo, stop)
+        keep = kept[is_last[kept]] if word_vector == "last" else kept
         pre = np.asarray(prefix, dtype=np.int64)
-        wins.append(Window(np.concatenate([pre, ids[start:stop]]), keep - start + len(pre), owner[keep] + word_offset))
+        wins.append(
+            Window(
+                np.concatenate([pre, ids[start:stop]]),
+                keep - start + len(pre),
+                owner[keep] + word_offset,
+                kept - start + len(pre),
+                owner[kept] + word_offset,
+            )
+        )
         if stop >= n:
             return wins
         start += stride
@@ -313,18 +346,41 @@ def pick_device(device: str) -> str:
     return device
 
 
-def load_model(name: str, entry: dict, seed: int):
-    """Return ``(model, tokenizer, info)``; the model returns hidden states of all layers."""
+def _torch_dtype(name: str):
     import torch
-    from transformers import AutoConfig, AutoModel, AutoTokenizer
 
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16}[name]
+
+
+def load_model(name: str, entry: dict, seed: int, compute_dtype: str = "float32", device_map: str | None = None):
+    """Return ``(model, tokenizer, info)``: the model computes every layer's hidden states
+    (and, with ``surprisal``, has its language-model head). Weights load directly in the
+    compute precision (no float32 copy of a bfloat16 model); with ``device_map`` transformers
+    splits the model over the node's GPUs."""
+    import torch
+    from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer
+
+    from . import gguf
+
+    dtype = _torch_dtype(compute_dtype)
     info: dict = {"family": entry["family"]}
+    head = bool(entry.get("surprisal"))
+    kw = {"dtype": dtype}
+    if device_map:
+        kw["device_map"] = device_map
     if entry["family"] == "hf":
         src = resolve_source(entry["source"], field=model_field(name, "source"), revision=entry.get("revision"))
-        kw = {"revision": src.revision} if src.kind == "hub" else {}
-        tokenizer = AutoTokenizer.from_pretrained(src.location, **kw)
-        model = AutoModel.from_pretrained(src.location, **kw)
         info.update(src.describe())
+        if gguf.is_gguf(src.location):
+            location = str(gguf.converted(src.location, model_field(name, "source")))
+            info.update(gguf.describe(src.location, model_field(name, "source")))
+            head = True  # a GGUF file holds a causal LM; lre reads its layers through the base model
+        else:
+            location = src.location
+            if src.kind == "hub":
+                kw["revision"] = src.revision
+        tokenizer = AutoTokenizer.from_pretrained(location, **({"revision": src.revision} if src.kind == "hub" else {}))
+        model = (AutoModelForCausalLM if head else AutoModel).from_pretrained(location, **kw)
         info["commit"] = getattr(model.config, "_commit_hash", None)
     else:
         tok_src = entry.get("tokenizer") or entry.get("architecture")
@@ -345,7 +401,7 @@ def load_model(name: str, entry: dict, seed: int):
         info["tokenizer"] = tsrc.describe()
         info["seed"] = int(entry.get("seed", seed))
         torch.manual_seed(info["seed"])
-        model = AutoModel.from_config(config)
+        model = (AutoModelForCausalLM if head else AutoModel).from_config(config).to(dtype)
     if getattr(model.config, "is_encoder_decoder", False):
         model = model.get_encoder()
     if model.config.model_type == "transfo-xl":
@@ -357,10 +413,35 @@ def load_model(name: str, entry: dict, seed: int):
     model.eval()
     info["model_type"] = model.config.model_type
     info["n_parameters"] = int(sum(p.numel() for p in model.parameters()))
+    info["compute_dtype"] = compute_dtype
+    if device_map:
+        info["device_map"] = {k: str(v) for k, v in getattr(model, "hf_device_map", {}).items()}
     return model, tokenizer, info
 
 
 # --------------------------------------------------------------------------- extraction
+
+LN2 = float(np.log(2.0))
+#: tokens whose vocabulary-wide logits are computed at once (surprisal): 256 x 49,152 floats
+#: is 50 MB, where a whole batch's would be gigabytes
+HEAD_TOKENS = 256
+
+
+def batches(windows: list[Window], batch_size: int, batch_tokens: int | None = None) -> list[list[int]]:
+    """Window indices in batches, longest first: at most ``batch_size`` windows and, with
+    ``batch_tokens``, at most that many padded tokens (a longer window runs alone)."""
+    order = sorted(range(len(windows)), key=lambda k: -len(windows[k].ids))
+    out, cur, width = [], [], 0
+    for k in order:
+        w = max(width, len(windows[k].ids))
+        if cur and (len(cur) >= batch_size or (batch_tokens and (len(cur) + 1) * w > batch_tokens)):
+            out.append(cur)
+            cur, w = [], len(windows[k].ids)
+        cur.append(k)
+        width = w
+    if cur:
+        out.append(cur)
+    return out
 
 
 def run_windows(
@@ -373,23 +454,35 @@ def run_windows(
     pad_id: int,
     device: str,
     progress=None,
-) -> np.ndarray:
+    batch_tokens: int | None = None,
+    head=None,
+):
     """Forward every window; average the used positions' hidden states into their words.
 
-    Returns ``(len(layers), n_words, dim)`` float32.
+    Parameters
+    ----------
+    model : a transformers model returning ``hidden_states`` (the base model when ``head`` is given)
+    windows : from :func:`causal_windows` or :func:`word_windows`, word indices in [0, n_words)
+    head : the language-model head (``get_output_embeddings()``), for surprisal: every token a
+        window keeps is scored from the position before it
+
+    Returns
+    -------
+    feats : array of shape (len(layers), n_words, dim), float32
+    surprisal : array of shape (n_words,), bits (-log2 p summed over each word's tokens), or None
     """
     import torch
 
     # Transformer-XL takes no attention mask; it is causal, so padding after a window's
     # tokens never reaches them
     takes_mask = "attention_mask" in inspect.signature(model.forward).parameters
-    order = sorted(range(len(windows)), key=lambda k: -len(windows[k].ids))
     sums = None
     counts = np.zeros(n_words, dtype=np.float64)
-    layer_idx = torch.as_tensor(layers)
+    surprisal = np.zeros(n_words, dtype=np.float64) if head is not None else None
+    scored = np.zeros(n_words, dtype=np.int64)
     with torch.inference_mode():
-        for b0 in range(0, len(order), batch_size):
-            batch = [windows[k] for k in order[b0 : b0 + batch_size]]
+        for idx in batches(windows, batch_size, batch_tokens):
+            batch = [windows[k] for k in idx]
             width = max(len(w.ids) for w in batch)
             ids = np.full((len(batch), width), pad_id, dtype=np.int64)
             mask = np.zeros((len(batch), width), dtype=np.int64)
@@ -398,36 +491,97 @@ def run_windows(
                 mask[r, : len(w.ids)] = 1
             kw = {"attention_mask": torch.from_numpy(mask).to(device)} if takes_mask else {}
             out = model(input_ids=torch.from_numpy(ids).to(device), output_hidden_states=True, **kw)
-            hs = torch.stack([out.hidden_states[i] for i in layer_idx.tolist()])  # (L, B, T, d)
-            rows = np.concatenate([np.full(len(w.positions), r) for r, w in enumerate(batch)])
-            cols = np.concatenate([w.positions for w in batch])
+            rows = torch.from_numpy(np.concatenate([np.full(len(w.positions), r) for r, w in enumerate(batch)]))
+            cols = torch.from_numpy(np.concatenate([w.positions for w in batch]))
             targets = np.concatenate([w.words for w in batch])
-            vecs = hs[:, torch.from_numpy(rows).to(device), torch.from_numpy(cols).to(device)]
-            vecs = vecs.float().cpu()
+            # one layer at a time: never all layers x batch x window x width at once
+            vecs = torch.stack(
+                [
+                    out.hidden_states[i][rows.to(out.hidden_states[i].device), cols.to(out.hidden_states[i].device)]
+                    .float()
+                    .cpu()
+                    for i in layers
+                ]
+            )
             if sums is None:
-                sums = torch.zeros((len(layers), n_words, vecs.shape[-1]), dtype=torch.float64)
-            sums.index_add_(1, torch.from_numpy(targets), vecs.double())
+                sums = torch.zeros((len(layers), n_words, vecs.shape[-1]), dtype=torch.float32)
+            sums.index_add_(1, torch.from_numpy(targets), vecs)
             np.add.at(counts, targets, 1.0)
+            if head is not None:
+                trow = np.concatenate([np.full(len(w.tokens), r) for r, w in enumerate(batch)])
+                tpos = np.concatenate([w.tokens for w in batch])
+                twords = np.concatenate([w.token_words for w in batch])
+                last = out.hidden_states[-1]
+                for a in range(0, len(trow), HEAD_TOKENS):  # the vocabulary-wide logits, a slice at a time
+                    sl = slice(a, a + HEAD_TOKENS)
+                    rows_t = torch.from_numpy(trow[sl]).to(last.device)
+                    h = last[rows_t, torch.from_numpy(tpos[sl] - 1).to(last.device)]
+                    logits = head(h.to(head.weight.dtype)).float()
+                    tok = torch.from_numpy(ids[trow[sl], tpos[sl]]).to(logits.device)
+                    nats = torch.logsumexp(logits, dim=-1) - logits.gather(1, tok[:, None])[:, 0]
+                    np.add.at(surprisal, twords[sl], (nats / LN2).double().cpu().numpy())
+                np.add.at(scored, twords, 1)
+            del out, vecs  # before the next batch's forward pass, not after it
             if progress is not None:
                 progress.update(len(batch))
     if sums is None or (counts == 0).any():
         missing = int((counts == 0).sum()) if sums is not None else n_words
         raise RuntimeError(f"{missing} words received no hidden state; this is a bug in window construction")
-    return (sums.numpy() / counts[None, :, None]).astype(np.float32)
+    if head is not None and (scored == 0).any():
+        raise RuntimeError(f"{int((scored == 0).sum())} words received no surprisal; a bug in window construction")
+    with torch.inference_mode():  # sums is an inference tensor: divided in place, no second copy
+        sums /= torch.from_numpy(counts.astype(np.float32))[None, :, None]
+    return sums.numpy(), surprisal
 
 
-def extract(name: str, entry: dict, docs: list[list[str]], settings: dict, inputs: dict):
-    """Features of every layer for every document: ``({"L0": [arrays]}, info)``."""
+def _start_prefix(tokenizer, prefix: list[int], field: str) -> list[int]:
+    """The tokens before a document for a causal model: its special prefix, else its
+    beginning-of-sequence (or end-of-text) token, so the first word has a past to be
+    predicted from."""
+    if prefix:
+        return prefix
+    for tid in (tokenizer.bos_token_id, tokenizer.eos_token_id):
+        if tid is not None:
+            return [int(tid)]
+    raise ConfigError(
+        field,
+        "surprisal needs a start token to predict the first word from, and this tokenizer "
+        "has none (no bos or eos token).",
+        fix="remove surprisal: true from this model.",
+    )
+
+
+def _n_windows(n_tokens: int, n_words: int, causal: bool, width: int) -> int:
+    if not causal:
+        return n_words
+    stride = max(1, width // 2)
+    return 1 + max(0, -(-(n_tokens - width) // stride))
+
+
+def extract_stream(name: str, entry: dict, docs: list[list[str]], settings: dict, inputs: dict):
+    """Features of every layer (and surprisal) document by document, in bounded memory.
+
+    Returns ``(iterator, info)``: the iterator yields, per document of ``docs`` in order,
+    ``{output: float32 (n_words, dim)}``; documents are run in groups of about
+    ``settings["chunk_words"]`` words, so memory holds one group's features, not all.
+    ``info`` (provenance) is complete once the iterator is exhausted.
+    """
     import torch
     from tqdm import tqdm
 
     torch.set_num_threads(int(settings.get("threads", 1)))
+    device_map = settings.get("device_map")
     device = pick_device(settings.get("device", "cpu"))
-    model, tokenizer, info = load_model(name, entry, int(settings.get("seed", 0)))
-    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[settings.get("compute_dtype", "float32")]
-    model.to(device=device, dtype=dtype)
+    model, tokenizer, info = load_model(
+        name, entry, int(settings.get("seed", 0)), settings.get("compute_dtype", "float32"), device_map
+    )
+    if device_map:
+        device = str(next(model.parameters()).device)
+    else:
+        model.to(device=device)
     outs = outputs(name, entry, {name: entry})
-    layers = [int(o[1:]) for o in outs]
+    layers = [int(o[1:]) for o in outs if o != "surprisal"]
+    surprisal = "surprisal" in outs
     attention = entry["attention"]
     causal = (
         is_causal(model.config.to_dict(), model_field(name, "attention"))
@@ -435,6 +589,8 @@ def extract(name: str, entry: dict, docs: list[list[str]], settings: dict, input
         else attention == "causal"
     )
     prefix, suffix = special_affixes(tokenizer)
+    if surprisal:
+        prefix = _start_prefix(tokenizer, prefix, model_field(name, "surprisal"))
     width = int(entry["context_tokens"])
     if width - (0 if causal else len(prefix) + len(suffix)) < 1:
         raise ConfigError(
@@ -442,43 +598,93 @@ def extract(name: str, entry: dict, docs: list[list[str]], settings: dict, input
             f"{width} tokens leave no room for words next to the model's {len(prefix) + len(suffix)} special tokens.",
             fix=f"use context_tokens >= {len(prefix) + len(suffix) + 1}.",
         )
-    windows, offsets, total = [], [], 0
-    for words in docs:
-        offsets.append(total)
-        if not words:
-            continue
-        ids, owner = tokenize_words(tokenizer, words)
-        if causal:
-            windows += causal_windows(ids, owner, total, width, prefix, entry["word_vector"])
-        else:
-            windows += word_windows(
-                ids, owner, total, width - len(prefix) - len(suffix), prefix, suffix, entry["word_vector"]
-            )
-        total += len(words)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    t0 = time.perf_counter()
-    with tqdm(total=len(windows), desc=f"{name} windows", unit="win", mininterval=5.0) as bar:
-        feats = run_windows(
-            model,
-            windows,
-            layers,
-            total,
-            batch_size=int(settings.get("batch_size", 32)),
-            pad_id=pad,
-            device=device,
-            progress=bar,
+    body = model.base_model if surprisal and hasattr(model, "get_output_embeddings") else model
+    head = model.get_output_embeddings() if surprisal else None
+    if surprisal and head is None:
+        raise ConfigError(
+            model_field(name, "surprisal"),
+            f"{name!r} has no language-model head to predict words with.",
+            fix="remove surprisal: true from this model.",
         )
-    dt = time.perf_counter() - t0
-    log.info("%s: %d words, %d windows, %.1f words/s on %s", name, total, len(windows), total / max(dt, 1e-9), device)
+    tokens = [tokenize_words(tokenizer, words) if words else None for words in docs]
+    total = sum(_n_windows(len(t[0]), len(d), causal, width) for t, d in zip(tokens, docs) if t is not None)
+    chunk_words = int(settings.get("chunk_words", 2048))
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     info.update(
         {
             "attention": "causal" if causal else "bidirectional",
             "device": device,
             "layers": layers,
-            "n_windows": len(windows),
+            "surprisal": surprisal,
+            "n_windows": total,
+            "start_tokens": prefix if causal else None,
         }
     )
-    result = {}
-    for li, out in enumerate(outs):
-        result[out] = [feats[li, a : a + len(w)] for a, w in zip(offsets, docs)]
-    return result, info
+
+    def run(group):
+        windows, n = [], 0
+        for k in group:
+            if tokens[k] is None:
+                continue
+            ids, owner = tokens[k]
+            if causal:
+                windows += causal_windows(ids, owner, n, width, prefix, entry["word_vector"])
+            else:
+                windows += word_windows(
+                    ids, owner, n, width - len(prefix) - len(suffix), prefix, suffix, entry["word_vector"]
+                )
+            n += len(docs[k])
+        return run_windows(
+            body,
+            windows,
+            layers,
+            n,
+            batch_size=int(settings.get("batch_size", 32)),
+            pad_id=pad,
+            device=device,
+            progress=bar,
+            batch_tokens=settings.get("batch_tokens"),
+            head=head,
+        )
+
+    def generate():
+        t0 = time.perf_counter()
+        group, size = [], 0
+        for k in range(len(docs) + 1):
+            if k < len(docs) and (not group or size + len(docs[k]) <= chunk_words):
+                group.append(k)
+                size += len(docs[k])
+                continue
+            if group:
+                if size:
+                    feats, surp = run(group)
+                else:  # only empty documents
+                    feats, surp = np.zeros((len(layers), 0, hidden), np.float32), np.zeros(0)
+                a = 0
+                for j in group:
+                    n = len(docs[j])
+                    res = {f"L{layer}": feats[li, a : a + n] for li, layer in enumerate(layers)}
+                    if surprisal:
+                        res["surprisal"] = surp[a : a + n, None].astype(np.float32)
+                    yield {o: res[o] for o in outs}
+                    a += n
+            group, size = ([k], len(docs[k])) if k < len(docs) else ([], 0)
+        dt = time.perf_counter() - t0
+        n_words = sum(len(d) for d in docs)
+        bar.close()
+        log.info("%s: %d words, %d windows, %.1f words/s on %s", name, n_words, total, n_words / max(dt, 1e-9), device)
+        info["words_per_second"] = round(n_words / max(dt, 1e-9), 1)
+
+    cfg = model.config.to_dict()
+    hidden = int(cfg.get("hidden_size") or cfg.get("n_embd") or cfg.get("d_model") or 0)
+    bar = tqdm(total=total, desc=f"{name} windows", unit="win", mininterval=5.0)
+    return generate(), info
+
+
+def extract(name: str, entry: dict, docs: list[list[str]], settings: dict, inputs: dict):
+    """Features of every layer for every document: ``({"L0": [arrays], ...}, info)``
+    (all at once; the features stage streams :func:`extract_stream` instead)."""
+    stream, info = extract_stream(name, entry, docs, settings, inputs)
+    per_doc = list(stream)
+    outs = list(per_doc[0]) if per_doc else outputs(name, entry, {name: entry})
+    return {o: [d[o] for d in per_doc] for o in outs}, info

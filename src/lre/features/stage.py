@@ -54,30 +54,44 @@ def run(job: dict, documents_path, out_path, runtime: dict, of_path=None) -> Non
         counts["stories"],
     )
     settings = {**job["settings"], **runtime, "seed": job["seed"]}
+    inputs = {"of": of_path, "of_job": job.get("of")}
     t0 = time.perf_counter()
-    feats, info = mod.extract(name, entry, words, settings, {"of": of_path, "of_job": job.get("of")})
-    log.info("model %s: extracted in %.1f s", name, time.perf_counter() - t0)
-    if list(feats) != outs:
-        raise LreError(f"{name}: family {entry['family']} returned outputs {list(feats)}, expected {outs}")
-    spaces = {}
-    for out, arrays in feats.items():
-        space = f"{name}.{out}"
-        dims = {a.shape[1] for a in arrays if a.ndim == 2}
-        for (set_, doc, w), a in zip(docs.items(), arrays):
-            if a.ndim != 2 or a.shape[0] != len(w) or len(dims) != 1:
-                raise LreError(
-                    f"{space}: document {set_}/{doc} has shape {a.shape}; expected "
-                    f"({len(w)}, dim) with one dim for all documents"
-                )
-            if not np.isfinite(a).all():
-                raise LreError(
-                    f"{space}: document {set_}/{doc} has non-finite values; the model "
-                    "diverged or the input is degenerate (try features.compute_dtype: float32)"
-                )
-        spaces[space] = [np.asarray(a, dtype=np.float32) for a in arrays]
-        log.info("space %s: dim %d", space, dims.pop())
-    prov = io.provenance(job, model_info=info)
-    store.write(out_path, name, entry["family"], docs, spaces, prov)
+    if hasattr(mod, "extract_stream"):  # document by document, in bounded memory
+        per_doc, info = mod.extract_stream(name, entry, words, settings, inputs)
+    else:
+        feats, info = mod.extract(name, entry, words, settings, inputs)
+        if list(feats) != outs:
+            raise LreError(f"{name}: family {entry['family']} returned outputs {list(feats)}, expected {outs}")
+        per_doc = ({out: feats[out][k] for out in outs} for k in range(len(words)))
+    dims: dict[str, int] = {}
+
+    def checked():
+        for (set_, doc, w), arrays in zip(docs.items(), per_doc):
+            if list(arrays) != outs:
+                raise LreError(f"{name}: family {entry['family']} returned outputs {list(arrays)}, expected {outs}")
+            out = {}
+            for o, a in arrays.items():
+                space = f"{name}.{o}"
+                if a.ndim != 2 or a.shape[0] != len(w) or dims.setdefault(space, a.shape[1]) != a.shape[1]:
+                    raise LreError(
+                        f"{space}: document {set_}/{doc} has shape {a.shape}; expected "
+                        f"({len(w)}, {dims.get(space, 'dim')}) with one dim for all documents"
+                    )
+                if not np.isfinite(a).all():
+                    raise LreError(
+                        f"{space}: document {set_}/{doc} has non-finite values; the model "
+                        "diverged or the input is degenerate (try features.compute_dtype: float32)"
+                    )
+                out[space] = a
+            yield out
+
+    def record():
+        log.info("model %s: extracted in %.1f s", name, time.perf_counter() - t0)
+        for space, d in dims.items():
+            log.info("space %s: dim %d", space, d)
+        return io.provenance(job, model_info=info)
+
+    store.write_stream(out_path, name, entry["family"], docs, [f"{name}.{o}" for o in outs], checked(), record)
 
 
 def _features_job(cfg: dict, args) -> dict:

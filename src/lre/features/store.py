@@ -23,12 +23,26 @@ from ..stimuli.documents import Documents
 
 def write(path, model: str, family: str, docs: Documents, feats: dict[str, list[np.ndarray]], provenance: dict) -> None:
     """Write one model's spaces. ``feats`` maps space name -> one array per document of ``docs``."""
+    per_doc = ({space: arrays[k] for space, arrays in feats.items()} for k in range(len(list(docs.items()))))
+    write_stream(path, model, family, docs, list(feats), per_doc, lambda: provenance)
+
+
+def write_stream(path, model: str, family: str, docs: Documents, spaces: list[str], per_doc, provenance) -> None:
+    """Write one model's spaces document by document, as ``per_doc`` yields them.
+
+    Parameters
+    ----------
+    docs : the documents, in the order ``per_doc`` follows
+    spaces : the space names, in order
+    per_doc : iterable giving, per document, ``{space: float32 (n_words, dim)}``
+    provenance : a function returning the provenance record, called after the last document
+        (so it can hold what the extraction learnt on the way)
+    """
     items = list(docs.items())
     with io.h5_atomic(path) as f:
-        io.h5_set_json(f, "provenance", provenance)
         f.attrs["model"] = model
         f.attrs["family"] = family
-        io.h5_set_json(f, "spaces", list(feats))
+        io.h5_set_json(f, "spaces", list(spaces))
         dg = f.create_group("docs", track_order=True)
         for set_, name, words in items:
             g = dg.require_group(set_).create_group(name)
@@ -36,10 +50,16 @@ def write(path, model: str, family: str, docs: Documents, feats: dict[str, list[
             if set_ == "stories":
                 g["times"] = docs.stories[name].words.times
         sg = f.create_group("spaces", track_order=True)
-        for space, arrays in feats.items():
-            g = sg.create_group(space, track_order=True)
-            for (set_, name, _), arr in zip(items, arrays):
-                g.require_group(set_).create_dataset(name, data=np.ascontiguousarray(arr, dtype=np.float32))
+        groups = {space: sg.create_group(space, track_order=True) for space in spaces}
+        n = 0
+        for (set_, name, _), arrays in zip(items, per_doc):
+            for space in spaces:
+                data = np.ascontiguousarray(arrays[space], dtype=np.float32)
+                groups[space].require_group(set_).create_dataset(name, data=data)
+            n += 1
+        if n != len(items):
+            raise ValueError(f"{path}: {n} documents of features for {len(items)} documents")
+        io.h5_set_json(f, "provenance", provenance())
 
 
 class FeatureFile:
@@ -51,6 +71,13 @@ class FeatureFile:
         if not self.path.exists():
             raise InputError(self.path, "does not exist.", fix="run the features stage for this model first.")
         with self._open() as f:
+            provenance.expect_kind(self.path, provenance.h5_provenance(f), "features", "feature file")
+            if "spaces" not in f.attrs or "spaces" not in f:
+                raise InputError(
+                    self.path,
+                    "is not a feature file (it has no spaces).",
+                    fix="pass a feature file of the features stage (results/features/<model>.h5).",
+                )
             self.provenance = io.h5_get_json(f, "provenance")
             self.spaces = io.h5_get_json(f, "spaces")
             self.model = str(f.attrs["model"])
@@ -58,7 +85,7 @@ class FeatureFile:
         provenance.check(self.path, self.provenance, expect, "feature file")
 
     def _open(self):
-        return io._h5().File(self.path, "r")
+        return io.h5_open(self.path)
 
     def _check_space(self, space: str) -> None:
         if space not in self.spaces:

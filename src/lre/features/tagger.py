@@ -98,6 +98,13 @@ def outputs(name: str, entry: dict, models: dict) -> list[str]:
     return list(entry["outputs"])
 
 
+def dims(name: str, entry: dict, models: dict) -> dict[str, int | None]:
+    """The dimensions known without the pipeline: the universal POS tags and the chunk BIO
+    labels (fine tags, dependencies and entities depend on the pipeline's label sets)."""
+    known = {"pos": len(UD_POS), "chunk": len(CHUNK_LABELS)}
+    return {o: known.get(o) for o in outputs(name, entry, models)}
+
+
 def _check_source(name: str, source: str):
     """Where the pipeline comes from: ``("packaged", Source)``, ``("local", Path)`` or ``("package", str)``."""
     field = model_field(name, "source")

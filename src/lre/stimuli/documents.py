@@ -45,14 +45,19 @@ class Documents:
         }
 
 
-def read_corpus(path, max_words: int | None = None) -> dict[str, list[str]]:
-    """One document per non-empty line of a UTF-8 text file, split into words."""
+#: the transfer split needs a test document and at least two training folds
+MIN_CORPUS_DOCUMENTS = 3
+
+
+def read_corpus(path, max_words: int | None = None, encoding: str = "auto") -> dict[str, list[str]]:
+    """One document per non-empty line of a text file (UTF-8 unless ``encoding`` says
+    otherwise), split into words."""
     path = Path(path)
     if not path.exists():
         raise InputError(path, "does not exist.", fix="set corpus.path to a text file with one document per line.")
     docs: dict[str, list[str]] = {}
     total = 0
-    text = readers.decode_text(path, path.read_bytes())
+    text = readers.decode_text(path, path.read_bytes(), encoding, field="corpus.encoding")
     lines = [ln for ln in text.splitlines() if ln.strip()]
     width = max(4, len(str(len(lines))))
     for k, line in enumerate(lines):
@@ -64,6 +69,15 @@ def read_corpus(path, max_words: int | None = None) -> dict[str, list[str]]:
             total += len(words)
     if not docs:
         raise InputError(path, "contains no words.", fix="the corpus needs at least one line of text.")
+    if len(docs) < MIN_CORPUS_DOCUMENTS:
+        n = sum(len(w) for w in docs.values())
+        raise InputError(
+            path,
+            f"holds {len(docs)} line(s) of text ({n} words), but each line of the corpus is one document, and the "
+            f"transfer maps split whole documents into a test set and cross-validation folds (at least "
+            f"{MIN_CORPUS_DOCUMENTS} documents).",
+            fix="put each document (an article, a chapter, a story) on a line of its own.",
+        )
     return docs
 
 
@@ -105,16 +119,41 @@ def read_story(name: str, st: dict) -> readers.Story:
             f"story {name!r} ends at {words.offsets[-1]:.1f} s but its last volume is at {tr_times[-1]:.1f} s.",
             fix="check that the TR file belongs to this story.",
         )
+    spoken = float(words.offsets[-1] - words.onsets[0])
+    scanned = float(tr_times[-1] + tr - tr_times[0])
+    if spoken < st["min_coverage"] * scanned:
+        raise InputError(
+            path,
+            f"story {name!r}: its words span {spoken:.1f} s of a {scanned:.1f} s scan "
+            f"({100 * spoken / scanned:.0f} %, below stimuli.min_coverage = {100 * st['min_coverage']:.0f} %), so "
+            "most volumes would see no words.",
+            fix="check that the word timings and the TR file belong to this story (and the word tier), or lower "
+            "stimuli.min_coverage.",
+        )
     for note in words.notes:
         log.warning("story %s: %s", name, note)
     return readers.Story(name, words, tr_times, tr)
+
+
+def input_files(job: dict) -> list[str]:
+    """The files the stimuli stage reads: each story's timings and TR file, the respdict and
+    the corpus (their content hashes go into the documents file's provenance)."""
+    st = job["stimuli"]
+    files = [st["path"].format(story=s) for s in st["stories"]]
+    trt = st["tr_times"]
+    if trt["source"] == "file":
+        files += [trt["path"].format(story=s) for s in st["stories"]]
+    elif trt["source"] == "respdict":
+        files.append(trt["path"])
+    files.append(job["corpus"]["path"])
+    return [f for f in dict.fromkeys(files) if Path(f).exists()]
 
 
 def build(job: dict) -> Documents:
     """Read every story and the corpus (the ``stimuli`` stage)."""
     st = job["stimuli"]
     stories = {name: read_story(name, st) for name in st["stories"]}
-    corpus = read_corpus(job["corpus"]["path"], job["corpus"]["max_words"])
+    corpus = read_corpus(job["corpus"]["path"], job["corpus"]["max_words"], job["corpus"]["encoding"])
     return Documents(corpus, stories)
 
 
@@ -138,17 +177,17 @@ def write(path, docs: Documents, record: dict) -> None:
 
 def read_provenance(path) -> dict | None:
     """The provenance record of a documents file (None when it has none)."""
-    with io._h5().File(path, "r") as f:
+    with io.h5_open(path) as f:
         return provenance.h5_provenance(f)
 
 
 def read(path) -> Documents:
-    h5py = io._h5()
     path = Path(path)
     if not path.exists():
         raise InputError(path, "does not exist.", fix="run the stimuli stage first (snakemake ... stimuli).")
     docs = Documents()
-    with h5py.File(path, "r") as f:
+    with io.h5_open(path) as f:
+        provenance.expect_kind(path, provenance.h5_provenance(f), "stimuli", "documents file")
         for name, g in f["corpus"].items():
             docs.corpus[name] = io.h5_read_strings(g["words"])
         for name, g in f["stories"].items():

@@ -96,9 +96,15 @@ class Story:
     tr: float
 
 
-def is_nonword(label: str, drop: Iterable[str] = DEFAULT_DROP, drop_bracketed: bool = True) -> bool:
+_DEFAULT_SET = frozenset(DEFAULT_DROP)
+
+
+def is_nonword(label: str, drop: Iterable[str] = (), drop_bracketed: bool = True) -> bool:
+    """Whether a label is not a word: empty, a default non-word (:data:`DEFAULT_DROP`, which
+    always applies: silences and aligner markers are never words), one of ``drop`` (more,
+    case-insensitive), or bracketed when ``drop_bracketed``."""
     token = label.strip().lower()
-    if token in {d.strip().lower() for d in drop}:
+    if token in _DEFAULT_SET or token in {d.strip().lower() for d in drop}:
         return True
     return bool(drop_bracketed and _BRACKETED.match(token))
 
@@ -106,8 +112,9 @@ def is_nonword(label: str, drop: Iterable[str] = DEFAULT_DROP, drop_bracketed: b
 # --------------------------------------------------------------------------- text decoding
 
 
-def decode_text(path, data: bytes, encoding: str = "auto") -> str:
-    """Decode a text file: BOMs are honoured; BOM-less UTF-16 is recognised by its zero bytes."""
+def decode_text(path, data: bytes, encoding: str = "auto", field: str = "stimuli.encoding") -> str:
+    """Decode a text file: BOMs are honoured; BOM-less UTF-16 is recognised by its zero bytes.
+    ``field`` is the config key that sets the encoding of this kind of file (for the fix)."""
     if encoding != "auto":
         try:
             return data.decode(encoding)
@@ -115,24 +122,24 @@ def decode_text(path, data: bytes, encoding: str = "auto") -> str:
             raise InputError(
                 path,
                 f"cannot be decoded as {encoding}: {e}.",
-                fix="set the right `encoding` (auto, utf-8, utf-16, latin-1).",
+                fix=f"set the right `{field}` (auto, utf-8, utf-16, latin-1).",
             ) from None
     if data.startswith(b"\xef\xbb\xbf"):
-        return _decode(path, data[3:], "utf-8")
+        return _decode(path, data[3:], "utf-8", field)
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return _decode(path, data, "utf-16")
+        return _decode(path, data, "utf-16", field)
     head = data[:4000]
     if len(head) >= 4:
         even_zeros = head[0::2].count(0) / max(1, len(head[0::2]))
         odd_zeros = head[1::2].count(0) / max(1, len(head[1::2]))
         if odd_zeros > 0.3 and even_zeros < 0.05:
-            return _decode(path, data, "utf-16-le")
+            return _decode(path, data, "utf-16-le", field)
         if even_zeros > 0.3 and odd_zeros < 0.05:
-            return _decode(path, data, "utf-16-be")
-    return _decode(path, data, "utf-8")
+            return _decode(path, data, "utf-16-be", field)
+    return _decode(path, data, "utf-8", field)
 
 
-def _decode(path, data: bytes, enc: str) -> str:
+def _decode(path, data: bytes, enc: str, field: str = "stimuli.encoding") -> str:
     try:
         return data.decode(enc)
     except UnicodeDecodeError as e:
@@ -141,7 +148,7 @@ def _decode(path, data: bytes, enc: str) -> str:
             path,
             f"is not valid {enc} (byte {e.start}).",
             line=line,
-            fix="save it as UTF-8 or UTF-16, or set `encoding` (e.g. latin-1).",
+            fix=f"save it as UTF-8 or UTF-16, or set `{field}` to its encoding (e.g. latin-1).",
         ) from None
 
 
@@ -308,7 +315,7 @@ def parse_textgrid(path, text: str) -> list[Tier]:
 def read_textgrid(
     path,
     tier: str | Sequence[str] = "word",
-    drop: Iterable[str] = DEFAULT_DROP,
+    drop: Iterable[str] = (),
     drop_bracketed: bool = True,
     encoding: str = "auto",
 ) -> WordTimes:
@@ -340,6 +347,14 @@ def read_textgrid(
             path,
             f"has no tier named {' or '.join(map(repr, names))}; tiers present: {[t.name for t in tiers]}.",
             fix="set `stimuli.word_tier` to the name of the word tier.",
+        )
+    same = [k + 1 for k, t in enumerate(tiers) if t.name == chosen.name]
+    if len(same) > 1:
+        raise InputError(
+            path,
+            f"has {len(same)} tiers named {chosen.name!r} (tiers {', '.join(map(str, same))}), so which one holds "
+            "the words is unclear.",
+            fix="rename all but the word tier in Praat (or remove the copies).",
         )
     if chosen.kind != "IntervalTier":
         raise InputError(
@@ -446,9 +461,7 @@ def write_textgrid(
 # --------------------------------------------------------------------------- Gentle
 
 
-def read_gentle(
-    path, drop: Iterable[str] = DEFAULT_DROP, drop_bracketed: bool = True, encoding: str = "auto"
-) -> WordTimes:
+def read_gentle(path, drop: Iterable[str] = (), drop_bracketed: bool = True, encoding: str = "auto") -> WordTimes:
     """Read a Gentle ``align.json``.
 
     Words whose ``case`` is not ``"success"`` have no times; they get times interpolated
@@ -543,9 +556,7 @@ def _interpolate_gaps(on: np.ndarray, off: np.ndarray, missing: np.ndarray) -> N
 # --------------------------------------------------------------------------- TSV
 
 
-def read_tsv(
-    path, drop: Iterable[str] = DEFAULT_DROP, drop_bracketed: bool = True, encoding: str = "auto"
-) -> WordTimes:
+def read_tsv(path, drop: Iterable[str] = (), drop_bracketed: bool = True, encoding: str = "auto") -> WordTimes:
     """Read a tab-separated file with a header naming ``word``, ``onset`` and ``offset``."""
     path = Path(path)
     if not path.exists():

@@ -7,6 +7,7 @@ and records provenance; the maths lives in :mod:`.maps`, :mod:`.ridge` and
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 
@@ -15,7 +16,7 @@ from tqdm import tqdm
 
 from .. import io, provenance
 from ..commands import Arg, Command
-from ..errors import InputError
+from ..errors import ConfigError, InputError
 from ..features import model_of
 from ..features.store import FeatureFile
 from . import maps, ridge, similarity
@@ -99,14 +100,14 @@ def run_prepare(job: dict, features, split, universal) -> None:
 # --------------------------------------------------------------------------- encoders
 
 
-def run_encode(job: dict, split, universal, features, out, runtime: dict | None = None) -> None:
-    """Fit one target space's encoder (``job["space"]``) and write its latents.
+def run_encode(job: dict, split, universal, features: dict, out: dict, runtime: dict | None = None) -> None:
+    """Fit the encoder of every space of ``job["spaces"]`` and write its latents.
 
     Parameters
     ----------
     split, universal : the transfer split and universal input of ``transfer-prepare``
-    features : the target space's feature file
-    out : the encoder file to write
+    features : space -> its feature file
+    out : space -> the encoder file to write
     runtime : ``{"device": ...}``; only the MLP encoder uses a device
     """
     universal_path = universal
@@ -116,14 +117,38 @@ def run_encode(job: dict, split, universal, features, out, runtime: dict | None 
 
         device = pick_device((runtime or {}).get("device", "cpu"))
     split = read_split(split, job)
-    space = job["space"]
-    Y_tr, Y_te, lengths = load_space(features, space, split, job)
-    folds = _folds(split, lengths)
-    h5py = io._h5()
-    with h5py.File(universal_path, "r") as f:
+    with io.h5_open(universal_path) as f:
         provenance.check_h5(universal_path, f, job.get("expects", {}).get("split"), job, "universal input")
         U_tr, U_te = f["train"][()].astype(np.float64), f["test"][()].astype(np.float64)
+    for space in job["spaces"]:
+        encode_one(job, space, split, U_tr, U_te, features[space], out[space], device)
+
+
+def encode_one(job: dict, space: str, split: dict, U_tr, U_te, features, out, device: str) -> None:
+    """One space's encoder, from the universal input ``U_tr`` (n_train, p) and ``U_te``."""
+    Y_tr, Y_te, lengths = load_space(features, space, split, job)
+    folds = _folds(split, lengths)
+    k = job["transfer"]["bottleneck"]
+    if Y_tr.shape[1] < k:
+        raise ConfigError(
+            "transfer.bottleneck",
+            f"{k} latent dimensions are wider than space {space!r}, which varies in only {Y_tr.shape[1]} "
+            "dimension(s) on the transfer corpus.",
+            fix=f"list {space} in transfer.targets_only (decoded, not encoded) or transfer.exclude, or lower "
+            f"transfer.bottleneck to {Y_tr.shape[1]}.",
+        )
     enc = maps.encode_space(U_tr, U_te, Y_tr, Y_te, folds, job["transfer"], job["seed"], device)
+    if enc["rank"] < k:
+        log.warning(
+            "space %s has %d dimensions, but the universal input predicts only %d independent directions of it "
+            "(its columns are linearly dependent, e.g. probabilities that sum to 1): its latent has %d, not %d, "
+            "dimensions.",
+            space,
+            Y_tr.shape[1],
+            enc["rank"],
+            enc["rank"],
+            k,
+        )
     log.info(
         "encoder %s (%s): rank %d, alpha %s, bottleneck R^2 train %.3f test %.3f",
         space,
@@ -151,8 +176,8 @@ def read_encoder(path, expected_hash: str | None = None, job: dict | None = None
     """An encoder file: ``latent_train`` (n_train, k), ``latent_test`` (n_test, k), the
     factorisation of the train latent (``factor``) and of each fold's training rows
     (``fold_factors``), and its attributes; with ``job``, it must record ``expected_hash``."""
-    h5py = io._h5()
-    with h5py.File(path, "r") as f:
+    with io.h5_open(path) as f:
+        provenance.expect_kind(path, provenance.h5_provenance(f), "transfer-encode", "encoder file")
         provenance.check_h5(path, f, expected_hash, job or {}, "encoder")
         return {
             "latent_train": f["latent_train"][()],
@@ -166,72 +191,104 @@ def read_encoder(path, expected_hash: str | None = None, job: dict | None = None
 # --------------------------------------------------------------------------- decoders
 
 
-def run_decode(job: dict, split, features, encoders: dict, out) -> None:
-    """Decode one target (``job["space"]``, its feature file ``features``) from every source
-    latent; ``encoders`` maps source space -> encoder file. Writes the per-sample test MSE
-    of every source, shape (n_sources, n_test), to ``out``."""
+def run_decode(job: dict, split, features: dict, encoders: dict, out: dict) -> None:
+    """Decode every target of ``job["spaces"]`` from every source latent.
+
+    Parameters
+    ----------
+    features : target space -> its feature file
+    encoders : source space -> its encoder file (all sources, loaded once for all targets)
+    out : target space -> the decoder file to write: the per-sample test MSE of every source,
+        shape (n_sources, n_test)
+    """
     split = read_split(split, job)
-    target = job["space"]
-    Y_tr, Y_te, lengths = load_space(features, target, split, job)
-    folds = _folds(split, lengths)
     sources = list(encoders)
     expected = job.get("expects", {}).get("encoders", {})
     loaded = [
-        read_encoder(encoders[s], expected.get(s), job)
-        for s in tqdm(sources, desc=f"{target}: load latents", mininterval=5)
+        read_encoder(encoders[s], expected.get(s), job) for s in tqdm(sources, desc="load latents", mininterval=5)
     ]
-    res = maps.decode_target(Y_tr, Y_te, folds, job["transfer"]["alphas"], loaded)
-    best = sources[int(np.argmax(res["r2"]))]
-    log.info(
-        "target %s: best source %s (R^2 %.3f); own latent R^2 %.3f",
-        target,
-        best,
-        res["r2"].max(),
-        res["r2"][sources.index(target)] if target in sources else float("nan"),
-    )
-    with io.h5_atomic(out) as f:
-        io.h5_set_json(f, "provenance", io.provenance(job))
-        io.h5_write_strings(f, "sources", sources)
-        f["mse"] = res["mse"].astype(np.float32)
-        f["alpha"] = res["alpha"]
-        f["r2"] = res["r2"]
+    for target in job["spaces"]:
+        Y_tr, Y_te, lengths = load_space(features[target], target, split, job)
+        folds = _folds(split, lengths)
+        res = maps.decode_target(Y_tr, Y_te, folds, job["transfer"]["alphas"], loaded)
+        best = sources[int(np.argmax(res["r2"]))]
+        log.info(
+            "target %s: best source %s (R^2 %.3f); own latent R^2 %.3f",
+            target,
+            best,
+            res["r2"].max(),
+            res["r2"][sources.index(target)] if target in sources else float("nan"),
+        )
+        with io.h5_atomic(out[target]) as f:
+            io.h5_set_json(f, "provenance", io.provenance(job, space=target))
+            io.h5_write_strings(f, "sources", sources)
+            f["mse"] = res["mse"].astype(np.float32)
+            f["alpha"] = res["alpha"]
+            f["r2"] = res["r2"]
 
 
 def run_gather(job: dict, inputs: dict, out) -> None:
     """Stack every target's decoder results (``inputs``: target -> decoder file) into
-    ``mse[t, s, k]`` of shape (n_spaces, n_spaces, n_test)."""
+    ``mse[t, s, k]`` of shape (n_targets, n_sources, n_test) (the sources: ``job["sources"]``)."""
     decoders = inputs
-    h5py = io._h5()
     spaces = list(decoders)
+    sources = job.get("sources", spaces)
     mse, alpha, r2 = [], [], []
     for t in spaces:
-        with h5py.File(decoders[t], "r") as f:
+        with io.h5_open(decoders[t]) as f:
             provenance.check_h5(decoders[t], f, job.get("expects", {}).get("decoders", {}).get(t), job, "decoder")
-            sources = io.h5_read_strings(f["sources"])
-            if sources != spaces:
+            got = io.h5_read_strings(f["sources"])
+            if got != sources:
                 raise InputError(
                     decoders[t],
-                    f"decodes from sources {sources[:3]}..., not the current spaces.",
+                    f"decodes from sources {got[:3]}..., not the current ones.",
                     fix="re-run the transfer stage.",
                 )
             mse.append(f["mse"][()])
             alpha.append(f["alpha"][()])
             r2.append(f["r2"][()])
+    M = np.stack(mse)
+    seen = {}  # identical columns hash alike: one pass instead of comparing every pair
+    for i in range(len(sources)):
+        j = seen.setdefault(hashlib.sha256(np.ascontiguousarray(M[:, i]).tobytes()).hexdigest(), i)
+        if j != i and np.array_equal(M[:, i], M[:, j]):
+            raise InputError(
+                decoders[spaces[0]],
+                f"sources {sources[j]!r} and {sources[i]!r} decode every target with exactly the same errors: "
+                "their features are copies of each other (up to a linear map), and the embedding would count "
+                "them twice.",
+                fix="remove one of the two models, or add one space to transfer.exclude.",
+            )
     with io.h5_atomic(out) as f:
         io.h5_set_json(f, "provenance", io.provenance(job))
         io.h5_write_strings(f, "spaces", spaces)
+        io.h5_write_strings(f, "sources", sources)
         f["mse"] = np.stack(mse)
         f["alpha"] = np.stack(alpha)
         f["r2"] = np.stack(r2)
-    log.info("mse tensor %s", np.stack(mse).shape)
+    log.info("mse tensor %s", M.shape)
+
+
+def read_labelled(path, name: str, job: dict | None = None, expected_hash: str | None = None):
+    """``(rows, columns, matrix)`` of a matrix file: its rows are the targets, its columns the
+    sources (the same spaces unless some are decoded but not encoded)."""
+    rows, M = read_matrix(path, name, job, expected_hash)
+    with io.h5_open(path) as f:
+        cols = io.h5_read_strings(f["sources"]) if "sources" in f else rows
+    return rows, (cols if M.shape[1] == len(cols) else rows), M
 
 
 def read_matrix(path, name: str, job: dict | None = None, expected_hash: str | None = None):
     """``(spaces, matrix)`` from a gathered transfer/similarity file (or the embedding file):
     the dataset ``name``, of shape (n_spaces, n_spaces) or, for ``mse``, (n_spaces, n_spaces,
     n_test); with ``job``, the file must record ``expected_hash``."""
-    h5py = io._h5()
-    with h5py.File(path, "r") as f:
+    with io.h5_open(path) as f:
+        provenance.expect_kind(
+            path,
+            provenance.h5_provenance(f),
+            ("transfer-gather", "direct-gather", "similarity", "embedding"),
+            "matrix file",
+        )
         if job is not None:
             provenance.check_h5(path, f, expected_hash, job, "matrix file")
         return io.h5_read_strings(f["spaces"]), f[name][()]
@@ -240,39 +297,44 @@ def read_matrix(path, name: str, job: dict | None = None, expected_hash: str | N
 # --------------------------------------------------------------------------- direct and similarity
 
 
-def run_direct(job: dict, split, features, targets: dict, out) -> None:
-    """Ridge from one full source space (``features``) to every target; ``targets`` maps
-    space -> feature file. Writes the test R^2 per target, shape (n_targets,)."""
+def run_direct(job: dict, split, features: dict, targets: dict, out: dict) -> None:
+    """Ridge from each full source space of ``job["spaces"]`` (``features``: space -> feature
+    file) to every target (``targets``: space -> feature file); writes per source (``out``:
+    space -> file) the test R^2 per target, shape (n_targets,)."""
     split = read_split(split, job)
-    X_tr, X_te, lengths = load_space(features, job["space"], split, job)
-    folds = _folds(split, lengths)
-    ys = [load_space(path, t, split, job)[:2] for t, path in targets.items()]
-    res = maps.direct_transfer(X_tr, X_te, folds, job["transfer"]["alphas"], ys)
-    with io.h5_atomic(out) as f:
-        io.h5_set_json(f, "provenance", io.provenance(job))
-        io.h5_write_strings(f, "targets", list(targets))
-        f["r2"] = res["r2"]
-        f["alpha"] = res["alpha"]
+    ys = None
+    for source in job["spaces"]:
+        X_tr, X_te, lengths = load_space(features[source], source, split, job)
+        folds = _folds(split, lengths)
+        if ys is None:  # the targets, loaded once for all sources of the job
+            ys = [load_space(path, t, split, job)[:2] for t, path in targets.items()]
+        res = maps.direct_transfer(X_tr, X_te, folds, job["transfer"]["alphas"], ys)
+        with io.h5_atomic(out[source]) as f:
+            io.h5_set_json(f, "provenance", io.provenance(job, space=source))
+            io.h5_write_strings(f, "targets", list(targets))
+            f["r2"] = res["r2"]
+            f["alpha"] = res["alpha"]
 
 
 def run_direct_gather(job: dict, inputs: dict, out) -> None:
-    """``r2[t, s]``, shape (n_spaces, n_spaces): test R^2 of target t from source s
-    (``inputs``: source -> direct-transfer file)."""
-    sources = inputs
-    h5py = io._h5()
-    spaces = list(sources)
+    """``r2[t, s]``, shape (n_targets, n_sources): test R^2 of target t from source s
+    (``inputs``: source -> direct-transfer file; the targets are ``job["spaces"]``)."""
+    files = inputs
+    sources = list(files)
+    targets = job.get("spaces", sources)
     cols = []
-    for s in spaces:
-        with h5py.File(sources[s], "r") as f:
+    for s in sources:
+        with io.h5_open(files[s]) as f:
             provenance.check_h5(
-                sources[s], f, job.get("expects", {}).get("direct", {}).get(s), job, "direct-transfer file"
+                files[s], f, job.get("expects", {}).get("direct", {}).get(s), job, "direct-transfer file"
             )
-            if io.h5_read_strings(f["targets"]) != spaces:
-                raise InputError(sources[s], "was computed for other target spaces.", fix="re-run the transfer stage.")
+            if io.h5_read_strings(f["targets"]) != targets:
+                raise InputError(files[s], "was computed for other target spaces.", fix="re-run the transfer stage.")
             cols.append(f["r2"][()])
     with io.h5_atomic(out) as f:
         io.h5_set_json(f, "provenance", io.provenance(job))
-        io.h5_write_strings(f, "spaces", spaces)
+        io.h5_write_strings(f, "spaces", targets)
+        io.h5_write_strings(f, "sources", sources)
         f["r2"] = np.stack(cols, axis=1)
 
 
@@ -308,25 +370,25 @@ COMMANDS = (
     ),
     Command(
         "transfer-encode",
-        "fit one target space's bottleneck encoder",
+        "fit the bottleneck encoders of one model's spaces",
         run_encode,
         (
             _SPLIT,
             Arg("--universal", "universal input (transfer-prepare)"),
-            Arg("--features", "feature file of the space"),
-            Arg("--out", "encoder file to write"),
+            Arg("--features", "feature files, one per space of the job", many=True, per="spaces"),
+            Arg("--out", "encoder files to write, one per space of the job", many=True, per="spaces"),
         ),
         runtime=True,
     ),
     Command(
         "transfer-decode",
-        "decode one target from every source latent (per-sample MSE)",
+        "decode one model's spaces from every source latent (per-sample MSE)",
         run_decode,
         (
             _SPLIT,
-            Arg("--features", "feature file of the target space"),
+            Arg("--features", "feature files, one per target space of the job", many=True, per="spaces"),
             Arg("--encoders", "encoder files, one per source of the job", many=True, per="sources"),
-            Arg("--out", "decoder file to write"),
+            Arg("--out", "decoder files to write, one per target space of the job", many=True, per="spaces"),
         ),
     ),
     Command(
@@ -340,13 +402,13 @@ COMMANDS = (
     ),
     Command(
         "transfer-direct",
-        "ridge from one full source space to every target (R^2)",
+        "ridge from each full space of one model to every target (R^2)",
         run_direct,
         (
             _SPLIT,
-            Arg("--features", "feature file of the source space"),
+            Arg("--features", "feature files, one per source space of the job", many=True, per="spaces"),
             Arg("--targets", "feature files, one per target of the job", many=True, per="targets"),
-            Arg("--out", "direct-transfer file to write"),
+            Arg("--out", "direct-transfer files to write, one per source space of the job", many=True, per="spaces"),
         ),
     ),
     Command(
@@ -354,7 +416,7 @@ COMMANDS = (
         "stack every source into r2[t, s]",
         run_direct_gather,
         (
-            Arg("--inputs", "direct-transfer files, one per space of the job", many=True, per="spaces"),
+            Arg("--inputs", "direct-transfer files, one per source of the job", many=True, per="sources"),
             Arg("--out", "file to write"),
         ),
     ),

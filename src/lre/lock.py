@@ -1,0 +1,154 @@
+"""One run at a time per results folder, and inputs that changed without a newer time.
+
+**The run lock.** A run (not a dry run) writes ``<results>/.lre-run.lock`` (its process id,
+host, start time, folder and command) before its first job and removes it when it ends.
+Another run that finds the file, while the process it names is alive, stops before any job
+and says which run holds the folder: two runs writing the same files would corrupt each
+other's results. Snakemake's own lock guards a working directory only; two working
+directories can share one ``results`` folder (an absolute path, a symlink). A lock whose
+process is gone (a killed run, a rebooted machine) is taken over with a warning.
+
+**Changed inputs.** Snakemake reruns a job when an input is *newer* than its outputs. A
+file replaced by one with other content but an old modification time (what ``cp -p`` or
+``rsync -a`` leave) would go unnoticed, so the documents file records the SHA-256 of every
+stimulus file and the corpus it read, and a run compares them before its first job.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import socket
+from pathlib import Path
+
+from .errors import LreError
+
+LOCK_NAME = ".lre-run.lock"
+
+
+class ResultsInUse(LreError):
+    """Another run is writing the same results folder."""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def holder(results) -> dict | None:
+    """The run that holds ``results`` (None when free or when its process is gone)."""
+    path = Path(results) / LOCK_NAME
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if info.get("pid") == os.getpid() and info.get("host") == socket.gethostname():
+        return None
+    if info.get("host") == socket.gethostname() and not _alive(int(info.get("pid", -1))):
+        return None
+    return info
+
+
+def describe(info: dict) -> str:
+    return (
+        f"process {info.get('pid')} on {info.get('host')}, started {info.get('started')} in {info.get('cwd')} "
+        f"({info.get('command', '')[:120]})"
+    )
+
+
+def check(results) -> None:
+    """Refuse when another live run holds ``results``."""
+    info = holder(results)
+    if info is not None:
+        path = Path(results) / LOCK_NAME
+        raise ResultsInUse(
+            f"the results folder {results} is in use by another run: {describe(info)}. Two runs writing the same "
+            f"files would spoil each other's results. Fix: wait until that run finishes (it removes {path}), or "
+            f"give this run a results folder of its own (--config results=other_folder). Only if that run is "
+            f"surely gone (its machine lost), remove {path}."
+        )
+
+
+def acquire(results, command: str) -> Path:
+    """Take the lock of ``results`` for this process (after :func:`check`)."""
+    check(results)
+    path = Path(results) / LOCK_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    info = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "cwd": os.getcwd(),
+        "command": command,
+        "started": datetime.datetime.now().isoformat(timespec="seconds"),
+    }
+    tmp = path.with_name(f"{LOCK_NAME}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(info), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def release(results) -> None:
+    """Remove the lock of ``results`` if this process holds it."""
+    path = Path(results) / LOCK_NAME
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if info.get("pid") == os.getpid() and info.get("host") == socket.gethostname():
+        path.unlink(missing_ok=True)
+
+
+def file_sha256(path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def changed_inputs(documents) -> list[str]:
+    """The stimulus and corpus files whose content differs from what the documents file
+    recorded while their modification time is not newer than it (so Snakemake would not
+    rerun the stimuli stage)."""
+    from . import io, provenance
+
+    documents = Path(documents)
+    if not documents.exists():
+        return []
+    try:
+        with io.h5_open(documents) as f:
+            rec = provenance.h5_provenance(f) or {}
+    except LreError:
+        return []  # a broken documents file is reported by the job that reads it
+    made = documents.stat().st_mtime
+    out = []
+    for path, digest in (rec.get("inputs") or {}).items():
+        p = Path(path)
+        if p.exists() and p.stat().st_mtime <= made and file_sha256(p) != digest:
+            out.append(path)
+    return out
+
+
+class StaleInputs(LreError):
+    """Inputs changed content behind an old modification time."""
+
+
+def check_inputs(documents) -> None:
+    """Refuse a run whose stimulus or corpus files changed as :func:`changed_inputs` finds."""
+    changed = changed_inputs(documents)
+    if changed:
+        raise StaleInputs(
+            f"these inputs changed content since {documents} was made, but their modification time is not newer "
+            "(as cp -p or rsync -a leave it), so Snakemake would not rerun what depends on them: "
+            + ", ".join(changed)
+            + ". Fix: rerun from the stimuli stage, snakemake --forcerun stimuli (with your "
+            "other options), or touch the changed files."
+        )
