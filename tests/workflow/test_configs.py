@@ -171,7 +171,9 @@ def test_paper100_plans_offline_and_its_job_counts_grow_linearly(tmp_path):
             assert "not available here" in out  # models missing here are named, not fatal
     for n, counts in rows:
         subjects = 8
-        assert counts["transfer_encode"] == counts["transfer_decode"] == n
+        # transfer.spaces_per_job: 1 (one encoder and one decoder job per space)
+        assert sum(v for k, v in counts.items() if k.startswith("transfer_encode_")) == n
+        assert sum(v for k, v in counts.items() if k.startswith("transfer_decode_")) == n
         spaces = resolve_spaces(config.validate(paper_subset(models, keep_of[n])[0])["features"]["models"])
         assert sum(v for k, v in counts.items() if k.startswith("encode_")) == subjects * n_encode_jobs(spaces, 4)
         print(f"paper100 subset with {n} spaces:", counts)
