@@ -66,7 +66,7 @@ def main() -> None:
     model.to(args.device)
     ids, owner = hf.tokenize_words(tok, words)
     last = np.searchsorted(owner, np.arange(len(words)), side="right") - 1
-    prefix, _ = hf.special_affixes(tok)
+    prefix = np.asarray(hf.special_affixes(tok)[0], dtype=np.int64)
 
     # lre: strided windows, all layers from one pass
     hf.extract("bench", entry, [words[:200]], settings, {})  # warm-up
