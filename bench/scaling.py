@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lre import config, encoding, transfer
+from lre import config, encoding, resources, transfer
 from lre import jobs as lre_jobs
 from lre.features import hf, resolve_spaces
 from lre.stimuli import text_to_words
@@ -214,7 +214,8 @@ def main() -> None:
         f_total += fl
         f_cpu += fl / rate
         disk_feats += words * width * 4 * n_sp
-        mem_feats = max(mem_feats, words * width * n_sp * 12 + 3e9)
+        # streamed: weights, one batch of 4,096 tokens, one group of 2,048 words (lre.resources)
+        mem_feats = max(mem_feats, resources.streamed_mem_mb(width, n_sp, blocks, 2048, 4096) * 1e6)
     # job counts from config/paper100.yaml itself, as the workflow cuts them
     paper = config.load(Path(__file__).resolve().parents[1] / "config" / "paper100.yaml", check_models=False)
     names = [s.name for s in resolve_spaces(paper["features"]["models"])]

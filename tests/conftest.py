@@ -92,7 +92,7 @@ def tiny_config():
     models["minilm"].update(layers=[0, 6], context_tokens=8)
     models["smollm2"].update(layers=[0, 30], context_tokens=32)
     models["gpt2_untrained"].update(
-        layers=[0, 2],
+        layers=[0, 1, 2],  # three layers, so layers.csv orders them
         context_tokens=16,
         config={"model_type": "gpt2", "n_layer": 2, "n_embd": 32, "n_head": 2, "n_positions": 64},
     )

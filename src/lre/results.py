@@ -47,13 +47,18 @@ class Results:
         return _csv(self.path("features_summary"))
 
     def embedding(self, method: str = "bottleneck") -> dict:
-        """Spaces, tournament, affinity, weights, coordinates, eigenvalues, explained variance."""
+        """Spaces, tournament, affinity, weights, coordinates, eigenvalues, explained variance.
+
+        ``spaces`` are the embedded spaces (the rows of ``affinity`` and ``coords``);
+        ``sources`` the encoded ones (the columns of ``affinity``): the same list unless
+        ``transfer.targets_only`` names spaces that are decoded but not encoded."""
         path = self.path("embedding_h5", method=method)
         if not path.exists():
             raise InputError(path, "does not exist.", fix="run the embedding stage.")
         with io.h5_open(path) as f:
-            out = {k: f[k][()] for k in f if k != "spaces"}
+            out = {k: f[k][()] for k in f if k not in ("spaces", "sources")}
             out["spaces"] = io.h5_read_strings(f["spaces"])
+            out["sources"] = io.h5_read_strings(f["sources"]) if "sources" in f else list(out["spaces"])
         groups = {r["space"]: r["group"] for r in _csv(self.path("embedding_coords", method=method))}
         out["groups"] = [groups[s] for s in out["spaces"]]
         out["layer_order"] = _csv(self.path("embedding_layers", method=method))
@@ -67,18 +72,19 @@ class Results:
             out.append({"name": n, "model": model, "output": output, "group": g})
         return out
 
-    def similarities(self) -> dict[str, tuple[list[str], np.ndarray]]:
-        """The comparison matrices that exist: direct R^2, CKA, RSA."""
+    def similarities(self) -> dict[str, tuple[list[str], list[str], np.ndarray]]:
+        """The comparison matrices that exist: direct R^2, CKA, RSA, each as ``(rows,
+        columns, matrix)`` (direct R^2: targets x sources; CKA and RSA: square)."""
         out = {}
         for name, key in (("direct", "r2"), ("similarity", "cka"), ("similarity", "rsa")):
             path = self.path(name)
             if path.exists():
                 with io.h5_open(path) as f:
                     if key in f:
-                        out["direct R^2" if key == "r2" else key.upper()] = (
-                            io.h5_read_strings(f["spaces"]),
-                            f[key][()],
-                        )
+                        rows = io.h5_read_strings(f["spaces"])
+                        M = f[key][()]
+                        cols = io.h5_read_strings(f["sources"]) if M.shape[1] != len(rows) else rows
+                        out["direct R^2" if key == "r2" else key.upper()] = (rows, cols, M)
         return out
 
     def method_agreement(self) -> list[dict]:

@@ -215,3 +215,38 @@ def test_uncached_hub_model_is_refused_offline(monkeypatch):
 def test_context_without_room_for_words_is_refused(words):
     with pytest.raises(ConfigError, match="context_tokens.*leave no room"):
         hf.extract("m", minilm_entry(context_tokens=2), [words[0][:5]], SETTINGS, {})
+
+
+@pytest.mark.parametrize("entry", [gpt2_entry(), minilm_entry(layers=[0, 3])], ids=["causal", "bidirectional"])
+def test_streamed_features_are_made_group_by_group_and_equal_one_pass(entry, words, monkeypatch):
+    """Documents are extracted in groups of about chunk_words words: the first document's
+    features come out before the later groups are computed (memory holds one group), and
+    they equal those of one pass over all documents."""
+    calls = []
+    real = hf.run_windows
+    monkeypatch.setattr(hf, "run_windows", lambda *a, **k: calls.append(a[3]) or real(*a, **k))
+    stream, _ = hf.extract_stream("m", entry, words, dict(SETTINGS, chunk_words=len(words[0])), {})
+    first = next(stream)
+    assert calls == [len(words[0])]  # only the first group so far
+    rest = list(stream)
+    assert calls == [len(w) for w in words]  # one group per document here
+    whole, _ = hf.extract("m", entry, words, dict(SETTINGS, chunk_words=10**6), {})
+    for k, doc in enumerate([first] + rest):
+        for out, a in doc.items():
+            assert a.dtype == np.float32 and a.shape[0] == len(words[k])
+            np.testing.assert_allclose(a, whole[out][k], atol=1e-5, rtol=1e-5)
+
+
+def test_a_neural_feature_jobs_memory_request_does_not_grow_with_the_words():
+    """The rule asks for the weights, one batch and one group of documents: the same for 4x
+    the words; a document longer than chunk_words raises it; narrow families still grow."""
+    from lre import resources
+
+    medium = gpt2_entry(config=dict(model_type="gpt2", n_layer=24, n_embd=1024, n_head=16, n_positions=1024))
+    settings = {"chunk_words": 2048, "batch_tokens": 4096}
+    small = resources.features_mem_mb(medium, 10.0, settings, longest_words=2000)
+    assert resources.features_mem_mb(medium, 40.0, settings, longest_words=2000) == small
+    assert 3000 < small < 6000  # weights 1.4 GB, batch 0.8 GB, a group of 2,048 words 0.6 GB
+    assert resources.features_mem_mb(medium, 40.0, settings, longest_words=20_000) > small + 4000
+    lexical = {"family": "lexical"}
+    assert resources.features_mem_mb(lexical, 40.0) > resources.features_mem_mb(lexical, 10.0)

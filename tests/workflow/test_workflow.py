@@ -78,7 +78,7 @@ def test_tiny_end_to_end_run_writes_every_space(tiny_run):
     assert docs.stories["s1"].tr_times[0] == -10.0  # the scanner starts lead_in = 10 s before the sound
 
     spaces = resolve_spaces(resolved["features"]["models"])
-    assert len(spaces) == 2 + 1 + 3 + 1 + 1 + 3 + 5 + 1
+    assert len(spaces) == 2 + 3 + 3 + 1 + 1 + 3 + 5 + 1  # minilm, smollm2 (+ surprisal), gpt2, ...
     for model in resolved["features"]["models"]:
         ff = FeatureFile(tmp_path / f"results/features/{model}.h5")
         assert ff.provenance["config_hash"] == io.config_hash(jobs.features_job(resolved, model))
@@ -108,17 +108,21 @@ def test_tiny_end_to_end_run_writes_every_space(tiny_run):
     assert "minilm windows" in log and "finished" in log
 
     # transfer: mse[t, s, k] over the transferred spaces; the embedding and the comparison
-    from lre.transfer.stage import read_matrix
+    from lre.transfer.stage import read_labelled
 
     tnames = [s.name for s in spaces if s.name not in cfg["transfer"]["exclude"]]
-    names, mse = read_matrix(tmp_path / "results/transfer/bottleneck/mse.h5", "mse")
+    sources = [n for n in tnames if n not in cfg["transfer"]["targets_only"]]
+    assert sources == [n for n in tnames if n != "smollm2.surprisal"]  # decoded, not encoded
+    names, cols, mse = read_labelled(tmp_path / "results/transfer/bottleneck/mse.h5", "mse")
     split = json.loads((tmp_path / "results/transfer/split.json").read_text())
     n_test = sum(len(docs.corpus[d]) for d in split["test"])
-    assert names == tnames and mse.shape == (len(tnames), len(tnames), n_test) and np.isfinite(mse).all()
+    assert names == tnames and cols == sources
+    assert mse.shape == (len(tnames), len(sources), n_test) and np.isfinite(mse).all()
     with open(tmp_path / "results/embedding/bottleneck/coords.csv") as f:
         coords = list(csv.DictReader(f))
     assert [r["space"] for r in coords] == tnames
-    anchor = next(r for r in coords if r["space"] == "minilm.L6")  # the anchor's signs
+    anchor = next(r for r in coords if r["space"] == cfg["embedding"]["anchor"])  # the anchor's signs
+    assert cfg["embedding"]["anchor"] == "smollm2.L30"
     assert float(anchor["dim1"]) > 0 and float(anchor["dim2"]) > 0
     for png in ("affinity", "scree", "embedding_2d", "embedding_3d"):
         assert (tmp_path / f"results/embedding/bottleneck/{png}.png").stat().st_size > 10_000

@@ -14,6 +14,7 @@ from lre import config as lre_config
 from lre import lock as lre_lock
 from lre import jobs as lre_jobs
 from lre import resources as lre_resources
+from lre.stimuli import documents as lre_documents
 from lre.brainlink import flatmap as lre_flatmap
 from lre.datasets import lebel2023, subject_files
 from lre.features import check_models, resolve_spaces
@@ -185,9 +186,11 @@ def features_threads(wildcards):
 
 
 def features_mem_mb(wildcards, input):
-    """Model plus features held in memory (float64 sums per layer while extracting)."""
+    """Model, one batch and one group of documents (neural models stream); the features of
+    every word for the other families (lre.resources.features_mem_mb)."""
     entry = CFG["features"]["models"][wildcards.model]
-    return lre_resources.features_mem_mb(entry, input.size_mb)
+    longest = lre_documents.longest(input.documents)
+    return lre_resources.features_mem_mb(entry, input.size_mb, CFG["features"], longest)
 
 
 def features_runtime(wildcards, input):

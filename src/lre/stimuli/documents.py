@@ -181,6 +181,16 @@ def read_provenance(path) -> dict | None:
         return provenance.h5_provenance(f)
 
 
+def longest(path) -> int | None:
+    """Words in the longest document of a documents file (None when it does not exist yet:
+    a job's memory is sized before the stimuli stage has run in a dry run)."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    with io.h5_open(path) as f:
+        return max((len(g["words"]) for set_ in ("corpus", "stories") for g in f[set_].values()), default=0)
+
+
 def read(path) -> Documents:
     path = Path(path)
     if not path.exists():
