@@ -569,6 +569,8 @@ def extract_stream(name: str, entry: dict, docs: list[list[str]], settings: dict
     import torch
     from tqdm import tqdm
 
+    from .. import io
+
     torch.set_num_threads(int(settings.get("threads", 1)))
     device_map = settings.get("device_map")
     device = pick_device(settings.get("device", "cpu"))
@@ -668,6 +670,8 @@ def extract_stream(name: str, entry: dict, docs: list[list[str]], settings: dict
                         res["surprisal"] = surp[a : a + n, None].astype(np.float32)
                     yield {o: res[o] for o in outs}
                     a += n
+                del feats, surp, res
+                io.trim_heap()  # what the group's arrays held goes back to the system
             group, size = ([k], len(docs[k])) if k < len(docs) else ([], 0)
         dt = time.perf_counter() - t0
         n_words = sum(len(d) for d in docs)
