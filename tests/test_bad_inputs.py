@@ -561,7 +561,7 @@ def inputs_changed_behind_an_old_time(tmp, capsys):
     documents.write(
         tmp / "documents.h5",
         docs,
-        io.provenance({"stage": "stimuli"}, inputs={str(tmp / "s1.TextGrid"): lock.file_sha256(tmp / "s1.TextGrid")}),
+        io.provenance({"stage": "stimuli"}, inputs={str(tmp / "s1.TextGrid"): io.file_sha256(tmp / "s1.TextGrid")}),
     )
     old = os.stat(tmp / "documents.h5").st_mtime - 100
     (tmp / "s1.TextGrid").write_text("two")  # new content ...

@@ -177,6 +177,15 @@ def _first_line(e: BaseException) -> str:
     return text[:160]
 
 
+def file_sha256(path) -> str:
+    """SHA-256 of a file's content (hex), read in 4 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def trim_heap() -> None:
     """Hand the heap's free pages back to the system (glibc's ``malloc_trim``).
 

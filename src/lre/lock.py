@@ -104,16 +104,6 @@ def release(results) -> None:
         path.unlink(missing_ok=True)
 
 
-def file_sha256(path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def changed_inputs(documents) -> list[str]:
     """The stimulus and corpus files whose content differs from what the documents file
     recorded while their modification time is not newer than it (so Snakemake would not
@@ -132,7 +122,7 @@ def changed_inputs(documents) -> list[str]:
     out = []
     for path, digest in (rec.get("inputs") or {}).items():
         p = Path(path)
-        if p.exists() and p.stat().st_mtime <= made and file_sha256(p) != digest:
+        if p.exists() and p.stat().st_mtime <= made and io.file_sha256(p) != digest:
             out.append(path)
     return out
 

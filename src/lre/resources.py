@@ -36,6 +36,7 @@ def _model_shape(entry: dict) -> tuple[int, int, int]:
     is on disk (conservative guesses otherwise)."""
     from .features import catalogue
     from .features.hf import _architecture
+    from .features.sources import hidden_size, n_hidden_layers
 
     if entry["family"] == "flair":
         known = catalogue.lookup(entry["source"])
@@ -46,8 +47,11 @@ def _model_shape(entry: dict) -> tuple[int, int, int]:
         arch = _architecture("model", entry) or {}
     except LreError:
         arch = {}
-    width = int(arch.get("hidden_size") or arch.get("n_embd") or arch.get("d_model") or 1024)
-    blocks = int(arch.get("num_hidden_layers") or arch.get("n_layer") or arch.get("encoder_layers") or 24)
+    width = hidden_size(arch) or 1024
+    try:
+        blocks = n_hidden_layers(arch, "model")
+    except LreError:
+        blocks = 24
     layers = entry["layers"]
     n = len(layers) if layers != "all" else blocks + 1
     return width, n + int(bool(entry.get("surprisal"))), blocks

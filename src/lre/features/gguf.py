@@ -19,7 +19,6 @@ error.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -28,6 +27,7 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
+from .. import io
 from ..errors import MissingModelError
 
 log = logging.getLogger(__name__)
@@ -63,11 +63,7 @@ def cache_root() -> Path:
 
 @lru_cache(maxsize=16)
 def _sha256(path: str, size: int, mtime_ns: int) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
+    return io.file_sha256(path)
 
 
 def file_hash(path) -> str:

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import ConfigError, MissingModelError
 from . import catalogue, model_field
-from .sources import n_hidden_layers, read_model_config, resolve_source
+from .sources import hidden_size, n_hidden_layers, read_model_config, resolve_source
 
 log = logging.getLogger(__name__)
 
@@ -116,9 +116,8 @@ def _layer_outputs(name: str, entry: dict) -> list[str]:
 
 def dims(name: str, entry: dict, models: dict) -> dict[str, int | None]:
     """Every layer's width from the model's config (None when it is not on disk)."""
-    arch = _architecture(name, entry) or {}
-    width = arch.get("hidden_size") or arch.get("n_embd") or arch.get("d_model")
-    return {o: (1 if o == "surprisal" else (int(width) if width else None)) for o in outputs(name, entry, models)}
+    width = hidden_size(_architecture(name, entry) or {})
+    return {o: (1 if o == "surprisal" else width) for o in outputs(name, entry, models)}
 
 
 def check(name: str, entry: dict, models: dict) -> None:
@@ -680,7 +679,7 @@ def extract_stream(name: str, entry: dict, docs: list[list[str]], settings: dict
         info["words_per_second"] = round(n_words / max(dt, 1e-9), 1)
 
     cfg = model.config.to_dict()
-    hidden = int(cfg.get("hidden_size") or cfg.get("n_embd") or cfg.get("d_model") or 0)
+    hidden = hidden_size(cfg) or 0
     bar = tqdm(total=total, desc=f"{name} windows", unit="win", mininterval=5.0)
     return generate(), info
 

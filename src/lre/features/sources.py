@@ -181,6 +181,14 @@ def read_model_config(src: Source, field: str) -> dict | None:
         return json.load(f)
 
 
+def hidden_size(model_config: dict) -> int | None:
+    """Width of the hidden states (None when the config does not say)."""
+    for k in ("hidden_size", "n_embd", "d_model"):
+        if model_config.get(k):
+            return int(model_config[k])
+    return None
+
+
 def n_hidden_layers(model_config: dict, field: str) -> int:
     """Number of transformer blocks (of the encoder, for encoder-decoder models)."""
     keys = (

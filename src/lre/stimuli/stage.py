@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from .. import io, jobs, lock
+from .. import io, jobs
 from ..commands import Arg, Command
 from . import demo, documents
 
@@ -34,7 +34,7 @@ def run_stimuli(job: dict, out) -> None:
         len(docs.corpus),
         n["corpus"],
     )
-    inputs = {str(p): lock.file_sha256(p) for p in documents.input_files(job)}
+    inputs = {str(p): io.file_sha256(p) for p in documents.input_files(job)}
     documents.write(out, docs, io.provenance(job, inputs=inputs))
 
 
