@@ -123,13 +123,24 @@ def test_every_key_in_the_schema_is_described():
 
 def test_job_slices_change_only_with_what_they_depend_on(demo_raw):
     cfg = config.validate(demo_raw)
-    a = jobs.features_job(cfg, "glove")
+    a = jobs.features_job(cfg, "glove", "corpus")
     cfg2 = copy.deepcopy(cfg)
     cfg2["features"]["models"]["minilm"]["context_tokens"] = 64
-    assert jobs.features_job(cfg2, "glove") == a
-    assert jobs.features_job(cfg2, "minilm") != jobs.features_job(cfg, "minilm")
-    nxt = jobs.features_job(cfg, "glove_next")
+    assert jobs.features_job(cfg2, "glove", "corpus") == a
+    assert jobs.features_job(cfg2, "minilm", "corpus") != jobs.features_job(cfg, "minilm", "corpus")
+    nxt = jobs.features_job(cfg, "glove_next", "corpus")
     assert nxt["of"] == a  # a shift job depends on its source's slice
+    # the corpus side does not depend on the dataset or the stories; the stories' side does
+    cfg3 = copy.deepcopy(cfg)
+    cfg3["stimuli"]["stories"] = cfg3["stimuli"]["stories"][:2]
+    cfg3["dataset"]["subjects"] = ["sub09"]
+    assert jobs.features_job(cfg3, "glove", "corpus") == a
+    assert jobs.transfer_prepare_job(cfg3) == jobs.transfer_prepare_job(cfg)
+    assert jobs.features_job(cfg3, "glove", "stories") != jobs.features_job(cfg, "glove", "stories")
+    cfg4 = copy.deepcopy(cfg)
+    cfg4["corpus"]["max_words"] = 100
+    assert jobs.features_job(cfg4, "glove", "corpus") != a
+    assert jobs.features_job(cfg4, "glove", "stories") == jobs.features_job(cfg, "glove", "stories")
 
 
 def test_dataset_checks(demo_raw):

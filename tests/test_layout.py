@@ -155,3 +155,32 @@ def test_ruff_is_clean(what):
         timeout=300,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+
+
+def test_the_corpus_side_lives_under_its_own_root_and_results_find_it(tmp_path):
+    from lre.paths import CORPUS_SIDE, Layout
+    from lre.results import Results, record_corpus_root
+
+    results, corpus = tmp_path / "lebel", tmp_path / "corpus"
+    layout = Layout(results, corpus)
+    assert layout.path("embedding_h5", method="bottleneck") == str(corpus / "embedding/bottleneck/embedding.h5")
+    assert layout.path("corpus_features", model="glove") == str(corpus / "features/corpus/glove.h5")
+    assert layout.path("features", model="glove") == str(results / "features/stories/glove.h5")
+    assert layout.path("encoding", subject="s", space="glove.vec") == str(results / "encoding/s/glove.vec.h5")
+    assert layout.log("transfer_prepare") == str(corpus / "logs/transfer/prepare.log")
+    assert layout.log("encode", subject="s", chunk="glove") == str(results / "logs/encoding/s/glove.log")
+    # by default one folder holds both sides, and no two names share a path
+    single = Layout(results)
+    assert single.path("embedding_h5", method="bottleneck").startswith(str(results))
+    assert len(set(single.templates().values())) == len(single.templates())
+    assert {"encoding", "brainlink", "features", "documents"}.isdisjoint(CORPUS_SIDE)
+    # a run records where its corpus side is; Results reads it from there
+    results.mkdir()
+    corpus.mkdir()
+    record_corpus_root(results, corpus)
+    res = Results(results)
+    assert res.corpus_root == corpus.resolve()
+    assert res.path("embedding_h5", method="mlp") == corpus.resolve() / "embedding/mlp/embedding.h5"
+    assert Results(results, corpus=results).path("split") == results / "transfer/split.json"
+    record_corpus_root(results, results)  # one folder again: the note goes
+    assert Results(results).corpus_root == results

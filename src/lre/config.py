@@ -115,7 +115,9 @@ def validate(config: dict, source: str | Path | None = None) -> dict:
 
 
 def _fill_data_root(cfg: dict, source) -> dict:
-    """Replace ``{data_root}`` in every string of the config by ``data_root``."""
+    """Replace ``{data_root}`` in every string of the config by ``data_root`` (and normalise
+    the path, so ``{data_root}/../corpus.txt`` names one file the same way from any
+    dataset: configs that share the corpus side then give its jobs the same slices)."""
     root = cfg.get("data_root")
     used = []
 
@@ -126,7 +128,7 @@ def _fill_data_root(cfg: dict, source) -> dict:
             return [walk(v, path + [i]) for i, v in enumerate(node)]
         if isinstance(node, str) and "{data_root}" in node:
             used.append(_field(path))
-            return node.replace("{data_root}", str(Path(root).expanduser())) if root else node
+            return os.path.normpath(node.replace("{data_root}", str(Path(root).expanduser()))) if root else node
         return node
 
     out = walk(cfg, [])
@@ -320,6 +322,13 @@ def load(path: str | Path, check_models: bool = True) -> dict:
 
 
 # --------------------------------------------------------------------------- cross-checks
+
+
+def layout(cfg: dict):
+    """The results naming scheme of a validated config (its results folder and corpus root)."""
+    from .paths import Layout
+
+    return Layout(cfg["results"], cfg.get("corpus_results") or cfg["results"])
 
 
 def check_demo_paths(cfg: dict) -> None:

@@ -39,34 +39,53 @@ def demo_job(cfg: dict) -> dict:
 
 
 def stimuli_job(cfg: dict) -> dict:
-    """The config slice that determines the stimuli stage's output."""
-    return {"stage": "stimuli", "stimuli": cfg["stimuli"], "corpus": cfg["corpus"]}
+    """The config slice that determines the stories' documents file (word and volume times)."""
+    return {"stage": "stimuli", "stimuli": cfg["stimuli"]}
+
+
+def corpus_job(cfg: dict) -> dict:
+    """The config slice that determines the corpus' documents file: the corpus section
+    alone, so that dataset configs with the same corpus share it (``corpus_results``)."""
+    return {"stage": "corpus", "corpus": cfg["corpus"]}
+
+
+#: the two sets of documents: where the features of each come from
+PARTS = ("corpus", "stories")
+
+
+def documents_job(cfg: dict, part: str) -> dict:
+    """The documents job of one set (``corpus`` or ``stories``)."""
+    if part not in PARTS:
+        raise ValueError(f"part must be one of {PARTS}, not {part!r}")
+    return corpus_job(cfg) if part == "corpus" else stimuli_job(cfg)
 
 
 # --------------------------------------------------------------------------- features
 
 
-def features_job(cfg: dict, model: str) -> dict:
-    """The config slice that determines one model's features."""
+def features_job(cfg: dict, model: str, part: str) -> dict:
+    """The config slice that determines one model's features on one set of documents (the
+    corpus' features depend on the corpus section, not on the dataset)."""
     feats = cfg["features"]
     entry = feats["models"][model]
     job = {
         "stage": "features",
+        "part": part,
         "model": model,
         "entry": {k: v for k, v in entry.items() if k != "env"},
         "settings": {k: feats[k] for k in ("compute_dtype", "batch_size")},
         "seed": cfg["seed"],
-        "stimuli": stimuli_job(cfg),
+        "stimuli": documents_job(cfg, part),
     }
     if entry["family"] == "shift":
-        job["of"] = features_job(cfg, entry["of"])
+        job["of"] = features_job(cfg, entry["of"], part)
     return job
 
 
-def upstream(cfg: dict, models) -> dict:
-    """What a job that reads the feature files of ``models`` expects them to record (the
-    stimuli job, shared by all of them, is stored once)."""
-    stimuli = stimuli_job(cfg)
+def upstream(cfg: dict, models, part: str) -> dict:
+    """What a job that reads the feature files of ``models`` (on the ``part`` documents)
+    expects them to record (the documents job, shared by all of them, is stored once)."""
+    stimuli = documents_job(cfg, part)
 
     def strip(job):
         job = dict(job)
@@ -76,11 +95,11 @@ def upstream(cfg: dict, models) -> dict:
             job["of"] = strip(job["of"])
         return job
 
-    return {"stimuli": stimuli, "features": {m: strip(features_job(cfg, m)) for m in sorted(set(models))}}
+    return {"stimuli": stimuli, "features": {m: strip(features_job(cfg, m, part)) for m in sorted(set(models))}}
 
 
-def _upstream(cfg: dict, spaces) -> dict:
-    return upstream(cfg, [model_of(s) for s in spaces])
+def _upstream(cfg: dict, spaces, part: str = "corpus") -> dict:
+    return upstream(cfg, [model_of(s) for s in spaces], part)
 
 
 # --------------------------------------------------------------------------- transfer
@@ -282,7 +301,7 @@ def demo_fmri_job(cfg: dict, subject: str) -> dict:
         "lebel": d["lebel"],
         "stories": d["train_stories"] + d["test_stories"],
         "test_story": d["test_stories"][0],
-        "upstream": _upstream(cfg, cfg["demo"]["fmri"]["planted"]),
+        "upstream": _upstream(cfg, cfg["demo"]["fmri"]["planted"], "stories"),
     }
 
 
@@ -329,7 +348,7 @@ def encoding_job(cfg: dict, subject: str, spaces: list[str]) -> dict:
         "dataset": dataset_slice(cfg),
         "encoding": {k: e[k] for k in ENCODING_KEYS},
         "runtime": {"n_targets_batch": e["n_targets_batch"]},
-        "upstream": _upstream(cfg, spaces),
+        "upstream": _upstream(cfg, spaces, "stories"),
     }
 
 

@@ -131,14 +131,15 @@ class StaleInputs(LreError):
     """Inputs changed content behind an old modification time."""
 
 
-def check_inputs(documents) -> None:
-    """Refuse a run whose stimulus or corpus files changed as :func:`changed_inputs` finds."""
+def check_inputs(documents, rule: str = "stimuli") -> None:
+    """Refuse a run whose stimulus or corpus files changed as :func:`changed_inputs` finds
+    (``rule``: the rule that makes ``documents``, named in the fix)."""
     changed = changed_inputs(documents)
     if changed:
         raise StaleInputs(
             f"these inputs changed content since {documents} was made, but their modification time is not newer "
             "(as cp -p or rsync -a leave it), so Snakemake would not rerun what depends on them: "
             + ", ".join(changed)
-            + ". Fix: rerun from the stimuli stage, snakemake --forcerun stimuli (with your "
+            + f". Fix: rerun from the {rule} rule, snakemake --forcerun {rule} (with your "
             "other options), or touch the changed files."
         )

@@ -23,9 +23,11 @@ TEMPLATES: dict[str, str] = {
     "demo_trfile": "demo/derivative/trfiles/{story}.tr",
     "demo_corpus": "demo/corpus.txt",
     "demo_manifest": "demo/manifest.json",
-    "documents": "stimuli/documents.h5",
-    # features
-    "features": "features/{model}.h5",
+    "documents": "stimuli/stories.h5",
+    "corpus_documents": "stimuli/corpus.h5",
+    # features: the stories' (per dataset) and the corpus' (on the corpus side)
+    "features": "features/stories/{model}.h5",
+    "corpus_features": "features/corpus/{model}.h5",
     "features_summary": "features/summary.csv",
     # transfer
     "split": "transfer/split.json",
@@ -80,7 +82,9 @@ TEMPLATES: dict[str, str] = {
 LOGS: dict[str, str] = {
     "demo_data": "logs/demo_data.log",
     "stimuli": "logs/stimuli.log",
-    "features": "logs/features/{model}.log",
+    "corpus_documents": "logs/corpus.log",
+    "features": "logs/features/stories/{model}.log",
+    "corpus_features": "logs/features/corpus/{model}.log",
     "features_summary": "logs/features_summary.log",
     "transfer_prepare": "logs/transfer/prepare.log",
     "transfer_encode": "logs/transfer/{method}/encode_{chunk}.log",
@@ -104,6 +108,20 @@ LOGS: dict[str, str] = {
     "brainlink_check": "logs/brainlink/{subject}_check.log",
 }
 
+#: what depends on the transfer corpus alone (its documents and features, the transfer maps,
+#: the comparisons and the embedding): these live under the corpus root, which several
+#: dataset configs may share (``corpus_results``; by default the results folder itself)
+CORPUS_SIDE: frozenset[str] = frozenset(
+    ["corpus_documents", "corpus_features", "split", "universal", "encoder", "decoder", "mse", "direct_source"]
+    + ["direct", "similarity", "comparison_png", "comparison_csv"]
+    + [name for name in TEMPLATES if name.startswith("embedding_")]
+)
+#: the rules whose logs go under the corpus root
+CORPUS_SIDE_LOGS: frozenset[str] = frozenset(
+    ["corpus_documents", "corpus_features", "transfer_prepare", "transfer_encode", "transfer_decode"]
+    + ["transfer_gather", "transfer_direct", "direct_gather", "similarity", "embedding", "compare_methods"]
+)
+
 #: the embedding stage's outputs: command option -> template
 EMBEDDING_OUTPUTS = {
     "h5": "embedding_h5",
@@ -119,19 +137,23 @@ EMBEDDING_OUTPUTS = {
 
 
 class Layout:
-    """The paths of one results folder.
+    """The paths of one results folder (and of its corpus root).
 
     ``layout["encoding"]`` is a template with the root prepended (wildcards left in, for
     the rules); ``layout.path("encoding", subject="sub01", space="glove.vec")`` fills it in.
+    The names in :data:`CORPUS_SIDE` are under ``corpus_root`` (the results folder unless
+    given).
     """
 
-    def __init__(self, root: str | os.PathLike):
+    def __init__(self, root: str | os.PathLike, corpus_root: str | os.PathLike | None = None):
         self.root = os.fspath(root)
+        self.corpus_root = os.fspath(corpus_root) if corpus_root is not None else self.root
 
     def __getitem__(self, name: str) -> str:
         if name not in TEMPLATES:
             raise KeyError(f"no results path named {name!r}; known: {sorted(TEMPLATES)}")
-        return os.path.join(self.root, *TEMPLATES[name].split("/"))
+        root = self.corpus_root if name in CORPUS_SIDE else self.root
+        return os.path.join(root, *TEMPLATES[name].split("/"))
 
     def path(self, name: str, **wildcards) -> str:
         return self[name].format(**wildcards)
@@ -143,7 +165,8 @@ class Layout:
         """The log file of ``rule`` (wildcards not given are left in)."""
         if rule not in LOGS:
             raise KeyError(f"no log named {rule!r}; known: {sorted(LOGS)}")
-        template = os.path.join(self.root, *LOGS[rule].split("/"))
+        root = self.corpus_root if rule in CORPUS_SIDE_LOGS else self.root
+        template = os.path.join(root, *LOGS[rule].split("/"))
         return template.format_map(_Keep(wildcards)) if wildcards else template
 
 

@@ -104,6 +104,7 @@ def h5_provenance(f) -> dict | None:
 #: stage of the job that makes each kind of file -> how to name that kind
 KINDS = {
     "stimuli": "documents file",
+    "corpus": "corpus documents file",
     "features": "feature file",
     "transfer-prepare": "transfer split",
     "transfer-encode": "encoder file",

@@ -24,14 +24,47 @@ def _csv(path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-class Results:
-    """The outputs of one run, by stage."""
+#: the file, under a results folder, naming the corpus root its run read (when apart)
+CORPUS_POINTER = "corpus_root.json"
 
-    def __init__(self, root="results"):
+
+def record_corpus_root(results, corpus_root) -> None:
+    """Note in ``results`` where its corpus side lives (called at the start of a run)."""
+    results, corpus_root = Path(results), Path(corpus_root)
+    if results.resolve() == corpus_root.resolve():
+        (results / CORPUS_POINTER).unlink(missing_ok=True)
+        return
+    io.write_json(results / CORPUS_POINTER, {"corpus_results": str(corpus_root.resolve())})
+
+
+def recorded_corpus_root(results) -> Path | None:
+    path = Path(results) / CORPUS_POINTER
+    if not path.exists():
+        return None
+    return Path(json.loads(path.read_text(encoding="utf-8"))["corpus_results"])
+
+
+class Results:
+    """The outputs of one run, by stage.
+
+    ``corpus``: the corpus root (``corpus_results``) when it is apart from the results
+    folder; by default the one the run recorded in ``corpus_root.json``, else ``root``.
+    """
+
+    def __init__(self, root="results", corpus=None):
         self.root = Path(root)
         if not self.root.is_dir():
             raise InputError(self.root, "is not a folder of results.", fix="point Results() at the run's results/.")
-        self.layout = Layout(self.root)
+        if corpus is None:
+            corpus = recorded_corpus_root(self.root) or self.root
+        self.corpus_root = Path(corpus)
+        if not self.corpus_root.is_dir():
+            raise InputError(
+                self.corpus_root,
+                "is not a folder (the corpus root of these results).",
+                fix="pass Results(root, corpus=...) the run's corpus_results folder.",
+            )
+        self.layout = Layout(self.root, self.corpus_root)
 
     def path(self, name: str, **wildcards) -> Path:
         """The path of a named output (see :data:`lre.paths.TEMPLATES`)."""

@@ -202,3 +202,39 @@ def test_lre_check_lists_the_spaces_and_every_model_missing_here():
     missing = [line for line in paper.stdout.splitlines() if line.startswith("  config field")]
     assert any("features.models.glove.source" in m for m in missing)
     assert any("features.models.gpt2_medium.source" in m and "HF_HUB_OFFLINE=1" in m for m in missing)
+
+
+def test_lebel2023_and_narratives_share_one_corpus_side(tmp_path):
+    """Both dataset configs point corpus_results at one folder; every job there (the corpus'
+    documents and features, the transfer maps, the comparisons, the embedding) gets the same
+    slice from either config, so the second dataset reuses what the first made (the run of
+    it: tests/workflow/test_workflow.py, the second dataset on the demo)."""
+    a = load("lebel2023")
+    b = load("narratives")
+    a["data_root"], b["data_root"] = str(tmp_path / "ds003020"), str(tmp_path / "ds002345")
+    a, b = config.validate(a), config.validate(b)
+    assert a["corpus_results"] == b["corpus_results"] and a["corpus_results"] not in (a["results"], b["results"])
+    assert a["dataset"] != b["dataset"]
+    spaces = resolve_spaces(a["features"]["models"])
+    names = [s.name for s in config.transfer_spaces(a, spaces)]
+    tspaces = config.transfer_spaces(a, spaces)
+    sources = config.transfer_sources(a, names)
+    slices = {
+        "corpus": lambda c: lre_jobs.corpus_job(c),
+        "split": lambda c: lre_jobs.transfer_prepare_job(c),
+        "embedding": lambda c: [lre_jobs.embedding_job(c, m, tspaces) for m in c["embedding"]["methods"]],
+        "compare": lambda c: lre_jobs.compare_job(c, tspaces),
+        "similarity": lambda c: lre_jobs.similarity_job(c, names),
+    }
+    for model in a["features"]["models"]:
+        slices[f"features {model}"] = lambda c, m=model: lre_jobs.features_job(c, m, "corpus")
+    for method in ("bottleneck", "mlp"):
+        for chunk in lre_jobs.transfer_chunks(a, names).values():
+            slices[f"decoder {method} {chunk[0]}"] = lambda c, m=method, ch=chunk: lre_jobs.decoder_job(c, m, ch, sources)
+        for chunk in lre_jobs.transfer_chunks(a, sources).values():
+            slices[f"encoder {method} {chunk[0]}"] = lambda c, m=method, ch=chunk: lre_jobs.encoder_job(c, m, ch)
+            slices[f"direct {chunk[0]}"] = lambda c, ch=chunk: lre_jobs.direct_job(c, ch, names)
+    for what, job in slices.items():
+        assert job(a) == job(b), what
+    # and the stories' side is each dataset's own
+    assert lre_jobs.features_job(a, "glove", "stories") != lre_jobs.features_job(b, "glove", "stories")

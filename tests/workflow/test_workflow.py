@@ -2,6 +2,7 @@
 
 import copy
 import csv
+import itertools
 import json
 import re
 
@@ -25,11 +26,14 @@ def test_dry_run_of_the_default_config_lists_every_model_and_its_gpu(profile, tm
     assert proc.returncode == 0, proc.stderr[-3000:]
     cfg = config.load(ROOT / "config.yaml")
     jobs = {}
-    for block in (proc.stdout + proc.stderr).split("rule features:")[1:]:
-        model = re.search(r"wildcards: model=(\S+)", block).group(1)
-        jobs[model] = re.search(r"resources: .*", block).group(0)
-    assert set(jobs) == set(cfg["features"]["models"])
-    for model, resources in jobs.items():
+    for rule in ("corpus_features", "features"):
+        for block in (proc.stdout + proc.stderr).split(f"rule {rule}:")[1:]:
+            model = re.search(r"wildcards: model=(\S+)", block).group(1)
+            jobs[rule, model] = re.search(r"resources: .*", block).group(0)
+    # every model on the stories (all are encoded), all but the encoding-only control on the corpus
+    assert {m for r, m in jobs if r == "features"} == set(cfg["features"]["models"])
+    assert {m for r, m in jobs if r == "corpus_features"} == set(cfg["features"]["models"]) - {"random"}
+    for (_, model), resources in jobs.items():
         neural = cfg["features"]["models"][model]["family"] in ("hf", "untrained")
         assert ("gpu=1" in resources) == neural, (model, resources)
 
@@ -70,8 +74,11 @@ def test_tiny_end_to_end_run_writes_every_space(tiny_run):
     tmp_path, cfg = tiny_run
 
     resolved = config.validate(cfg)
-    docs = documents.read(tmp_path / "results/stimuli/documents.h5")
-    assert list(docs.stories) == ["s1", "s2", "s3"] and docs.corpus
+    docs = documents.read(tmp_path / "results/stimuli/stories.h5")
+    corpus = documents.read(tmp_path / "results/stimuli/corpus.h5")
+    assert list(docs.stories) == ["s1", "s2", "s3"] and not docs.corpus
+    assert corpus.corpus and not corpus.stories
+    docs.corpus = corpus.corpus
     # the stories went through the real TextGrid reader: same words as reading the file directly
     wt = stimuli.read_textgrid(tmp_path / "results/demo/derivative/TextGrids/s1.TextGrid", tier="word")
     assert docs.stories["s1"].words.words == wt.words
@@ -79,12 +86,19 @@ def test_tiny_end_to_end_run_writes_every_space(tiny_run):
 
     spaces = resolve_spaces(resolved["features"]["models"])
     assert len(spaces) == 2 + 3 + 3 + 1 + 1 + 3 + 5 + 1  # minilm, smollm2 (+ surprisal), gpt2, ...
-    for model in resolved["features"]["models"]:
-        ff = FeatureFile(tmp_path / f"results/features/{model}.h5")
-        assert ff.provenance["config_hash"] == io.config_hash(jobs.features_job(resolved, model))
+    # the corpus' features of the models in transfer, the stories' of every encoded model
+    tnames = [s.name for s in config.transfer_spaces(resolved, spaces)]
+    on_corpus = {s.model for s in spaces if s.name in tnames}
+    assert {p.stem for p in (tmp_path / "results/features/corpus").glob("*.h5")} == on_corpus
+    assert {p.stem for p in (tmp_path / "results/features/stories").glob("*.h5")} == set(resolved["features"]["models"])
+    for model, set_ in itertools.product(resolved["features"]["models"], ("corpus", "stories")):
+        if set_ == "corpus" and model not in on_corpus:
+            continue
+        ff = FeatureFile(tmp_path / f"results/features/{set_}/{model}.h5")
+        assert ff.provenance["config_hash"] == io.config_hash(jobs.features_job(resolved, model, set_))
         assert "torch" in ff.provenance["packages"] and "numpy" in ff.provenance["packages"]
-        assert ff.spaces == [s.name for s in spaces if s.model == model]
-        for set_, names in (("corpus", docs.corpus), ("stories", docs.stories)):
+        assert ff.spaces == [s.name for s in spaces if s.model == model] and ff.sets() == [set_]
+        for names in [docs.corpus if set_ == "corpus" else docs.stories]:
             words = ff.words(set_)
             assert list(words) == list(names)
             for space in ff.spaces:
@@ -92,10 +106,11 @@ def test_tiny_end_to_end_run_writes_every_space(tiny_run):
                 for doc, arr in arrays.items():
                     assert arr.dtype == np.float32 and arr.shape[0] == len(words[doc])
                     assert np.isfinite(arr).all()
-        np.testing.assert_allclose(ff.times()["s2"], docs.stories["s2"].words.times)
+        if set_ == "stories":
+            np.testing.assert_allclose(ff.times()["s2"], docs.stories["s2"].words.times)
     # glove_next is glove moved one word ahead
-    g = FeatureFile(tmp_path / "results/features/glove.h5").load("glove.vec", "stories")["s1"]
-    n = FeatureFile(tmp_path / "results/features/glove_next.h5").load("glove_next.vec", "stories")["s1"]
+    g = FeatureFile(tmp_path / "results/features/stories/glove.h5").load("glove.vec", "stories")["s1"]
+    n = FeatureFile(tmp_path / "results/features/stories/glove_next.h5").load("glove_next.vec", "stories")["s1"]
     np.testing.assert_array_equal(n[:-1], g[1:])
     assert not n[-1].any()
     # the summary table lists every space once
@@ -104,7 +119,7 @@ def test_tiny_end_to_end_run_writes_every_space(tiny_run):
     assert [r["space"] for r in rows] == [s.name for s in spaces]
     assert {r["space"]: int(r["dim"]) for r in rows}["minilm.L6"] == 384
     # every job logged to its log file
-    log = (tmp_path / "results/logs/features/minilm.log").read_text()
+    log = (tmp_path / "results/logs/features/corpus/minilm.log").read_text()
     assert "minilm windows" in log and "finished" in log
 
     # transfer: mse[t, s, k] over the transferred spaces; the embedding and the comparison
@@ -169,8 +184,8 @@ def test_tiny_end_to_end_run_writes_every_space(tiny_run):
     cfg2["features"]["models"]["minilm"]["context_tokens"] = 10
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg2, sort_keys=False))
     proc = run_snakemake(["-n", "--configfile", "c.yaml"], tmp_path)
-    rerun = re.findall(r"wildcards: model=(\w+)", proc.stdout + proc.stderr)
-    assert rerun == ["minilm"]
+    rerun = re.findall(r"^rule (\w+):\n(?:.*\n)*?\s+wildcards: model=(\w+)", proc.stdout + proc.stderr, re.M)
+    assert sorted(rerun) == [("corpus_features", "minilm"), ("features", "minilm")]  # on the corpus and the stories
 
 
 def test_a_model_not_available_here_plans_in_a_dry_run_and_stops_a_real_run_before_any_job(tmp_path):
@@ -179,7 +194,7 @@ def test_a_model_not_available_here_plans_in_a_dry_run_and_stops_a_real_run_befo
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     dry = run_snakemake(["-n", "--configfile", "c.yaml"], tmp_path)
     assert dry.returncode == 0, dry.stderr[-3000:]
-    assert "not available here" in dry.stdout + dry.stderr and "features/hubby.h5" in dry.stdout + dry.stderr
+    assert "not available here" in dry.stdout + dry.stderr and "features/corpus/hubby.h5" in dry.stdout + dry.stderr
     real = run_snakemake(["--cores", "1", "--configfile", "c.yaml"], tmp_path)
     out = real.stdout + real.stderr
     assert real.returncode != 0
@@ -203,6 +218,42 @@ def test_a_new_subject_plans_its_own_jobs_only(tiny_run):
     planned = set(re.findall(r"^rule (\w+):", out, flags=re.M))
     assert {"demo_fmri", "noise_ceiling", "brainlink", "performance_figure", "space_table"} <= planned
     assert not planned & {"features", "transfer_encode", "transfer_decode", "embedding", "stimuli"}
+
+
+CORPUS_SIDE_RULES = ("corpus_documents", "corpus_features", "transfer_", "direct_gather", "similarity", "embedding")
+
+
+@pytest.mark.slow
+def test_a_second_dataset_reuses_the_corpus_side_of_the_first(tiny_run):
+    """Two configs with different datasets (other stories, another subject, no demo) and the
+    same corpus, spaces and transfer settings: once the first has run, the second, pointing
+    its corpus_results at the first's folder, plans no corpus features, no transfer and no
+    embedding, only its own stories' features and what follows from them."""
+    tmp_path, cfg = tiny_run
+    cfg2 = copy.deepcopy(cfg)
+    cfg2["results"] = "results_other"
+    cfg2["corpus_results"] = "results"  # the first config's folder (its corpus side)
+    cfg2["demo"]["enabled"] = False  # the stimuli and responses are read as a real dataset's
+    cfg2["stimuli"]["stories"] = ["s1", "s3"]
+    cfg2["dataset"].update(subjects=["sb"], train_stories=["s1"], test_stories=["s3"])
+    (tmp_path / "c_other.yaml").write_text(yaml.safe_dump(cfg2, sort_keys=False))
+    proc = run_snakemake(["-n", "--configfile", "c_other.yaml"], tmp_path)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    table = out[out.index("Job stats:") :]
+    counts = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+    assert not [rule for rule in counts if rule.startswith(CORPUS_SIDE_RULES)], counts
+    # its own side: the stories' documents and features of every encoded model, the encoding
+    assert counts["stimuli"] == 1 and counts["features"] == len(cfg["features"]["models"])
+    assert counts["brainlink"] == 1 and counts["noise_ceiling"] == 1
+    assert sum(v for k, v in counts.items() if k.startswith("encode_")) >= 1
+    # without the shared root, the same config plans the corpus side again
+    cfg2["corpus_results"] = None
+    (tmp_path / "c_alone.yaml").write_text(yaml.safe_dump(cfg2, sort_keys=False))
+    proc = run_snakemake(["-n", "--configfile", "c_alone.yaml"], tmp_path)
+    table = (proc.stdout + proc.stderr)[(proc.stdout + proc.stderr).index("Job stats:") :]
+    counts = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+    assert counts["corpus_documents"] == 1 and counts["embedding"] == len(cfg["embedding"]["methods"])
 
 
 def _moved(node, old: str, new: str):

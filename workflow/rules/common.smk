@@ -14,6 +14,7 @@ from lre import config as lre_config
 from lre import lock as lre_lock
 from lre import jobs as lre_jobs
 from lre import resources as lre_resources
+from lre import results as lre_results
 from lre.stimuli import documents as lre_documents
 from lre.brainlink import flatmap as lre_flatmap
 from lre.datasets import lebel2023, subject_files
@@ -60,6 +61,21 @@ ENAMES = [s.name for s in ESPACES]
 ENC_CHUNKS = lre_jobs.encoding_chunks(CFG, ENAMES)
 BSPACES = [s for s in TSPACES if s.name in ENAMES]  # embedded and encoded: linked to the brain
 HAS_MASK = HAS_DATASET and bool(CFG["dataset"]["mask"])
+# whose features are needed on which documents: the corpus' for transfer, the stories' for
+# encoding (and the demo's planted responses)
+_ON_CORPUS = {MODEL_OF[s] for s in TNAMES + [CFG["transfer"]["universal"]["space"]]}
+_ON_STORIES = {MODEL_OF[s] for s in ENAMES + (CFG["demo"]["fmri"]["planted"] if DEMO_FMRI else [])}
+
+
+def feature_files():
+    """Every feature file of the run, model by model in config order (the features summary
+    lists the spaces so)."""
+    return [
+        PATHS[name].format(model=m)
+        for m in MODELS
+        for name, wanted in (("corpus_features", m in _ON_CORPUS), ("features", m in _ON_STORIES))
+        if wanted
+    ]
 # Flatmaps need pycortex: in the flatmap rule's env with --use-conda, else installed here.
 PYCORTEX = CFG["brainlink"]["pycortex"] if HAS_DATASET else None
 FLATMAPS = bool(PYCORTEX) and (USE_CONDA or lre_flatmap.available())
@@ -91,16 +107,20 @@ def _in_use_message(results):
     return ""
 
 
-if workflow.is_main_process and lre_lock.holder(CFG["results"]) is not None:
+# The folders this run writes: the results folder and, when it is apart, the corpus root.
+ROOTS = list(dict.fromkeys([CFG["results"], CFG["corpus_results"] or CFG["results"]]))
+for _root in ROOTS if workflow.is_main_process else []:
+    if lre_lock.holder(_root) is None:
+        continue
     if _read_only_invocation():
-        logger.warning(f"lre: {CFG['results']} is in use by another run "
-                       f"({lre_lock.describe(lre_lock.holder(CFG['results']))}); its files may still change.")
+        logger.warning(f"lre: {_root} is in use by another run "
+                       f"({lre_lock.describe(lre_lock.holder(_root))}); its files may still change.")
     else:
-        raise SystemExit(f"lre: {_in_use_message(CFG['results'])}")
+        raise SystemExit(f"lre: {_in_use_message(_root)}")
 
 
 # The naming scheme of everything under results/ (written once, in lre.paths).
-LAYOUT = Layout(CFG["results"])
+LAYOUT = lre_config.layout(CFG)
 PATHS = LAYOUT.templates()
 
 if CFG["demo"]["enabled"]:
@@ -108,20 +128,28 @@ if CFG["demo"]["enabled"]:
 
 
 def run_start(log):
-    """Before the first job of a real run: take the results folder, and refuse stimulus files
-    whose content changed behind an old modification time (unless the stimuli are rerun)."""
-    lre_lock.acquire(CFG["results"], " ".join(sys.argv))
-    forced = workflow.dag_settings.forceall or {"stimuli", PATHS["documents"]} & set(workflow.dag_settings.forcerun)
+    """Before the first job of a real run: take the results folder (and the corpus root), and
+    refuse stimulus files whose content changed behind an old modification time (unless the
+    documents are rerun)."""
+    taken = []
     try:
-        if not forced:
-            lre_lock.check_inputs(PATHS["documents"])
-    except lre_lock.StaleInputs as e:
-        lre_lock.release(CFG["results"])
+        for root in ROOTS:
+            lre_lock.acquire(root, " ".join(sys.argv))
+            taken.append(root)
+        lre_results.record_corpus_root(CFG["results"], ROOTS[-1])
+        for rule, documents in (("stimuli", PATHS["documents"]), ("corpus_documents", PATHS["corpus_documents"])):
+            forced = workflow.dag_settings.forceall or {rule, documents} & set(workflow.dag_settings.forcerun)
+            if not forced:
+                lre_lock.check_inputs(documents, rule)
+    except (lre_lock.StaleInputs, lre_lock.ResultsInUse) as e:
+        for root in taken:
+            lre_lock.release(root)
         raise SystemExit(f"lre: {e}")
 
 
 def run_end(log):
-    lre_lock.release(CFG["results"])
+    for root in ROOTS:
+        lre_lock.release(root)
 
 
 def job_json(job):
@@ -158,7 +186,7 @@ def all_targets():
 
 def stimuli_inputs(wildcards):
     st = CFG["stimuli"]
-    files = {"stories": expand(st["path"], story=STORIES), "corpus": CFG["corpus"]["path"]}
+    files = {"stories": expand(st["path"], story=STORIES)}
     if st["tr_times"]["source"] == "file":
         files["trfiles"] = expand(st["tr_times"]["path"], story=STORIES)
     return files
@@ -173,12 +201,20 @@ def model_family(wildcards):
     return CFG["features"]["models"][wildcards.model]["family"]
 
 
-def features_inputs(wildcards):
-    entry = CFG["features"]["models"][wildcards.model]
-    files = {"documents": PATHS["documents"]}
-    if entry["family"] == "shift":
-        files["of"] = PATHS["features"].format(model=entry["of"])
-    return files
+def features_inputs(part):
+    """The inputs of a features job on the corpus or on the stories."""
+    documents, features = (
+        (PATHS["corpus_documents"], PATHS["corpus_features"]) if part == "corpus" else (PATHS["documents"], PATHS["features"])
+    )
+
+    def inputs(wildcards):
+        entry = CFG["features"]["models"][wildcards.model]
+        files = {"documents": documents}
+        if entry["family"] == "shift":
+            files["of"] = features.format(model=entry["of"])
+        return files
+
+    return inputs
 
 
 def features_threads(wildcards):
@@ -235,8 +271,9 @@ def features_gpu(wildcards):
 # ----------------------------------------------------------------------------- transfer
 
 
-def space_features(space):
-    return PATHS["features"].format(model=MODEL_OF[space])
+def space_features(space, part="corpus"):
+    """The feature file of a space on the corpus (transfer) or on the stories (encoding)."""
+    return PATHS["corpus_features" if part == "corpus" else "features"].format(model=MODEL_OF[space])
 
 
 def comparison_inputs():

@@ -27,7 +27,7 @@ if DEMO_FMRI:
     rule demo_fmri:
         input:
             documents=PATHS["documents"],
-            features=[space_features(s) for s in CFG["demo"]["fmri"]["planted"]],
+            features=[space_features(s, "stories") for s in CFG["demo"]["fmri"]["planted"]],
         output:
             responses=[demo_response(story) for story in DATASET_STORIES],
             mask=PATHS["demo_mask"],
@@ -58,7 +58,7 @@ for _k, _chunk in ENC_CHUNKS.items():
         name:
             f"encode_{rule_suffix(_k)}"
         input:
-            features=[space_features(s) for s in _chunk],
+            features=[space_features(s, "stories") for s in _chunk],
             dataset=dataset_inputs,
         output:
             h5=expand(PATHS["encoding"], space=_chunk, allow_missing=True),

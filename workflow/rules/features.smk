@@ -1,20 +1,22 @@
-# Stage 1: features. One job per model: all of its spaces (layers, heads) from one pass.
+# Stage 1: features. One job per model and set of documents: all of its spaces (layers,
+# heads) from one pass, over the corpus (corpus_features, under the corpus root that datasets
+# may share) or over the stories (features, under the results folder).
 
 
-rule features:
+rule corpus_features:
     input:
-        unpack(features_inputs),
+        unpack(features_inputs("corpus")),
     output:
-        PATHS["features"],
+        PATHS["corpus_features"],
     wildcard_constraints:
         model="|".join(MODELS),
     params:
         lre=LRE,
-        job=lambda wildcards: job_json(lre_jobs.features_job(CFG, wildcards.model)),
+        job=lambda wildcards: job_json(lre_jobs.features_job(CFG, wildcards.model, "corpus")),
         of=lambda wildcards, input: path_option("--of", input.of) if "of" in input.keys() else "",
         device=CFG["features"]["device"],
     log:
-        log_path("features"),
+        log_path("corpus_features"),
     threads: features_threads
     # the long jobs on the critical path (features -> transfer -> embedding) go first; the
     # encoding jobs of the models already done fill the gaps
@@ -30,9 +32,23 @@ rule features:
         " --out {output:q} --device {params.device} --threads {threads} > {log:q} 2>&1"
 
 
+use rule corpus_features as features with:
+    input:
+        unpack(features_inputs("stories")),
+    output:
+        PATHS["features"],
+    params:
+        lre=LRE,
+        job=lambda wildcards: job_json(lre_jobs.features_job(CFG, wildcards.model, "stories")),
+        of=lambda wildcards, input: path_option("--of", input.of) if "of" in input.keys() else "",
+        device=CFG["features"]["device"],
+    log:
+        log_path("features"),
+
+
 rule features_summary:
     input:
-        expand(PATHS["features"], model=MODELS),
+        feature_files(),
     output:
         report(
             PATHS["features_summary"],

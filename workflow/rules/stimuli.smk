@@ -1,5 +1,6 @@
-# Stage 0: stimuli. The demo data (offline default) and the documents file every feature
-# space is computed on (stories with word times and volume times, plus the transfer corpus).
+# Stage 0: stimuli. The demo data (offline default) and the documents files every feature
+# space is computed on: the stories with word times and volume times (under the results
+# folder), and the transfer corpus (under the corpus root, corpus_results).
 
 if CFG["demo"]["enabled"]:
 
@@ -23,6 +24,26 @@ if CFG["demo"]["enabled"]:
         shell:
             "{params.lre} demo --job {params.job:q} --textgrids {output.textgrids:q} --trfiles {output.trfiles:q}"
             " --corpus {output.corpus:q} --manifest {output.manifest:q} > {log:q} 2>&1"
+
+
+rule corpus_documents:
+    input:
+        CFG["corpus"]["path"],
+    output:
+        PATHS["corpus_documents"],
+    params:
+        lre=LRE,
+        job=lambda wildcards: job_json(lre_jobs.corpus_job(CFG)),
+    log:
+        log_path("corpus_documents"),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../envs/extract.yaml"
+    shell:
+        "{params.lre} corpus --job {params.job:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule stimuli:

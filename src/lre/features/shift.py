@@ -55,7 +55,8 @@ def extract(name: str, entry: dict, docs: list[list[str]], settings: dict, input
 
     src = FeatureFile(inputs["of"], expect=inputs.get("of_job"))
     k = int(entry["shift"])
-    stored = [w for set_ in ("corpus", "stories") for w in src.words(set_).values()]
+    sets = src.sets()
+    stored = [w for set_ in sets for w in src.words(set_).values()]
     if stored != list(docs):
         raise InputError(
             src.path,
@@ -64,7 +65,7 @@ def extract(name: str, entry: dict, docs: list[list[str]], settings: dict, input
         )
     result = {}
     for space in src.spaces:
-        arrays = [a for set_ in ("corpus", "stories") for a in src.load(space, set_).values()]
+        arrays = [a for set_ in sets for a in src.load(space, set_).values()]
         result[space.split(".", 1)[1]] = [shift_rows(a, k) for a in arrays]
     info = {"of": entry["of"], "shift": k, "of_config_hash": src.provenance.get("config_hash")}
     return result, info

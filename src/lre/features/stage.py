@@ -101,7 +101,10 @@ def _features_job(cfg: dict, args) -> dict:
             f"--model {args.model!r} is not a model of this config.",
             fix=f"name one of {sorted(cfg['features']['models'])}.",
         )
-    return jobs.features_job(cfg, args.model)
+    part = args.part or "corpus"
+    if part not in jobs.PARTS:
+        raise ConfigError("--part", f"{part!r} is not a set of documents.", fix=f"name one of {list(jobs.PARTS)}.")
+    return jobs.features_job(cfg, args.model, part)
 
 
 def _run_features(job: dict, documents, out, runtime: dict, of=None) -> None:
@@ -123,7 +126,10 @@ COMMANDS = (
             Arg("--out", "feature HDF5 file to write"),
         ),
         job_from_config=_features_job,
-        config_args=(Arg("--model", "model name (with --config)", required=False),),
+        config_args=(
+            Arg("--model", "model name (with --config)", required=False),
+            Arg("--part", "with --config: corpus (default) or stories, the documents of --documents", required=False),
+        ),
         runtime=True,
     ),
     Command(

@@ -7,7 +7,9 @@ Layout::
     /docs/stories/<story>/times      word times (s from sound start; midpoints)
     /spaces/<space>/<set>/<doc>      float32 (n_words, dim)
 
-``<set>`` is ``corpus`` (the transfer corpus) or ``stories`` (the fMRI stimuli).
+``<set>`` is ``corpus`` (the transfer corpus) or ``stories`` (the fMRI stimuli). A model has
+one file per set: the corpus' under the corpus root (shared by datasets), the stories' under
+the results folder; the other set's groups are there and empty.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import numpy as np
 from .. import io, provenance
 from ..errors import InputError
 from ..stimuli.documents import Documents
+
+SETS = ("corpus", "stories")
 
 
 def write(path, model: str, family: str, docs: Documents, feats: dict[str, list[np.ndarray]], provenance: dict) -> None:
@@ -44,18 +48,23 @@ def write_stream(path, model: str, family: str, docs: Documents, spaces: list[st
         f.attrs["family"] = family
         io.h5_set_json(f, "spaces", list(spaces))
         dg = f.create_group("docs", track_order=True)
+        for set_ in SETS:
+            dg.create_group(set_, track_order=True)
         for set_, name, words in items:
-            g = dg.require_group(set_).create_group(name)
+            g = dg[set_].create_group(name)
             io.h5_write_strings(g, "words", words)
             if set_ == "stories":
                 g["times"] = docs.stories[name].words.times
         sg = f.create_group("spaces", track_order=True)
         groups = {space: sg.create_group(space, track_order=True) for space in spaces}
+        for space in spaces:
+            for set_ in SETS:
+                groups[space].create_group(set_, track_order=True)
         n = 0
         for (set_, name, _), arrays in zip(items, per_doc):
             for space in spaces:
                 data = np.ascontiguousarray(arrays[space], dtype=np.float32)
-                groups[space].require_group(set_).create_dataset(name, data=data)
+                groups[space][set_].create_dataset(name, data=data)
             n += 1
         if n != len(items):
             raise ValueError(f"{path}: {n} documents of features for {len(items)} documents")
@@ -95,25 +104,43 @@ class FeatureFile:
                 fix="re-run the features stage with the current config.",
             )
 
+    def sets(self) -> list[str]:
+        """The sets of documents this file holds features of (``corpus``, ``stories``)."""
+        with self._open() as f:
+            return [set_ for set_ in SETS if len(f["docs"].get(set_, {}))]
+
+    def _check_set(self, f, set_: str) -> None:
+        if not len(f["docs"].get(set_, {})):
+            other = "corpus" if set_ == "stories" else "stories"
+            raise InputError(
+                self.path,
+                f"holds no {set_} documents (it holds the {other} features of {self.model}).",
+                fix=f"pass the file of the {set_} features (features/{set_}/{self.model}.h5).",
+            )
+
     def load(self, space: str, set_: str) -> dict[str, np.ndarray]:
         """``{doc: float32 (n_words, dim)}`` for one space and one set, in stored order."""
         self._check_space(space)
         with self._open() as f:
+            self._check_set(f, set_)
             return {name: ds[()] for name, ds in f["spaces"][space][set_].items()}
 
     def words(self, set_: str) -> dict[str, list[str]]:
         with self._open() as f:
+            self._check_set(f, set_)
             return {name: io.h5_read_strings(g["words"]) for name, g in f["docs"][set_].items()}
 
     def times(self) -> dict[str, np.ndarray]:
         """Word times of every story."""
         with self._open() as f:
+            self._check_set(f, "stories")
             return {name: g["times"][()] for name, g in f["docs"]["stories"].items()}
 
 
 def summary_rows(paths) -> list[dict]:
-    """One row per space of the given feature files: sizes, dims and where it came from."""
-    rows = []
+    """One row per space of the given feature files (a model's corpus and stories files
+    make one row): sizes, dims and where it came from."""
+    rows: dict[str, dict] = {}
     for path in paths:
         ff = FeatureFile(path)
         info = ff.provenance.get("model_info", {})
@@ -125,24 +152,30 @@ def summary_rows(paths) -> list[dict]:
             or info.get("of")
             or ""
         )
+        part = ff.provenance.get("job", {}).get("part", "")
         with ff._open() as f:
-            n_corpus = sum(g["words"].shape[0] for g in f["docs"]["corpus"].values())
-            n_stories = sum(g["words"].shape[0] for g in f["docs"]["stories"].values())
+            n_words = {set_: sum(g["words"].shape[0] for g in f["docs"][set_].values()) for set_ in SETS}
             for space in ff.spaces:
-                first = next(iter(f["spaces"][space]["stories"].values()))
-                rows.append(
+                first = next(ds for set_ in SETS for ds in f["spaces"][space][set_].values())
+                row = rows.setdefault(
+                    space,
                     {
                         "space": space,
                         "model": ff.model,
                         "family": ff.family,
                         "dim": int(first.shape[1]),
-                        "corpus_words": n_corpus,
-                        "story_words": n_stories,
+                        "corpus_words": 0,
+                        "story_words": 0,
                         "source": source,
-                        "config_hash": ff.provenance["config_hash"],
-                    }
+                        "corpus_config_hash": "",
+                        "stories_config_hash": "",
+                    },
                 )
-    return rows
+                row["corpus_words"] += n_words["corpus"]
+                row["story_words"] += n_words["stories"]
+                if part in SETS:
+                    row[f"{part}_config_hash"] = ff.provenance["config_hash"]
+    return list(rows.values())
 
 
 def write_summary(paths, out_csv) -> None:

@@ -1,12 +1,13 @@
 """The documents every feature space is computed on: the transfer corpus and the stories.
 
-The ``stimuli`` stage reads the stories through the configured readers and the corpus text,
-and writes them into one HDF5 file::
+The ``stimuli`` stage reads the stories through the configured readers, the ``corpus``
+stage the corpus text; each writes one HDF5 file of the same layout, holding its own set
+(the corpus side lives apart so that several datasets can share it)::
 
     /corpus/<doc>/words                      utf-8 strings
     /stories/<story>/words, onsets, offsets  words and their times (s from sound start)
     /stories/<story>/tr_times                volume acquisition times (s from sound start)
-    attrs: provenance (JSON), corpus_order, story_order
+    attrs: provenance (JSON)
 
 Features are computed per document, so context never crosses a document boundary.
 """
@@ -136,25 +137,33 @@ def read_story(name: str, st: dict) -> readers.Story:
 
 
 def input_files(job: dict) -> list[str]:
-    """The files the stimuli stage reads: each story's timings and TR file, the respdict and
-    the corpus (their content hashes go into the documents file's provenance)."""
-    st = job["stimuli"]
-    files = [st["path"].format(story=s) for s in st["stories"]]
-    trt = st["tr_times"]
-    if trt["source"] == "file":
-        files += [trt["path"].format(story=s) for s in st["stories"]]
-    elif trt["source"] == "respdict":
-        files.append(trt["path"])
-    files.append(job["corpus"]["path"])
+    """The files a documents job (:func:`lre.jobs.stimuli_job` or :func:`lre.jobs.corpus_job`)
+    reads: each story's timings and TR file and the respdict, or the corpus (their content
+    hashes go into the documents file's provenance)."""
+    files = []
+    if "stimuli" in job:
+        st = job["stimuli"]
+        files = [st["path"].format(story=s) for s in st["stories"]]
+        trt = st["tr_times"]
+        if trt["source"] == "file":
+            files += [trt["path"].format(story=s) for s in st["stories"]]
+        elif trt["source"] == "respdict":
+            files.append(trt["path"])
+    if "corpus" in job:
+        files.append(job["corpus"]["path"])
     return [f for f in dict.fromkeys(files) if Path(f).exists()]
 
 
 def build(job: dict) -> Documents:
-    """Read every story and the corpus (the ``stimuli`` stage)."""
-    st = job["stimuli"]
-    stories = {name: read_story(name, st) for name in st["stories"]}
-    corpus = read_corpus(job["corpus"]["path"], job["corpus"]["max_words"], job["corpus"]["encoding"])
-    return Documents(corpus, stories)
+    """Read the stories (a ``stimuli`` job) or the corpus (a ``corpus`` job)."""
+    docs = Documents()
+    if "stimuli" in job:
+        st = job["stimuli"]
+        docs.stories = {name: read_story(name, st) for name in st["stories"]}
+    if "corpus" in job:
+        c = job["corpus"]
+        docs.corpus = read_corpus(c["path"], c["max_words"], c["encoding"])
+    return docs
 
 
 def write(path, docs: Documents, record: dict) -> None:
@@ -188,7 +197,9 @@ def longest(path) -> int | None:
     if not path.exists():
         return None
     with io.h5_open(path) as f:
-        return max((len(g["words"]) for set_ in ("corpus", "stories") for g in f[set_].values()), default=0)
+        return max(
+            (len(g["words"]) for set_ in ("corpus", "stories") if set_ in f for g in f[set_].values()), default=0
+        )
 
 
 def read(path) -> Documents:
@@ -197,10 +208,10 @@ def read(path) -> Documents:
         raise InputError(path, "does not exist.", fix="run the stimuli stage first (snakemake ... stimuli).")
     docs = Documents()
     with io.h5_open(path) as f:
-        provenance.expect_kind(path, provenance.h5_provenance(f), "stimuli", "documents file")
-        for name, g in f["corpus"].items():
+        provenance.expect_kind(path, provenance.h5_provenance(f), ("stimuli", "corpus"), "documents file")
+        for name, g in f.get("corpus", {}).items():
             docs.corpus[name] = io.h5_read_strings(g["words"])
-        for name, g in f["stories"].items():
+        for name, g in f.get("stories", {}).items():
             words = readers.WordTimes(
                 io.h5_read_strings(g["words"]), g["onsets"][()], g["offsets"][()], source=g.attrs.get("source") or None
             )

@@ -23,17 +23,14 @@ def run_demo(job: dict, textgrids: dict, trfiles: dict, corpus, manifest) -> Non
 
 
 def run_stimuli(job: dict, out) -> None:
-    """Read the stories and the corpus into the documents file ``out`` (``job`` from
-    :func:`lre.jobs.stimuli_job`)."""
+    """Read the stories (``job`` from :func:`lre.jobs.stimuli_job`) or the corpus (from
+    :func:`lre.jobs.corpus_job`) into the documents file ``out``."""
     docs = documents.build(job)
     n = docs.n_words()
-    log.info(
-        "%d stories (%d words), %d corpus documents (%d words)",
-        len(docs.stories),
-        n["stories"],
-        len(docs.corpus),
-        n["corpus"],
-    )
+    if "stimuli" in job:
+        log.info("%d stories (%d words)", len(docs.stories), n["stories"])
+    if "corpus" in job:
+        log.info("%d corpus documents (%d words)", len(docs.corpus), n["corpus"])
     inputs = {str(p): io.file_sha256(p) for p in documents.input_files(job)}
     documents.write(out, docs, io.provenance(job, inputs=inputs))
 
@@ -53,9 +50,16 @@ COMMANDS = (
     ),
     Command(
         "stimuli",
-        "read stories and corpus into the documents file",
+        "read the stories (word and volume times) into their documents file",
         run_stimuli,
         (Arg("--out", "documents HDF5 file to write"),),
         job_from_config=lambda cfg, args: jobs.stimuli_job(cfg),
+    ),
+    Command(
+        "corpus",
+        "read the transfer corpus into its documents file",
+        run_stimuli,
+        (Arg("--out", "documents HDF5 file to write"),),
+        job_from_config=lambda cfg, args: jobs.corpus_job(cfg),
     ),
 )
