@@ -18,6 +18,7 @@ STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
 STAGES = {
     "demo_data": "stimuli",
     "stimuli": "stimuli",
+    "corpus": "stimuli",
     "features": "features",
     "features_summary": "features",
     "transfer": "transfer",

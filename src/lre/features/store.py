@@ -85,7 +85,7 @@ class FeatureFile:
                 raise InputError(
                     self.path,
                     "is not a feature file (it has no spaces).",
-                    fix="pass a feature file of the features stage (results/features/<model>.h5).",
+                    fix="pass a feature file of the features stage (results/features/{corpus,stories}/<model>.h5).",
                 )
             self.provenance = io.h5_get_json(f, "provenance")
             self.spaces = io.h5_get_json(f, "spaces")
