@@ -203,7 +203,7 @@ def main() -> None:
     n_spaces = sum(v[0] for v in PAPER.values())
     gpu = args.gpu_tflops * 1e12
     rows = []
-    # features: one job per model
+    # features: one job per model on the corpus (shareable across datasets), one on the stories
     f_total = 0.0
     f_cpu = 0.0
     disk_feats = 0.0
@@ -221,7 +221,7 @@ def main() -> None:
     names = [s.name for s in resolve_spaces(paper["features"]["models"])]
     n_models = len(paper["features"]["models"])
     n_encode_jobs = len(lre_jobs.chunks(names, paper["encoding"]["spaces_per_job"]))
-    rows.append(("features", n_models, mem_feats, disk_feats, f_total, f_cpu, f_total / gpu))
+    rows.append(("features", 2 * n_models, mem_feats, disk_feats, f_total, f_cpu, f_total / gpu))
     # transfer: an encoder and a decoder per space
     dims = [w for (n_sp, w, *_rest) in PAPER.values() for _ in range(n_sp)]
     t_fl = sum(encode_flops(n_corpus_train, 1500, q) for q in dims)
