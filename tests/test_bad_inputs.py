@@ -255,6 +255,30 @@ def responses_nan_voxels(tmp, capsys):
     return refused(lambda: lebel2023.load_run(dcfg, "UTS01", "s1"))
 
 
+def repeats_tree(tmp, lengths):
+    """A LeBel tree whose test story s1 has one file per repeat, of ``lengths`` volumes."""
+    dcfg = lebel_tree(tmp, rows=20)
+    rng = np.random.default_rng(0)
+    template = "derivative/repeats/{subject}/{story}_run-{repeat}.hf5"
+    for k, rows in enumerate(lengths, start=1):
+        path = tmp / "ds" / template.format(subject="UTS01", story="s1", repeat=k)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with h5py.File(path, "w") as f:
+            f["data"] = rng.standard_normal((rows, 5)).astype(np.float32)
+    spec = {"path": template, "repeats": 3}
+    return dict(dcfg, test_stories=["s1"], lebel=dict(dcfg["lebel"], test_repeats=spec))
+
+
+def repeat_file_missing(tmp, capsys):
+    dcfg = repeats_tree(tmp, [20, 20])
+    return refused(lambda: lebel2023.load_run(dcfg, "UTS01", "s1"))
+
+
+def repeats_of_different_lengths(tmp, capsys):
+    dcfg = repeats_tree(tmp, [20, 20, 18])
+    return refused(lambda: lebel2023.load_run(dcfg, "UTS01", "s1"))
+
+
 def mask_mismatch(tmp, capsys):
     import nibabel as nib
 
@@ -740,6 +764,16 @@ CASES = {
         "response file with NaN voxels",
         responses_nan_voxels,
         ["s1.hf5", "non-finite values in 1 voxels", "Fix:"],
+    ),
+    "test-repeat-missing": (
+        "a repeat file of the test story that dataset.lebel.test_repeats names but is not there",
+        repeat_file_missing,
+        ["s1_run-3.hf5", "is missing: repeat 3 of UTS01's test story 's1'", "dataset.lebel.test_repeats", "Fix:"],
+    ),
+    "test-repeats-different-lengths": (
+        "repeat files of the test story with different volume counts",
+        repeats_of_different_lengths,
+        ["s1_run-3.hf5", "has 18 volumes", "s1_run-1.hf5) has 20", "Fix:"],
     ),
     "mask-grid-mismatch": (
         "BOLD run on a different grid from the mask",

@@ -171,3 +171,68 @@ def test_brain_link_needs_three_groups(demo_raw):
     cfg = config.validate(raw)
     with pytest.raises(ConfigError, match="2 group"):
         config.check_dataset(cfg, resolve_spaces(cfg["features"]["models"]))
+
+
+def test_test_repeats_is_checked_and_travels_in_the_job_slices(demo_raw):
+    """dataset.lebel.test_repeats: a template that names one file per repeat (with a count
+    or a list of labels), refused with the demo (which stacks its repeats); the encoding and
+    noise-ceiling jobs carry it (their provenance)."""
+    raw = copy.deepcopy(demo_raw)
+    raw["demo"]["fmri"]["enabled"] = False
+    spec = {"path": "derivative/repeats/{subject}/{story}_run-{repeat:02d}.hf5", "repeats": 10}
+    raw["dataset"]["lebel"] = {"test_repeats": spec}
+    cfg = config.validate(raw)
+    spaces = resolve_spaces(cfg["features"]["models"])
+    config.check_dataset(cfg, spaces)
+    subject = cfg["dataset"]["subjects"][0]
+    for job in (jobs.noise_ceiling_job(cfg, subject), jobs.encoding_job(cfg, subject, ["glove.vec"])):
+        assert job["dataset"]["lebel"]["test_repeats"] == spec
+    assert jobs.noise_ceiling_job(config.validate(copy.deepcopy(demo_raw)), subject) != jobs.noise_ceiling_job(
+        cfg, subject
+    )
+    for path, repeats, problem in (
+        ("derivative/repeats/{subject}/{story}.hf5", 3, "names the same file for different repeats"),
+        ("derivative/{subject}/{story}_run-{repeat:02d}.hf5", ["a", "b"], "is not a template of the repeat files"),
+        ("derivative/{subject}/{story}_{session}_run-{repeat}.hf5", 2, "KeyError: 'session'"),
+    ):
+        bad = copy.deepcopy(raw)
+        bad["dataset"]["lebel"]["test_repeats"] = {"path": path, "repeats": repeats}
+        cfg = config.validate(bad)
+        with pytest.raises(ConfigError, match="dataset.lebel.test_repeats.path") as info:
+            config.check_dataset(cfg, spaces)
+        assert problem in str(info.value)
+    with pytest.raises(ConfigError, match="dataset.lebel.test_repeats"):
+        config.validate(
+            dict(raw, dataset=dict(raw["dataset"], lebel={"test_repeats": {"path": "x{repeat}", "repeats": 1}}))
+        )
+    demo = copy.deepcopy(demo_raw)
+    demo["dataset"]["lebel"] = {"test_repeats": spec}
+    cfg = config.validate(demo)
+    with pytest.raises(ConfigError, match="the demo writes its test repeats stacked"):
+        config.check_dataset(cfg, spaces)
+
+
+@pytest.mark.parametrize(
+    "where, value, message",
+    [
+        (("features", "models", "minilm", "layers"), "bogus", "'features.models.minilm.layers': 'bogus' is not one of"),
+        (("features", "models", "minilm", "layers"), [-1], "'features.models.minilm.layers.0': -1 is less than"),
+        (("features", "models", "minilm", "layers"), 3, "layers': 3 is not of type 'string' or 'array'"),
+        (("dataset", "lebel"), {"test_repeats": {"path": "r{repeat}", "repeats": 1}}, "repeats': 1 is less than"),
+        (("dataset", "lebel"), {"test_repeats": "r{repeat}"}, "is not of type 'null' or 'object'"),
+    ],
+)
+def test_a_value_that_fits_no_alternative_names_its_field_once(demo_raw, where, value, message):
+    """A oneOf key: the field once (not twice), and the problem under the alternative of the
+    value's type, with that key's description as the fix."""
+    raw = copy.deepcopy(demo_raw)
+    node = raw
+    for key in where[:-1]:
+        node = node[key]
+    node[where[-1]] = value
+    with pytest.raises(ConfigError) as info:
+        config.validate(raw)
+    msg = str(info.value)
+    assert message in msg and "Fix: " in msg
+    field = msg.split("'")[1]
+    assert msg.count(field) == 1 and field.count(where[0]) == 1, msg

@@ -60,7 +60,9 @@ def _allowed_keys(sch: dict, path, root: dict) -> list[str]:
     for part in path:
         if "$ref" in node:
             node = _deref(root, node["$ref"])
-        props = node.get("properties", {})
+        props = dict(node.get("properties", {}))
+        for alt in node.get("oneOf", []) + node.get("anyOf", []):  # an object among alternatives
+            props.update(alt.get("properties", {}))
         if isinstance(part, str) and part in props:
             node = props[part]
         elif isinstance(node.get("additionalProperties"), dict):
@@ -105,13 +107,38 @@ def validate(config: dict, source: str | Path | None = None) -> dict:
                 fix=f"valid keys here: {sorted(allowed)}.",
                 source=source,
             )
-        if err.validator in ("oneOf", "anyOf", "allOf") and err.context:
-            err = min(err.context, key=lambda e: len(e.absolute_path))
-            path = path + list(err.absolute_path)
-        raise ConfigError(_field(path), err.message + ".", fix=_describe(sch, path), source=source)
+        message = None
+        while err.validator in ("oneOf", "anyOf", "allOf") and err.context and message is None:
+            err, message = _alternative(err)
+        path = list(err.absolute_path)
+        raise ConfigError(_field(path), (message or err.message) + ".", fix=_describe(sch, path), source=source)
     cfg = _fill_data_root(cfg, source)
     _semantic_checks(cfg, source)
     return cfg
+
+
+def _alternative(err):
+    """Of the alternatives of a oneOf that a value fails, the error to report: the first
+    problem under an alternative of the value's type ("1 is less than the minimum of 2", not
+    "... is not of type 'null'"), or, when the type fits none of them, which types would;
+    ``(error, message or None)``."""
+    branches: dict = {}
+    for e in err.context:
+        branches.setdefault(e.relative_schema_path[0], []).append(e)
+    fitting = [
+        e
+        for errs in branches.values()
+        if not any(x.validator == "type" and not x.relative_path for x in errs)
+        for e in errs
+    ]
+    if fitting:
+        return min(fitting, key=lambda e: len(e.absolute_path)), None
+    types = []
+    for e in (e for e in err.context if e.validator == "type"):
+        for t in [e.validator_value] if isinstance(e.validator_value, str) else e.validator_value:
+            if t not in types:
+                types.append(t)
+    return err, f"{err.instance!r} is not of type {' or '.join(map(repr, types))}"
 
 
 def _fill_data_root(cfg: dict, source) -> dict:
@@ -148,13 +175,16 @@ def _describe(sch: dict, path) -> str | None:
         if "$ref" in node:
             node = _deref(sch, node["$ref"])
         desc = node.get("description") or desc  # an item without its own text: its list's
-        props = node.get("properties", {})
+        props, items = dict(node.get("properties", {})), node.get("items")
+        for alt in node.get("oneOf", []) + node.get("anyOf", []):  # an object or a list among alternatives
+            props.update(alt.get("properties", {}))
+            items = items or alt.get("items")
         if isinstance(part, str) and part in props:
             node = props[part]
         elif isinstance(node.get("additionalProperties"), dict):
             node = node["additionalProperties"]
-        elif isinstance(node.get("items"), dict):
-            node = node["items"]
+        elif isinstance(items, dict):
+            node = items
         else:
             return None
     if "$ref" in node:
@@ -488,6 +518,29 @@ def encoding_spaces(cfg: dict, spaces: list) -> list:
     return [s for s in spaces if s.name in want]
 
 
+def check_test_repeats(spec: dict, subject: str, story: str) -> None:
+    """``dataset.lebel.test_repeats``: a path template that names one file per repeat."""
+    from .datasets.lebel2023 import repeat_labels
+
+    field, template = "dataset.lebel.test_repeats.path", spec["path"]
+    paths = []
+    for label in repeat_labels(spec):
+        try:
+            paths.append(template.format(subject=subject, story=story, repeat=label))
+        except (KeyError, IndexError, ValueError) as e:
+            raise ConfigError(
+                field,
+                f"{template!r} is not a template of the repeat files ({type(e).__name__}: {e} for repeat {label!r}).",
+                fix="use {subject}, {story} and {repeat} (e.g. {repeat:02d} with integer repeats) and no other braces.",
+            ) from None
+    if len(set(paths)) != len(paths):
+        raise ConfigError(
+            field,
+            f"{template!r} names the same file for different repeats ({paths[0]} ...).",
+            fix="put {repeat} in the template, where the repeat's label goes in the file names.",
+        )
+
+
 def check_dataset(cfg: dict, spaces: list) -> None:
     """Cross-checks of the dataset and encoding sections (and the demo's fMRI part)."""
     if "dataset" not in cfg:
@@ -517,6 +570,14 @@ def check_dataset(cfg: dict, spaces: list) -> None:
         )
     if d["mask"] and "{subject}" not in d["mask"] and len(d["subjects"]) > 1 and d["format"] == "lebel2023":
         raise ConfigError("dataset.mask", "a lebel2023 mask is per subject; the template needs {subject}.")
+    if d["format"] == "lebel2023" and d["lebel"]["test_repeats"]:
+        check_test_repeats(d["lebel"]["test_repeats"], d["subjects"][0], d["test_stories"][0])
+        if cfg["demo"]["enabled"] and cfg["demo"]["fmri"]["enabled"]:
+            raise ConfigError(
+                "dataset.lebel.test_repeats",
+                "the demo writes its test repeats stacked in one file per story, not one file per repeat.",
+                fix="leave dataset.lebel.test_repeats null with demo.fmri (the demo's ceiling comes from that file).",
+            )
     encoding_spaces(cfg, spaces)
     linked = {s.group for s in transfer_spaces(cfg, spaces) if s in encoding_spaces(cfg, spaces)}
     if len(linked) < 3:

@@ -369,12 +369,16 @@ def score_hashes(cfg: dict, subject: str, spaces: list | None = None) -> dict[st
 
 
 def encoding_summary_job(cfg: dict, subject: str, spaces: list) -> dict:
+    """One subject's table of every space's scores, beside the noise ceiling of their top voxels."""
     return {
         "stage": "encoding-summary",
         "subject": subject,
         "spaces": _space_dicts(spaces),
         "top_voxels": cfg["encoding"]["top_voxels"],
-        "expects": {"scores": score_hashes(cfg, subject)},
+        "expects": {
+            "scores": score_hashes(cfg, subject),
+            "ceiling": config_hash(noise_ceiling_job(cfg, subject)),
+        },
     }
 
 

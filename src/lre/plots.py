@@ -266,8 +266,19 @@ def brainlink_scatter(
     _save(fig, path)
 
 
-def performance_bars(table: dict[str, dict[str, float]], spaces: list[dict], path, title: str) -> None:
-    """Mean top-voxel test r of every space (bars: mean over subjects; dots: each subject)."""
+def performance_bars(
+    table: dict[str, dict[str, float]],
+    spaces: list[dict],
+    path,
+    title: str,
+    ceilings: dict[str, dict[str, float]] | None = None,
+    note: str = "",
+) -> None:
+    """Mean top-voxel test r of every space (bars: mean over subjects; dots: each subject).
+
+    ``ceilings``: subject -> space -> the mean noise ceiling of the same voxels, drawn as a
+    grey tick per space (mean over the subjects that have one); ``note``: a line under the
+    title (e.g. which subjects have no ceiling)."""
     plt = _plt()
     colors = group_colors(spaces)
     names = [s["name"] for s in spaces]
@@ -278,7 +289,26 @@ def performance_bars(table: dict[str, dict[str, float]], spaces: list[dict], pat
     ax.bar(x, np.nanmean(vals, 0), color=[colors[s["group"]] for s in spaces], alpha=0.8)
     for row in vals:
         ax.plot(x, row, "k.", ms=3)
+    if ceilings:
+        ceil = np.array([[ceilings[s].get(n, np.nan) for n in names] for s in ceilings])
+        keep = np.isfinite(ceil).any(0)
+        if keep.any():
+            mean = np.nanmean(ceil[:, keep], 0)
+            ax.plot(x[keep], mean, "_", color="0.35", ms=9, mew=1.5, label="noise ceiling of the same voxels")
+            ax.legend(fontsize=7, loc="upper right")
     ax.set_xticks(x, names, rotation=90, fontsize=6)
     ax.set_ylabel("mean test r of the best voxels")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title + (f"\n{note}" if note else ""), fontsize=9)
+    _save(fig, path)
+
+
+def message(path, title: str, text: str) -> None:
+    """A figure that says something in words (where a map cannot be drawn, e.g. a noise
+    ceiling of a test story with a single repeat)."""
+    import textwrap
+
+    plt = _plt()
+    fig = plt.figure(figsize=(8, 2.4))
+    fig.text(0.5, 0.82, title, ha="center", va="top", fontsize=11, weight="bold")
+    fig.text(0.5, 0.6, "\n".join(textwrap.wrap(text, 95)), ha="center", va="top", fontsize=8.5)
     _save(fig, path)

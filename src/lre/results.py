@@ -137,9 +137,21 @@ class Results:
 
         return read_scores(self.path("encoding", subject=subject, space=space))
 
-    def noise_ceiling(self, subject: str) -> np.ndarray:
-        with io.h5_open(self.path("noise_ceiling", subject=subject)) as f:
-            return f["ceiling"][()]
+    def ceiling(self, subject: str) -> dict:
+        """The subject's noise ceiling: ``ceiling`` (per voxel, or None when the test story
+        had a single repeat), ``repeats``, ``status`` ("ok" or "single repeat"), ``label``
+        ("from 5 repeats" or "none (1 repeat)") and ``note`` (why)."""
+        from .encoding.stage import read_ceiling
+
+        path = self.path("noise_ceiling", subject=subject)
+        if not path.exists():
+            raise InputError(path, "does not exist.", fix="run the pipeline first (snakemake --cores all).")
+        return read_ceiling(path)
+
+    def noise_ceiling(self, subject: str) -> np.ndarray | None:
+        """The noise ceiling per voxel, shape (n_voxels,); None when there is none (the test
+        story had a single repeat, as in the ds003020 derivative: see :meth:`ceiling`)."""
+        return self.ceiling(subject)["ceiling"]
 
     def brainlink(self, subject: str) -> dict:
         with io.h5_open(self.path("brainlink", subject=subject)) as f:
@@ -147,11 +159,15 @@ class Results:
             out["spaces"] = io.h5_read_strings(f["spaces"])
         return out
 
-    def map(self, subject: str, kind: str) -> Path:
-        """Path of a NIfTI map: ``principal``, ``score`` (brain link), ``noise_ceiling`` or a space's test r."""
+    def map(self, subject: str, kind: str) -> Path | None:
+        """Path of a NIfTI map: ``principal``, ``score`` (brain link), ``noise_ceiling`` or a
+        space's test r. None for the noise ceiling of a subject that has none (its file is
+        an empty map that says so)."""
         if kind in ("principal", "score"):
             return self.path(f"brainlink_{kind}_nii", subject=subject)
         if kind == "noise_ceiling":
+            if self.noise_ceiling(subject) is None:
+                return None
             return self.path("noise_ceiling_nii", subject=subject)
         return self.path("encoding_nii", subject=subject, space=kind)
 

@@ -1,5 +1,7 @@
 """Dataset loaders on small fixtures written in exactly the real layouts, and brain volumes."""
 
+from pathlib import Path
+
 import h5py
 import numpy as np
 import pytest
@@ -39,6 +41,68 @@ def test_lebel_refuses_nan_voxels(tmp_path):
         f["data"] = data
     with pytest.raises(InputError, match=r"non-finite values in 1 voxels \(first: \[2\]\)"):
         lebel2023.load_run(dcfg, "UTS01", "story")
+
+
+REPEATS = "derivative/repeats/{subject}/{story}_run-{repeat:02d}.hf5"
+
+
+def write_repeats(root, reps, subject="UTS01", story="story", template=REPEATS, labels=None):
+    """Each repeat of ``reps`` (a list of (volumes, voxels) arrays) in its own file."""
+    labels = labels or range(1, len(reps) + 1)
+    for label, rep in zip(labels, reps):
+        path = Path(root) / template.format(subject=subject, story=story, repeat=label)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with h5py.File(path, "w") as f:
+            f["data"] = rep
+
+
+def test_lebel_test_repeats_in_separate_files_read_as_the_stacked_file(tmp_path):
+    """A test story whose repeats are one file each reads as the same (repeats, volumes,
+    voxels) responses as the stacked file; training stories and the files list follow."""
+    dcfg, stacked = lebel_tree(tmp_path, n=40, repeats=3)
+    write_repeats(dcfg["root"], list(stacked[::-1] + 0.5))  # different data, so the source is unambiguous
+    spec = {"path": REPEATS, "repeats": 3}
+    split = dict(dcfg, test_stories=["story"], lebel=dict(LEBEL, test_repeats=spec))
+    run = lebel2023.load_run(split, "UTS01", "story")
+    assert run.data.shape == (3, 20, 7) and run.n_repeats == 3
+    np.testing.assert_array_equal(run.data, stacked[::-1] + 0.5)
+    np.testing.assert_array_equal(run.times, lebel2023.load_run(dcfg, "UTS01", "story").times)
+    reps = [str(Path(dcfg["root"]) / f"derivative/repeats/UTS01/story_run-{k:02d}.hf5") for k in (1, 2, 3)]
+    assert run.source == ", ".join(reps)
+    assert lebel2023.files(split, "UTS01", "story") == [str(lebel2023.respdict_path(dcfg["root"]))] + reps
+    # the same repeats as a list of labels; a story that is not a test story keeps its own file
+    listed = dict(split, lebel=dict(LEBEL, test_repeats={"path": REPEATS, "repeats": [3, 1]}))
+    np.testing.assert_array_equal(lebel2023.load_run(listed, "UTS01", "story").data, (stacked[::-1] + 0.5)[[2, 0]])
+    trained = dict(split, test_stories=["other"])
+    np.testing.assert_array_equal(lebel2023.load_run(trained, "UTS01", "story").data, stacked)
+    assert lebel2023.files(trained, "UTS01", "story")[1].endswith("preprocessed_data/UTS01/story.hf5")
+
+
+def test_lebel_test_repeats_missing_or_of_different_lengths_are_refused(tmp_path):
+    dcfg, stacked = lebel_tree(tmp_path, n=40, repeats=3)
+    spec = {"path": REPEATS, "repeats": 3}
+    split = dict(dcfg, test_stories=["story"], lebel=dict(LEBEL, test_repeats=spec))
+    write_repeats(dcfg["root"], list(stacked[:2]))  # repeat 3 missing
+    with pytest.raises(InputError) as info:
+        lebel2023.load_run(split, "UTS01", "story")
+    msg = str(info.value)
+    assert "story_run-03.hf5: is missing: repeat 3 of UTS01's test story 'story'" in msg
+    assert "dataset.lebel.test_repeats" in msg and "Fix: preprocess that repeat run" in msg
+    write_repeats(dcfg["root"], [stacked[0], stacked[1], stacked[2][:-2]])  # repeat 3 two volumes short
+    with pytest.raises(InputError) as info:
+        lebel2023.load_run(split, "UTS01", "story")
+    msg = str(info.value)
+    assert "story_run-03.hf5: has 18 volumes, but the first repeat of UTS01's test story 'story'" in msg
+    assert "story_run-01.hf5) has 20" in msg and "same number of volumes" in msg
+    write_repeats(dcfg["root"], [stacked[0], stacked[1], stacked[2][:, :5]])  # two voxels fewer
+    with pytest.raises(InputError, match=r"has 5 voxels, but the first repeat .* has 7"):
+        lebel2023.load_run(split, "UTS01", "story")
+    write_repeats(dcfg["root"], [stacked[0], stacked[1], stacked[None, 2]])  # a stacked array where one run goes
+    with pytest.raises(InputError, match=r"shape \(1, 20, 7\); a repeat file holds one run"):
+        lebel2023.load_run(split, "UTS01", "story")
+    write_repeats(dcfg["root"], [stacked[0, :-2], stacked[1, :-2], stacked[2, :-2]])  # all short: respdict
+    with pytest.raises(InputError, match=r"story_run-01.hf5: has 18 volumes, but respdict.json gives 40"):
+        lebel2023.load_run(split, "UTS01", "story")
 
 
 @pytest.mark.parametrize("order", ["c", "f"])

@@ -56,17 +56,10 @@ def test_unknown_config_key_fails_before_any_job(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("notebook", ["01_embedding.ipynb", "02_brain.ipynb"])
 def test_notebooks_run_top_to_bottom_on_the_outputs(tiny_run, notebook, tmp_path):
-    import nbformat
-    from nbclient import NotebookClient
-
     run_dir, _ = tiny_run
-    nb = nbformat.read(ROOT / "notebooks" / notebook, as_version=4)
-    env_cell = nbformat.v4.new_code_cell(f"import os; os.environ['LRE_RESULTS'] = {str(run_dir / 'results')!r}")
-    nb.cells.insert(0, env_cell)
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
-    assert not errors
-    assert sum(len(c.get("outputs", [])) for c in nb.cells if c.cell_type == "code") >= 5
+    outputs = run_notebook(notebook, run_dir / "results", tmp_path)
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert len(outputs) >= 5
 
 
 @pytest.mark.slow
@@ -154,7 +147,11 @@ def test_tiny_end_to_end_run_writes_every_space(tiny_run):
         with open(tmp_path / f"results/encoding/{subject}/summary.csv") as f:
             rows = list(csv.DictReader(f))
         assert [r["space"] for r in rows] == [s.name for s in spaces]
-        assert json.loads((tmp_path / f"results/encoding/{subject}/recovery.json").read_text())["n_signal"] > 0
+        assert {r["ceiling"] for r in rows} == {"from 3 repeats"} and all(
+            0 < float(r["ceiling_top200"]) <= 1 for r in rows
+        )
+        recovery = json.loads((tmp_path / f"results/encoding/{subject}/recovery.json").read_text())
+        assert recovery["n_signal"] > 0 and recovery["ceiling_correlation"] > 0.5
     sc = read_scores(tmp_path / "results/encoding/sa/minilm.L6.h5")
     n_vox = int((mask.get_fdata() != 0).sum())
     assert sc["scores"].shape == (n_vox,) and sc["pvalues"].min() > 0 and sc["attrs"]["solver"] == "lean"
@@ -172,7 +169,8 @@ def test_tiny_end_to_end_run_writes_every_space(tiny_run):
     assert res.map("sa", "principal").exists() and (tmp_path / "results/brainlink/sa_principal.png").exists()
     table = res.spaces()
     assert [r["space"] for r in table] == [s.name for s in spaces]
-    assert table[0]["layer"] == "0" and table[0]["top_r_sa"] != ""
+    assert table[0]["layer"] == "0" and table[0]["top_r_sa"] != "" and float(table[0]["top_ceiling_sb"]) > 0
+    assert res.ceiling("sa")["label"] == "from 3 repeats" and res.map("sa", "noise_ceiling").exists()
     assert "principal_vs_gradient_spearman" in res.checks("sb")["brainlink"]
 
     # a second run has nothing to do
@@ -186,6 +184,59 @@ def test_tiny_end_to_end_run_writes_every_space(tiny_run):
     proc = run_snakemake(["-n", "--configfile", "c.yaml"], tmp_path)
     rerun = re.findall(r"^rule (\w+):\n(?:.*\n)*?\s+wildcards: model=(\w+)", proc.stdout + proc.stderr, re.M)
     assert sorted(rerun) == [("corpus_features", "minilm"), ("features", "minilm")]  # on the corpus and the stories
+
+
+def run_notebook(notebook: str, results, tmp_path):
+    """Run a notebook top to bottom on ``results``; its code cells' outputs."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(ROOT / "notebooks" / notebook, as_version=4)
+    env_cell = nbformat.v4.new_code_cell(f"import os; os.environ['LRE_RESULTS'] = {str(results)!r}")
+    nb.cells.insert(0, env_cell)
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    return [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+
+
+@pytest.mark.slow
+def test_a_test_story_with_one_repeat_runs_to_the_report_and_notebooks_without_a_ceiling(tmp_path):
+    """The tiny demo with its test story as one run, as the ds003020 derivative stores
+    wheretheressmoke: no noise ceiling anywhere, said in words where one would be (the job's
+    warning, the ceiling file, the summaries, the recovery check), and the run, its report
+    and the notebooks complete."""
+    cfg = tiny_config()
+    cfg["demo"]["fmri"]["repeats"] = 1
+    cfg["dataset"]["subjects"] = ["sa"]
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    proc = run_snakemake(["--cores", "2", "--configfile", "c.yaml"], tmp_path)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
+    results = tmp_path / "results"
+    log = (results / "logs/encoding/sa/noise_ceiling.log").read_text()
+    assert log.count("NO NOISE CEILING") == 1 and "The test story 's3' has a single repeat" in log
+    assert "dataset.lebel.test_repeats" in log
+    import h5py
+
+    with h5py.File(results / "encoding/sa/noise_ceiling.h5", "r") as f:
+        assert "ceiling" not in f and f.attrs["status"] == "single repeat" and f.attrs["repeats"] == 1
+    with open(results / "encoding/sa/summary.csv") as f:
+        rows = list(csv.DictReader(f))
+    top = next(k for k in rows[0] if k.startswith("ceiling_top"))
+    assert all(r[top] == "" and r["ceiling"] == "none (1 repeat)" for r in rows)
+    with open(results / "summary.csv") as f:
+        assert {r["top_ceiling_sa"] for r in csv.DictReader(f)} == {"none (1 repeat)"}
+    recovery = json.loads((results / "encoding/sa/recovery.json").read_text())
+    assert recovery["ceiling_correlation"] is None and recovery["ceiling"] == "none (1 repeat)"
+    assert (results / "encoding/sa/noise_ceiling.png").stat().st_size > 5_000
+
+    report = run_snakemake(["--configfile", "c.yaml", "--report", "results/report.html"], tmp_path, timeout=600)
+    assert report.returncode == 0, report.stderr[-3000:]
+    html = (results / "report.html").read_text(errors="replace")
+    assert len(html) > 100_000 and "single repeat" in html
+    for notebook in ("01_embedding.ipynb", "02_brain.ipynb"):
+        outputs = run_notebook(notebook, results, tmp_path)
+        assert not [o for o in outputs if o.output_type == "error"], notebook
+    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert "sa: noise ceiling none (1 repeat)" in text
 
 
 def test_a_model_not_available_here_plans_in_a_dry_run_and_stops_a_real_run_before_any_job(tmp_path):

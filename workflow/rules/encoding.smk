@@ -107,7 +107,8 @@ rule noise_ceiling:
 
 rule encoding_summary:
     input:
-        expand(PATHS["encoding"], space=ENAMES, allow_missing=True),
+        scores=expand(PATHS["encoding"], space=ENAMES, allow_missing=True),
+        ceiling=PATHS["noise_ceiling"],
     output:
         report(PATHS["encoding_summary"], caption="../report/encoding_summary.rst", category="3. Encoding",
                subcategory="{subject}"),
@@ -123,7 +124,8 @@ rule encoding_summary:
     conda:
         "../envs/fit.yaml"
     shell:
-        "{params.lre} encoding-summary --job {params.job:q} --inputs {input:q} --out {output:q} > {log:q} 2>&1"
+        "{params.lre} encoding-summary --job {params.job:q} --inputs {input.scores:q} --ceiling {input.ceiling:q}"
+        " --out {output:q} > {log:q} 2>&1"
 
 
 rule performance_figure:

@@ -21,7 +21,7 @@ from ..commands import Arg, Command
 from ..datasets import synthetic
 from ..datasets.volume import load_mask, save_nifti, to_volume
 from ..encoding.models import fdr_bh
-from ..encoding.stage import read_scores, read_summary
+from ..encoding.stage import read_scores, read_summary, summary_ceilings
 from ..errors import InputError
 from . import flatmap
 from .link import link, logo_predict
@@ -236,22 +236,27 @@ def run_space_table(
     job: dict, embedding, summaries: dict, out, brainlinks: dict | None = None, brainlink_summary_out=None
 ) -> None:
     """One row per space: family, layer, embedding coordinates, mean top-voxel r per subject
-    (``summaries``: subject -> encoding summary); written to the CSV ``out``. With
+    (``summaries``: subject -> encoding summary) and the mean noise ceiling of those voxels
+    (the words ``none (1 repeat)`` for a subject without one); written to the CSV ``out``. With
     ``brainlinks`` (subject -> brain-link file), also the per-subject brain-link table
     ``brainlink_summary_out`` (see :func:`brainlink_summary`)."""
     if brainlinks:
         brainlink_summary(job, brainlinks, brainlink_summary_out)
     embedding_path, out_csv = embedding, out
     emb_names, coords = load_embedding(embedding_path, job) if embedding_path else ([], np.zeros((0, 0)))
-    per_subject = {}
+    per_subject, ceilings = {}, {}
     for subject, path in summaries.items():
         rows, top = read_summary(path, job, subject)
         per_subject[subject] = {r["space"]: r[top] for r in rows}
+        values, status = summary_ceilings(rows, top)
+        # a number where there is a ceiling; where there is none, the words that say why
+        ceilings[subject] = {r["space"]: f"{values[r['space']]:.5f}" if r["space"] in values else status for r in rows}
     n_dims = min(3, coords.shape[1]) if len(emb_names) else 0
     header = (
         ["space", "model", "family", "group", "layer"]
         + [f"dim{d + 1}" for d in range(n_dims)]
         + [f"top_r_{s}" for s in summaries]
+        + [f"top_ceiling_{s}" for s in summaries]
     )
     buf = _io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -264,6 +269,7 @@ def run_space_table(
             [sp["name"], sp["model"], sp["family"], sp["group"], layer]
             + [f"{v:.5f}" if v != "" else "" for v in c]
             + [per_subject[s].get(sp["name"], "") for s in summaries]
+            + [ceilings[s].get(sp["name"], "") for s in summaries]
         )
     io.write_text(out_csv, buf.getvalue())
 

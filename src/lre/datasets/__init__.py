@@ -2,9 +2,10 @@
 their volumes; and the synthetic dataset with planted ground truth.
 
 Each loader module (registered in :data:`LOADERS`) provides ``SETTINGS`` (the section of
-``dataset`` it reads), ``files(dcfg, subject, story)``, the files it reads (the workflow asks
-it, so missing data fails before any job), and ``load_run(dcfg, subject, story, mask,
-affine)``, which returns a :class:`Run`. How a dataset's
+``dataset`` it reads), ``SINGLE_REPEAT_FIX`` (what the user can do when a test story has one
+repeat, hence no noise ceiling), ``files(dcfg, subject, story)``, the files it reads (the
+workflow asks it, so missing data fails before any job), and ``load_run(dcfg, subject, story,
+mask, affine)``, which returns a :class:`Run`. How a dataset's
 files are laid out and trimmed is its own business (``lebel2023``, ``narratives``); the
 encoding stage only sees responses and volume times.
 """

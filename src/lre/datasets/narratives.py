@@ -26,6 +26,12 @@ from . import Run
 #: the dataset section of the config this loader reads (dataset.narratives)
 SETTINGS = "narratives"
 
+#: what to do about a test story with a single repeat (no noise ceiling)
+SINGLE_REPEAT_FIX = (
+    "this loader reads one run per subject and story, so its test stories have no repeats; a noise ceiling "
+    "needs a story heard several times (the lebel2023 format reads repeats with dataset.lebel.test_repeats)."
+)
+
 
 def bold_path(dcfg: dict, subject: str, story: str) -> Path:
     return Path(dcfg["root"]) / dcfg["narratives"]["bold"].format(subject=subject, story=story)

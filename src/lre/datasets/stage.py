@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import io, provenance
 from ..commands import Arg, Command
-from ..encoding.stage import read_scores
+from ..encoding.stage import read_ceiling, read_scores
 from ..features import model_of
 from ..features.store import FeatureFile
 from ..stimuli.documents import read as read_documents
@@ -61,23 +61,23 @@ def run_demo_fmri(job: dict, documents, features: dict, responses: dict, mask, t
 
 def run_recovery(job: dict, truth, ceiling, inputs: dict, out) -> None:
     """Compare one subject's fitted results (``inputs``: space -> result file) with the planted
-    ``truth`` and the fitted noise ``ceiling``; write the comparison (JSON) to ``out``."""
+    ``truth`` and the fitted noise ``ceiling``; write the comparison (JSON) to ``out`` (its
+    ``ceiling_correlation`` null, and ``ceiling`` "none (1 repeat)", without a ceiling)."""
     truth_path, ceiling_path, scores = truth, ceiling, inputs
     truth = synthetic.read_truth(truth_path, job)
     names = list(scores)
     S = np.stack([read_scores(scores[n], job, n)["scores"] for n in names])
-    with io.h5_open(ceiling_path) as f:
-        provenance.check_h5(ceiling_path, f, job.get("expects", {}).get("ceiling"), job, "noise ceiling")
-        ceiling = f["ceiling"][()]
-    res = synthetic.recovery(truth, names, S, ceiling, job["controls"])
+    ceiling = read_ceiling(ceiling_path, job)
+    res = synthetic.recovery(truth, names, S, ceiling["ceiling"], job["controls"])
     res["subject"] = job["subject"]
+    res["ceiling"] = ceiling["label"]
     io.write_json(out, res)
     log.info(
-        "%s: %.1f%% of %d signal voxels recovered; ceiling correlation %.3f; controls %s",
+        "%s: %.1f%% of %d signal voxels recovered; ceiling correlation %s; controls %s",
         job["subject"],
         100 * res["recovered"],
         res["n_signal"],
-        res["ceiling_correlation"],
+        "none (no ceiling: 1 repeat)" if ceiling["ceiling"] is None else f"{res['ceiling_correlation']:.3f}",
         res["control_mean_r"],
     )
 

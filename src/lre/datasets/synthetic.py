@@ -244,18 +244,20 @@ def _neighbours(space: str) -> set[str]:
     return {space}
 
 
-def recovery(truth: dict, spaces: list[str], scores: np.ndarray, ceiling: np.ndarray, controls: list[str]) -> dict:
+def recovery(
+    truth: dict, spaces: list[str], scores: np.ndarray, ceiling: np.ndarray | None, controls: list[str]
+) -> dict:
     """Compare fitted results with the planted truth.
 
     Parameters
     ----------
     scores : array of shape (n_spaces, n_voxels), test r of every space
-    ceiling : fitted noise ceiling per voxel
+    ceiling : fitted noise ceiling per voxel; None when there is none (one test repeat)
     controls : spaces of random features
 
     Returns a dict with the share of signal voxels whose best space is planted (or a layer
-    neighbour of a planted one), the correlation between fitted and planted ceilings, and the
-    mean r of each control space.
+    neighbour of a planted one), the correlation between fitted and planted ceilings (None
+    without a fitted ceiling), and the mean r of each control space.
     """
     planted = truth["planted"]
     sig = np.flatnonzero(truth["is_signal"])
@@ -276,6 +278,6 @@ def recovery(truth: dict, spaces: list[str], scores: np.ndarray, ceiling: np.nda
         "recovered": hits / max(len(sig), 1),
         "n_signal": int(len(sig)),
         "recovered_by_planted_space": per_level,
-        "ceiling_correlation": float(np.corrcoef(ceiling, truth["planted_ceiling"])[0, 1]),
+        "ceiling_correlation": None if ceiling is None else float(np.corrcoef(ceiling, truth["planted_ceiling"])[0, 1]),
         "control_mean_r": {c: float(scores[spaces.index(c)].mean()) for c in controls if c in spaces},
     }

@@ -1,6 +1,12 @@
 """The encoding stage's commands: fit and score spaces for one subject (per voxel: test r,
 R^2, penalty, CV score, block-permutation p-value, FDR significance; and the test-r map),
-the noise ceiling, the per-subject table and the performance figure."""
+the noise ceiling, the per-subject table and the performance figure.
+
+A noise ceiling needs the test story's repeats. With a single repeat (the ds003020
+derivative stores its test story averaged over them) there is none, and nothing stands in
+for it: the ceiling file holds no ``ceiling`` dataset and says ``status = "single repeat"``,
+its map is empty (NaN) and its figure says why, and the tables leave the ceiling's cells
+empty beside the words ``none (1 repeat)`` (:data:`NO_CEILING`)."""
 
 from __future__ import annotations
 
@@ -207,35 +213,95 @@ def run_encode(job: dict, features: dict, out: dict, nii: dict | None = None) ->
             )
 
 
+#: the ``status`` attribute of a noise-ceiling file
+CEILING_OK, SINGLE_REPEAT = "ok", "single repeat"
+#: what the tables say where a subject has no noise ceiling
+NO_CEILING = "none (1 repeat)"
+
+
 def run_noise_ceiling(job: dict, out, nii=None, png=None) -> None:
-    """The noise ceiling of the test story from its repeats (zeros with a single repeat):
-    per voxel, written to ``out`` (HDF5), and with ``dataset.mask`` as a NIfTI map ``nii``
-    with its figure ``png``."""
+    """The noise ceiling of the test story from its repeats, per voxel, written to ``out``
+    (HDF5: ``ceiling``, attributes ``status`` = "ok" and ``repeats``), and with
+    ``dataset.mask`` as a NIfTI map ``nii`` with its figure ``png``.
+
+    With a single repeat there is no ceiling: ``out`` holds no ``ceiling`` dataset, its
+    attributes say ``status`` = "single repeat", ``repeats`` = 1 and why (``note``); the map
+    is NaN everywhere (described as no ceiling) and the figure says so in words. One warning
+    names the subject, the story and the fix."""
     out_h5, out_nii, out_png = out, nii, png
     dcfg, subject = job["dataset"], job["subject"]
     subj = Subject(dcfg, subject, dcfg["test_stories"])
     Y_test = subj.test()
-    if Y_test.shape[0] >= 2:
-        ceiling = encoding.noise_ceiling(Y_test)
+    R = Y_test.shape[0]
+    if R >= 2:
+        ceiling, status, note = encoding.noise_ceiling(Y_test), CEILING_OK, f"from {R} repeats of the test story"
     else:
-        log.warning("%s: the test story has one repeat, so there is no noise ceiling (all zeros).", subject)
-        ceiling = np.zeros(subj.n_voxels)
+        single = [s for s in dcfg["test_stories"] if subj.runs[s].n_repeats == 1]
+        sources = ", ".join(subj.runs[s].source for s in single)
+        fix = loader(dcfg["format"]).SINGLE_REPEAT_FIX
+        ceiling, status = None, SINGLE_REPEAT
+        note = (
+            f"no noise ceiling: the test story {', '.join(map(repr, single))} has a single repeat ({sources}), "
+            "and a ceiling is measured from how much repeats agree."
+        )
+        log.warning(
+            "%s: NO NOISE CEILING. The test story %s has a single repeat (%s), and a ceiling needs the repeats "
+            "themselves, so none is written: %s says status 'single repeat', the encoding summaries leave its cells "
+            "empty (ceiling: %s)%s. Fix: %s",
+            subject,
+            ", ".join(map(repr, single)),
+            sources,
+            out_h5,
+            NO_CEILING,
+            " and its map and figure say so" if out_nii else "",
+            fix,
+        )
     with io.h5_atomic(out_h5) as f:
         io.h5_set_json(f, "provenance", io.provenance(job))
-        f["ceiling"] = ceiling.astype(np.float32)
-        f.attrs["repeats"] = Y_test.shape[0]
+        if ceiling is not None:
+            f["ceiling"] = ceiling.astype(np.float32)
+        f.attrs.update({"status": status, "repeats": R, "note": note})
     if out_nii:
-        save_nifti(out_nii, to_volume(ceiling, subj.mask, dcfg["voxel_order"]), subj.affine, "lre noise ceiling")
-        if out_png:
+        values = ceiling if ceiling is not None else np.full(subj.n_voxels, np.nan)
+        description = "lre noise ceiling" if ceiling is not None else "lre: NO noise ceiling (test story: 1 repeat)"
+        save_nifti(out_nii, to_volume(values, subj.mask, dcfg["voxel_order"]), subj.affine, description)
+        if out_png and ceiling is not None:
             plots.brain_map(
                 out_nii,
                 dcfg["mask"].format(subject=subject),
                 out_png,
-                f"{subject}: noise ceiling of the test story ({Y_test.shape[0]} repeats)",
+                f"{subject}: noise ceiling of the test story ({R} repeats)",
                 symmetric=False,
                 cmap="hot",
             )
-    log.info("%s: noise ceiling from %d repeats, median %.3f", subject, Y_test.shape[0], float(np.median(ceiling)))
+        elif out_png:
+            plots.message(out_png, f"{subject}: no noise ceiling", note[0].upper() + note[1:] + " Fix: " + fix)
+    if ceiling is not None:
+        log.info("%s: noise ceiling from %d repeats, median %.3f", subject, R, float(np.median(ceiling)))
+
+
+def read_ceiling(path, job: dict | None = None) -> dict:
+    """A subject's noise ceiling: ``ceiling`` (array of shape (n_voxels,), or None when the
+    test story had a single repeat), ``repeats``, ``status`` ("ok" or "single repeat"),
+    ``label`` (what the tables say: "from 5 repeats" or :data:`NO_CEILING`) and ``note``;
+    with ``job``, it must be the ceiling the job expects (``expects.ceiling``)."""
+    with io.h5_open(path) as f:
+        provenance.expect_kind(path, provenance.h5_provenance(f), "noise-ceiling", "noise ceiling")
+        if job is not None:
+            provenance.check_h5(path, f, job.get("expects", {}).get("ceiling"), job, "noise ceiling")
+        repeats = int(f.attrs.get("repeats", 0))
+        # a file of an older lre held zeros for a single repeat: that is no ceiling either
+        ceiling = f["ceiling"][()] if "ceiling" in f and repeats != 1 else None
+        note = str(f.attrs.get("note", ""))
+    if ceiling is None:
+        return {"ceiling": None, "repeats": repeats, "status": SINGLE_REPEAT, "label": NO_CEILING, "note": note}
+    return {
+        "ceiling": ceiling,
+        "repeats": repeats,
+        "status": CEILING_OK,
+        "label": f"from {repeats} repeats",
+        "note": note,
+    }
 
 
 def read_scores(path, job: dict | None = None, space: str | None = None) -> dict:
@@ -253,16 +319,29 @@ def read_scores(path, job: dict | None = None, space: str | None = None) -> dict
     return out
 
 
-def run_summary(job: dict, inputs: dict, out) -> None:
+def run_summary(job: dict, inputs: dict, ceiling, out) -> None:
     """One row per space (``inputs``: space -> result file): mean r, mean r in its top
-    voxels, significant voxels, penalties; written to the CSV ``out``."""
+    voxels, the mean noise ceiling of those voxels (``ceiling``: the subject's noise-ceiling
+    file; empty, and the ``ceiling`` column says so, without one), significant voxels,
+    penalties; written to the CSV ``out``."""
     scores, out_csv = inputs, out
+    ceil = read_ceiling(ceiling, job)
+    if ceil["ceiling"] is None:
+        log.info("%s: %s The ceiling columns of %s stay empty.", job["subject"], ceil["note"], out)
     rows = []
     for sp in job["spaces"]:
         s = read_scores(scores[sp["name"]], job, sp["name"])
         r = s["scores"]
-        top = np.sort(r)[::-1][: job["top_voxels"]]
+        top_idx = np.argsort(r, kind="stable")[::-1][: job["top_voxels"]]
+        top = r[top_idx]
         made = json.loads(s["attrs"]["provenance"])["config_hash"] if "provenance" in s["attrs"] else ""
+        if ceil["ceiling"] is not None and len(ceil["ceiling"]) != len(r):
+            raise InputError(
+                ceiling,
+                f"has {len(ceil['ceiling'])} voxels but {scores[sp['name']]} has {len(r)}.",
+                fix="rerun the noise_ceiling rule for this subject.",
+            )
+        top_ceiling = "" if ceil["ceiling"] is None else f"{ceil['ceiling'][top_idx].mean():.5f}"
         rows.append(
             [
                 sp["name"],
@@ -271,6 +350,8 @@ def run_summary(job: dict, inputs: dict, out) -> None:
                 sp["group"],
                 f"{r.mean():.5f}",
                 f"{top.mean():.5f}",
+                top_ceiling,
+                ceil["label"],
                 int(s["significant"].sum()),
                 f"{s['significant'].mean():.4f}",
                 f"{np.median(s['alphas']):.6g}",
@@ -289,6 +370,8 @@ def run_summary(job: dict, inputs: dict, out) -> None:
             "group",
             "mean_r",
             f"mean_r_top{job['top_voxels']}",
+            f"ceiling_top{job['top_voxels']}",
+            "ceiling",
             "n_significant",
             "share_significant",
             "median_alpha",
@@ -325,14 +408,37 @@ def read_summary(path, job: dict | None = None, subject: str | None = None) -> t
     return rows, tops[0]
 
 
+def summary_ceilings(rows: list[dict], top: str) -> tuple[dict[str, float], str]:
+    """From an encoding summary's rows (``top``: its top-voxel column): space -> the mean
+    noise ceiling of that space's top voxels (spaces without one left out), and the
+    summary's ceiling status ("from 5 repeats", :data:`NO_CEILING`, or "" for a summary
+    written before lre recorded the ceiling)."""
+    key = "ceiling_top" + top[len("mean_r_top") :]
+    values = {r["space"]: float(r[key]) for r in rows if r.get(key)}
+    return values, (rows[0].get("ceiling") or "") if rows else ""
+
+
 def run_performance_figure(job: dict, summaries: dict, out) -> None:
-    """Bar chart of every space's encoding performance (``summaries``: subject -> summary CSV)."""
-    table = {}
+    """Bar chart of every space's encoding performance (``summaries``: subject -> summary
+    CSV), with the noise ceiling of the same voxels where the subjects have one."""
+    table, ceilings, missing = {}, {}, []
     for subject, path in summaries.items():
         rows, top = read_summary(path, job, subject)
         table[subject] = {r["space"]: float(r[top]) for r in rows}
+        ceilings[subject], status = summary_ceilings(rows, top)
+        if not ceilings[subject]:
+            why = "test story: 1 repeat" if status == NO_CEILING else status or "not in its summary"
+            missing.append(f"{subject} ({why})")
+    note = f"no noise ceiling for {', '.join(missing)}" if missing else ""
+    if missing:
+        log.info("the performance figure draws no noise ceiling for %s.", ", ".join(missing))
     plots.performance_bars(
-        table, job["spaces"], out, "encoding performance of every space (bars: mean over subjects, dots: subjects)"
+        table,
+        job["spaces"],
+        out,
+        "encoding performance of every space (bars: mean over subjects, dots: subjects)",
+        ceilings=ceilings,
+        note=note,
     )
 
 
@@ -369,6 +475,7 @@ COMMANDS = (
         run_summary,
         (
             Arg("--inputs", "result files, one per space of the job", many=True, per="spaces"),
+            Arg("--ceiling", "the subject's noise-ceiling file"),
             Arg("--out", "CSV file to write"),
         ),
     ),
