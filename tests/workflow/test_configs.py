@@ -230,7 +230,9 @@ def test_lebel2023_and_narratives_share_one_corpus_side(tmp_path):
         slices[f"features {model}"] = lambda c, m=model: lre_jobs.features_job(c, m, "corpus")
     for method in ("bottleneck", "mlp"):
         for chunk in lre_jobs.transfer_chunks(a, names).values():
-            slices[f"decoder {method} {chunk[0]}"] = lambda c, m=method, ch=chunk: lre_jobs.decoder_job(c, m, ch, sources)
+            slices[f"decoder {method} {chunk[0]}"] = lambda c, m=method, ch=chunk: lre_jobs.decoder_job(
+                c, m, ch, sources
+            )
         for chunk in lre_jobs.transfer_chunks(a, sources).values():
             slices[f"encoder {method} {chunk[0]}"] = lambda c, m=method, ch=chunk: lre_jobs.encoder_job(c, m, ch)
             slices[f"direct {chunk[0]}"] = lambda c, ch=chunk: lre_jobs.direct_job(c, ch, names)

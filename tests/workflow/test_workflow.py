@@ -207,6 +207,12 @@ def test_a_test_story_with_one_repeat_runs_to_the_report_and_notebooks_without_a
     cfg = tiny_config()
     cfg["demo"]["fmri"]["repeats"] = 1
     cfg["dataset"]["subjects"] = ["sa"]
+    # what the planted responses and the embedding need, no more (a quicker run)
+    keep = ("glove", "lexical", "minilm")
+    cfg["features"]["models"] = {k: v for k, v in cfg["features"]["models"].items() if k in keep}
+    cfg["transfer"]["targets_only"] = []
+    cfg["transfer"]["exclude"] = [s for s in cfg["transfer"]["exclude"] if s.split(".")[0] in keep]
+    cfg["embedding"]["anchor"] = "minilm.L6"
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     proc = run_snakemake(["--cores", "2", "--configfile", "c.yaml"], tmp_path)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
