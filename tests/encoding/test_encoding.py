@@ -251,3 +251,54 @@ def test_block_permutation_needs_two_blocks():
 def test_single_short_story_is_refused():
     with pytest.raises(ConfigError, match="encoding.cv_chunk"):
         encoding.story_folds([60], chunk=40)
+
+
+# --------------------------------------------------------------------------- holding the responses once
+
+
+def lebel_subject(tmp_path, rng, rows=(30, 25, 35), test_rows=28, repeats=3, n_vox=6):
+    """A LeBel tree: training stories of ``rows`` volumes, a test story heard ``repeats`` times."""
+    import h5py
+
+    from lre import io
+
+    root = tmp_path / "ds"
+    stories = {f"s{k}": n for k, n in enumerate(rows)} | {"test": test_rows}
+    io.write_json(lebel2023.respdict_path(root), {s: n + 20 for s, n in stories.items()})
+    data = {}
+    for story, n in stories.items():
+        path = lebel2023.response_path(root, "UTS01", story)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shape = (repeats, n, n_vox) if story == "test" else (n, n_vox)
+        data[story] = (rng.normal(size=shape) * rng.uniform(1, 5, n_vox) + 3).astype(np.float32)
+        with h5py.File(path, "w") as f:
+            f["data"] = data[story]
+    dcfg = {
+        "root": str(root),
+        "format": "lebel2023",
+        "mask": None,
+        "voxel_order": "c",
+        "train_stories": [s for s in stories if s != "test"],
+        "test_stories": ["test"],
+        "lebel": dict(LEBEL),
+    }
+    return dcfg, data
+
+
+@pytest.mark.parametrize("release", [False, True])
+def test_a_subject_hands_its_responses_over_once_copied(tmp_path, rng, release):
+    """The training responses are each story's z-scored rows in one float32 array, the test
+    repeats each z-scored; with ``release`` the runs give their data up (kept: their times)."""
+    from lre.encoding.stage import Subject
+
+    dcfg, data = lebel_subject(tmp_path, rng)
+    subj = Subject(dcfg, "UTS01")
+    Y, lengths = subj.train(release=release)
+    Y_test = subj.test(release=release)
+    want = np.vstack([timing.zscore(data[s]) for s in dcfg["train_stories"]])
+    assert Y.dtype == np.float32 and lengths == [30, 25, 35]
+    np.testing.assert_allclose(Y, want, atol=1e-6)
+    assert Y_test.dtype == np.float32 and Y_test.shape == (3, 28, 6)
+    np.testing.assert_allclose(Y_test, np.stack([timing.zscore(r) for r in data["test"]]), atol=1e-6)
+    assert all((run.data is None) == release for run in subj.runs.values())
+    assert all(len(run.times) == run_rows for run, run_rows in zip(subj.runs.values(), [30, 25, 35, 28]))
