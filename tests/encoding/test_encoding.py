@@ -302,3 +302,37 @@ def test_a_subject_hands_its_responses_over_once_copied(tmp_path, rng, release):
     np.testing.assert_allclose(Y_test, np.stack([timing.zscore(r) for r in data["test"]]), atol=1e-6)
     assert all((run.data is None) == release for run in subj.runs.values())
     assert all(len(run.times) == run_rows for run, run_rows in zip(subj.runs.values(), [30, 25, 35, 28]))
+
+
+def test_an_encoding_jobs_memory_request_follows_its_shapes(tmp_path, rng):
+    """The request holds the responses once (4 bytes per value) plus the largest working set;
+    a batch of voxels bounds the solver's; it is read from the runs' headers, and is a fixed
+    guess while they do not exist yet."""
+    from lre import resources
+    from lre.datasets import run_shapes
+
+    lengths = [346] * 25 + [350]  # the paper: 9,000 training volumes in 26 stories
+    runs = {f"s{k}": (1, n, 90_000) for k, n in enumerate(lengths)} | {"test": (10, 291, 90_000)}
+    full = resources.encoding_mem_mb(runs, ["test"], 4096, 10_000)
+    held = 4 * 90_000 * (9000 + 10 * 291) / 1e6  # 4,288 MB
+    assert held + 1500 < full < held + 3000  # the solver and scoring, and 10 % headroom
+    unbatched = resources.encoding_mem_mb(runs, ["test"], 4096, None)
+    assert unbatched - full > 6000  # all 90,000 voxels at once: the refit holds 80,000 more columns of 2 N + p + m
+    half = resources.encoding_mem_mb({s: (r, n, 45_000) for s, (r, n, _) in runs.items()}, ["test"], 4096, 10_000)
+    assert half < full - held / 2 + 100  # the responses scale with the voxels
+    assert resources.encoding_mem_mb(runs, ["test"], 4096, 10_000, n_spaces=4) > full  # the previous prediction
+
+    dcfg, _ = lebel_subject(tmp_path, rng)
+    assert run_shapes(dcfg, "UTS01") == {"s0": (1, 30, 6), "s1": (1, 25, 6), "s2": (1, 35, 6), "test": (3, 28, 6)}
+    job = {
+        "subject": "UTS01",
+        "spaces": ["rnd.vec"],
+        "dataset": dcfg,
+        "encoding": {"delays": [1, 2, 3, 4]},
+        "runtime": {"n_targets_batch": None},
+    }
+    models = {"rnd": {"family": "random", "dim": 8}}
+    got = resources.encoding_job_mem_mb(job, models)
+    assert got == resources.encoding_mem_mb(run_shapes(dcfg, "UTS01"), ["test"], 32, None)
+    missing = dict(job, subject="UTS02")
+    assert resources.encoding_job_mem_mb(missing, models) == resources.ENCODING_UNKNOWN_MB

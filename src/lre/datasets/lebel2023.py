@@ -61,6 +61,19 @@ def volume_times(n: int, lebel: dict) -> np.ndarray:
     return sim[pad + trim : len(sim) - trim]
 
 
+def shape(dcfg: dict, subject: str, story: str, mask=None) -> tuple[int, int, int] | None:
+    """``(repeats, volumes, voxels)`` of the run :func:`load_run` returns, from the file's
+    header (None while the file does not exist)."""
+    import h5py
+
+    path = response_path(dcfg["root"], subject, story)
+    if not path.exists():
+        return None
+    with h5py.File(path, "r") as f:
+        dims = f[dcfg["lebel"]["key"]].shape
+    return (1, *dims) if len(dims) == 2 else tuple(dims)
+
+
 def load_run(dcfg: dict, subject: str, story: str, mask=None, affine=None) -> Run:
     """The responses of ``subject`` to ``story`` and the mid-times of their volumes (the
     responses are already voxel vectors, so ``mask`` and ``affine`` are not needed)."""
