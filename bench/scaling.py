@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from lre import config, encoding, resources, transfer
 from lre import jobs as lre_jobs
@@ -169,6 +168,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
+    import torch  # here, so that bench/rehearsal.py reads PAPER without loading torch
+
     torch.set_num_threads(args.threads)
 
     print(f"measuring on {args.threads} CPU threads ...", flush=True)
@@ -232,12 +233,12 @@ def main() -> None:
     rows.append(("transfer (encoders + decoders)", 2 * n_spaces + 2, mem_tr, disk_tr, t_fl + d_fl, t_cpu, None))
     # encoding: per subject and model (jobs of at most 4 spaces)
     e_fl = args.subjects * sum(fit_flops(args.train_trs, 4 * q, args.voxels) for q in dims)
-    mem_enc = (
-        args.train_trs * args.voxels * 4 * 2
-        + 10 * 300 * args.voxels * 4
-        + min(args.train_trs, 4 * max(dims)) ** 2 * 8
-        + args.train_trs * 4 * max(dims) * 4
-    )
+    # what the rule asks for (lre.resources.encoding_mem_mb): 26 training stories, the test story
+    # heard 10 times, the widest space, the config's batch of voxels (bench/rehearsal.py checks it)
+    n_story = int(args.train_trs // 26)
+    runs = {f"s{k}": (1, n_story, int(args.voxels)) for k in range(26)} | {"test": (10, 291, int(args.voxels))}
+    batch = paper["encoding"]["n_targets_batch"]
+    mem_enc = resources.encoding_mem_mb(runs, ["test"], 4 * max(dims), batch, paper["encoding"]["spaces_per_job"]) * 1e6
     disk_enc = args.subjects * n_spaces * args.voxels * 6 * 4  # r, R^2, penalty, CV score, p, FDR per voxel
     rows.append(("encoding", args.subjects * n_encode_jobs, mem_enc, disk_enc, e_fl, e_fl / enc["flop_s"], e_fl / gpu))
     # not modelled: the tournament, MDS and per-voxel regressions on 100 x 100 and 100 x voxels

@@ -165,8 +165,9 @@ def test_every_loader_has_a_contract_fixture():
 @pytest.mark.parametrize("fmt", sorted(LOADERS))
 def test_dataset_loader_contract(fmt, tmp_path, rng):
     """A loader names the files it reads (``files``), returns a Run of float32 responses with
-    one increasing time per volume, and refuses the run, naming the file, when any of those
-    files is missing."""
+    one increasing time per volume, tells its shape from the file's header (``shape``, which
+    the encoding jobs' memory requests use), and refuses the run, naming the file, when any
+    of those files is missing."""
     dcfg, subject, story, mask, affine = LOADER_FIXTURES[fmt](tmp_path, rng)
     mod = loader(fmt)
     assert isinstance(dcfg.get(mod.SETTINGS), dict)
@@ -175,6 +176,7 @@ def test_dataset_loader_contract(fmt, tmp_path, rng):
     run = mod.load_run(dcfg, subject, story, mask, affine)
     assert run.data.dtype == np.float32 and run.data.ndim == 3
     assert run.times.shape == (run.data.shape[1],) and np.all(np.diff(run.times) > 0)
+    assert mod.shape(dcfg, subject, story, mask) == run.data.shape
     for f in files:
         moved = Path(f).with_name(Path(f).name + ".away")
         os.replace(f, moved)

@@ -95,3 +95,89 @@ def features_runtime_min(entry: dict, documents_mb: float) -> int:
     words = documents_mb * 1e6 / BYTES_PER_WORD
     speed = 100 if entry["family"] in ("hf", "untrained", "tagger", "flair") else 2000
     return int(max(10, 2 * words / speed / 60))
+
+
+#: MB of an encoding job before any data: the interpreter, NumPy, SciPy, h5py, scikit-learn
+#: and himalaya, and the BLAS threads' buffers (235 MB measured after importing them and one
+#: 2,000 x 2,000 product on 2 threads)
+ENCODING_BASE_MB = 300
+#: share added to an encoding job's estimate (what :func:`encoding_mem_mb` does not count)
+ENCODING_HEADROOM = 0.1
+#: MB asked for while the responses' shapes are unknown (in a dry run, before the dataset's
+#: files exist, as the demo's are made in the run)
+ENCODING_UNKNOWN_MB = 2000
+
+
+def encoding_mem_mb(
+    runs: dict[str, tuple[int, int, int]],
+    test_stories: list[str],
+    columns: int,
+    n_targets_batch: int | None = None,
+    n_spaces: int = 1,
+) -> int:
+    """Memory of one encoding job (MB), from the shapes of what it holds.
+
+    Parameters
+    ----------
+    runs : story -> (repeats, volumes, voxels) of each run the job loads
+    test_stories : which of ``runs`` are the test stories (the others are training stories)
+    columns : the widest space's design columns (dims x delays)
+    n_targets_batch : ``encoding.n_targets_batch`` (voxels per solver batch; None: all)
+    n_spaces : spaces fitted by the job (each keeps the last one's prediction while it fits)
+
+    With ``N`` training and ``T`` test volumes, ``V`` voxels, ``p`` columns, ``m = min(N,
+    p)`` and batches of ``B`` voxels (bytes): the job holds every run once in float32
+    (``4 V`` per volume and repeat; the training runs are z-scored story by story into one
+    array, each freed once copied, the test repeats in place), and on top of that the largest
+    of, in turn:
+
+    - loading: one story's z-scoring in float64 and its copy (``32 n V`` for the longest
+      story's ``n`` volumes);
+    - fitting, beside the design (``4 N p``): the eigendecomposition of one fold (its rows,
+      centred; the float64 Gram matrix, its eigenvectors and LAPACK's workspace: ``8 N p +
+      36 m^2``), or one batch of the refit (the centred design, the eigenvectors, the
+      float64 test prediction, and the batch's responses, centred responses, projection and
+      eigenbasis coordinates: ``4 N p + 4 m^2 + 8 T V + 4 B (2 N + p + m)``;
+      ``lre.encoding.models.lean_ridge_cv``), or the scoring (the float64 prediction, mean
+      test response, a repeat, and the centred copies and products of the correlations:
+      ``56 T V``).
+
+    A job of several spaces also keeps the previous space's prediction (``8 T V``). The
+    request is that sum and :data:`ENCODING_HEADROOM` more, for what it leaves out (the
+    allocator's fragmentation, small arrays, the BLAS threads' buffers); bench/rehearsal.py
+    compares it with a full-size job's peak.
+    """
+    v = max(r[2] for r in runs.values())
+    n = sum(r[1] for s, r in runs.items() if s not in test_stories)
+    t = sum(r[1] for s, r in runs.items() if s in test_stories)
+    held = 4 * v * sum(r[0] * r[1] for r in runs.values())
+    loading = 32 * max(r[1] for r in runs.values()) * v
+    b = min(n_targets_batch or v, v)
+    p, m = columns, min(n, columns)
+    eig = 8 * n * p + 36 * m * m
+    refit = 4 * n * p + 4 * m * m + 8 * t * v + 4 * b * (2 * n + p + m)
+    scoring = 56 * t * v
+    fitting = 4 * n * p + max(eig, refit, scoring) + (8 * t * v if n_spaces > 1 else 0)
+    return int((1 + ENCODING_HEADROOM) * (ENCODING_BASE_MB + (held + max(loading, fitting)) / 1e6))
+
+
+def encoding_job_mem_mb(job: dict, models: dict) -> int:
+    """:func:`encoding_mem_mb` of an encoding job (``lre.jobs.encoding_job``; ``models``: the
+    config's ``features.models``): the runs' shapes from the dataset's file headers, the
+    widest space's dims (1,024 where the family cannot tell before extracting) times the
+    delays; :data:`ENCODING_UNKNOWN_MB` while the dataset's files do not exist yet."""
+    from .datasets import run_shapes
+    from .features import model_dims, model_of
+
+    d = job["dataset"]
+    runs = run_shapes(d, job["subject"])
+    if runs is None:
+        return ENCODING_UNKNOWN_MB
+    widths = [model_dims(model_of(s), models).get(s[len(model_of(s)) + 1 :]) or 1024 for s in job["spaces"]]
+    return encoding_mem_mb(
+        runs,
+        d["test_stories"],
+        max(widths) * len(job["encoding"]["delays"]),
+        job["runtime"]["n_targets_batch"],
+        len(job["spaces"]),
+    )

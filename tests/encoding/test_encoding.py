@@ -251,3 +251,88 @@ def test_block_permutation_needs_two_blocks():
 def test_single_short_story_is_refused():
     with pytest.raises(ConfigError, match="encoding.cv_chunk"):
         encoding.story_folds([60], chunk=40)
+
+
+# --------------------------------------------------------------------------- holding the responses once
+
+
+def lebel_subject(tmp_path, rng, rows=(30, 25, 35), test_rows=28, repeats=3, n_vox=6):
+    """A LeBel tree: training stories of ``rows`` volumes, a test story heard ``repeats`` times."""
+    import h5py
+
+    from lre import io
+
+    root = tmp_path / "ds"
+    stories = {f"s{k}": n for k, n in enumerate(rows)} | {"test": test_rows}
+    io.write_json(lebel2023.respdict_path(root), {s: n + 20 for s, n in stories.items()})
+    data = {}
+    for story, n in stories.items():
+        path = lebel2023.response_path(root, "UTS01", story)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shape = (repeats, n, n_vox) if story == "test" else (n, n_vox)
+        data[story] = (rng.normal(size=shape) * rng.uniform(1, 5, n_vox) + 3).astype(np.float32)
+        with h5py.File(path, "w") as f:
+            f["data"] = data[story]
+    dcfg = {
+        "root": str(root),
+        "format": "lebel2023",
+        "mask": None,
+        "voxel_order": "c",
+        "train_stories": [s for s in stories if s != "test"],
+        "test_stories": ["test"],
+        "lebel": dict(LEBEL),
+    }
+    return dcfg, data
+
+
+@pytest.mark.parametrize("release", [False, True])
+def test_a_subject_hands_its_responses_over_once_copied(tmp_path, rng, release):
+    """The training responses are each story's z-scored rows in one float32 array, the test
+    repeats each z-scored; with ``release`` the runs give their data up (kept: their times)."""
+    from lre.encoding.stage import Subject
+
+    dcfg, data = lebel_subject(tmp_path, rng)
+    subj = Subject(dcfg, "UTS01")
+    Y, lengths = subj.train(release=release)
+    Y_test = subj.test(release=release)
+    want = np.vstack([timing.zscore(data[s]) for s in dcfg["train_stories"]])
+    assert Y.dtype == np.float32 and lengths == [30, 25, 35]
+    np.testing.assert_allclose(Y, want, atol=1e-6)
+    assert Y_test.dtype == np.float32 and Y_test.shape == (3, 28, 6)
+    np.testing.assert_allclose(Y_test, np.stack([timing.zscore(r) for r in data["test"]]), atol=1e-6)
+    assert all((run.data is None) == release for run in subj.runs.values())
+    assert all(len(run.times) == run_rows for run, run_rows in zip(subj.runs.values(), [30, 25, 35, 28]))
+
+
+def test_an_encoding_jobs_memory_request_follows_its_shapes(tmp_path, rng):
+    """The request holds the responses once (4 bytes per value) plus the largest working set;
+    a batch of voxels bounds the solver's; it is read from the runs' headers, and is a fixed
+    guess while they do not exist yet."""
+    from lre import resources
+    from lre.datasets import run_shapes
+
+    lengths = [346] * 25 + [350]  # the paper: 9,000 training volumes in 26 stories
+    runs = {f"s{k}": (1, n, 90_000) for k, n in enumerate(lengths)} | {"test": (10, 291, 90_000)}
+    full = resources.encoding_mem_mb(runs, ["test"], 4096, 10_000)
+    held = 4 * 90_000 * (9000 + 10 * 291) / 1e6  # 4,288 MB
+    assert held + 1500 < full < held + 3000  # the solver and scoring, and 10 % headroom
+    unbatched = resources.encoding_mem_mb(runs, ["test"], 4096, None)
+    assert unbatched - full > 6000  # all 90,000 voxels at once: the refit holds 80,000 more columns of 2 N + p + m
+    half = resources.encoding_mem_mb({s: (r, n, 45_000) for s, (r, n, _) in runs.items()}, ["test"], 4096, 10_000)
+    assert half < full - held / 2 + 100  # the responses scale with the voxels
+    assert resources.encoding_mem_mb(runs, ["test"], 4096, 10_000, n_spaces=4) > full  # the previous prediction
+
+    dcfg, _ = lebel_subject(tmp_path, rng)
+    assert run_shapes(dcfg, "UTS01") == {"s0": (1, 30, 6), "s1": (1, 25, 6), "s2": (1, 35, 6), "test": (3, 28, 6)}
+    job = {
+        "subject": "UTS01",
+        "spaces": ["rnd.vec"],
+        "dataset": dcfg,
+        "encoding": {"delays": [1, 2, 3, 4]},
+        "runtime": {"n_targets_batch": None},
+    }
+    models = {"rnd": {"family": "random", "dim": 8}}
+    got = resources.encoding_job_mem_mb(job, models)
+    assert got == resources.encoding_mem_mb(run_shapes(dcfg, "UTS01"), ["test"], 32, None)
+    missing = dict(job, subject="UTS02")
+    assert resources.encoding_job_mem_mb(missing, models) == resources.ENCODING_UNKNOWN_MB

@@ -319,5 +319,12 @@ def rule_suffix(name):
     return re.sub(r"\W", "_", name)
 
 
+def encoding_mem_mb(wildcards, chunk):
+    """The subject's responses held once, the solver's batch of voxels and the scoring, from
+    the runs' file headers and the spaces' widths (lre.resources.encoding_mem_mb)."""
+    job = lre_jobs.encoding_job(CFG, wildcards.subject, chunk)
+    return lre_resources.encoding_job_mem_mb(job, CFG["features"]["models"])
+
+
 def encoding_gpu(wildcards):
     return int(CFG["encoding"]["backend"] == "torch_cuda")

@@ -71,7 +71,7 @@ for _k, _chunk in ENC_CHUNKS.items():
             log_path("encode", chunk=_k),
         threads: CFG["encoding"]["threads"]
         resources:
-            mem_mb=mem_from_inputs(2000, {"dataset": 6, "features": 1}),
+            mem_mb=lambda wildcards, chunk=_chunk: encoding_mem_mb(wildcards, chunk),
             runtime=runtime_from_inputs(20, {"dataset": 60, "features": 10}),
             gpu=encoding_gpu,
         conda:

@@ -4,8 +4,10 @@ their volumes; and the synthetic dataset with planted ground truth.
 Each loader module (registered in :data:`LOADERS`) provides ``SETTINGS`` (the section of
 ``dataset`` it reads), ``SINGLE_REPEAT_FIX`` (what the user can do when a test story has one
 repeat, hence no noise ceiling), ``files(dcfg, subject, story)``, the files it reads (the
-workflow asks it, so missing data fails before any job), and ``load_run(dcfg, subject, story,
-mask, affine)``, which returns a :class:`Run`. How a dataset's
+workflow asks it, so missing data fails before any job), ``load_run(dcfg, subject, story,
+mask, affine)``, which returns a :class:`Run`, and ``shape(dcfg, subject, story, mask)``, the
+``(repeats, volumes, voxels)`` of that run read from the files' headers (None while a file
+does not exist; the encoding jobs' memory requests are sized from it). How a dataset's
 files are laid out and trimmed is its own business (``lebel2023``, ``narratives``); the
 encoding stage only sees responses and volume times.
 """
@@ -57,4 +59,26 @@ def subject_files(dcfg: dict, subject: str) -> list[str]:
         out += [f for f in mod.files(dcfg, subject, story) if f not in out]
     if dcfg["mask"]:
         out.append(dcfg["mask"].format(subject=subject))
+    return out
+
+
+def run_shapes(dcfg: dict, subject: str) -> dict[str, tuple[int, int, int]] | None:
+    """``{story: (repeats, volumes, voxels)}`` of every training and test run of ``subject``,
+    from the files' headers (None while any of them, or the mask, does not exist yet)."""
+    from pathlib import Path
+
+    mod = loader(dcfg["format"])
+    mask = None
+    if dcfg["mask"]:
+        path = dcfg["mask"].format(subject=subject)
+        if not Path(path).exists():
+            return None
+        from .volume import load_mask
+
+        mask = load_mask(path)[0]
+    out = {}
+    for story in dcfg["train_stories"] + dcfg["test_stories"]:
+        out[story] = mod.shape(dcfg, subject, story, mask)
+        if out[story] is None:
+            return None
     return out

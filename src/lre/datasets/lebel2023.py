@@ -92,6 +92,22 @@ def volume_times(n: int, lebel: dict) -> np.ndarray:
     return sim[pad + trim : len(sim) - trim]
 
 
+def shape(dcfg: dict, subject: str, story: str, mask=None) -> tuple[int, int, int] | None:
+    """``(repeats, volumes, voxels)`` of the run :func:`load_run` returns, from the files'
+    headers (None while a file does not exist)."""
+    import h5py
+
+    reps = repeat_paths(dcfg, subject, story)
+    paths = reps if reps is not None else [response_path(dcfg["root"], subject, story)]
+    if not all(Path(p).exists() for p in paths):
+        return None
+    with h5py.File(paths[0], "r") as f:
+        dims = f[dcfg["lebel"]["key"]].shape
+    if reps is not None:
+        return (len(reps), *dims[-2:])
+    return (1, *dims) if len(dims) == 2 else tuple(dims)
+
+
 def _read(path: Path, key: str, missing: str, fix: str) -> np.ndarray:
     """The dataset ``key`` of one response file (``missing``, ``fix``: what to say when the
     file is not there)."""

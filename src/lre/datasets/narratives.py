@@ -71,6 +71,19 @@ def story_onset(dcfg: dict, subject: str, story: str) -> float:
         raise InputError(path, f"onset {rows[0]['onset']!r} is not a number.", line=2) from None
 
 
+def shape(dcfg: dict, subject: str, story: str, mask: np.ndarray | None = None) -> tuple[int, int, int] | None:
+    """``(repeats, volumes, voxels)`` of the run :func:`load_run` returns, from the NIfTI
+    header and the mask (None while the file does not exist)."""
+    import nibabel as nib
+
+    path = bold_path(dcfg, subject, story)
+    if not path.exists() or mask is None:
+        return None
+    n = nib.load(str(path)).shape[3]
+    trim = int(dcfg["narratives"]["trim"])
+    return 1, n - 2 * trim, int(mask.sum())
+
+
 def load_run(
     dcfg: dict, subject: str, story: str, mask: np.ndarray | None = None, affine: np.ndarray | None = None
 ) -> Run:

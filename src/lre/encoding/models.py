@@ -96,8 +96,8 @@ def noise_ceiling(repeats: np.ndarray) -> np.ndarray:
     R = repeats.shape[0]
     if R < 2:
         raise ValueError("a noise ceiling needs at least two repeats")
-    var_mean = repeats.mean(0).var(0)
-    mean_var = repeats.var(1).mean(0)
+    var_mean = repeats.mean(0, dtype=np.float64).var(0)
+    mean_var = repeats.var(1, dtype=np.float64).mean(0)
     S = (R * var_mean - mean_var) / (R - 1)
     return np.sqrt(np.clip(np.divide(S, var_mean, out=np.zeros_like(S), where=var_mean > 0), 0.0, 1.0))
 
@@ -152,18 +152,39 @@ def lean_ridge_cv(X_train, Y_train, X_test, alphas, cv, n_targets_batch: int | N
         return evals, rows, targets
 
     folds = [(np.asarray(tr), np.asarray(va)) for tr, va in cv]
-    for tr, va in folds:
+
+    # Each fold, and each batch of voxels, is a function call: its arrays are freed when it
+    # returns, before the next ones are made (a loop would keep the last batch's responses,
+    # projections and errors alive while it builds the next, and the last fold's through the
+    # refit: about 0.5 GB at 9,000 volumes x 4,096 columns x 10,000 voxels).
+    def validate(tr, va, evals, Z, targets, b):
+        Ytr = bk.asarray(np.asarray(Y_train[tr, b : b + step], dtype=np.float32))
+        Yva = bk.asarray(np.asarray(Y_train[va, b : b + step], dtype=np.float32))
+        T = targets(Ytr)
+        mean = bk.sum(Ytr, 0) / Ytr.shape[0]
+        del Ytr
+        for a, alpha in enumerate(alphas):
+            shrink = bk.asarray((1.0 / (evals + alpha)).astype(np.float32))[:, None]
+            err = Yva - (bk.matmul(Z, shrink * T) + mean)
+            scores[a, b : b + step] -= bk.to_numpy(bk.sum(err * err, 0)) / len(va) / len(folds)
+            del err
+
+    def fold(tr, va):
         evals, rows, targets = spectrum(X[tr])
         Z = rows(X[va])
         for b in range(0, n_vox, step):
-            Ytr = bk.asarray(np.asarray(Y_train[tr, b : b + step], dtype=np.float32))
-            Yva = bk.asarray(np.asarray(Y_train[va, b : b + step], dtype=np.float32))
-            T = targets(Ytr)
-            mean = bk.sum(Ytr, 0) / Ytr.shape[0]
-            for a, alpha in enumerate(alphas):
-                shrink = bk.asarray((1.0 / (evals + alpha)).astype(np.float32))[:, None]
-                err = Yva - (bk.matmul(Z, shrink * T) + mean)
-                scores[a, b : b + step] -= bk.to_numpy(bk.sum(err * err, 0)) / len(va) / len(folds)
+            validate(tr, va, evals, Z, targets, b)
+
+    def refit(evals, Zt, targets, c, alpha):
+        Ytr = bk.asarray(np.asarray(Y_train[:, c], dtype=np.float32))
+        shrink = bk.asarray((1.0 / (evals + alpha)).astype(np.float32))[:, None]
+        mean = bk.sum(Ytr, 0) / Ytr.shape[0]
+        T = targets(Ytr)
+        del Ytr
+        pred[:, c] = bk.to_numpy(bk.matmul(Zt, shrink * T) + mean)
+
+    for tr, va in folds:
+        fold(tr, va)
     best_idx = np.argmax(scores, axis=0)
     best = alphas[best_idx]
     # refit on all training rows, each voxel with its own penalty only
@@ -173,11 +194,7 @@ def lean_ridge_cv(X_train, Y_train, X_test, alphas, cv, n_targets_batch: int | N
     for a in np.unique(best_idx):
         cols = np.flatnonzero(best_idx == a)
         for b in range(0, len(cols), step):
-            c = cols[b : b + step]
-            Ytr = bk.asarray(np.asarray(Y_train[:, c], dtype=np.float32))
-            shrink = bk.asarray((1.0 / (evals + alphas[a])).astype(np.float32))[:, None]
-            out = bk.matmul(Zt, shrink * targets(Ytr)) + bk.sum(Ytr, 0) / Ytr.shape[0]
-            pred[:, c] = bk.to_numpy(out)
+            refit(evals, Zt, targets, cols[b : b + step], alphas[a])
     return pred, best, scores[best_idx, np.arange(n_vox)]
 
 
@@ -273,7 +290,7 @@ def fit_and_score(
         name = "RidgeCV" if X_train.shape[1] < X_train.shape[0] else "KernelRidgeCV"
     else:
         name = solver
-    mean_test = repeats.mean(0).astype(np.float64)
+    mean_test = repeats.mean(0, dtype=np.float64)
     scores = correlation(pred, mean_test)
     sst = ((mean_test - mean_test.mean(0)) ** 2).sum(0)
     r2 = 1.0 - np.divide(((mean_test - pred) ** 2).sum(0), sst, out=np.ones_like(sst), where=sst > 0)

@@ -82,16 +82,49 @@ class Subject:
                         fix="check the dataset's files (a copy under another name?) and dataset.test_stories.",
                     )
 
-    def train(self) -> tuple[np.ndarray, list[int]]:
-        """Training responses, z-scored per story (repeats averaged first), and story lengths."""
-        ys = [timing.zscore(self.runs[s].data.mean(0)) for s in self.dcfg["train_stories"]]
-        return np.vstack(ys).astype(np.float32), [len(y) for y in ys]
+    def train(self, release: bool = False) -> tuple[np.ndarray, list[int]]:
+        """Training responses, z-scored per story (repeats averaged first), as one float32
+        array of shape (sum of the stories' volumes, voxels), and the story lengths.
 
-    def test(self) -> np.ndarray:
-        """Test responses, (repeats, volumes, voxels), each repeat z-scored; stories stacked in time."""
+        Each story is z-scored on its own and copied into its rows of the preallocated array,
+        so the job never holds a second copy of all of them (9,000 x 90,000 float32 is 3.2 GB,
+        and a float64 stack of them twice that). With ``release``, each training run hands
+        its responses over once copied (its ``data`` becomes None; its times stay): the job
+        then holds them once.
+        """
+        stories = self.dcfg["train_stories"]
+        lengths = [self.runs[s].data.shape[1] for s in stories]
+        Y = np.empty((sum(lengths), self.n_voxels), dtype=np.float32)
+        start = 0
+        for story, n in zip(stories, lengths):
+            run = self.runs[story]
+            Y[start : start + n] = timing.zscore(run.data.mean(0))
+            start += n
+            if release:
+                run.data = None
+        return Y, lengths
+
+    def test(self, release: bool = False) -> np.ndarray:
+        """Test responses, float32 of shape (repeats, volumes, voxels), each repeat z-scored;
+        stories stacked in time. With ``release``, the test runs hand their responses over
+        (as in :meth:`train`; a single test story is z-scored in place)."""
         runs = [self.runs[s] for s in self.dcfg["test_stories"]]
         R = min(r.n_repeats for r in runs)
-        return np.concatenate([np.stack([timing.zscore(r.data[k]) for k in range(R)]) for r in runs], axis=1)
+        if release and len(runs) == 1:  # z-scored in place: no second copy of the repeats
+            Y, runs[0].data = runs[0].data[:R], None
+            for k in range(R):
+                Y[k] = timing.zscore(Y[k])
+            return Y
+        Y = np.empty((R, sum(r.data.shape[1] for r in runs), self.n_voxels), dtype=np.float32)
+        start = 0
+        for run in runs:
+            n = run.data.shape[1]
+            for k in range(R):
+                Y[k, start : start + n] = timing.zscore(run.data[k])
+            start += n
+            if release:
+                run.data = None
+        return Y
 
 
 def check_story_words(ff: FeatureFile, dcfg: dict) -> None:
@@ -140,8 +173,8 @@ def run_encode(job: dict, features: dict, out: dict, nii: dict | None = None) ->
     dcfg, ecfg, subject = job["dataset"], job["encoding"], job["subject"]
     subj = Subject(dcfg, subject)
     subj.check_design(ecfg["delays"])
-    Y_train, lengths = subj.train()
-    Y_test = subj.test()
+    Y_train, lengths = subj.train(release=True)
+    Y_test = subj.test(release=True)
     cv = encoding.story_folds(lengths, ecfg["cv_chunk"], ecfg["cv_folds"])
     log.info(
         "%s: %d training volumes in %d stories, %d test volumes x %d repeats, %d voxels",
@@ -171,7 +204,7 @@ def run_encode(job: dict, features: dict, out: dict, nii: dict | None = None) ->
         )
         pvals, pvals_normal = encoding.block_permutation_test(
             res["prediction"],
-            Y_test.mean(0),
+            Y_test.mean(0, dtype=np.float64),
             ecfg["permutation_block"],
             ecfg["permutations"],
             _seed(job["seed"], subject, space),
