@@ -208,28 +208,14 @@ def gemm_rate(n: int, threads: int, repeat: int = 3) -> float:
 
 
 def lean_flops(lengths: list[int], n_test: int, p: int, v: int, n_alphas: int, folds: int, chunk: int = 40) -> float:
-    """FLOPs of the matrix products of ``lre.encoding.models.lean_ridge_cv`` (every fold of
-    ``story_folds(lengths)`` and the refit), from the shapes; the eigendecompositions,
-    centring and element-wise work are not counted.
-
-    Per fit on n rows (m = min(n, p), primal when p <= n): the Gram matrix (2 n p^2, or
-    2 n^2 p), the held-out rows in the eigenbasis (2 n_new p m, plus 2 n_new p n when dual),
-    the targets in the eigenbasis (2 n p v + 2 m p v primal, 2 m n v dual), then per penalty
-    one (n_val x m) @ (m x v) product in each fold, and one (n_test x m) @ (m x v) product in
-    the refit (each voxel at its own penalty).
-    """
+    """FLOPs of the matrix products of ``lre.encoding.models.lean_ridge_cv`` on the folds of
+    ``story_folds(lengths)`` (``lre.encoding.lean_flops``: the basis, the fold matrices and
+    every voxel's products); the eigendecomposition, centring and element-wise work are not
+    counted."""
     from lre import encoding
 
-    def fit(n: int, n_new: int, per_alpha: int) -> float:
-        m = min(n, p)
-        if p <= n:
-            f = 2 * n * p * p + 2 * n_new * p * m + 2 * n * p * v + 2 * m * p * v
-        else:
-            f = 2 * n * n * p + 2 * n_new * p * n + 2 * n_new * n * m + 2 * m * n * v
-        return f + per_alpha * 2 * n_new * m * v
-
-    total = sum(fit(len(tr), len(va), n_alphas) for tr, va in encoding.story_folds(lengths, chunk, folds))
-    return total + fit(sum(lengths), n_test, 1)
+    sizes = [len(va) for _, va in encoding.story_folds(lengths, chunk, folds)]
+    return encoding.lean_flops(sum(lengths), p, n_test, sizes, n_alphas, v)["total"]
 
 
 def rss_bytes(pid: int) -> int:

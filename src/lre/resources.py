@@ -114,6 +114,8 @@ def encoding_mem_mb(
     columns: int,
     n_targets_batch: int | None = None,
     n_spaces: int = 1,
+    n_alphas: int = 10,
+    fold_rows: list[int] | None = None,
 ) -> int:
     """Memory of one encoding job (MB), from the shapes of what it holds.
 
@@ -124,23 +126,27 @@ def encoding_mem_mb(
     columns : the widest space's design columns (dims x delays)
     n_targets_batch : ``encoding.n_targets_batch`` (voxels per solver batch; None: all)
     n_spaces : spaces fitted by the job (each keeps the last one's prediction while it fits)
+    n_alphas : penalties in ``encoding.alphas``
+    fold_rows : the validation rows of each cross-validation fold (None: 5 equal folds)
 
     With ``N`` training and ``T`` test volumes, ``V`` voxels, ``p`` columns, ``m = min(N,
-    p)`` and batches of ``B`` voxels (bytes): the job holds every run once in float32
-    (``4 V`` per volume and repeat; the training runs are z-scored story by story into one
-    array, each freed once copied, the test repeats in place), and on top of that the largest
-    of, in turn:
+    p)``, ``A`` penalties, folds of ``n_f`` validation rows (the largest ``n_v``) and batches
+    of ``B`` voxels (bytes; ``lre.encoding.models.lean_ridge_cv``): the job holds every run
+    once in float32 (``4 V`` per volume and repeat; the training runs are z-scored story by
+    story into one array, each freed once copied, the test repeats in place), and on top of
+    that the largest of, in turn:
 
     - loading: one story's z-scoring in float64 and its copy (``32 n V`` for the longest
       story's ``n`` volumes);
-    - fitting, beside the design (``4 N p``): the eigendecomposition of one fold (its rows,
-      centred; the float64 Gram matrix, its eigenvectors and LAPACK's workspace: ``8 N p +
-      36 m^2``), or one batch of the refit (the centred design, the eigenvectors, the
-      float64 test prediction, and the batch's responses, centred responses, projection and
-      eigenbasis coordinates: ``4 N p + 4 m^2 + 8 T V + 4 B (2 N + p + m)``;
-      ``lre.encoding.models.lean_ridge_cv``), or the scoring (the float64 prediction, mean
-      test response, a repeat, and the centred copies and products of the correlations:
-      ``56 T V``).
+    - fitting, beside the design (``4 N p``): the basis (the centred design, the float64
+      Gram matrix, its eigenvectors and LAPACK's workspace: ``4 N p + 36 m^2``), or the fit
+      of the batches: what it keeps (the eigenbasis ``Z`` and the test rows in it, every
+      fold's inverses, the float64 test prediction: ``4 N m + 4 T m + s A sum n_f^2 + 8 T V``,
+      ``s`` = 4 bytes, 8 when ``p > N``) and one batch (the centred responses, their
+      projection, the stacked validation rows and their product, three residual-sized
+      temporaries: ``4 A n_v m + 4 B (N + m + A n_v) + 3 s B n_v``); or the scoring (the
+      float64 prediction, mean test response, a repeat, and the centred copies and products
+      of the correlations: ``56 T V``).
 
     A job of several spaces also keeps the previous space's prediction (``8 T V``). The
     request is that sum and :data:`ENCODING_HEADROOM` more, for what it leaves out (the
@@ -154,10 +160,14 @@ def encoding_mem_mb(
     loading = 32 * max(r[1] for r in runs.values()) * v
     b = min(n_targets_batch or v, v)
     p, m = columns, min(n, columns)
-    eig = 8 * n * p + 36 * m * m
-    refit = 4 * n * p + 4 * m * m + 8 * t * v + 4 * b * (2 * n + p + m)
+    folds = fold_rows or [-(-n // 5)] * 5
+    nv, a = max(folds), n_alphas
+    s = 4 if p <= n else 8
+    basis = 4 * n * p + 36 * m * m
+    kept = 4 * n * m + 4 * t * m + s * a * sum(f * f for f in folds) + 8 * t * v
+    batch = 4 * a * nv * m + 4 * b * (n + m + a * nv) + 3 * s * b * nv
     scoring = 56 * t * v
-    fitting = 4 * n * p + max(eig, refit, scoring) + (8 * t * v if n_spaces > 1 else 0)
+    fitting = 4 * n * p + max(basis, kept + batch, scoring) + (8 * t * v if n_spaces > 1 else 0)
     return int((1 + ENCODING_HEADROOM) * (ENCODING_BASE_MB + (held + max(loading, fitting)) / 1e6))
 
 
@@ -173,11 +183,18 @@ def encoding_job_mem_mb(job: dict, models: dict) -> int:
     runs = run_shapes(d, job["subject"])
     if runs is None:
         return ENCODING_UNKNOWN_MB
+    from .encoding.models import story_folds
+
     widths = [model_dims(model_of(s), models).get(s[len(model_of(s)) + 1 :]) or 1024 for s in job["spaces"]]
+    e = job["encoding"]
+    lengths = [runs[s][1] for s in d["train_stories"] if s in runs]
+    folds = [len(va) for _, va in story_folds(lengths, e["cv_chunk"], e["cv_folds"])] if lengths else None
     return encoding_mem_mb(
         runs,
         d["test_stories"],
-        max(widths) * len(job["encoding"]["delays"]),
+        max(widths) * len(e["delays"]),
         job["runtime"]["n_targets_batch"],
         len(job["spaces"]),
+        len(e["alphas"]),
+        folds,
     )

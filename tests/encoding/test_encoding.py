@@ -315,12 +315,15 @@ def test_an_encoding_jobs_memory_request_follows_its_shapes(tmp_path, rng):
     runs = {f"s{k}": (1, n, 90_000) for k, n in enumerate(lengths)} | {"test": (10, 291, 90_000)}
     full = resources.encoding_mem_mb(runs, ["test"], 4096, 10_000)
     held = 4 * 90_000 * (9000 + 10 * 291) / 1e6  # 4,288 MB
-    assert held + 1500 < full < held + 3000  # the solver and scoring, and 10 % headroom
+    # the solver (its basis, the fold inverses, one batch) and 10 % headroom
+    assert held + 3000 < full < held + 4500
     unbatched = resources.encoding_mem_mb(runs, ["test"], 4096, None)
-    assert unbatched - full > 6000  # all 90,000 voxels at once: the refit holds 80,000 more columns of 2 N + p + m
+    assert unbatched - full > 10000  # all 90,000 voxels at once: 80,000 more columns of N + m + A n_v
     half = resources.encoding_mem_mb({s: (r, n, 45_000) for s, (r, n, _) in runs.items()}, ["test"], 4096, 10_000)
     assert half < full - held / 2 + 100  # the responses scale with the voxels
     assert resources.encoding_mem_mb(runs, ["test"], 4096, 10_000, n_spaces=4) > full  # the previous prediction
+    # every penalty's validation rows are stacked, and each has its fold inverses
+    assert resources.encoding_mem_mb(runs, ["test"], 4096, 10_000, n_alphas=20) > full + 1000
 
     dcfg, _ = lebel_subject(tmp_path, rng)
     assert run_shapes(dcfg, "UTS01") == {"s0": (1, 30, 6), "s1": (1, 25, 6), "s2": (1, 35, 6), "test": (3, 28, 6)}
@@ -328,11 +331,12 @@ def test_an_encoding_jobs_memory_request_follows_its_shapes(tmp_path, rng):
         "subject": "UTS01",
         "spaces": ["rnd.vec"],
         "dataset": dcfg,
-        "encoding": {"delays": [1, 2, 3, 4]},
+        "encoding": {"delays": [1, 2, 3, 4], "alphas": [1.0, 10.0, 100.0], "cv_chunk": 40, "cv_folds": 5},
         "runtime": {"n_targets_batch": None},
     }
     models = {"rnd": {"family": "random", "dim": 8}}
     got = resources.encoding_job_mem_mb(job, models)
-    assert got == resources.encoding_mem_mb(run_shapes(dcfg, "UTS01"), ["test"], 32, None)
+    # three training stories: a fold of each, as the solver will make them
+    assert got == resources.encoding_mem_mb(run_shapes(dcfg, "UTS01"), ["test"], 32, None, 1, 3, [30, 25, 35])
     missing = dict(job, subject="UTS02")
     assert resources.encoding_job_mem_mb(missing, models) == resources.ENCODING_UNKNOWN_MB

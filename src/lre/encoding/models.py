@@ -13,6 +13,7 @@ Solvers: himalaya's ``RidgeCV`` when there are fewer features than training samp
 from __future__ import annotations
 
 import logging
+import time
 import warnings
 
 import numpy as np
@@ -102,16 +103,99 @@ def noise_ceiling(repeats: np.ndarray) -> np.ndarray:
     return np.sqrt(np.clip(np.divide(S, var_mean, out=np.zeros_like(S), where=var_mean > 0), 0.0, 1.0))
 
 
-def lean_ridge_cv(X_train, Y_train, X_test, alphas, cv, n_targets_batch: int | None = None):
+def _complement_folds(folds, n: int) -> None:
+    """The lean solver's folds must each train on every row it does not validate on."""
+    for i, (tr, va) in enumerate(folds):
+        if len(va) == 0 or len(tr) + len(va) != n or len(np.union1d(tr, va)) != n:
+            raise LreError(
+                f"cross-validation fold {i} trains on {len(tr)} and validates on {len(va)} of {n} "
+                "rows; the lean solver needs folds whose training rows are all the other rows "
+                "(as encoding.story_folds and KFold make). Fix: pass such folds, or use "
+                "solver='himalaya' (encoding.solver: himalaya)."
+            )
+
+
+def _weighted_gram(bk, A, weights):
+    """``A diag(weights) A^T`` as a NumPy array whose LOWER triangle is valid (the upper may
+    be garbage): BLAS syrk on ``A diag(sqrt(weights))`` with the numpy backend (half a
+    product's work), a product on the others. ``weights``: a non-negative NumPy vector of
+    A's dtype, or None for ones."""
+    if weights is not None:
+        A = A * bk.asarray(np.sqrt(weights))[None, :]
+    if bk.name != "numpy":
+        return np.asarray(bk.to_numpy(bk.matmul(A, bk.transpose(A, (1, 0)))))
+    from scipy.linalg import blas
+
+    A = np.asarray(A)
+    syrk = blas.get_blas_funcs("syrk", (A,))
+    return syrk(1.0, A, lower=1)
+
+
+def _spd_inverse(L: np.ndarray) -> np.ndarray:
+    """Inverse of a symmetric positive-definite matrix from its LOWER triangle, through its
+    Cholesky factor (LAPACK potrf and potri: half the work of a general inverse)."""
+    from scipy.linalg import lapack
+
+    potrf, potri = lapack.get_lapack_funcs(("potrf", "potri"), (L,))
+    c, info = potrf(L, lower=1, clean=0)
+    if info == 0:
+        inv, info = potri(c, lower=1, overwrite_c=1)
+    if info != 0:  # not positive definite in this precision: the general inverse, in float64
+        full = np.tril(L) + np.tril(L, -1).T
+        return np.linalg.inv(full.astype(np.float64)).astype(L.dtype)
+    return np.tril(inv) + np.tril(inv, -1).T
+
+
+def lean_flops(n: int, p: int, n_test: int, fold_sizes, n_alphas: int, n_voxels: int) -> dict:
+    """Floating-point operations of :func:`lean_ridge_cv`'s matrix products, by part, from the
+    shapes (``2 m k n`` per ``(m x k) @ (k x n)`` product; ``r = min(n, p)``): the Gram matrix
+    and the eigenbasis (once), the validation operators (per fold and penalty, once), and per
+    voxel the projection, every fold's stacked validation product and residual solves, and the
+    refit. The eigendecomposition itself is not counted."""
+    r = min(n, p)
+    primal = p <= n
+    basis = 2 * n * p * r + (2 * n * p * r if primal else 0) + 2 * n_test * p * (r if primal else n)
+    if not primal:
+        basis += 2 * n_test * n * r
+    operators = sum(2 * n_alphas * v * v * r for v in fold_sizes)
+    per_voxel = 2 * n * r + sum(2 * n_alphas * v * (r + v) for v in fold_sizes) + 2 * n_test * r
+    return {
+        "basis": float(basis),
+        "operators": float(operators),
+        "voxels": float(per_voxel) * n_voxels,
+        "total": float(basis + operators + per_voxel * n_voxels),
+    }
+
+
+def lean_ridge_cv(
+    X_train, Y_train, X_test, alphas, cv, n_targets_batch: int | None = None, timings: dict | None = None
+):
     """Voxelwise ridge with a per-voxel penalty chosen by cross-validation, lean version.
 
     The same model and selection rule as himalaya's ``RidgeCV`` / ``KernelRidgeCV`` with
     ``fit_intercept=True`` and their default score (minus the mean squared validation error,
-    averaged over folds; the first best penalty wins), computed with less work: per fold one
-    eigendecomposition of the smaller Gram matrix (``X X^T`` or ``X^T X``), the targets
-    projected once, then one ``(n_val x r) @ (r x voxels)`` product per penalty; the refit
-    solves each voxel only for its chosen penalty and returns test predictions directly.
-    Runs on the current himalaya backend (numpy, torch, torch_cuda).
+    averaged over folds; the first best penalty wins), computed with less work:
+
+    - ONE eigendecomposition, of the centred design's smaller Gram matrix on all training
+      rows, ``Q diag(lam) Q^T``; with ``Z = Xc Q`` (primal, ``p <= n``) or ``Z = Q`` (dual),
+      the fit's hat matrix for penalty ``a`` is ``H_a = 11^T / n + Z diag(w_a) Z^T``, with
+      ``w_a = 1 / (lam + a)`` (primal) or ``lam / (lam + a)`` (dual);
+    - every fold from that one fit: a model fitted without the validation rows ``V`` (and its
+      own intercept) leaves on them the residuals ``(I - H_a[V, V])^{-1} e_a[V]``, where
+      ``e_a = Yc - Z diag(w_a) Z^T Yc`` are the full fit's residuals (the block form of the
+      leave-out identity of penalised least squares), so no fold needs a factorisation of
+      its own; the small ``|V| x |V|`` inverses are taken once per fold and penalty, in
+      float64;
+    - per batch of voxels one projection ``B = Z^T Yc``, then per fold ONE float32 product
+      of every penalty's validation rows stacked, ``[Z_V diag(w_1); ...; Z_V diag(w_A)] @ B``,
+      and each penalty's residual solve; the refit predicts the test story from the same
+      ``B`` with each voxel's chosen penalty, ``Zt @ (B / (lam + a_voxel))``, in the same pass.
+
+    Runs on the current himalaya backend (numpy, torch, torch_cuda). The folds must each train
+    on all the rows they do not validate on (:func:`story_folds`, KFold). ``timings``, when
+    given a dict, receives the wall seconds of its parts: ``basis`` (the Gram matrix, the
+    eigendecomposition, ``Z``), ``operators`` (the fold matrices) and ``voxels`` (every
+    batch's products, solves and refit), the parts :func:`lean_flops` counts.
 
     Returns ``(prediction (n_test, v), best_alphas (v,), cv_scores (v,))`` as NumPy arrays.
     """
@@ -119,83 +203,110 @@ def lean_ridge_cv(X_train, Y_train, X_test, alphas, cv, n_targets_batch: int | N
 
     bk = get_backend()
     alphas = np.asarray(alphas, dtype=np.float64)
-    X = bk.asarray(np.asarray(X_train, dtype=np.float32))
-    Xt = bk.asarray(np.asarray(X_test, dtype=np.float32))
+    n, p = X_train.shape
     n_vox = Y_train.shape[1]
     step = n_targets_batch or n_vox
-    scores = np.zeros((len(alphas), n_vox))
-
-    def spectrum(Xtr):
-        """Centred design's eigendecomposition in its smaller form; the projector to apply to
-        new rows ``Xnew`` and to targets ``Ytr`` follows."""
-        mean = bk.sum(Xtr, 0) / Xtr.shape[0]
-        Xc = Xtr - mean
-        primal = Xc.shape[1] <= Xc.shape[0]
-        G = bk.matmul(bk.transpose(Xc, (1, 0)), Xc) if primal else bk.matmul(Xc, bk.transpose(Xc, (1, 0)))
-        if bk.name == "numpy":  # LAPACK syevd through NumPy: the fastest eigh here
-            evals, evecs = np.linalg.eigh(np.asarray(G, dtype=np.float64))
-        else:
-            evals, evecs = bk.eigh(bk.asarray(G, dtype="float64"))
-        evals = np.clip(bk.to_numpy(evals), 0, None)
-        evecs = bk.asarray(evecs, dtype="float32")
-
-        def rows(Xnew):  # new rows in the eigenbasis
-            if primal:
-                return bk.matmul(Xnew - mean, evecs)
-            return bk.matmul(bk.matmul(Xnew - mean, bk.transpose(Xc, (1, 0))), evecs)
-
-        def targets(Ytr):  # training targets in the eigenbasis
-            Yc = Ytr - bk.sum(Ytr, 0) / Ytr.shape[0]
-            proj = bk.matmul(bk.transpose(Xc, (1, 0)), Yc) if primal else Yc
-            return bk.matmul(bk.transpose(evecs, (1, 0)), proj)
-
-        return evals, rows, targets
-
     folds = [(np.asarray(tr), np.asarray(va)) for tr, va in cv]
+    _complement_folds(folds, n)
+    n_alphas = len(alphas)
 
-    # Each fold, and each batch of voxels, is a function call: its arrays are freed when it
-    # returns, before the next ones are made (a loop would keep the last batch's responses,
-    # projections and errors alive while it builds the next, and the last fold's through the
-    # refit: about 0.5 GB at 9,000 volumes x 4,096 columns x 10,000 voxels).
-    def validate(tr, va, evals, Z, targets, b):
-        Ytr = bk.asarray(np.asarray(Y_train[tr, b : b + step], dtype=np.float32))
-        Yva = bk.asarray(np.asarray(Y_train[va, b : b + step], dtype=np.float32))
-        T = targets(Ytr)
-        mean = bk.sum(Ytr, 0) / Ytr.shape[0]
-        del Ytr
-        for a, alpha in enumerate(alphas):
-            shrink = bk.asarray((1.0 / (evals + alpha)).astype(np.float32))[:, None]
-            err = Yva - (bk.matmul(Z, shrink * T) + mean)
-            scores[a, b : b + step] -= bk.to_numpy(bk.sum(err * err, 0)) / len(va) / len(folds)
-            del err
+    clock = [time.perf_counter()]
 
-    def fold(tr, va):
-        evals, rows, targets = spectrum(X[tr])
-        Z = rows(X[va])
-        for b in range(0, n_vox, step):
-            validate(tr, va, evals, Z, targets, b)
+    def lap(part):
+        now = time.perf_counter()
+        if timings is not None:
+            timings[part] = timings.get(part, 0.0) + now - clock[0]
+        clock[0] = now
 
-    def refit(evals, Zt, targets, c, alpha):
-        Ytr = bk.asarray(np.asarray(Y_train[:, c], dtype=np.float32))
-        shrink = bk.asarray((1.0 / (evals + alpha)).astype(np.float32))[:, None]
-        mean = bk.sum(Ytr, 0) / Ytr.shape[0]
-        T = targets(Ytr)
-        del Ytr
-        pred[:, c] = bk.to_numpy(bk.matmul(Zt, shrink * T) + mean)
+    X = np.asarray(X_train, dtype=np.float32)
+    mu = X.mean(0, dtype=np.float64).astype(np.float32)
+    Xc = bk.asarray(X - mu)
+    Xtc = bk.asarray(np.asarray(X_test, dtype=np.float32) - mu)
+    primal = p <= n
+    if primal:
+        G = _weighted_gram(bk, bk.transpose(Xc, (1, 0)), None)  # lower triangle
+    else:  # float64: the constant's direction must keep its zero eigenvalue (see below)
+        Xc64 = bk.asarray(Xc, dtype="float64")
+        G = bk.matmul(Xc64, bk.transpose(Xc64, (1, 0)))
+        del Xc64
+    if bk.name == "numpy":  # LAPACK syevd through NumPy: the fastest eigh here
+        lam, Q = np.linalg.eigh(np.asarray(G, dtype=np.float64), UPLO="L")
+    else:
+        lam, Q = bk.eigh(bk.asarray(G, dtype="float64"))
+        lam = bk.to_numpy(lam)
+    del G
+    lam = np.clip(np.asarray(lam, dtype=np.float64), 0, None)
+    Q = bk.asarray(Q, dtype="float32")
+    if primal:
+        Z = bk.matmul(Xc, Q)
+        Zt = bk.matmul(Xtc, Q)
+        w = 1.0 / (lam[None, :] + alphas[:, None])  # H_a = J + Z diag(w_a) Z^T
+    else:
+        Z = Q
+        Zt = bk.matmul(bk.matmul(Xtc, bk.transpose(Xc, (1, 0))), Q)
+        # Q is complete, so I - H_a = Q diag(a / (lam + a)) Q^T - J: the residuals and the
+        # fold matrices come without the cancellation of subtracting a near-interpolating
+        # fit (which costs float32 digits when the penalty is small and p > n)
+        w = alphas[:, None] / (lam[None, :] + alphas[:, None])
+    del Xc, Xtc, Q
+    w32 = bk.asarray(w.astype(np.float32))
 
-    for tr, va in folds:
-        fold(tr, va)
-    best_idx = np.argmax(scores, axis=0)
-    best = alphas[best_idx]
-    # refit on all training rows, each voxel with its own penalty only
-    evals, rows, targets = spectrum(X)
-    Zt = rows(Xt)
-    pred = np.zeros((Xt.shape[0], n_vox), dtype=np.float64)
-    for a in np.unique(best_idx):
-        cols = np.flatnonzero(best_idx == a)
-        for b in range(0, len(cols), step):
-            refit(evals, Zt, targets, cols[b : b + step], alphas[a])
-    return pred, best, scores[best_idx, np.arange(n_vox)]
+    # In the primal (p <= n) the fold matrices are well conditioned (a fold's rows have small
+    # leverage) and float32 serves; in the dual they are formed, inverted and applied in
+    # float64: with p > n and a small penalty, I - H_a[V, V] has eigenvalues near a / (lam_max
+    # + a), and float32 would cost the selection its ties (scores off by 1e-4).
+    solve_dtype = "float32" if primal else "float64"
+
+    def inverses(va):
+        """``(I - H_a[V, V])^{-1}`` for every penalty ``a``, shape (A, |V|, |V|)."""
+        ZV = Z[bk.asarray(va)]
+        ZV = ZV if primal else bk.asarray(ZV, dtype="float64")
+        wa = w.astype(solve_dtype)
+        eye = np.eye(len(va), dtype=solve_dtype)
+        out = []
+        for a in range(n_alphas):
+            ZWZ = _weighted_gram(bk, ZV, wa[a])  # lower triangle
+            L = (eye - ZWZ if primal else ZWZ) - np.asarray(1.0 / n, dtype=solve_dtype)
+            out.append(_spd_inverse(L))
+        return bk.asarray(np.stack(out))
+
+    lap("basis")
+    ops = [(bk.asarray(va), inverses(va)) for _, va in folds]
+    lap("operators")
+    scores = np.zeros((n_alphas, n_vox))
+    best_idx = np.zeros(n_vox, dtype=int)
+    pred = np.zeros((Zt.shape[0], n_vox), dtype=np.float64)
+
+    # Each batch of voxels is a function call: its arrays are freed when it returns, before
+    # the next batch's are made.
+    def batch(b):
+        Y = bk.asarray(np.asarray(Y_train[:, b : b + step], dtype=np.float32))
+        ybar = bk.sum(Y, 0) / n
+        Yc = Y - ybar
+        del Y
+        B = bk.matmul(bk.transpose(Z, (1, 0)), Yc)
+        for va, Linv in ops:
+            nv = len(va)
+            ZV = Z[va]
+            stacked = (ZV[None, :, :] * w32[:, None, :]).reshape(n_alphas * nv, ZV.shape[1])
+            E = bk.matmul(stacked, B)
+            del stacked
+            YV = Yc[va] if primal else None
+            for a in range(n_alphas):
+                Ea = E[a * nv : (a + 1) * nv]
+                R = bk.matmul(Linv[a], YV - Ea if primal else bk.asarray(Ea, dtype="float64"))
+                scores[a, b : b + step] -= bk.to_numpy(bk.sum(R * R, 0)) / nv / len(folds)
+                del R
+            del E
+        idx = np.argmax(scores[:, b : b + step], axis=0)
+        best_idx[b : b + step] = idx
+        shrink = bk.asarray((1.0 / (lam[:, None] + alphas[idx][None, :])).astype(np.float32))
+        pred[:, b : b + step] = bk.to_numpy(bk.matmul(Zt, shrink * B) + ybar)
+
+    for b in range(0, n_vox, step):
+        batch(b)
+    lap("voxels")
+    return pred, alphas[best_idx], scores[best_idx, np.arange(n_vox)]
 
 
 def himalaya_ridge_cv(X_train, Y_train, X_test, alphas, cv, n_targets_batch: int | None = None):
@@ -237,6 +348,7 @@ def fit_and_score(
     n_targets_batch: int | None = None,
     edge_warn: float = 0.1,
     solver: str = "lean",
+    timings: dict | None = None,
 ) -> dict:
     """Fit voxelwise ridge with a per-voxel penalty and score it on held-out data.
 
@@ -252,6 +364,7 @@ def fit_and_score(
     n_targets_batch : voxels per batch (memory), None for all at once
     edge_warn : warn when more than this share of well-predicted voxels picked a grid edge
     solver : a name of :data:`SOLVERS` (lean or himalaya)
+    timings : a dict to receive the lean solver's wall seconds by part (:func:`lean_ridge_cv`)
 
     Returns
     -------
@@ -285,7 +398,10 @@ def fit_and_score(
         from sklearn.model_selection import KFold
 
         cv = list(KFold(cv).split(X_train))
-    pred, best, cv_scores = SOLVERS[solver](X_train, Y_train, X_test, alphas, cv, n_targets_batch)
+    extra = {} if timings is None else {"timings": timings}
+    if timings is not None and solver != "lean":
+        raise LreError(f"timings are recorded by the lean solver only, not by {solver!r}")
+    pred, best, cv_scores = SOLVERS[solver](X_train, Y_train, X_test, alphas, cv, n_targets_batch, **extra)
     if solver == "himalaya":
         name = "RidgeCV" if X_train.shape[1] < X_train.shape[0] else "KernelRidgeCV"
     else:
