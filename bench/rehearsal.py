@@ -25,8 +25,8 @@ stories of about 2,000, and the 100,000-word transfer corpus, docs/scaling.md).
 
 Ends with a summary block of ``name: value`` lines (``--json FILE`` writes the numbers).
 
-    python bench/rehearsal.py                        # full size: about 17 minutes on 2 CPU cores,
-                                                     # 4.3 GB of disk, 6.4 GB of memory
+    python bench/rehearsal.py                        # full size: about 13 minutes on 2 CPU cores,
+                                                     # 4.3 GB of disk, 8.3 GB of memory
     python bench/rehearsal.py --scale 0.1 --words 300  # a reduced run, under a minute
     python bench/rehearsal.py --scale 0.01 --words 40 --model gpt2_untrained  # the test's (seconds)
 """

@@ -131,12 +131,9 @@ def decode_flops(n: float, k: float, q: float, sources: int, folds: int = 5) -> 
     return sources * (folds + 1) * (2 * n * k * q + 2 * n * k * k)
 
 
-def fit_flops(n: float, p: float, v: float, folds: int = 5, alphas: int = 10) -> float:
-    """The lean solver: per fold one factorisation of min(n, p), projections of the
-    responses, and a prediction of the validation rows per penalty; then the full fit."""
-    m = min(n, p)
-    n_val = n / folds
-    return (folds + 1) * (2 * n * m * m + m**3 + 2 * n * m * v) + alphas * folds * 2 * n_val * m * v
+def fit_flops(n: int, p: int, v: int, folds: int = 5, alphas: int = 10, n_test: int = 291) -> float:
+    """The lean solver's products (``lre.encoding.lean_flops``) with ``folds`` equal folds."""
+    return encoding.lean_flops(n, p, n_test, [n // folds] * folds, alphas, v)["total"]
 
 
 def measure_encoding(seed: int) -> dict:
@@ -145,10 +142,11 @@ def measure_encoding(seed: int) -> dict:
     X = rng.standard_normal((n + 300, p)).astype(np.float32)
     Y = (X @ (rng.standard_normal((p, v)) * 0.02) + rng.standard_normal((n + 300, v))).astype(np.float32)
     cv = encoding.story_folds([n // 5] * 5)
+    encoding.fit_and_score(X[:200], Y[:200, :10], X[n:], Y[n:, :10], [1.0, 10.0], cv=encoding.story_folds([100, 100]))
     t0 = time.perf_counter()
     encoding.fit_and_score(X[:n], Y[:n], X[n:], Y[n:], np.logspace(0, 6, 10), cv=cv)
     dt = time.perf_counter() - t0
-    f = fit_flops(n, p, v)
+    f = fit_flops(n, p, v, n_test=300)
     return {"seconds": dt, "flops": f, "flop_s": f / dt}
 
 
@@ -232,13 +230,13 @@ def main() -> None:
     disk_tr = n_spaces * args.corpus_words * 20 * 8 + n_spaces * n_spaces * 0.2 * args.corpus_words * 4
     rows.append(("transfer (encoders + decoders)", 2 * n_spaces + 2, mem_tr, disk_tr, t_fl + d_fl, t_cpu, None))
     # encoding: per subject and model (jobs of at most 4 spaces)
-    e_fl = args.subjects * sum(fit_flops(args.train_trs, 4 * q, args.voxels) for q in dims)
+    e_fl = args.subjects * sum(fit_flops(int(args.train_trs), 4 * q, int(args.voxels)) for q in dims)
     # what the rule asks for (lre.resources.encoding_mem_mb): 26 training stories, the test story
     # heard 10 times, the widest space, the config's batch of voxels (bench/rehearsal.py checks it)
     n_story = int(args.train_trs // 26)
     runs = {f"s{k}": (1, n_story, int(args.voxels)) for k in range(26)} | {"test": (10, 291, int(args.voxels))}
     batch = paper["encoding"]["n_targets_batch"]
-    mem_enc = resources.encoding_mem_mb(runs, ["test"], 4 * max(dims), batch, paper["encoding"]["spaces_per_job"]) * 1e6
+    mem_enc = resources.encoding_mem_mb(runs, ["test"], 4 * max(dims), batch, paper["encoding"]["spaces_per_job"], 10) * 1e6
     disk_enc = args.subjects * n_spaces * args.voxels * 6 * 4  # r, R^2, penalty, CV score, p, FDR per voxel
     rows.append(("encoding", args.subjects * n_encode_jobs, mem_enc, disk_enc, e_fl, e_fl / enc["flop_s"], e_fl / gpu))
     # not modelled: the tournament, MDS and per-voxel regressions on 100 x 100 and 100 x voxels

@@ -41,6 +41,8 @@ def _model_shape(entry: dict) -> tuple[int, int, int]:
     if entry["family"] == "flair":
         known = catalogue.lookup(entry["source"])
         return (known.hidden if known else 2048), 1, 1
+    if entry["family"] == "precomputed":
+        return int(entry["dim"]), 1, 0
     if entry["family"] not in ("hf", "untrained"):
         return 128, 6, 0
     try:
@@ -77,7 +79,8 @@ def features_mem_mb(
     one group of documents (``features.chunk_words`` words, or the longest document when it is
     longer; float64 sums while extracting): set by the model, the batch and the longest
     document, not by the number of words. The other families hold the features of every
-    word until they write them (their spaces are narrow).
+    word until they write them (their spaces are narrow), except ``precomputed``, which reads
+    and writes one document at a time.
     """
     settings = settings or {}
     words = documents_mb * 1e6 / BYTES_PER_WORD
@@ -85,6 +88,8 @@ def features_mem_mb(
     if entry["family"] in ("hf", "untrained"):
         held = min(words, max(int(settings.get("chunk_words") or 2048), longest_words or 0))
         return streamed_mem_mb(width, n, blocks, held, int(settings.get("batch_tokens") or 4096))
+    if entry["family"] == "precomputed":  # streams: one document read, checked and written at a time
+        return int(1500 + (longest_words or words) * width * 12 / 1e6)
     neural = entry["family"] == "flair"
     return int((3000 if neural else 1500) + words * width * n * 12 / 1e6)
 
@@ -102,7 +107,7 @@ def features_runtime_min(entry: dict, documents_mb: float) -> int:
 #: 2,000 x 2,000 product on 2 threads)
 ENCODING_BASE_MB = 300
 #: share added to an encoding job's estimate (what :func:`encoding_mem_mb` does not count)
-ENCODING_HEADROOM = 0.1
+ENCODING_HEADROOM = 0.2
 #: MB asked for while the responses' shapes are unknown (in a dry run, before the dataset's
 #: files exist, as the demo's are made in the run)
 ENCODING_UNKNOWN_MB = 2000

@@ -315,8 +315,8 @@ def test_an_encoding_jobs_memory_request_follows_its_shapes(tmp_path, rng):
     runs = {f"s{k}": (1, n, 90_000) for k, n in enumerate(lengths)} | {"test": (10, 291, 90_000)}
     full = resources.encoding_mem_mb(runs, ["test"], 4096, 10_000)
     held = 4 * 90_000 * (9000 + 10 * 291) / 1e6  # 4,288 MB
-    # the solver (its basis, the fold inverses, one batch) and 10 % headroom
-    assert held + 3000 < full < held + 4500
+    # the solver (its basis, the fold inverses, one batch) and 20 % headroom
+    assert held + 3500 < full < held + 5500
     unbatched = resources.encoding_mem_mb(runs, ["test"], 4096, None)
     assert unbatched - full > 10000  # all 90,000 voxels at once: 80,000 more columns of N + m + A n_v
     half = resources.encoding_mem_mb({s: (r, n, 45_000) for s, (r, n, _) in runs.items()}, ["test"], 4096, 10_000)
