@@ -43,16 +43,19 @@ ENTRIES = {
     "shift": {"family": "shift", "of": "lex", "shift": 1},
     "random": {"family": "random", "dim": 4},
     "flair": {"family": "flair", "kind": "embeddings", "context_words": 8},
+    # its path is a file the test writes (precomputed_file)
+    "precomputed": {"family": "precomputed", "path": None, "dim": 3},
 }
 
 
-def validated(family: str, source: str | None = None) -> tuple[str, dict, dict]:
-    """``(name, entry, models)`` with the schema's defaults filled in."""
+def validated(family: str, source: str | None = None, **keys) -> tuple[str, dict, dict]:
+    """``(name, entry, models)`` with the schema's defaults filled in (``keys`` set in the entry)."""
     raw = yaml.safe_load((ROOT / "config.yaml").read_text())
     raw.pop("dataset")
     entry = copy.deepcopy(ENTRIES[family])
     if source:
         entry["source"] = source
+    entry.update(keys)
     models = {"m": entry, **({"lex": ENTRIES["lexical"]} if family == "shift" else {})}
     raw["features"]["models"] = models
     models = config.validate(raw)["features"]["models"]
@@ -65,8 +68,14 @@ def test_every_family_has_a_contract_fixture():
 
 @pytest.mark.parametrize("family", [f for f in FAMILIES if f != "flair"])
 def test_feature_family_contract(family, words, tmp_path):
-    name, entry, models = validated(family)
     inputs = {}
+    keys = {}
+    if family == "precomputed":  # one NPZ file with an array per document
+        arrays = {f"corpus/d{i}": np.arange(3 * len(w), dtype=np.float32).reshape(-1, 3) + i for i, w in enumerate(words)}
+        np.savez(tmp_path / "mine.npz", **arrays)
+        keys["path"] = str(tmp_path / "mine.npz")
+        inputs = {"documents": [("corpus", f"d{i}") for i in range(len(words))]}
+    name, entry, models = validated(family, **keys)
     if family == "shift":  # reads the shifted model's feature file
         from lre import stimuli
         from lre.features import lexical, store
@@ -89,6 +98,8 @@ def test_feature_family_contract(family, words, tmp_path):
         )
         inputs = {"of": tmp_path / "lex.h5"}
     feats = check_family_contract(name, entry, models, words, SETTINGS, inputs)
+    if family == "precomputed":
+        np.testing.assert_array_equal(feats["vec"][1], arrays["corpus/d1"])
     if family == "shift":
         np.testing.assert_array_equal(
             feats["word_length"][0][:-1],

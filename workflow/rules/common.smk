@@ -19,6 +19,7 @@ from lre.stimuli import documents as lre_documents
 from lre.brainlink import flatmap as lre_flatmap
 from lre.datasets import lebel2023, subject_files
 from lre.features import check_models, resolve_spaces
+from lre.features import precomputed as lre_precomputed
 from lre.paths import Layout
 
 # Run the package from this checkout: with the interpreter running Snakemake, or inside the
@@ -212,6 +213,8 @@ def features_inputs(part):
         files = {"documents": documents}
         if entry["family"] == "shift":
             files["of"] = features.format(model=entry["of"])
+        if entry["family"] == "precomputed":  # a change to the user's files reruns the job
+            files["precomputed"] = lre_precomputed.input_files(entry, part)
         return files
 
     return inputs

@@ -32,6 +32,7 @@ FAMILIES: dict[str, str] = {
     "lexical": "lre.features.lexical",
     "shift": "lre.features.shift",
     "random": "lre.features.random",
+    "precomputed": "lre.features.precomputed",
 }
 
 COMMON_KEYS = ("family", "label", "group", "env")

@@ -54,7 +54,7 @@ def run(job: dict, documents_path, out_path, runtime: dict, of_path=None) -> Non
         counts["stories"],
     )
     settings = {**job["settings"], **runtime, "seed": job["seed"]}
-    inputs = {"of": of_path, "of_job": job.get("of")}
+    inputs = {"of": of_path, "of_job": job.get("of"), "documents": [(s, d) for s, d, _ in docs.items()]}
     t0 = time.perf_counter()
     if hasattr(mod, "extract_stream"):  # document by document, in bounded memory
         per_doc, info = mod.extract_stream(name, entry, words, settings, inputs)

@@ -1,0 +1,200 @@
+"""``precomputed``: word-level features made elsewhere (family ``precomputed``).
+
+A lab's own features (another model, a hand-annotated feature set, a lab's parser) enter lre
+as one space, ``<model>.<output>``, and take part in the transfer maps, the embedding, the
+encoding and the brain link like any other. The entry names where they are (``path``), their
+width (``dim``) and optionally the output's name (``output``, default ``vec``).
+
+``path`` is either
+
+- a template with ``{set}`` and ``{document}``: one file per document, ``{set}`` being
+  ``corpus`` (the transfer corpus) or ``stories`` (the stories), ``{document}`` the
+  document's name as lre's documents file gives it (a story's name for the stories). Each
+  file is ``.h5`` / ``.hdf5`` / ``.hf5`` with a dataset ``features``, or ``.npz`` with an array
+  ``features``, of shape ``(n_words, dim)``, and optionally ``words`` (the words, to align
+  on); or
+- one ``.h5`` / ``.hdf5`` / ``.hf5`` / ``.npz`` file with one array per document named
+  ``<set>/<document>`` (and optionally ``<set>/<document>.words``).
+
+What is read is checked against lre's documents: every document present, one row per word
+(and the same words, case-insensitively, when the file gives them), rank 2, ``dim`` columns,
+no NaN or infinity. Each failure is an error naming the file, the document and both counts.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+
+import numpy as np
+
+from ..errors import ConfigError, InputError
+from . import model_field
+
+KEYS = ("path", "dim", "output")
+H5_SUFFIXES = (".h5", ".hdf5", ".hf5")
+SUFFIXES = H5_SUFFIXES + (".npz",)
+
+
+def outputs(name: str, entry: dict, models: dict) -> list[str]:
+    return [entry.get("output", "vec")]
+
+
+def dims(name: str, entry: dict, models: dict) -> dict[str, int | None]:
+    return {outputs(name, entry, models)[0]: int(entry["dim"])}
+
+
+def is_template(path: str) -> bool:
+    return "{set}" in path or "{document}" in path
+
+
+def check(name: str, entry: dict, models: dict) -> None:
+    """Refuse a path that cannot name the documents, a missing single file, a wrong suffix."""
+    field = model_field(name, "path")
+    path = entry.get("path")
+    if not path:
+        raise ConfigError(field, "a precomputed model needs the path of its features.", fix="set path (docs: README).")
+    out = entry.get("output", "vec")
+    if not out or "." in out or "/" in out:
+        raise ConfigError(model_field(name, "output"), f"{out!r} is not a valid output name.", fix="use a name without '.' or '/'.")
+    if is_template(path) and not ("{set}" in path and "{document}" in path):
+        raise ConfigError(
+            field,
+            f"{path!r} names one of {{set}} and {{document}} but not both; a file per document needs both.",
+            fix="use e.g. features/{set}/{document}.h5, or one file holding every document.",
+        )
+    if not path.endswith(SUFFIXES):
+        raise ConfigError(field, f"{path!r} is neither HDF5 nor NPZ.", fix=f"use a file ending in one of {SUFFIXES}.")
+    if not is_template(path) and not os.path.isfile(path):
+        raise InputError(path, "does not exist.", fix=f"write the features there, or point {field} at them.")
+
+
+def input_files(entry: dict, part: str) -> list[str]:
+    """The files a job on ``part`` (corpus or stories) reads, as far as they can be known
+    before the documents exist: the single file, or the per-document files present."""
+    path = entry["path"]
+    if not is_template(path):
+        return [path]
+    return sorted(glob.glob(path.replace("{set}", part).replace("{document}", "*")))
+
+
+def _read(path: str, key: str, words_key: str):
+    """``(features, words or None)`` from one file, or None when it lacks ``key``."""
+    if path.endswith(".npz"):
+        with np.load(path, allow_pickle=False) as z:
+            if key not in z.files:
+                return None
+            words = z[words_key] if words_key in z.files else None
+            return np.asarray(z[key]), None if words is None else [str(w) for w in words]
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        if key not in f:
+            return None
+        words = f[words_key][()] if words_key in f else None
+        if words is not None:
+            words = [w.decode() if isinstance(w, bytes) else str(w) for w in words]
+        return np.asarray(f[key][()]), words
+
+
+def _file_error(path: str) -> InputError:
+    return InputError(path, "cannot be read as HDF5 or NPZ.", fix="write it with h5py or numpy.savez.")
+
+
+def read_document(entry: dict, name: str, set_: str, doc: str, words: list[str]) -> tuple[np.ndarray, str]:
+    """One document's features, checked against its words; returns ``(array float32, file)``."""
+    path = entry["path"]
+    dim = int(entry["dim"])
+    if is_template(path):
+        file = path.replace("{set}", set_).replace("{document}", doc)
+        key, words_key = "features", "words"
+        if not os.path.isfile(file):
+            raise InputError(
+                file,
+                f"does not exist: model {name}'s features of document {set_}/{doc} ({len(words)} words).",
+                fix=f"write one file per document at {path}, {{set}} being corpus or stories.",
+            )
+    else:
+        file, key, words_key = path, f"{set_}/{doc}", f"{set_}/{doc}.words"
+    try:
+        got = _read(file, key, words_key)
+    except (OSError, ValueError) as err:
+        raise _file_error(file) from err
+    if got is None:
+        raise InputError(
+            file,
+            f"has no array {key!r}: model {name}'s features of document {set_}/{doc} ({len(words)} words).",
+            fix="add it" + (" (one array per document, named <set>/<document>)." if key != "features" else "."),
+        )
+    a, file_words = got
+    where = f"document {set_}/{doc} ({key})"
+    if a.ndim != 2:
+        raise InputError(
+            file,
+            f"{where} has rank {a.ndim} (shape {a.shape}); features are (words, dims), rank 2.",
+            fix="store one row per word.",
+        )
+    if a.shape[0] != len(words):
+        raise InputError(
+            file,
+            f"{where} has {a.shape[0]} rows but the document has {len(words)} words.",
+            fix="make one row per word of lre's documents (lre.results or the documents file list them).",
+        )
+    if a.shape[1] != dim:
+        raise InputError(
+            file,
+            f"{where} has {a.shape[1]} columns; {model_field(name, 'dim')} says {dim}.",
+            fix=f"set dim: {a.shape[1]}, or write {dim} columns.",
+        )
+    if not np.issubdtype(a.dtype, np.number):
+        raise InputError(file, f"{where} holds {a.dtype}, not numbers.", fix="store numbers.")
+    bad = ~np.isfinite(a)
+    if bad.any():
+        row = int(np.flatnonzero(bad.any(1))[0])
+        raise InputError(
+            file,
+            f"{where} has {int(bad.sum())} NaN or infinite values, the first in row {row} (word {words[row]!r}).",
+            fix="fill or drop them where the features are made.",
+        )
+    if file_words is not None:
+        if len(file_words) != len(words):
+            raise InputError(
+                file,
+                f"{where}: its words list has {len(file_words)} words but the document has {len(words)}.",
+                fix="store the document's words, one per row.",
+            )
+        for i, (w, v) in enumerate(zip(file_words, words)):
+            if w.lower() != v.lower():
+                raise InputError(
+                    file,
+                    f"{where}: word {i} is {w!r} in the file but {v!r} in the document; the rows are "
+                    "not aligned to lre's words.",
+                    fix="make the features from lre's documents' words (the same tokenisation).",
+                )
+    return a.astype(np.float32), file
+
+
+def extract_stream(name: str, entry: dict, docs: list[list[str]], settings: dict, inputs: dict):
+    """Per document, ``{output: (n_words, dim) float32}``; ``info`` records the files' hashes."""
+    from .. import io
+
+    names = inputs["documents"]
+    out = outputs(name, entry, {})[0]
+    files: dict[str, str] = {}
+    info = {"path": entry["path"], "dim": int(entry["dim"]), "files_sha256": files}
+
+    def stream():
+        for (set_, doc), words in zip(names, docs):
+            a, file = read_document(entry, name, set_, doc, words)
+            if file not in files:
+                files[file] = io.file_sha256(file)
+            yield {out: a}
+
+    return stream(), info
+
+
+def extract(name: str, entry: dict, docs: list[list[str]], settings: dict, inputs: dict):
+    """Every document's features at once (:func:`extract_stream`, materialised)."""
+    per_doc, info = extract_stream(name, entry, docs, settings, inputs)
+    out = outputs(name, entry, {})[0]
+    return {out: [d[out] for d in per_doc]}, info
