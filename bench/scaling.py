@@ -236,7 +236,9 @@ def main() -> None:
     n_story = int(args.train_trs // 26)
     runs = {f"s{k}": (1, n_story, int(args.voxels)) for k in range(26)} | {"test": (10, 291, int(args.voxels))}
     batch = paper["encoding"]["n_targets_batch"]
-    mem_enc = resources.encoding_mem_mb(runs, ["test"], 4 * max(dims), batch, paper["encoding"]["spaces_per_job"], 10) * 1e6
+    mem_enc = (
+        resources.encoding_mem_mb(runs, ["test"], 4 * max(dims), batch, paper["encoding"]["spaces_per_job"], 10) * 1e6
+    )
     disk_enc = args.subjects * n_spaces * args.voxels * 6 * 4  # r, R^2, penalty, CV score, p, FDR per voxel
     rows.append(("encoding", args.subjects * n_encode_jobs, mem_enc, disk_enc, e_fl, e_fl / enc["flop_s"], e_fl / gpu))
     # not modelled: the tournament, MDS and per-voxel regressions on 100 x 100 and 100 x voxels

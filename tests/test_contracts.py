@@ -71,7 +71,9 @@ def test_feature_family_contract(family, words, tmp_path):
     inputs = {}
     keys = {}
     if family == "precomputed":  # one NPZ file with an array per document
-        arrays = {f"corpus/d{i}": np.arange(3 * len(w), dtype=np.float32).reshape(-1, 3) + i for i, w in enumerate(words)}
+        arrays = {
+            f"corpus/d{i}": np.arange(3 * len(w), dtype=np.float32).reshape(-1, 3) + i for i, w in enumerate(words)
+        }
         np.savez(tmp_path / "mine.npz", **arrays)
         keys["path"] = str(tmp_path / "mine.npz")
         inputs = {"documents": [("corpus", f"d{i}") for i in range(len(words))]}

@@ -28,7 +28,8 @@ def truth(dim=3):
     """Known features: row i of document k is k * 100 + i in every column."""
     docs = {("corpus", "d0"): CORPUS["d0"], ("corpus", "d1"): CORPUS["d1"], ("stories", "st"): STORY}
     return {
-        key: (k * 100 + np.arange(len(w), dtype=np.float32))[:, None].repeat(dim, 1) for k, (key, w) in enumerate(docs.items())
+        key: (k * 100 + np.arange(len(w), dtype=np.float32))[:, None].repeat(dim, 1)
+        for k, (key, w) in enumerate(docs.items())
     }, docs
 
 
@@ -97,7 +98,9 @@ def test_a_wrong_word_count_gives_both_counts(docs_file, tmp_path):
     feats, _ = truth()
     feats[("stories", "st")] = feats[("stories", "st")][:3]
     path = write_per_document(tmp_path / "feats", feats)
-    msg = bad(docs_file, tmp_path, {"family": "precomputed", "path": path, "dim": 3}, "has 3 rows but the document has 4")
+    msg = bad(
+        docs_file, tmp_path, {"family": "precomputed", "path": path, "dim": 3}, "has 3 rows but the document has 4"
+    )
     assert "stories/st.h5" in msg and "document stories/st" in msg
 
 
@@ -116,7 +119,12 @@ def test_nan_rank_width_and_misaligned_words_are_refused(docs_file, tmp_path):
     bad(docs_file, tmp_path, {"family": "precomputed", "path": path, "dim": 3}, r"rank 1 \(shape \(2,\)\)")
 
     path = write_per_document(tmp_path / "wide", feats)
-    bad(docs_file, tmp_path, {"family": "precomputed", "path": path, "dim": 4}, "has 3 columns; features.models.mine.dim says 4")
+    bad(
+        docs_file,
+        tmp_path,
+        {"family": "precomputed", "path": path, "dim": 4},
+        "has 3 columns; features.models.mine.dim says 4",
+    )
 
     shuffled = dict(words)
     shuffled[("corpus", "d0")] = ["cat", "the", "sat"]
@@ -127,7 +135,12 @@ def test_nan_rank_width_and_misaligned_words_are_refused(docs_file, tmp_path):
 def test_one_file_lacking_a_document_says_which_array(docs_file, tmp_path):
     feats, _ = truth()
     np.savez(tmp_path / "all.npz", **{f"{s}/{d}": a for (s, d), a in feats.items() if d != "st"})
-    msg = bad(docs_file, tmp_path, {"family": "precomputed", "path": str(tmp_path / "all.npz"), "dim": 3}, "has no array 'stories/st'")
+    msg = bad(
+        docs_file,
+        tmp_path,
+        {"family": "precomputed", "path": str(tmp_path / "all.npz"), "dim": 3},
+        "has no array 'stories/st'",
+    )
     assert "(4 words)" in msg
 
 

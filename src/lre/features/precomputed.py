@@ -56,7 +56,9 @@ def check(name: str, entry: dict, models: dict) -> None:
         raise ConfigError(field, "a precomputed model needs the path of its features.", fix="set path (docs: README).")
     out = entry.get("output", "vec")
     if not out or "." in out or "/" in out:
-        raise ConfigError(model_field(name, "output"), f"{out!r} is not a valid output name.", fix="use a name without '.' or '/'.")
+        raise ConfigError(
+            model_field(name, "output"), f"{out!r} is not a valid output name.", fix="use a name without '.' or '/'."
+        )
     if is_template(path) and not ("{set}" in path and "{document}" in path):
         raise ConfigError(
             field,
