@@ -184,8 +184,8 @@ def lean_ridge_cv(
       own intercept) leaves on them the residuals ``(I - H_a[V, V])^{-1} e_a[V]``, where
       ``e_a = Yc - Z diag(w_a) Z^T Yc`` are the full fit's residuals (the block form of the
       leave-out identity of penalised least squares), so no fold needs a factorisation of
-      its own; the small ``|V| x |V|`` inverses are taken once per fold and penalty, in
-      float64;
+      its own; the small ``|V| x |V|`` inverses are taken once per fold and penalty (by
+      Cholesky; float32 in the primal, float64 in the dual);
     - per batch of voxels one projection ``B = Z^T Yc``, then per fold ONE float32 product
       of every penalty's validation rows stacked, ``[Z_V diag(w_1); ...; Z_V diag(w_A)] @ B``,
       and each penalty's residual solve; the refit predicts the test story from the same
