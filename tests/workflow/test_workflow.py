@@ -293,6 +293,7 @@ def test_a_second_dataset_reuses_the_corpus_side_of_the_first(tiny_run):
     cfg2["demo"]["enabled"] = False  # the stimuli and responses are read as a real dataset's
     cfg2["stimuli"]["stories"] = ["s1", "s3"]
     cfg2["dataset"].update(subjects=["sb"], train_stories=["s1"], test_stories=["s3"])
+    cfg2["encoding"]["cv_chunk"] = 16  # one 48-volume training story: three chunks to cross-validate on
     (tmp_path / "c_other.yaml").write_text(yaml.safe_dump(cfg2, sort_keys=False))
     proc = run_snakemake(["-n", "--configfile", "c_other.yaml"], tmp_path)
     out = proc.stdout + proc.stderr
