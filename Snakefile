@@ -19,6 +19,7 @@ include: "workflow/rules/features.smk"
 include: "workflow/rules/transfer.smk"
 include: "workflow/rules/embedding.smk"
 include: "workflow/rules/encoding.smk"
+include: "workflow/rules/partition.smk"
 include: "workflow/rules/brainlink.smk"
 
 

@@ -107,6 +107,7 @@ def tiny_config():
     }
     cfg["dataset"].update(subjects=["sa", "sb"], train_stories=["s1", "s2"], test_stories=["s3"])
     cfg["encoding"].update(permutations=50, spaces_per_job=10)
+    cfg["partition"] = {"spaces": ["minilm.L6"], "band_weights": [0.1, 0.5, 0.9]}
     return cfg
 
 

@@ -420,6 +420,15 @@ def delays_negative(raw):
     raw["encoding"]["delays"] = [-1, 0, 1, 2]
 
 
+def partition_space_in_baseline(raw):
+    raw["partition"] = {"spaces": ["smollm2.L30", "lexical.articulatory"]}
+
+
+def partition_space_not_encoded(raw):
+    raw["encoding"]["spaces"] = ["glove.vec", "minilm.L6", "gpt2_untrained.L2", "smollm2.L12"]
+    raw["partition"] = {"spaces": ["smollm2.L12", "smollm2.L30"]}
+
+
 def shift_of_zero(raw):
     raw["features"]["models"]["glove_next"]["shift"] = 0
 
@@ -842,6 +851,16 @@ CASES = {
         "a delay as long as a story's run",
         delays_longer_than_story,
         ["encoding.delays", "longest delay (25 volumes)", "'s1'"],
+    ),
+    "partition-space-in-baseline": (
+        "a space tested against a baseline it is part of",
+        with_config(partition_space_in_baseline),
+        ["partition.spaces", "['lexical.articulatory'] are also in partition.baseline", "Fix:"],
+    ),
+    "partition-space-not-encoded": (
+        "a tested space that is not fitted to the brain",
+        with_config(partition_space_not_encoded),
+        ["partition.spaces", "['smollm2.L30'] are not fitted to the brain", "encoding.spaces"],
     ),
     "shift-of-zero": (
         "a shift model with shift 0 (an exact copy)",

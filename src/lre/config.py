@@ -348,6 +348,7 @@ def load(path: str | Path, check_models: bool = True) -> dict:
     spaces = resolve_spaces(cfg["features"]["models"])
     check_transfer(cfg, spaces)
     check_dataset(cfg, spaces)
+    partition_spaces(cfg, spaces)
     return cfg
 
 
@@ -516,6 +517,40 @@ def encoding_spaces(cfg: dict, spaces: list) -> list:
             fix=f"use names such as {names[:3]} (`python -m lre check` lists them).",
         )
     return [s for s in spaces if s.name in want]
+
+
+def partition_spaces(cfg: dict, spaces: list) -> tuple[list[str], list[str]]:
+    """``partition``'s baseline and tested spaces, by name (both empty when nothing is tested
+    or there is no dataset). Each must be a space of the config; a tested space must be
+    encoded (its R^2 alone comes from its encoding result) and not in the baseline."""
+    p = cfg.get("partition") or {}
+    if "dataset" not in cfg or not p.get("spaces"):
+        return [], []
+    names = [s.name for s in spaces]
+    encoded = [s.name for s in encoding_spaces(cfg, spaces)]
+    for key in ("baseline", "spaces"):
+        unknown = [n for n in p[key] if n not in names]
+        if unknown:
+            raise ConfigError(
+                f"partition.{key}",
+                f"{unknown} are not spaces of this config.",
+                fix=f"use names such as {names[:3]} (`python -m lre check` lists them).",
+            )
+    not_encoded = [n for n in p["spaces"] if n not in encoded]
+    if not_encoded:
+        raise ConfigError(
+            "partition.spaces",
+            f"{not_encoded} are not fitted to the brain (encoding.spaces), and their R^2 alone is needed.",
+            fix="add them to encoding.spaces, or leave them out of partition.spaces.",
+        )
+    both = [n for n in p["spaces"] if n in p["baseline"]]
+    if both:
+        raise ConfigError(
+            "partition.spaces",
+            f"{both} are also in partition.baseline: a space has no variance unique beyond itself.",
+            fix="test spaces that are not part of the baseline.",
+        )
+    return list(p["baseline"]), list(p["spaces"])
 
 
 def check_test_repeats(spec: dict, subject: str, story: str) -> None:

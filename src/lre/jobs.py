@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from .config import encoding_spaces, transfer_sources, transfer_spaces
+from .config import encoding_spaces, partition_spaces, transfer_sources, transfer_spaces
 from .datasets import loader
 from .features import model_of, resolve_spaces
 from .io import config_hash
@@ -408,6 +408,31 @@ def recovery_job(cfg: dict, subject: str, spaces: list) -> dict:
     }
 
 
+def partition_job(cfg: dict, subject: str) -> dict:
+    """One subject's variance partitioning: the baseline alone and each tested space joined to
+    it (``designs``: every space whose features the job reads, baseline first)."""
+    spaces = _resolve(cfg)
+    baseline, tested = partition_spaces(cfg, spaces)
+    e = cfg["encoding"]
+    designs = baseline + tested
+    job = {
+        "stage": "partition",
+        "subject": subject,
+        "spaces": tested,
+        "designs": designs,
+        "dataset": dataset_slice(cfg),
+        "encoding": {k: e[k] for k in ENCODING_KEYS},
+        "partition": {"baseline": baseline, "band_weights": cfg["partition"]["band_weights"]},
+        "top_voxels": e["top_voxels"],
+        "runtime": {"n_targets_batch": e["n_targets_batch"]},
+        "upstream": _upstream(cfg, designs, "stories"),
+        "expects": {"scores": {s: h for s, h in score_hashes(cfg, subject, spaces).items() if s in tested}},
+    }
+    if cfg["demo"]["enabled"] and cfg["demo"]["fmri"]["enabled"]:
+        job["expects"]["truth"] = config_hash(demo_fmri_job(cfg, subject))
+    return job
+
+
 # --------------------------------------------------------------------------- brain link
 
 
@@ -467,5 +492,8 @@ def space_table_job(cfg: dict, spaces: list) -> dict:
             "embedding": config_hash(embedding_job(cfg, method, transfer_spaces(cfg, spaces))),
             "rows": {s: score_hashes(cfg, s, spaces) for s in subjects},
             "brainlinks": {s: config_hash(brainlink_job(cfg, s, linked)) for s in subjects},
+            "partitions": (
+                {s: config_hash(partition_job(cfg, s)) for s in subjects} if partition_spaces(cfg, spaces)[1] else {}
+            ),
         },
     }

@@ -63,6 +63,11 @@ TEMPLATES: dict[str, str] = {
     "encoding_summary": "encoding/{subject}/summary.csv",
     "recovery": "encoding/{subject}/recovery.json",
     "performance_png": "encoding/performance.png",
+    # variance partitioning
+    "partition": "partition/{subject}/{space}.h5",
+    "partition_nii": "partition/{subject}/{space}_unique.nii.gz",
+    "partition_table": "partition/{subject}/summary.csv",
+    "partition_png": "partition/{subject}/unique.png",
     # brain link
     "brainlink": "brainlink/{subject}.h5",
     "brainlink_scatter": "brainlink/{subject}_scatter.png",
@@ -102,6 +107,7 @@ LOGS: dict[str, str] = {
     "encoding_summary": "logs/encoding/{subject}/summary.log",
     "performance_figure": "logs/encoding/performance_figure.log",
     "recovery": "logs/encoding/{subject}/recovery.log",
+    "partition": "logs/partition/{subject}.log",
     "brainlink": "logs/brainlink/{subject}.log",
     "flatmap": "logs/brainlink/{subject}_flatmap.log",
     "space_table": "logs/brainlink/space_table.log",

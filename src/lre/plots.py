@@ -302,6 +302,25 @@ def performance_bars(
     _save(fig, path)
 
 
+def partition_scatter(parts: dict[str, dict], path, title: str, groups: dict[str, np.ndarray] | None = None) -> None:
+    """One panel per tested space: each voxel's baseline R^2 (x) against the space's unique
+    variance (y). ``parts``: space -> {"baseline_r2", "unique"}; ``groups``: label -> boolean
+    voxel mask drawn in its own colour (e.g. the voxels planted with low-level spaces only)."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(parts), figsize=(3.6 * len(parts), 3.4), squeeze=False)
+    for ax, (space, p) in zip(axes[0], parts.items()):
+        ax.scatter(p["baseline_r2"], p["unique"], s=3, color="0.6", alpha=0.5, label="all voxels")
+        for k, (label, sel) in enumerate((groups or {}).get(space, {}).items()):
+            ax.scatter(p["baseline_r2"][sel], p["unique"][sel], s=4, color=f"C{k}", alpha=0.7, label=label)
+        ax.axhline(0, color="k", lw=0.6)
+        ax.set_xlabel("R$^2$ of the baseline alone", fontsize=8)
+        ax.set_ylabel(f"unique R$^2$ of {space}", fontsize=8)
+        ax.set_title(space, fontsize=8)
+        ax.legend(fontsize=6, loc="upper right")
+    fig.suptitle(title, fontsize=9)
+    _save(fig, path)
+
+
 def message(path, title: str, text: str) -> None:
     """A figure that says something in words (where a map cannot be drawn, e.g. a noise
     ceiling of a test story with a single repeat)."""

@@ -176,11 +176,13 @@ def encoding_mem_mb(
     return int((1 + ENCODING_HEADROOM) * (ENCODING_BASE_MB + (held + max(loading, fitting)) / 1e6))
 
 
-def encoding_job_mem_mb(job: dict, models: dict) -> int:
+def encoding_job_mem_mb(job: dict, models: dict, joint: bool = False) -> int:
     """:func:`encoding_mem_mb` of an encoding job (``lre.jobs.encoding_job``; ``models``: the
     config's ``features.models``): the runs' shapes from the dataset's file headers, the
     widest space's dims (1,024 where the family cannot tell before extracting) times the
-    delays; :data:`ENCODING_UNKNOWN_MB` while the dataset's files do not exist yet."""
+    delays; :data:`ENCODING_UNKNOWN_MB` while the dataset's files do not exist yet. With
+    ``joint``, a partitioning job (``lre.jobs.partition_job``): its design is the baseline's
+    spaces side by side with the widest tested space."""
     from .datasets import run_shapes
     from .features import model_dims, model_of
 
@@ -190,7 +192,12 @@ def encoding_job_mem_mb(job: dict, models: dict) -> int:
         return ENCODING_UNKNOWN_MB
     from .encoding.models import story_folds
 
-    widths = [model_dims(model_of(s), models).get(s[len(model_of(s)) + 1 :]) or 1024 for s in job["spaces"]]
+    def width(s):
+        return model_dims(model_of(s), models).get(s[len(model_of(s)) + 1 :]) or 1024
+
+    widths = [width(s) for s in job["spaces"]]
+    if joint:
+        widths = [max(widths) + sum(width(s) for s in job["partition"]["baseline"])]
     e = job["encoding"]
     lengths = [runs[s][1] for s in d["train_stories"] if s in runs]
     folds = [len(va) for _, va in story_folds(lengths, e["cv_chunk"], e["cv_folds"])] if lengths else None

@@ -153,6 +153,22 @@ class Results:
         story had a single repeat, as in the ds003020 derivative: see :meth:`ceiling`)."""
         return self.ceiling(subject)["ceiling"]
 
+    def partition_table(self, subject: str) -> list[dict]:
+        """The subject's variance-partitioning table, one row per tested space (empty when the
+        run tested none: ``partition.spaces``)."""
+        path = self.path("partition_table", subject=subject)
+        return _csv(path) if path.exists() else []
+
+    def partition(self, subject: str, space: str) -> dict:
+        """One tested space's variance partition per voxel: ``joint_r2``, ``baseline_r2``,
+        ``space_r2``, ``unique``, ``shared``, ``joint_scores``, ``penalties`` (voxels x 2:
+        baseline, space), ``band_weights``."""
+        path = self.path("partition", subject=subject, space=space)
+        if not path.exists():
+            raise InputError(path, "does not exist.", fix=f"list {space} in partition.spaces and run the pipeline.")
+        with io.h5_open(path) as f:
+            return {k: f[k][()] for k in f}
+
     def brainlink(self, subject: str) -> dict:
         with io.h5_open(self.path("brainlink", subject=subject)) as f:
             out = {k: f[k][()] for k in f if k != "spaces"}
@@ -160,11 +176,13 @@ class Results:
         return out
 
     def map(self, subject: str, kind: str) -> Path | None:
-        """Path of a NIfTI map: ``principal``, ``score`` (brain link), ``noise_ceiling`` or a
-        space's test r. None for the noise ceiling of a subject that has none (its file is
-        an empty map that says so)."""
+        """Path of a NIfTI map: ``principal``, ``score`` (brain link), ``noise_ceiling``, a
+        space's test r, or ``unique:<space>`` (its unique variance, partition). None for the
+        noise ceiling of a subject that has none (its file is an empty map that says so)."""
         if kind in ("principal", "score"):
             return self.path(f"brainlink_{kind}_nii", subject=subject)
+        if kind.startswith("unique:"):  # a tested space's unique variance (partition)
+            return self.path("partition_nii", subject=subject, space=kind[len("unique:") :])
         if kind == "noise_ceiling":
             if self.noise_ceiling(subject) is None:
                 return None

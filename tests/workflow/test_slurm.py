@@ -58,8 +58,8 @@ def slurm_cluster():
 
 def slurm_config() -> dict:
     """The tiny demo cut to three networks (lexical controls, GloVe, an untrained GPT-2 whose
-    features ask for a GPU) and one subject: every kind of job, 38 of them, so each SLURM
-    submission (a fresh Snakemake per job, about 10 s on 2 cores) is paid for 38 jobs, not 94."""
+    features ask for a GPU) and one subject: every kind of job, 39 of them, so each SLURM
+    submission (a fresh Snakemake per job, about 10 s on 2 cores) is paid for 39 jobs, not 97."""
     cfg = tiny_config()
     keep = ("lexical", "glove", "gpt2_untrained")
     cfg["features"]["models"] = {k: v for k, v in cfg["features"]["models"].items() if k in keep}
@@ -73,6 +73,7 @@ def slurm_config() -> dict:
     cfg["transfer"]["exclude"] = [s for s in cfg["transfer"]["exclude"] if s.startswith("lexical.")]
     cfg["transfer"]["targets_only"] = []
     cfg["embedding"]["anchor"] = "gpt2_untrained.L2"
+    cfg["partition"]["spaces"] = ["gpt2_untrained.L2"]
     return cfg
 
 

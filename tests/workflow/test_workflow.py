@@ -186,6 +186,35 @@ def test_tiny_end_to_end_run_writes_every_space(tiny_run):
     assert sorted(rerun) == [("corpus_features", "minilm"), ("features", "minilm")]  # on the corpus and the stories
 
 
+@pytest.mark.slow
+def test_partition_writes_its_parts_and_the_summary_column(tiny_run):
+    """partition.spaces in a run: per subject and tested space the parts add up (unique =
+    joint - baseline, shared = baseline + space - joint), the space-alone R^2 is its encoding
+    result's, the map and table exist, and results/summary.csv has each subject's unique
+    variance for the tested space only."""
+    from lre.results import Results
+
+    tmp_path, cfg = tiny_run
+    res = Results(tmp_path / "results")
+    tested = cfg["partition"]["spaces"]
+    for subject in cfg["dataset"]["subjects"]:
+        rows = res.partition_table(subject)
+        assert [r["space"] for r in rows] == tested
+        for space in tested:
+            p = res.partition(subject, space)
+            np.testing.assert_allclose(p["unique"], p["joint_r2"] - p["baseline_r2"], atol=1e-6)
+            np.testing.assert_allclose(p["shared"], p["baseline_r2"] + p["space_r2"] - p["joint_r2"], atol=1e-6)
+            np.testing.assert_allclose(p["space_r2"], res.scores(subject, space)["r2"], atol=1e-6)
+            assert np.isin(p["band_weights"], cfg["partition"]["band_weights"]).all()
+            assert res.map(subject, f"unique:{space}").exists()
+            assert res.path("partition_png", subject=subject).stat().st_size > 10_000
+    with open(tmp_path / "results" / "summary.csv", newline="") as f:
+        table = list(csv.DictReader(f))
+    for subject in cfg["dataset"]["subjects"]:
+        filled = {r["space"] for r in table if r[f"unique_r2_{subject}"] != ""}
+        assert filled == set(tested)
+
+
 def run_notebook(notebook: str, results, tmp_path):
     """Run a notebook top to bottom on ``results``; its code cells' outputs."""
     import nbformat

@@ -67,6 +67,7 @@ rule space_table:
         embedding=PATHS["embedding_h5"].format(method=CFG["brainlink"]["method"]),
         summaries=expand(PATHS["encoding_summary"], subject=SUBJECTS),
         brainlinks=expand(PATHS["brainlink"], subject=SUBJECTS),
+        partitions=expand(PATHS["partition_table"], subject=SUBJECTS) if PSPACES else [],
     output:
         table=report(PATHS["space_table"], caption="../report/space_table.rst", category="4. Brain link"),
         brainlink=report(PATHS["brainlink_summary"], caption="../report/brainlink_summary.rst",
@@ -74,6 +75,7 @@ rule space_table:
     params:
         lre=LRE,
         job=lambda wildcards: job_json(lre_jobs.space_table_job(CFG, SPACES)),
+        partitions=lambda wildcards, input: path_option("--partitions", input.partitions),
     log:
         log_path("space_table"),
     threads: 1
@@ -85,7 +87,7 @@ rule space_table:
     shell:
         "{params.lre} space-table --job {params.job:q} --embedding {input.embedding:q}"
         " --summaries {input.summaries:q} --out {output.table:q} --brainlinks {input.brainlinks:q}"
-        " --brainlink-summary-out {output.brainlink:q} > {log:q} 2>&1"
+        " --brainlink-summary-out {output.brainlink:q} {params.partitions} > {log:q} 2>&1"
 
 
 if DEMO_FMRI:

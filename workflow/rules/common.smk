@@ -62,10 +62,12 @@ ENAMES = [s.name for s in ESPACES]
 ENC_CHUNKS = lre_jobs.encoding_chunks(CFG, ENAMES)
 BSPACES = [s for s in TSPACES if s.name in ENAMES]  # embedded and encoded: linked to the brain
 HAS_MASK = HAS_DATASET and bool(CFG["dataset"]["mask"])
+# variance partitioning: the baseline's spaces and the spaces tested against it (none: no jobs)
+PBASE, PSPACES = lre_config.partition_spaces(CFG, SPACES)
 # whose features are needed on which documents: the corpus' for transfer, the stories' for
 # encoding (and the demo's planted responses)
 _ON_CORPUS = {MODEL_OF[s] for s in TNAMES + [CFG["transfer"]["universal"]["space"]]}
-_ON_STORIES = {MODEL_OF[s] for s in ENAMES + (CFG["demo"]["fmri"]["planted"] if DEMO_FMRI else [])}
+_ON_STORIES = {MODEL_OF[s] for s in ENAMES + PBASE + (CFG["demo"]["fmri"]["planted"] if DEMO_FMRI else [])}
 
 
 def feature_files():
@@ -176,6 +178,8 @@ def all_targets():
             targets += expand(PATHS["noise_ceiling_png"], subject=SUBJECTS)
         if FLATMAPS:
             targets += expand(PATHS["flatmap_principal"], subject=SUBJECTS)
+        if PSPACES:
+            targets += expand(PATHS["partition_table"], subject=SUBJECTS)
     if DEMO_FMRI:
         targets += expand(PATHS["recovery"], subject=SUBJECTS)
         targets += expand(PATHS["brainlink_check"], subject=SUBJECTS)
@@ -327,6 +331,13 @@ def encoding_mem_mb(wildcards, chunk):
     the runs' file headers and the spaces' widths (lre.resources.encoding_mem_mb)."""
     job = lre_jobs.encoding_job(CFG, wildcards.subject, chunk)
     return lre_resources.encoding_job_mem_mb(job, CFG["features"]["models"])
+
+
+def partition_mem_mb(wildcards):
+    """An encoding job's memory at the joint design's width (the baseline's and the widest
+    tested space's columns; lre.resources.encoding_job_mem_mb)."""
+    job = lre_jobs.partition_job(CFG, wildcards.subject)
+    return lre_resources.encoding_job_mem_mb(job, CFG["features"]["models"], joint=True)
 
 
 def encoding_gpu(wildcards):

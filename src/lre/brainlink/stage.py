@@ -233,13 +233,21 @@ def brainlink_summary(job: dict, brainlinks: dict, out) -> None:
 
 
 def run_space_table(
-    job: dict, embedding, summaries: dict, out, brainlinks: dict | None = None, brainlink_summary_out=None
+    job: dict,
+    embedding,
+    summaries: dict,
+    out,
+    brainlinks: dict | None = None,
+    brainlink_summary_out=None,
+    partitions: dict | None = None,
 ) -> None:
     """One row per space: family, layer, embedding coordinates, mean top-voxel r per subject
     (``summaries``: subject -> encoding summary) and the mean noise ceiling of those voxels
     (the words ``none (1 repeat)`` for a subject without one); written to the CSV ``out``. With
     ``brainlinks`` (subject -> brain-link file), also the per-subject brain-link table
-    ``brainlink_summary_out`` (see :func:`brainlink_summary`)."""
+    ``brainlink_summary_out`` (see :func:`brainlink_summary`). With ``partitions`` (subject ->
+    variance-partitioning table), a column per subject of each tested space's unique variance
+    beyond the baseline (mean over the joint model's best voxels; empty for untested spaces)."""
     if brainlinks:
         brainlink_summary(job, brainlinks, brainlink_summary_out)
     embedding_path, out_csv = embedding, out
@@ -251,12 +259,25 @@ def run_space_table(
         values, status = summary_ceilings(rows, top)
         # a number where there is a ceiling; where there is none, the words that say why
         ceilings[subject] = {r["space"]: f"{values[r['space']]:.5f}" if r["space"] in values else status for r in rows}
+    unique = {}
+    for subject, path in (partitions or {}).items():
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        if not rows or "unique_top" not in rows[0]:
+            raise InputError(
+                path, "is not a variance-partitioning table (no unique_top column).", fix="rerun partition."
+            )
+        want = job.get("expects", {}).get("partitions", {}).get(subject)
+        if want and any(r.get("config_hash") != want for r in rows):
+            provenance.refuse(path, f"was made by another config than this one's partitioning ({want}).")
+        unique[subject] = {r["space"]: r["unique_top"] for r in rows}
     n_dims = min(3, coords.shape[1]) if len(emb_names) else 0
     header = (
         ["space", "model", "family", "group", "layer"]
         + [f"dim{d + 1}" for d in range(n_dims)]
         + [f"top_r_{s}" for s in summaries]
         + [f"top_ceiling_{s}" for s in summaries]
+        + [f"unique_r2_{s}" for s in unique]
     )
     buf = _io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -270,6 +291,7 @@ def run_space_table(
             + [f"{v:.5f}" if v != "" else "" for v in c]
             + [per_subject[s].get(sp["name"], "") for s in summaries]
             + [ceilings[s].get(sp["name"], "") for s in summaries]
+            + [unique[s].get(sp["name"], "") for s in unique]
         )
     io.write_text(out_csv, buf.getvalue())
 
@@ -356,6 +378,13 @@ COMMANDS = (
                 required=False,
             ),
             Arg("--brainlink-summary-out", "per-subject brain-link table to write (with --brainlinks)", required=False),
+            Arg(
+                "--partitions",
+                "variance-partitioning tables, one per subject of the job (partition.spaces)",
+                many=True,
+                per="subjects",
+                required=False,
+            ),
         ),
     ),
     Command(

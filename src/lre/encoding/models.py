@@ -337,6 +337,17 @@ def himalaya_ridge_cv(X_train, Y_train, X_test, alphas, cv, n_targets_batch: int
 SOLVERS = {"lean": lean_ridge_cv, "himalaya": himalaya_ridge_cv}
 
 
+def test_scores(pred: np.ndarray, repeats: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A test prediction ``(n_test, v)`` scored against the repeats ``(R, n_test, v)``: Pearson
+    r and R^2 against their mean, and the mean r over single repeats, each of shape (v,)."""
+    mean_test = repeats.mean(0, dtype=np.float64)
+    scores = correlation(pred, mean_test)
+    sst = ((mean_test - mean_test.mean(0)) ** 2).sum(0)
+    r2 = 1.0 - np.divide(((mean_test - pred) ** 2).sum(0), sst, out=np.ones_like(sst), where=sst > 0)
+    repeat_scores = np.mean([correlation(pred, r.astype(np.float64)) for r in repeats], axis=0)
+    return scores, r2, repeat_scores
+
+
 def fit_and_score(
     X_train,
     Y_train,
@@ -406,11 +417,7 @@ def fit_and_score(
         name = "RidgeCV" if X_train.shape[1] < X_train.shape[0] else "KernelRidgeCV"
     else:
         name = solver
-    mean_test = repeats.mean(0, dtype=np.float64)
-    scores = correlation(pred, mean_test)
-    sst = ((mean_test - mean_test.mean(0)) ** 2).sum(0)
-    r2 = 1.0 - np.divide(((mean_test - pred) ** 2).sum(0), sst, out=np.ones_like(sst), where=sst > 0)
-    repeat_scores = np.mean([correlation(pred, r.astype(np.float64)) for r in repeats], axis=0)
+    scores, r2, repeat_scores = test_scores(pred, repeats)
     good = scores > np.percentile(scores, 75) if scores.size >= 4 else np.ones(scores.shape, bool)
     at_edge = np.isin(best, [alphas.min(), alphas.max()]) & good
     edge = float(at_edge.sum() / max(good.sum(), 1))

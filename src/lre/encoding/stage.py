@@ -20,12 +20,13 @@ import numpy as np
 
 from .. import io, plots, provenance, timing
 from ..commands import Arg, Command
-from ..datasets import loader
+from ..datasets import loader, synthetic
 from ..datasets.volume import load_mask, save_nifti, to_volume
 from ..errors import ConfigError, InputError
 from ..features import model_of
 from ..features.store import FeatureFile
 from . import models as encoding
+from .partition import partition as partition_parts
 
 log = logging.getLogger(__name__)
 
@@ -475,6 +476,169 @@ def run_performance_figure(job: dict, summaries: dict, out) -> None:
     )
 
 
+def _planted_groups(truth: dict, baseline: list[str], space: str, share: float = 0.9) -> dict[str, np.ndarray]:
+    """(Demo) signal voxels whose planted drive is at least ``share`` low-level (baseline)
+    spaces, and those at least ``share`` the tested ``space`` (when it was planted)."""
+    planted, mix = list(truth["planted"]), np.asarray(truth["mix"], dtype=np.float64)
+    total = np.where(mix.sum(0) > 0, mix.sum(0), 1.0)
+    sig = truth["is_signal"].astype(bool)
+    base = mix[[k for k, n in enumerate(planted) if n in baseline]].sum(0)
+    groups = {"planted low-level only": sig & (base >= share * total)}
+    if space in planted:
+        groups[f"planted {space} only"] = sig & (mix[planted.index(space)] >= share * total)
+    return groups
+
+
+PARTITION_PARTS = ("joint_r2", "baseline_r2", "space_r2", "unique", "shared")
+
+
+def run_partition(
+    job: dict, features: dict, scores: dict, out: dict, table, png, nii: dict | None = None, truth=None
+) -> None:
+    """Variance partitioning for one subject: the baseline alone once, then per tested space
+    the joint banded model (one penalty per band per voxel, :mod:`.partition`); per voxel the
+    joint, baseline and space-alone R^2 (the last from the space's encoding result,
+    ``scores``), the unique and the shared variance.
+
+    Parameters
+    ----------
+    features : design space (the baseline's and the tested ones) -> feature file
+    scores : tested space -> its encoding result file
+    out : tested space -> HDF5 file to write (the parts, the band penalties, the joint r)
+    table : CSV to write, one row per tested space (means over the best voxels; with
+        ``truth``, over the planted low-level and planted-space voxels)
+    png : the figure to write (baseline R^2 against unique variance, a panel per space)
+    nii : tested space -> NIfTI map of its unique variance (needs ``dataset.mask``)
+    truth : (demo) the subject's planted truth
+    """
+    from tqdm import tqdm
+
+    from .partition import band_gammas, fit_partition
+
+    dcfg, ecfg, pcfg, subject = job["dataset"], job["encoding"], job["partition"], job["subject"]
+    if nii and not dcfg["mask"]:
+        raise InputError(None, "--nii maps were asked for, but dataset.mask is not set.", fix="leave out --nii.")
+    band_gammas(pcfg["band_weights"])  # refuse a bad grid before loading anything
+    subj = Subject(dcfg, subject)
+    subj.check_design(ecfg["delays"])
+    Y_train, lengths = subj.train(release=True)
+    Y_test = subj.test(release=True)
+    cv = encoding.story_folds(lengths, ecfg["cv_chunk"], ecfg["cv_folds"])
+    files = {}
+
+    def designs(space):
+        if space not in files:
+            files[space] = FeatureFile(features[space], expect=provenance.expected_features(job, model_of(space)))
+        ff = files[space]
+        return (
+            design(ff, space, dcfg["train_stories"], subj.runs, ecfg["delays"]),
+            design(ff, space, dcfg["test_stories"], subj.runs, ecfg["delays"]),
+        )
+
+    base = [designs(s) for s in pcfg["baseline"]]
+    B_train, B_test = np.hstack([b[0] for b in base]), np.hstack([b[1] for b in base])
+    fit = dict(cv=cv, backend=ecfg["backend"], n_targets_batch=job["runtime"]["n_targets_batch"])
+    alone = encoding.fit_and_score(B_train, Y_train, B_test, Y_test, ecfg["alphas"], solver="lean", **fit)
+    log.info(
+        "%s: baseline %s (%d features): mean R^2 %.4f",
+        subject,
+        " + ".join(pcfg["baseline"]),
+        B_train.shape[1],
+        alone["r2"].mean(),
+    )
+    planted = synthetic.read_truth(truth, job) if truth else None
+    parts, groups, rows = {}, {}, []
+    bar = tqdm(total=len(job["spaces"]) * len(pcfg["band_weights"]), desc=f"{subject} banded fits", mininterval=5)
+    for space in job["spaces"]:
+        S_train, S_test = designs(space)
+        joint = fit_partition(
+            B_train,
+            S_train,
+            Y_train,
+            B_test,
+            S_test,
+            Y_test,
+            ecfg["alphas"],
+            pcfg["band_weights"],
+            **fit,
+            progress=lambda i, n: bar.update(1),
+        )
+        r2_space = read_scores(scores[space], job, space)["r2"].astype(np.float64)
+        if len(r2_space) != subj.n_voxels:
+            raise InputError(
+                scores[space],
+                f"has {len(r2_space)} voxels but {subject}'s responses have {subj.n_voxels}.",
+                fix=f"rerun the encoding of {space} for {subject}.",
+            )
+        split = partition_parts(joint["r2"], alone["r2"], r2_space)
+        parts[space] = {"joint_r2": joint["r2"], "baseline_r2": alone["r2"], "space_r2": r2_space, **split}
+        top = np.argsort(joint["r2"], kind="stable")[::-1][: job["top_voxels"]]
+        row = {
+            "space": space,
+            "voxels": subj.n_voxels,
+            **{f"{k}_top": float(parts[space][k][top].mean()) for k in PARTITION_PARTS},
+            "unique_positive_share": float(np.mean(split["unique"] > 0)),
+            "median_penalty_baseline": float(np.median(joint["penalties"][:, 0])),
+            "median_penalty_space": float(np.median(joint["penalties"][:, 1])),
+            "config_hash": io.config_hash(job),
+        }
+        if planted is not None:
+            groups[space] = _planted_groups(planted, pcfg["baseline"], space)
+            low, own = groups[space]["planted low-level only"], groups[space].get(f"planted {space} only")
+            row.update(
+                {
+                    "lowlevel_voxels": int(low.sum()),
+                    "unique_lowlevel_mean": float(split["unique"][low].mean()) if low.any() else float("nan"),
+                    "planted_voxels": int(own.sum()) if own is not None else 0,
+                    "unique_planted_mean": (
+                        float(split["unique"][own].mean()) if own is not None and own.any() else float("nan")
+                    ),
+                }
+            )
+        rows.append(row)
+        log.info(
+            "%s %s: joint R^2 %.4f, unique %.4f, shared %.4f (means over the %d best voxels)%s",
+            subject,
+            space,
+            row["joint_r2_top"],
+            row["unique_top"],
+            row["shared_top"],
+            len(top),
+            ""
+            if planted is None
+            else f"; unique on planted low-level voxels {row['unique_lowlevel_mean']:+.4f} "
+            f"({row['lowlevel_voxels']}), on voxels planted with it {row['unique_planted_mean']:+.4f} "
+            f"({row['planted_voxels']})",
+        )
+        with io.h5_atomic(out[space]) as f:
+            io.h5_set_json(f, "provenance", io.provenance(job, space=space))
+            for key in PARTITION_PARTS:
+                f[key] = parts[space][key].astype(np.float32)
+            f["joint_scores"] = joint["scores"].astype(np.float32)
+            f["penalties"] = joint["penalties"].astype(np.float32)  # (voxels, 2): baseline, space
+            f["band_weights"] = joint["gammas"][:, 1]  # float64: the config's weights exactly
+            f.attrs.update({"space": space, "subject": subject, "baseline": json.dumps(pcfg["baseline"])})
+        if nii and nii.get(space):
+            save_nifti(
+                nii[space],
+                to_volume(split["unique"], subj.mask, dcfg["voxel_order"]),
+                subj.affine,
+                f"lre unique R2 {space}",
+            )
+    bar.close()
+    buf = _io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows({k: f"{v:.5f}" if isinstance(v, float) else v for k, v in r.items()} for r in rows)
+    io.write_text(table, buf.getvalue())
+    plots.partition_scatter(
+        {s: {"baseline_r2": p["baseline_r2"], "unique": p["unique"]} for s, p in parts.items()},
+        png,
+        f"{subject}: unique variance of each space beyond {' + '.join(pcfg['baseline'])}",
+        groups=groups or None,
+    )
+
+
 COMMANDS = (
     Command(
         "encode",
@@ -490,6 +654,26 @@ COMMANDS = (
                 per="spaces",
                 required=False,
             ),
+        ),
+    ),
+    Command(
+        "partition",
+        "variance partitioning of tested spaces against a low-level baseline for one subject (banded ridge)",
+        run_partition,
+        (
+            Arg("--features", "feature files, one per design space of the job", many=True, per="designs"),
+            Arg("--scores", "encoding results, one per tested space of the job", many=True, per="spaces"),
+            Arg("--out", "HDF5 files to write, one per tested space of the job", many=True, per="spaces"),
+            Arg("--table", "CSV file to write"),
+            Arg("--png", "figure to write"),
+            Arg(
+                "--nii",
+                "unique-variance maps, one per tested space (with dataset.mask)",
+                many=True,
+                per="spaces",
+                required=False,
+            ),
+            Arg("--truth", "(demo) the subject's planted truth", required=False),
         ),
     ),
     Command(
