@@ -111,6 +111,26 @@ def tiny_config():
     return cfg
 
 
+def small_config() -> dict:
+    """The tiny demo cut to three networks (lexical controls, GloVe, an untrained GPT-2 whose
+    features ask for a GPU) and one subject: every kind of job, fewer of them."""
+    cfg = tiny_config()
+    keep = ("lexical", "glove", "gpt2_untrained")
+    cfg["features"]["models"] = {k: v for k, v in cfg["features"]["models"].items() if k in keep}
+    cfg["demo"]["fmri"]["planted"] = [
+        "lexical.word_rate",
+        "lexical.articulatory",
+        "gpt2_untrained.L1",
+        "gpt2_untrained.L2",
+    ]
+    cfg["dataset"]["subjects"] = ["sa"]
+    cfg["transfer"]["exclude"] = [s for s in cfg["transfer"]["exclude"] if s.startswith("lexical.")]
+    cfg["transfer"]["targets_only"] = []
+    cfg["embedding"]["anchor"] = "gpt2_untrained.L2"
+    cfg["partition"]["spaces"] = []
+    return cfg
+
+
 def numeric_content(path: Path):
     """What a result file says, without provenance or timestamps."""
     if path.suffix == ".h5":

@@ -14,7 +14,7 @@ import time
 
 import pytest
 import yaml
-from conftest import ROOT, SNAKEMAKE, compare_results, run_snakemake, tiny_config
+from conftest import ROOT, SNAKEMAKE, compare_results, run_snakemake, small_config
 
 SLURM_FLAGS = [
     "--profile",
@@ -56,32 +56,14 @@ def slurm_cluster():
     subprocess.run(["bash", str(ROOT / ".ci" / "slurm" / "stop_slurm.sh")], capture_output=True, timeout=120)
 
 
-def slurm_config() -> dict:
-    """The tiny demo cut to three networks (lexical controls, GloVe, an untrained GPT-2 whose
-    features ask for a GPU) and one subject: every kind of job, 39 of them, so each SLURM
-    submission (a fresh Snakemake per job, about 10 s on 2 cores) is paid for 39 jobs, not 97."""
-    cfg = tiny_config()
-    keep = ("lexical", "glove", "gpt2_untrained")
-    cfg["features"]["models"] = {k: v for k, v in cfg["features"]["models"].items() if k in keep}
-    cfg["demo"]["fmri"]["planted"] = [
-        "lexical.word_rate",
-        "lexical.articulatory",
-        "gpt2_untrained.L1",
-        "gpt2_untrained.L2",
-    ]
-    cfg["dataset"]["subjects"] = ["sa"]
-    cfg["transfer"]["exclude"] = [s for s in cfg["transfer"]["exclude"] if s.startswith("lexical.")]
-    cfg["transfer"]["targets_only"] = []
-    cfg["embedding"]["anchor"] = "gpt2_untrained.L2"
-    cfg["partition"]["spaces"] = ["gpt2_untrained.L2"]
-    return cfg
-
-
 @pytest.fixture(scope="module")
 def local_run(tmp_path_factory):
-    """The SLURM test's config run locally, uninterrupted: the reference."""
+    """The SLURM test's config (:func:`conftest.small_config`: 39 jobs of every kind, so each
+    SLURM submission, a fresh Snakemake per job of about 10 s on 2 cores, is paid 39 times, not
+    97) run locally, uninterrupted: the reference."""
     tmp_path = tmp_path_factory.mktemp("slurm_local")
-    cfg = slurm_config()
+    cfg = small_config()
+    cfg["partition"]["spaces"] = ["gpt2_untrained.L2"]
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     proc = run_snakemake(["--cores", "2", "--configfile", "c.yaml"], tmp_path)
     assert proc.returncode == 0, proc.stderr[-5000:]
