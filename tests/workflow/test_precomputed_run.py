@@ -104,4 +104,7 @@ def test_a_precomputed_space_runs_through_the_whole_pipeline_and_bad_files_are_r
     n_words = len(docs.corpus[doc])
     assert f"short/corpus/{doc}.npz" in log, log[-2000:]
     assert f"has {n_words - 1} rows but the document has {n_words} words" in log, log[-2000:]
-    print(f"mine.vec: top-voxel r {mine:.3f}, {recovered:.0%} of its planted voxels won; refused: {first} missing, {doc} one row short")
+    print(
+        f"mine.vec: top-voxel r {mine:.3f}, {recovered:.0%} of its planted voxels won; "
+        f"refused: {first} missing, {doc} one row short"
+    )
