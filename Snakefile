@@ -21,6 +21,7 @@ include: "workflow/rules/embedding.smk"
 include: "workflow/rules/encoding.smk"
 include: "workflow/rules/partition.smk"
 include: "workflow/rules/brainlink.smk"
+include: "workflow/rules/viewer.smk"
 
 
 onstart:

@@ -497,3 +497,45 @@ def space_table_job(cfg: dict, spaces: list) -> dict:
             ),
         },
     }
+
+
+# --------------------------------------------------------------------------- interactive views
+
+#: the brain maps the interactive views show, per subject
+VIEWER_MAPS = ("principal", "score", "best_r")
+
+
+def viewer_embedding_job(cfg: dict, method: str, spaces: list) -> dict:
+    """The embedding's 3-D view; with a dataset, each space's mean top-voxel r over the
+    subjects (from the encoding summaries) in its hover text."""
+    every = _resolve(cfg)
+    subjects = cfg["dataset"]["subjects"] if "dataset" in cfg else []
+    return {
+        "stage": "embedding-viewer",
+        "method": method,
+        "spaces": _space_dicts(spaces),
+        "subjects": subjects,
+        "expects": {
+            "embedding": config_hash(embedding_job(cfg, method, transfer_spaces(cfg, every))),
+            "rows": {s: score_hashes(cfg, s, every) for s in subjects},
+        },
+    }
+
+
+def viewer_maps_job(cfg: dict, subject: str, spaces: list) -> dict:
+    """One subject's interactive maps: the principal-dimension and brain-link maps and each
+    voxel's best test r over the encoded spaces; on fsaverage too for MNI-space data."""
+    every = _resolve(cfg)
+    linked = [s for s in transfer_spaces(cfg, every) if s in encoding_spaces(cfg, every)]
+    return {
+        "stage": "interactive-maps",
+        "subject": subject,
+        "spaces": [s.name for s in encoding_spaces(cfg, every)],
+        "maps": list(VIEWER_MAPS),
+        "surface": cfg["dataset"]["format"] == "narratives",
+        "dataset": {k: cfg["dataset"][k] for k in ("mask", "voxel_order")},
+        "expects": {
+            "scores": score_hashes(cfg, subject, every),
+            "brainlink": config_hash(brainlink_job(cfg, subject, linked)),
+        },
+    }

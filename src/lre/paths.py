@@ -80,6 +80,10 @@ TEMPLATES: dict[str, str] = {
     "flatmap_score": "brainlink/{subject}_score_flat.png",
     "brainlink_summary": "brainlink/summary.csv",
     "space_table": "summary.csv",
+    # interactive views (self-contained HTML)
+    "viewer_embedding": "viewer/embedding_{method}.html",
+    "viewer_map": "viewer/{subject}_{kind}.html",
+    "viewer_surface": "viewer/{subject}_{kind}_surface.html",
     "logs": "logs",
 }
 
@@ -112,6 +116,8 @@ LOGS: dict[str, str] = {
     "flatmap": "logs/brainlink/{subject}_flatmap.log",
     "space_table": "logs/brainlink/space_table.log",
     "brainlink_check": "logs/brainlink/{subject}_check.log",
+    "viewer_embedding": "logs/viewer/embedding_{method}.log",
+    "viewer_maps": "logs/viewer/{subject}_maps.log",
 }
 
 #: what depends on the transfer corpus alone (its documents and features, the transfer maps,

@@ -58,9 +58,9 @@ def slurm_cluster():
 
 @pytest.fixture(scope="module")
 def local_run(tmp_path_factory):
-    """The SLURM test's config (:func:`conftest.small_config`: 39 jobs of every kind, so each
-    SLURM submission, a fresh Snakemake per job of about 10 s on 2 cores, is paid 39 times, not
-    97) run locally, uninterrupted: the reference."""
+    """The SLURM test's config (:func:`conftest.small_config`: 41 jobs of every kind, so each
+    SLURM submission, a fresh Snakemake per job of about 10 s on 2 cores, is paid 41 times, not
+    the tiny demo's 83) run locally, uninterrupted: the reference."""
     tmp_path = tmp_path_factory.mktemp("slurm_local")
     cfg = small_config()
     cfg["partition"]["spaces"] = ["gpt2_untrained.L2"]

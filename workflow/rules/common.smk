@@ -167,6 +167,8 @@ def all_targets():
     targets = [PATHS["features_summary"]]
     for method in CFG["embedding"]["methods"]:
         targets += expand(PATHS["embedding_h5"], method=method)
+        if CFG["embedding"]["n_components"] >= 3:
+            targets += expand(PATHS["viewer_embedding"], method=method)
     if len(comparison_inputs()) > 1:
         targets += [PATHS["comparison_png"]]
     if HAS_DATASET:
@@ -180,6 +182,8 @@ def all_targets():
             targets += expand(PATHS["flatmap_principal"], subject=SUBJECTS)
         if PSPACES:
             targets += expand(PATHS["partition_table"], subject=SUBJECTS)
+        if HAS_MASK:
+            targets += expand(PATHS["viewer_map"], subject=SUBJECTS, kind=lre_jobs.VIEWER_MAPS)
     if DEMO_FMRI:
         targets += expand(PATHS["recovery"], subject=SUBJECTS)
         targets += expand(PATHS["brainlink_check"], subject=SUBJECTS)

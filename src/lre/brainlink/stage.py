@@ -341,6 +341,66 @@ def run_check(job: dict, truth, brainlink, scores: dict, out) -> None:
     )
 
 
+def run_embedding_viewer(job: dict, embedding, out, summaries: dict | None = None) -> None:
+    """The embedding's interactive 3-D view (``out``, self-contained HTML); with ``summaries``
+    (subject -> encoding summary), each space's mean top-voxel r over the subjects."""
+    from .. import viewer
+
+    names, coords = load_embedding(embedding, job)
+    with io.h5_open(embedding) as f:
+        explained = f["explained_variance"][()] if "explained_variance" in f else None
+    by_name = {s["name"]: s for s in job["spaces"]}
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        provenance.refuse(embedding, f"embeds {missing}, which this config does not list.")
+    performance = None
+    if summaries:
+        values: dict[str, list[float]] = {}
+        for subject, path in summaries.items():
+            rows, top = read_summary(path, job, subject)
+            for r in rows:
+                values.setdefault(r["space"], []).append(float(r[top]))
+        performance = {k: float(np.mean(v)) for k, v in values.items()}
+    viewer.embedding_html(
+        coords,
+        [by_name[n] for n in names if n in by_name],
+        out,
+        f"language representation embedding ({job['method']}): {len(names)} spaces",
+        explained=explained,
+        performance=performance,
+    )
+    log.info("%s: %d spaces in 3-D%s", out, len(names), ", with encoding performance" if performance else "")
+
+
+def run_interactive_maps(job: dict, brainlink, scores: dict, out: dict, surface: dict | None = None) -> None:
+    """One subject's interactive maps (``out``: map -> HTML file; ``surface``: map -> HTML on
+    fsaverage5, for MNI-space data): the principal-dimension map, the brain-link score and
+    each voxel's best test r over the encoded spaces (``scores``: space -> result file)."""
+    from .. import viewer
+
+    subject, dcfg = job["subject"], job["dataset"]
+    mask, affine = load_mask(dcfg["mask"].format(subject=subject))
+    with io.h5_open(brainlink) as f:
+        provenance.check_h5(brainlink, f, job.get("expects", {}).get("brainlink"), job, "brain-link file")
+        # as in the NIfTI maps: the score where the voxel is reliable (empty elsewhere)
+        values = {"principal": f["principal"][()], "score": np.where(f["reliable"][()], f["score"][()], np.nan)}
+    values["best_r"] = np.max([read_scores(path, job, name)["scores"] for name, path in scores.items()], axis=0)
+    titles = {
+        "principal": f"{subject}: principal-dimension map",
+        "score": f"{subject}: brain-link score",
+        "best_r": f"{subject}: best test r of {len(scores)} spaces",
+    }
+    import nibabel as nib
+
+    for kind, path in out.items():
+        img = nib.Nifti1Image(to_volume(values[kind], mask, dcfg["voxel_order"]).astype(np.float32), affine)
+        symmetric = kind != "best_r"
+        viewer.map_html(img, path, titles[kind], symmetric=symmetric)
+        if surface and surface.get(kind):
+            viewer.map_html(img, surface[kind], titles[kind], surface=True, symmetric=symmetric)
+    log.info("%s: %d interactive maps%s", subject, len(out), " (volume and surface)" if surface else "")
+
+
 def run_flatmap(job: dict, brainlink, principal, score) -> None:
     """Flatmaps (PNG) of the principal-dimension and score maps of one subject's brain-link file."""
     flatmap.run(job, brainlink, {"principal": principal, "score": score})
@@ -396,6 +456,39 @@ COMMANDS = (
             Arg("--brainlink", "the subject's brain-link file"),
             Arg("--scores", "result files, one per space of the job", many=True, per="spaces"),
             Arg("--out", "JSON file to write"),
+        ),
+    ),
+    Command(
+        "embedding-viewer",
+        "the embedding's interactive 3-D view (self-contained HTML)",
+        run_embedding_viewer,
+        (
+            Arg("--embedding", "embedding file"),
+            Arg("--out", "HTML file to write"),
+            Arg(
+                "--summaries",
+                "encoding summaries, one per subject of the job",
+                many=True,
+                per="subjects",
+                required=False,
+            ),
+        ),
+    ),
+    Command(
+        "interactive-maps",
+        "a subject's interactive brain maps (self-contained HTML)",
+        run_interactive_maps,
+        (
+            Arg("--brainlink", "the subject's brain-link file"),
+            Arg("--scores", "encoding results, one per encoded space of the job", many=True, per="spaces"),
+            Arg("--out", "HTML files to write, one per map of the job", many=True, per="maps"),
+            Arg(
+                "--surface",
+                "HTML files on fsaverage5, one per map (MNI-space data)",
+                many=True,
+                per="maps",
+                required=False,
+            ),
         ),
     ),
     Command(

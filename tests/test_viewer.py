@@ -1,0 +1,175 @@
+"""The interactive views: the embedding's 3-D figure and the brain maps as self-contained
+HTML; and, in headless Chromium (Debian's ``chromium``), that they render without a
+JavaScript error and that the 3-D viewer draws one marker per space."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from lre import viewer
+
+SPACES = (
+    [{"name": f"lm.L{k}", "model": "lm", "output": f"L{k}", "group": "lm"} for k in (6, 0, 3)]
+    + [{"name": "lm.surprisal", "model": "lm", "output": "surprisal", "group": "lm"}]
+    + [{"name": "glove.vec", "model": "glove", "output": "vec", "group": "static"}]
+)
+
+
+def coords(rng, n_dims=5):
+    return rng.normal(size=(len(SPACES), n_dims))
+
+
+def test_one_marker_per_space_and_layers_joined_in_depth_order(rng):
+    c = coords(rng)
+    perf = {"lm.L3": 0.25}
+    fig = viewer.embedding_figure(c, SPACES, np.array([0.3, 0.2, 0.1, 0.05, 0.02]), perf)
+    names = [n for t in fig.data for n in t.customdata]
+    assert sorted(names) == sorted(s["name"] for s in SPACES)  # each space exactly once
+    layers = next(t for t in fig.data if t.mode == "lines+markers")
+    assert list(layers.customdata) == ["lm.L0", "lm.L3", "lm.L6"]  # depth order, joined by a line
+    np.testing.assert_allclose(layers.x, c[[1, 2, 0], 0])
+    hover = dict(zip(layers.customdata, layers.text))["lm.L3"]
+    assert "lm.L3" in hover and "group: lm" in hover and "mean top-voxel r: 0.250" in hover
+    assert f"dim 5: {c[2, 4]:+.3f}" in hover
+    # three menus (x, y, z), each choosing any of the 5 dimensions for every trace
+    assert len(fig.layout.updatemenus) == 3
+    for axis, menu in zip("xyz", fig.layout.updatemenus):
+        assert [b.label for b in menu.buttons][1] == "dim 2 (20.0 %)"
+        choice = menu.buttons[3].args[0][axis]
+        assert len(choice) == len(fig.data)
+        np.testing.assert_allclose(choice[0], c[[1, 2, 0], 3])
+
+
+def test_the_viewer_needs_three_dimensions(rng):
+    with pytest.raises(ValueError, match="at least 3"):
+        viewer.embedding_figure(coords(rng, 2), SPACES)
+
+
+def test_the_html_files_are_self_contained(rng, tmp_path):
+    viewer.embedding_html(coords(rng), SPACES, tmp_path / "e.html", "title")
+    img = nib.Nifti1Image(rng.normal(size=(6, 7, 5)).astype(np.float32), np.diag([3.0, 3.0, 3.0, 1.0]))
+    viewer.map_html(img, tmp_path / "m.html", "a map")
+    for name in ("e.html", "m.html"):
+        html = (tmp_path / name).read_text()
+        assert not re.search(r"<script[^>]+src=[\"']https?:", html), name  # no script from the network
+    assert len((tmp_path / "e.html").read_text()) > 1_000_000  # plotly's JavaScript is inside
+    assert not list(tmp_path.glob(".*tmp*"))  # written under a temporary name, then renamed
+
+
+def test_an_empty_map_says_so(tmp_path, caplog):
+    img = nib.Nifti1Image(np.full((4, 4, 4), np.nan, np.float32), np.eye(4))
+    viewer.map_html(img, tmp_path / "m.html", "nothing here")
+    assert "EMPTY, no voxel has a value" in (tmp_path / "m.html").read_text()
+    assert "no voxel with a value" in caplog.text
+
+
+# --------------------------------------------------------------------------- in a real browser
+
+PROBE = """
+<script>
+window.__errors = [];
+window.addEventListener("error", e => window.__errors.push(String(e.message)));
+</script>
+"""
+REPORT = r"""
+<script>
+// after load: the markers plotly drew, the errors seen, and whether every image loads (the
+// page's <img> elements and every data:image URL it carries, as the Snakemake report holds its
+// figures), written into the DOM for --dump-dom to print
+window.addEventListener("load", () => setTimeout(async () => {
+  const gd = document.querySelector(".plotly-graph-div");
+  const n = gd && gd._fullData ? gd._fullData.reduce((s, t) => s + (t.visible === true ? t.x.length : 0), 0) : -1;
+  const pattern = /data:image\/(png|jpeg|svg\+xml)(;[^;,"]*)*;base64,[A-Za-z0-9+\/=]+/g;
+  const urls = document.documentElement.innerHTML.match(pattern) || [];
+  const load = src => new Promise(ok => { const i = new Image(); i.onload = () => ok(i.naturalWidth > 0);
+                                            i.onerror = () => ok(false); i.src = src; });
+  const shown = Array.from(document.images).map(i => load(i.src));
+  const loaded = await Promise.all(shown.concat(urls.map(load)));
+  const out = document.createElement("pre");
+  out.id = "lre-probe";
+  out.textContent = JSON.stringify({markers: n, errors: window.__errors, images: loaded.length,
+                                    broken: loaded.filter(x => !x).length});
+  document.body.appendChild(out);
+}, 1500));
+</script>
+"""
+
+
+def chromium() -> str:
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing; CI installs Debian's chromium (.ci/run)")
+        pytest.skip("headless Chromium is not installed (apt-get install chromium)")
+    return exe
+
+
+def render(html_path, tmp_path, screenshot=None) -> dict:
+    """Open a page in headless Chromium with an error probe; what the probe saw."""
+    import json
+
+    html = html_path.read_text()
+    head = html.index("<head>") + len("<head>") if "<head>" in html else 0
+    probed = html[:head] + PROBE + html[head:]
+    end = probed.rindex("</body>") if "</body>" in probed else len(probed)
+    probed = probed[:end] + REPORT + probed[end:]
+    page = tmp_path / f"probe_{html_path.name}"
+    page.write_text(probed)
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000", "--window-size=1100,800"]
+    out = subprocess.run([chromium(), *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=180)
+    found = re.search(r'<pre id="lre-probe">(.*?)</pre>', out.stdout, re.S)
+    assert found, out.stderr[-3000:]
+    if screenshot is not None:
+        subprocess.run(
+            [chromium(), *flags, "--hide-scrollbars", f"--screenshot={screenshot}", html_path.as_uri()],
+            capture_output=True,
+            timeout=180,
+        )
+    return json.loads(found.group(1).replace("&quot;", '"'))
+
+
+def test_the_views_render_in_headless_chromium_without_errors(rng, tmp_path):
+    c = coords(rng)
+    viewer.embedding_html(c, SPACES, tmp_path / "e.html", "title")
+    seen = render(tmp_path / "e.html", tmp_path, screenshot=tmp_path / "e.png")
+    assert seen["errors"] == [] and seen["markers"] == len(SPACES), seen
+    assert (tmp_path / "e.png").stat().st_size > 10_000
+    img = nib.Nifti1Image(rng.normal(size=(6, 7, 5)).astype(np.float32), np.diag([3.0, 3.0, 3.0, 1.0]))
+    viewer.map_html(img, tmp_path / "m.html", "a map")
+    seen = render(tmp_path / "m.html", tmp_path)
+    assert seen["errors"] == [] and seen["broken"] == 0, seen
+
+
+@pytest.mark.slow
+def test_the_report_and_the_runs_views_render_in_headless_chromium(tiny_run, tmp_path):
+    """The Snakemake report of a tiny run (every figure it embeds loads, no JavaScript error),
+    its embedding viewer (one marker per embedded space) and every interactive map."""
+    from conftest import run_snakemake
+
+    from lre.results import Results
+
+    run_dir, cfg = tiny_run
+    report = run_dir / "results" / "report.html"
+    proc = run_snakemake(["--configfile", "c.yaml", "--report", str(report)], run_dir, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    seen = render(report, tmp_path)
+    figures = report.read_text().count('"mime_type": "image/png"')  # the figures the report holds
+    assert seen["errors"] == [] and seen["broken"] == 0, seen
+    assert figures >= 10 and seen["images"] >= figures, (seen, figures)  # each decoded by the browser
+    res = Results(run_dir / "results")
+    for method in cfg["embedding"]["methods"]:
+        seen = render(res.path("viewer_embedding", method=method), tmp_path)
+        assert seen["errors"] == [] and seen["markers"] == len(res.embedding(method)["spaces"]), seen
+    from lre.jobs import VIEWER_MAPS
+
+    maps = [res.path("viewer_map", subject=s, kind=k) for s in cfg["dataset"]["subjects"] for k in VIEWER_MAPS]
+    for path in maps:
+        seen = render(path, tmp_path)
+        assert seen["errors"] == [], (path, seen)
