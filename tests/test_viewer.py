@@ -147,6 +147,18 @@ def test_the_views_render_in_headless_chromium_without_errors(rng, tmp_path):
     assert seen["errors"] == [] and seen["broken"] == 0, seen
 
 
+def test_an_mni_map_on_the_fsaverage_surface_renders(rng, tmp_path):
+    """A map in MNI space (2 mm grid, MNI152 origin) projected on fsaverage5, which ships
+    with nilearn (no download), renders without error."""
+    affine = np.array([[-2.0, 0, 0, 90], [0, 2, 0, -126], [0, 0, 2, -72], [0, 0, 0, 1]])
+    img = nib.Nifti1Image(rng.normal(size=(91, 109, 91)).astype(np.float32), affine)
+    viewer.map_html(img, tmp_path / "s.html", "a surface map", surface=True)
+    html = (tmp_path / "s.html").read_text()
+    assert "a surface map" in html and not re.search(r"<script[^>]+src=[\"']https?:", html)
+    seen = render(tmp_path / "s.html", tmp_path)
+    assert seen["errors"] == [], seen
+
+
 @pytest.mark.slow
 def test_the_report_and_the_runs_views_render_in_headless_chromium(tiny_run, tmp_path):
     """The Snakemake report of a tiny run (every figure it embeds loads, no JavaScript error),
