@@ -63,6 +63,17 @@ def test_the_html_files_are_self_contained(rng, tmp_path):
     assert not list(tmp_path.glob(".*tmp*"))  # written under a temporary name, then renamed
 
 
+def test_the_same_views_write_the_same_bytes(rng, tmp_path):
+    """Two clean runs give byte-identical results: no random element id in the files."""
+    c = coords(rng)
+    img = nib.Nifti1Image(rng.normal(size=(6, 7, 5)).astype(np.float32), np.diag([3.0, 3.0, 3.0, 1.0]))
+    for k in (0, 1):
+        viewer.embedding_html(c, SPACES, tmp_path / f"e{k}.html", "title")
+        viewer.map_html(img, tmp_path / f"m{k}.html", "a map")
+    for name in ("e", "m"):
+        assert (tmp_path / f"{name}0.html").read_bytes() == (tmp_path / f"{name}1.html").read_bytes(), name
+
+
 def test_an_empty_map_says_so(tmp_path, caplog):
     img = nib.Nifti1Image(np.full((4, 4, 4), np.nan, np.float32), np.eye(4))
     viewer.map_html(img, tmp_path / "m.html", "nothing here")
@@ -168,7 +179,7 @@ def test_the_report_and_the_runs_views_render_in_headless_chromium(tiny_run, tmp
     from lre.results import Results
 
     run_dir, cfg = tiny_run
-    report = run_dir / "results" / "report.html"
+    report = tmp_path / "report.html"  # outside the shared run's results, which other tests compare
     proc = run_snakemake(["--configfile", "c.yaml", "--report", str(report)], run_dir, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     seen = render(report, tmp_path)

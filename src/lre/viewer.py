@@ -126,7 +126,8 @@ def embedding_html(
     choose the dimensions shown. Self-contained (plotly's JavaScript is in the file)."""
     fig = embedding_figure(coords, spaces, explained, performance, title)
     with atomic_path(path) as tmp:
-        fig.write_html(str(tmp), include_plotlyjs=True, full_html=True)
+        # a fixed element id (plotly draws a random one), so the same embedding writes the same bytes
+        fig.write_html(str(tmp), include_plotlyjs=True, full_html=True, div_id="lre-embedding")
 
 
 def map_html(stat_nii, path, title: str, surface: bool = False, symmetric: bool = True) -> None:
