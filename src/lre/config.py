@@ -404,7 +404,10 @@ def transfer_sources(cfg: dict, names: list[str]) -> list[str]:
 
 
 def transfer_spaces(cfg: dict, spaces: list) -> list:
-    """The spaces that take part in transfer and the embedding (config order, minus exclude)."""
+    """The spaces that take part in transfer and the embedding (config order, minus exclude and
+    minus volume-level precomputed spaces, which have no words to transfer)."""
+    from .features import volume_level
+
     names = [s.name for s in spaces]
     unknown = [n for n in cfg["transfer"]["exclude"] if n not in names]
     if unknown:
@@ -413,7 +416,8 @@ def transfer_spaces(cfg: dict, spaces: list) -> list:
             f"{unknown} are not spaces of this config.",
             fix=f"use names such as {names[:3]} (`python -m lre check` lists them).",
         )
-    return [s for s in spaces if s.name not in cfg["transfer"]["exclude"]]
+    models = cfg["features"]["models"]
+    return [s for s in spaces if s.name not in cfg["transfer"]["exclude"] and not volume_level(models[s.model])]
 
 
 def check_transfer(cfg: dict, spaces: list) -> None:
@@ -471,7 +475,7 @@ def check_transfer(cfg: dict, spaces: list) -> None:
         raise ConfigError(
             "transfer.targets_only",
             f"{strays} are not transferred spaces of this config.",
-            fix=f"use names such as {names[:3]} (not in transfer.exclude).",
+            fix=f"use names such as {names[:3]} (not in transfer.exclude, not volume-level).",
         )
     if len(names) - len(t["targets_only"]) < 4:
         raise ConfigError(
@@ -643,5 +647,15 @@ def check_dataset(cfg: dict, spaces: list) -> None:
         bad = [p for p in cfg["demo"]["fmri"]["planted"] if p not in names]
         if bad:
             raise ConfigError("demo.fmri.planted", f"{bad} are not spaces of this config.")
+        from .features import volume_level
+
+        models = cfg["features"]["models"]
+        vol = [s.name for s in spaces if s.name in cfg["demo"]["fmri"]["planted"] and volume_level(models[s.model])]
+        if vol:
+            raise ConfigError(
+                "demo.fmri.planted",
+                f"{vol} are volume-level features; the demo plants word-level features, resampled to its volumes.",
+                fix="plant word-level spaces.",
+            )
         if len(d["test_stories"]) != 1:
             raise ConfigError("dataset.test_stories", "the demo's synthetic dataset repeats exactly one test story.")

@@ -439,8 +439,11 @@ def partition_job(cfg: dict, subject: str) -> dict:
 def brainlink_job(cfg: dict, subject: str, spaces: list) -> dict:
     method = cfg["brainlink"]["method"]
     every = _resolve(cfg)
+    names = {sp.name for sp in spaces}
     expects = {
-        "scores": score_hashes(cfg, subject, every),
+        # the scores of the linked spaces only: another space's encoding (a control, a
+        # volume-level space) changing does not change the link
+        "scores": {s: h for s, h in score_hashes(cfg, subject, every).items() if s in names},
         "embedding": config_hash(embedding_job(cfg, method, transfer_spaces(cfg, every))),
     }
     return {
@@ -472,7 +475,7 @@ def brainlink_check_job(cfg: dict, subject: str, spaces: list) -> dict:
         "subject": subject,
         "spaces": [s.name for s in spaces],
         "expects": {
-            "scores": score_hashes(cfg, subject),
+            "scores": {s: h for s, h in score_hashes(cfg, subject).items() if s in {sp.name for sp in spaces}},
             "truth": config_hash(demo_fmri_job(cfg, subject)),
             "brainlink": config_hash(brainlink_job(cfg, subject, spaces)),
         },

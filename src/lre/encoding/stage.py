@@ -23,7 +23,8 @@ from ..commands import Arg, Command
 from ..datasets import loader, synthetic
 from ..datasets.volume import load_mask, save_nifti, to_volume
 from ..errors import ConfigError, InputError
-from ..features import model_of
+from ..features import model_of, store
+from ..features.precomputed import check_volumes
 from ..features.store import FeatureFile
 from . import models as encoding
 from .partition import partition as partition_parts
@@ -142,14 +143,26 @@ def check_story_words(ff: FeatureFile, dcfg: dict) -> None:
                 )
 
 
-def design(ff: FeatureFile, space: str, stories: list[str], runs: dict, delays) -> np.ndarray:
+def design(
+    ff: FeatureFile, space: str, stories: list[str], runs: dict, delays, subject: str = "the subject"
+) -> np.ndarray:
     """Delayed, z-scored features of ``stories`` at their response volumes, stacked in time:
-    an array of shape (sum of the stories' volumes, dim * len(delays)), float32."""
+    an array of shape (sum of the stories' volumes, dim * len(delays)), float32.
+
+    Word-level features are resampled to the volumes; volume-level ones (``precomputed`` with
+    ``level: volume``) are taken as they are, once their rows are checked against the volumes."""
     feats = ff.load(space, "stories")
-    times = ff.times()
     missing = [s for s in stories if s not in feats]
     if missing:
         raise InputError(ff.path, f"has no features for stories {missing}.", fix="re-run the features stage.")
+    if ff.level == store.VOLUME:
+        files = ff.provenance.get("model_info", {}).get("story_files", {})
+        blocks = []
+        for s in stories:
+            check_volumes(feats[s], files.get(s, str(ff.path)), s, subject, len(runs[s].times), runs[s].source)
+            blocks.append(timing.delay(timing.zscore(feats[s]), delays).astype(np.float32))
+        return np.vstack(blocks)
+    times = ff.times()
     return np.vstack([encoding.prepare_story(times[s], feats[s], runs[s].times, delays) for s in stories])
 
 
@@ -190,8 +203,8 @@ def run_encode(job: dict, features: dict, out: dict, nii: dict | None = None) ->
         ff = FeatureFile(features[space], expect=provenance.expected_features(job, model_of(space)))
         if k == 0:
             check_story_words(ff, dcfg)
-        X_train = design(ff, space, dcfg["train_stories"], subj.runs, ecfg["delays"])
-        X_test = design(ff, space, dcfg["test_stories"], subj.runs, ecfg["delays"])
+        X_train = design(ff, space, dcfg["train_stories"], subj.runs, ecfg["delays"], subject)
+        X_test = design(ff, space, dcfg["test_stories"], subj.runs, ecfg["delays"], subject)
         res = encoding.fit_and_score(
             X_train,
             Y_train,
@@ -531,8 +544,8 @@ def run_partition(
             files[space] = FeatureFile(features[space], expect=provenance.expected_features(job, model_of(space)))
         ff = files[space]
         return (
-            design(ff, space, dcfg["train_stories"], subj.runs, ecfg["delays"]),
-            design(ff, space, dcfg["test_stories"], subj.runs, ecfg["delays"]),
+            design(ff, space, dcfg["train_stories"], subj.runs, ecfg["delays"], job["subject"]),
+            design(ff, space, dcfg["test_stories"], subj.runs, ecfg["delays"], job["subject"]),
         )
 
     base = [designs(s) for s in pcfg["baseline"]]

@@ -43,6 +43,12 @@ def model_field(name: str, key: str | None = None) -> str:
     return f"features.models.{name}" + (f".{key}" if key else "")
 
 
+def volume_level(entry: dict) -> bool:
+    """Whether a model's features are at the fMRI volumes (``precomputed`` with ``level: volume``):
+    encoded, but not transferred or embedded (those work on words)."""
+    return entry.get("family") == "precomputed" and entry.get("level", "word") == "volume"
+
+
 def model_of(space: str) -> str:
     """The model of a space name ``<model>.<output>`` (outputs never contain a dot)."""
     return space.rsplit(".", 1)[0]

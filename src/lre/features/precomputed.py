@@ -1,4 +1,4 @@
-"""``precomputed``: word-level features made elsewhere (family ``precomputed``).
+"""``precomputed``: features made elsewhere, at the words or at the fMRI volumes (family ``precomputed``).
 
 A lab's own features (another model, a hand-annotated feature set, a lab's parser) enter lre
 as one space, ``<model>.<output>``, and take part in the transfer maps, the embedding, the
@@ -19,6 +19,17 @@ width (``dim``) and optionally the output's name (``output``, default ``vec``).
 What is read is checked against lre's documents: every document present, one row per word
 (and the same words, case-insensitively, when the file gives them), rank 2, ``dim`` columns,
 no NaN or infinity. Each failure is an error naming the file, the document and both counts.
+
+With ``level: volume`` the features are already at the fMRI volumes (an audio envelope,
+motion energy, a model's features downsampled elsewhere): one array per story of shape
+``(n_volumes, dim)``, one row per volume of the story's responses as lre loads them (after
+the dataset's trimming), which skips the resampling. ``path`` is a template with
+``{story}`` (a file per story, array ``features``), or one file with one array per story
+named by the story. Such a space is encoded (and may be a partition baseline) but takes no
+part in transfer and the embedding, which work on words: it has no corpus features, no
+place in the embedding and so no brain link. The features job checks each story's presence,
+rank, width and values; the encoding job checks its number of rows against the subject's
+volumes (:func:`check_volumes`).
 """
 
 from __future__ import annotations
@@ -31,7 +42,8 @@ import numpy as np
 from ..errors import ConfigError, InputError
 from . import model_field
 
-KEYS = ("path", "dim", "output")
+KEYS = ("path", "dim", "output", "level")
+LEVELS = ("word", "volume")
 H5_SUFFIXES = (".h5", ".hdf5", ".hf5")
 SUFFIXES = H5_SUFFIXES + (".npz",)
 
@@ -44,8 +56,13 @@ def dims(name: str, entry: dict, models: dict) -> dict[str, int | None]:
     return {outputs(name, entry, models)[0]: int(entry["dim"])}
 
 
+def level(entry: dict) -> str:
+    """``word`` (one row per word of each document) or ``volume`` (one row per fMRI volume of each story)."""
+    return entry.get("level", "word")
+
+
 def is_template(path: str) -> bool:
-    return "{set}" in path or "{document}" in path
+    return "{set}" in path or "{document}" in path or "{story}" in path
 
 
 def check(name: str, entry: dict, models: dict) -> None:
@@ -59,7 +76,26 @@ def check(name: str, entry: dict, models: dict) -> None:
         raise ConfigError(
             model_field(name, "output"), f"{out!r} is not a valid output name.", fix="use a name without '.' or '/'."
         )
-    if is_template(path) and not ("{set}" in path and "{document}" in path):
+    if level(entry) not in LEVELS:
+        raise ConfigError(
+            model_field(name, "level"), f"{level(entry)!r} is not a level.", fix=f"use one of {list(LEVELS)}."
+        )
+    if level(entry) == "volume":
+        if "{set}" in path or "{document}" in path:
+            raise ConfigError(
+                field,
+                f"{path!r} names {{set}} or {{document}}, but volume-level features exist for the stories "
+                "only, one array per story.",
+                fix="use {story} (e.g. features/{story}.npz), or one file holding an array per story.",
+            )
+    elif "{story}" in path:
+        raise ConfigError(
+            field,
+            f"{path!r} names {{story}}, but word-level features need the corpus too.",
+            fix="use {set} and {document} (e.g. features/{set}/{document}.h5), or set level: volume "
+            "for features at the fMRI volumes.",
+        )
+    elif is_template(path) and not ("{set}" in path and "{document}" in path):
         raise ConfigError(
             field,
             f"{path!r} names one of {{set}} and {{document}} but not both; a file per document needs both.",
@@ -77,6 +113,8 @@ def input_files(entry: dict, part: str) -> list[str]:
     path = entry["path"]
     if not is_template(path):
         return [path]
+    if level(entry) == "volume":
+        return sorted(glob.glob(path.replace("{story}", "*"))) if part == "stories" else []
     return sorted(glob.glob(path.replace("{set}", part).replace("{document}", "*")))
 
 
@@ -101,6 +139,79 @@ def _read(path: str, key: str, words_key: str):
 
 def _file_error(path: str) -> InputError:
     return InputError(path, "cannot be read as HDF5 or NPZ.", fix="write it with h5py or numpy.savez.")
+
+
+def _check_array(a: np.ndarray, file: str, where: str, name: str, dim: int, rows: str) -> None:
+    """Rank 2, ``dim`` columns, numbers."""
+    if a.ndim != 2:
+        raise InputError(
+            file,
+            f"{where} has rank {a.ndim} (shape {a.shape}); features are ({rows}, dims), rank 2.",
+            fix=f"store one row per {rows[:-1]}.",
+        )
+    if a.shape[1] != dim:
+        raise InputError(
+            file,
+            f"{where} has {a.shape[1]} columns; {model_field(name, 'dim')} says {dim}.",
+            fix=f"set dim: {a.shape[1]}, or write {dim} columns.",
+        )
+    if not np.issubdtype(a.dtype, np.number):
+        raise InputError(file, f"{where} holds {a.dtype}, not numbers.", fix="store numbers.")
+
+
+def _check_finite(a: np.ndarray, file: str, where: str, row_name) -> None:
+    bad = ~np.isfinite(a)
+    if bad.any():
+        row = int(np.flatnonzero(bad.any(1))[0])
+        raise InputError(
+            file,
+            f"{where} has {int(bad.sum())} NaN or infinite values, the first in row {row} ({row_name(row)}).",
+            fix="fill or drop them where the features are made.",
+        )
+
+
+def read_story_volumes(entry: dict, name: str, story: str) -> tuple[np.ndarray, str]:
+    """One story's volume-level features (``level: volume``), checked for presence, rank,
+    width and values; returns ``(array float32 (n_volumes, dim), file)``. The number of rows
+    is checked against a subject's volumes by :func:`check_volumes`."""
+    path, dim = entry["path"], int(entry["dim"])
+    if is_template(path):
+        file, key = path.replace("{story}", story), "features"
+        if not os.path.isfile(file):
+            raise InputError(
+                file,
+                f"does not exist: model {name}'s volume-level features of story {story}.",
+                fix=f"write one file per story at {path}, one row per fMRI volume.",
+            )
+    else:
+        file, key = path, story
+    try:
+        got = _read(file, key, key + ".words")
+    except (OSError, ValueError) as err:
+        raise _file_error(file) from err
+    if got is None:
+        raise InputError(
+            file,
+            f"has no array {key!r}: model {name}'s volume-level features of story {story}.",
+            fix="add it" + (" (one array per story, named by the story)." if key != "features" else "."),
+        )
+    a = got[0]
+    where = f"story {story} ({key})"
+    _check_array(a, file, where, name, dim, "volumes")
+    _check_finite(a, file, where, lambda row: f"volume {row}")
+    return a.astype(np.float32), file
+
+
+def check_volumes(features: np.ndarray, file: str, story: str, subject: str, n_volumes: int, source: str) -> None:
+    """Volume-level features have one row per volume of the subject's responses to the story."""
+    if features.shape[0] != n_volumes:
+        raise InputError(
+            file,
+            f"story {story} has {features.shape[0]} rows of volume-level features, but {subject}'s responses to it "
+            f"have {n_volumes} volumes ({source}, as lre loads them, after the dataset's trimming).",
+            fix="write one row per volume of the responses as loaded (trim the features as the dataset's loader "
+            "trims the responses), or use word-level features (level: word), which lre resamples.",
+        )
 
 
 def read_document(entry: dict, name: str, set_: str, doc: str, words: list[str]) -> tuple[np.ndarray, str]:
@@ -130,34 +241,14 @@ def read_document(entry: dict, name: str, set_: str, doc: str, words: list[str])
         )
     a, file_words = got
     where = f"document {set_}/{doc} ({key})"
-    if a.ndim != 2:
-        raise InputError(
-            file,
-            f"{where} has rank {a.ndim} (shape {a.shape}); features are (words, dims), rank 2.",
-            fix="store one row per word.",
-        )
+    _check_array(a, file, where, name, dim, "words")
     if a.shape[0] != len(words):
         raise InputError(
             file,
             f"{where} has {a.shape[0]} rows but the document has {len(words)} words.",
             fix="make one row per word of lre's documents (lre.results or the documents file list them).",
         )
-    if a.shape[1] != dim:
-        raise InputError(
-            file,
-            f"{where} has {a.shape[1]} columns; {model_field(name, 'dim')} says {dim}.",
-            fix=f"set dim: {a.shape[1]}, or write {dim} columns.",
-        )
-    if not np.issubdtype(a.dtype, np.number):
-        raise InputError(file, f"{where} holds {a.dtype}, not numbers.", fix="store numbers.")
-    bad = ~np.isfinite(a)
-    if bad.any():
-        row = int(np.flatnonzero(bad.any(1))[0])
-        raise InputError(
-            file,
-            f"{where} has {int(bad.sum())} NaN or infinite values, the first in row {row} (word {words[row]!r}).",
-            fix="fill or drop them where the features are made.",
-        )
+    _check_finite(a, file, where, lambda row: f"word {words[row]!r}")
     if file_words is not None:
         if len(file_words) != len(words):
             raise InputError(
@@ -183,11 +274,26 @@ def extract_stream(name: str, entry: dict, docs: list[list[str]], settings: dict
     names = inputs["documents"]
     out = outputs(name, entry, {})[0]
     files: dict[str, str] = {}
-    info = {"path": entry["path"], "dim": int(entry["dim"]), "files_sha256": files}
+    story_files: dict[str, str] = {}
+    info = {"path": entry["path"], "dim": int(entry["dim"]), "level": level(entry), "files_sha256": files}
+    if level(entry) == "volume":
+        corpus = [doc for set_, doc in names if set_ != "stories"]
+        if corpus:
+            raise ConfigError(
+                model_field(name, "level"),
+                f"volume-level features exist for the stories only, but this job reads {len(corpus)} corpus "
+                "documents (transfer needs word-level features).",
+                fix="leave the space out of transfer (lre does so for volume-level spaces).",
+            )
+        info["story_files"] = story_files
 
     def stream():
         for (set_, doc), words in zip(names, docs):
-            a, file = read_document(entry, name, set_, doc, words)
+            if level(entry) == "volume":
+                a, file = read_story_volumes(entry, name, doc)
+                story_files[doc] = file
+            else:
+                a, file = read_document(entry, name, set_, doc, words)
             if file not in files:
                 files[file] = io.file_sha256(file)
             yield {out: a}

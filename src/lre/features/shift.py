@@ -27,7 +27,16 @@ def dims(name: str, entry: dict, models: dict) -> dict[str, int | None]:
 
 
 def check(name: str, entry: dict, models: dict) -> None:
+    from ..errors import ConfigError
+    from . import model_field, volume_level
+
     outputs(name, entry, models)
+    if volume_level(models.get(entry["of"], {})):
+        raise ConfigError(
+            model_field(name, "of"),
+            f"{entry['of']!r} has volume-level features; a shift moves features by words.",
+            fix="shift a word-level model.",
+        )
 
 
 def shift_rows(x: np.ndarray, k: int) -> np.ndarray:

@@ -64,6 +64,7 @@ def run(job: dict, documents_path, out_path, runtime: dict, of_path=None) -> Non
             raise LreError(f"{name}: family {entry['family']} returned outputs {list(feats)}, expected {outs}")
         per_doc = ({out: feats[out][k] for out in outs} for k in range(len(words)))
     dims: dict[str, int] = {}
+    level = mod.level(entry) if hasattr(mod, "level") else store.WORD
 
     def checked():
         for (set_, doc, w), arrays in zip(docs.items(), per_doc):
@@ -72,7 +73,11 @@ def run(job: dict, documents_path, out_path, runtime: dict, of_path=None) -> Non
             out = {}
             for o, a in arrays.items():
                 space = f"{name}.{o}"
-                if a.ndim != 2 or a.shape[0] != len(w) or dims.setdefault(space, a.shape[1]) != a.shape[1]:
+                if (
+                    a.ndim != 2
+                    or (level == store.WORD and a.shape[0] != len(w))  # a row per volume: checked when encoding
+                    or dims.setdefault(space, a.shape[1]) != a.shape[1]
+                ):
                     raise LreError(
                         f"{space}: document {set_}/{doc} has shape {a.shape}; expected "
                         f"({len(w)}, {dims.get(space, 'dim')}) with one dim for all documents"
@@ -91,7 +96,8 @@ def run(job: dict, documents_path, out_path, runtime: dict, of_path=None) -> Non
             log.info("space %s: dim %d", space, d)
         return io.provenance(job, model_info=info)
 
-    store.write_stream(out_path, name, entry["family"], docs, [f"{name}.{o}" for o in outs], checked(), record)
+    spaces = [f"{name}.{o}" for o in outs]
+    store.write_stream(out_path, name, entry["family"], docs, spaces, checked(), record, level=level)
 
 
 def _features_job(cfg: dict, args) -> dict:

@@ -5,7 +5,8 @@ Layout::
     attrs: provenance (JSON), model, family, spaces (JSON list of space names)
     /docs/<set>/<doc>/words          the words, 1:1 with the rows of every matrix
     /docs/stories/<story>/times      word times (s from sound start; midpoints)
-    /spaces/<space>/<set>/<doc>      float32 (n_words, dim)
+    /spaces/<space>/<set>/<doc>      float32 (n_words, dim); with attrs level = volume
+                                     (precomputed volume-level features) (n_volumes, dim), stories only
 
 ``<set>`` is ``corpus`` (the transfer corpus) or ``stories`` (the fMRI stimuli). A model has
 one file per set: the corpus' under the corpus root (shared by datasets), the stories' under
@@ -25,13 +26,19 @@ from ..stimuli.documents import Documents
 SETS = ("corpus", "stories")
 
 
+#: the rows of a feature file's arrays: one per word (every family), or one per fMRI volume
+WORD, VOLUME = "word", "volume"
+
+
 def write(path, model: str, family: str, docs: Documents, feats: dict[str, list[np.ndarray]], provenance: dict) -> None:
     """Write one model's spaces. ``feats`` maps space name -> one array per document of ``docs``."""
     per_doc = ({space: arrays[k] for space, arrays in feats.items()} for k in range(len(list(docs.items()))))
     write_stream(path, model, family, docs, list(feats), per_doc, lambda: provenance)
 
 
-def write_stream(path, model: str, family: str, docs: Documents, spaces: list[str], per_doc, provenance) -> None:
+def write_stream(
+    path, model: str, family: str, docs: Documents, spaces: list[str], per_doc, provenance, level: str = WORD
+) -> None:
     """Write one model's spaces document by document, as ``per_doc`` yields them.
 
     Parameters
@@ -41,11 +48,13 @@ def write_stream(path, model: str, family: str, docs: Documents, spaces: list[st
     per_doc : iterable giving, per document, ``{space: float32 (n_words, dim)}``
     provenance : a function returning the provenance record, called after the last document
         (so it can hold what the extraction learnt on the way)
+    level : ``word`` (a row per word) or ``volume`` (a row per fMRI volume of each story)
     """
     items = list(docs.items())
     with io.h5_atomic(path) as f:
         f.attrs["model"] = model
         f.attrs["family"] = family
+        f.attrs["level"] = level
         io.h5_set_json(f, "spaces", list(spaces))
         dg = f.create_group("docs", track_order=True)
         for set_ in SETS:
@@ -91,6 +100,7 @@ class FeatureFile:
             self.spaces = io.h5_get_json(f, "spaces")
             self.model = str(f.attrs["model"])
             self.family = str(f.attrs["family"])
+            self.level = str(f.attrs.get("level", WORD))
         provenance.check(self.path, self.provenance, expect, "feature file")
 
     def _open(self):
