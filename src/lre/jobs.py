@@ -356,15 +356,16 @@ def noise_ceiling_job(cfg: dict, subject: str) -> dict:
     return {"stage": "noise-ceiling", "subject": subject, "dataset": dataset_slice(cfg, train=False)}
 
 
-def score_hashes(cfg: dict, subject: str, spaces: list | None = None) -> dict[str, str]:
+def score_hashes(cfg: dict, subject: str, spaces: list | None = None, only=None) -> dict[str, str]:
     """space -> the config hash its encoding results of ``subject`` must record (``spaces``:
-    all spaces of the config, resolved here when not given)."""
+    all spaces of the config, resolved here when not given; ``only``: the names a job reads,
+    so that another space's encoding changing does not change the job)."""
     spaces = _resolve(cfg) if spaces is None else spaces
     names = [sp.name for sp in encoding_spaces(cfg, spaces)]
     out = {}
     for chunk in encoding_chunks(cfg, names).values():
         h = config_hash(encoding_job(cfg, subject, chunk))
-        out.update({n: h for n in chunk})
+        out.update({n: h for n in chunk if only is None or n in only})
     return out
 
 
@@ -426,7 +427,7 @@ def partition_job(cfg: dict, subject: str) -> dict:
         "top_voxels": e["top_voxels"],
         "runtime": {"n_targets_batch": e["n_targets_batch"]},
         "upstream": _upstream(cfg, designs, "stories"),
-        "expects": {"scores": {s: h for s, h in score_hashes(cfg, subject, spaces).items() if s in tested}},
+        "expects": {"scores": score_hashes(cfg, subject, spaces, only=tested)},
     }
     if cfg["demo"]["enabled"] and cfg["demo"]["fmri"]["enabled"]:
         job["expects"]["truth"] = config_hash(demo_fmri_job(cfg, subject))
@@ -439,11 +440,8 @@ def partition_job(cfg: dict, subject: str) -> dict:
 def brainlink_job(cfg: dict, subject: str, spaces: list) -> dict:
     method = cfg["brainlink"]["method"]
     every = _resolve(cfg)
-    names = {sp.name for sp in spaces}
     expects = {
-        # the scores of the linked spaces only: another space's encoding (a control, a
-        # volume-level space) changing does not change the link
-        "scores": {s: h for s, h in score_hashes(cfg, subject, every).items() if s in names},
+        "scores": score_hashes(cfg, subject, every, only={sp.name for sp in spaces}),
         "embedding": config_hash(embedding_job(cfg, method, transfer_spaces(cfg, every))),
     }
     return {
@@ -475,7 +473,7 @@ def brainlink_check_job(cfg: dict, subject: str, spaces: list) -> dict:
         "subject": subject,
         "spaces": [s.name for s in spaces],
         "expects": {
-            "scores": {s: h for s, h in score_hashes(cfg, subject).items() if s in {sp.name for sp in spaces}},
+            "scores": score_hashes(cfg, subject, only={sp.name for sp in spaces}),
             "truth": config_hash(demo_fmri_job(cfg, subject)),
             "brainlink": config_hash(brainlink_job(cfg, subject, spaces)),
         },

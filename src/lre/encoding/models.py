@@ -448,8 +448,14 @@ def prepare_story(word_times: np.ndarray, features: np.ndarray, volume_times: np
     loader has already trimmed), z-score (why per story: each run has its own offset and
     scale), FIR delays (zero padded inside the story, so no story leaks into the next).
     """
-    X = timing.zscore(timing.lanczos_resample(features, word_times, volume_times))
-    return timing.delay(X, delays).astype(np.float32)
+    return prepare_volumes(timing.lanczos_resample(features, word_times, volume_times), delays)
+
+
+def prepare_volumes(X: np.ndarray, delays) -> np.ndarray:
+    """Features of one story at its response volumes -> z-scored, FIR-delayed design rows
+    (float32): the last two steps of :func:`prepare_story`, and all of them for volume-level
+    features."""
+    return timing.delay(timing.zscore(X), delays).astype(np.float32)
 
 
 def block_permutation_test(

@@ -160,7 +160,7 @@ def design(
         blocks = []
         for s in stories:
             check_volumes(feats[s], files.get(s, str(ff.path)), s, subject, len(runs[s].times), runs[s].source)
-            blocks.append(timing.delay(timing.zscore(feats[s]), delays).astype(np.float32))
+            blocks.append(encoding.prepare_volumes(feats[s], delays))
         return np.vstack(blocks)
     times = ff.times()
     return np.vstack([encoding.prepare_story(times[s], feats[s], runs[s].times, delays) for s in stories])

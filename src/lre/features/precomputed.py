@@ -118,27 +118,39 @@ def input_files(entry: dict, part: str) -> list[str]:
     return sorted(glob.glob(path.replace("{set}", part).replace("{document}", "*")))
 
 
-def _read(path: str, key: str, words_key: str):
+def _read(path: str, key: str, words_key: str | None):
     """``(features, words or None)`` from one file, or None when it lacks ``key``."""
     if path.endswith(".npz"):
         with np.load(path, allow_pickle=False) as z:
             if key not in z.files:
                 return None
-            words = z[words_key] if words_key in z.files else None
+            words = z[words_key] if words_key is not None and words_key in z.files else None
             return np.asarray(z[key]), None if words is None else [str(w) for w in words]
     import h5py
 
     with h5py.File(path, "r") as f:
         if key not in f:
             return None
-        words = f[words_key][()] if words_key in f else None
+        words = f[words_key][()] if words_key is not None and words_key in f else None
         if words is not None:
             words = [w.decode() if isinstance(w, bytes) else str(w) for w in words]
         return np.asarray(f[key][()]), words
 
 
-def _file_error(path: str) -> InputError:
-    return InputError(path, "cannot be read as HDF5 or NPZ.", fix="write it with h5py or numpy.savez.")
+def _read_checked(path: str, file: str, key: str, words_key: str | None, what: str, file_fix: str, naming: str):
+    """``_read`` of one document's or story's array, refusing a missing file (a ``path``
+    template's), an unreadable one and a missing array, each naming ``what`` it should hold."""
+    if is_template(path) and not os.path.isfile(file):
+        raise InputError(file, f"does not exist: {what}.", fix=file_fix)
+    try:
+        got = _read(file, key, words_key)
+    except (OSError, ValueError) as err:
+        raise InputError(file, "cannot be read as HDF5 or NPZ.", fix="write it with h5py or numpy.savez.") from err
+    if got is None:
+        raise InputError(
+            file, f"has no array {key!r}: {what}.", fix="add it" + (f" ({naming})." if key != "features" else ".")
+        )
+    return got
 
 
 def _check_array(a: np.ndarray, file: str, where: str, name: str, dim: int, rows: str) -> None:
@@ -175,27 +187,16 @@ def read_story_volumes(entry: dict, name: str, story: str) -> tuple[np.ndarray, 
     width and values; returns ``(array float32 (n_volumes, dim), file)``. The number of rows
     is checked against a subject's volumes by :func:`check_volumes`."""
     path, dim = entry["path"], int(entry["dim"])
-    if is_template(path):
-        file, key = path.replace("{story}", story), "features"
-        if not os.path.isfile(file):
-            raise InputError(
-                file,
-                f"does not exist: model {name}'s volume-level features of story {story}.",
-                fix=f"write one file per story at {path}, one row per fMRI volume.",
-            )
-    else:
-        file, key = path, story
-    try:
-        got = _read(file, key, key + ".words")
-    except (OSError, ValueError) as err:
-        raise _file_error(file) from err
-    if got is None:
-        raise InputError(
-            file,
-            f"has no array {key!r}: model {name}'s volume-level features of story {story}.",
-            fix="add it" + (" (one array per story, named by the story)." if key != "features" else "."),
-        )
-    a = got[0]
+    file, key = (path.replace("{story}", story), "features") if is_template(path) else (path, story)
+    a, _ = _read_checked(
+        path,
+        file,
+        key,
+        None,
+        f"model {name}'s volume-level features of story {story}",
+        file_fix=f"write one file per story at {path}, one row per fMRI volume.",
+        naming="one array per story, named by the story",
+    )
     where = f"story {story} ({key})"
     _check_array(a, file, where, name, dim, "volumes")
     _check_finite(a, file, where, lambda row: f"volume {row}")
@@ -219,27 +220,18 @@ def read_document(entry: dict, name: str, set_: str, doc: str, words: list[str])
     path = entry["path"]
     dim = int(entry["dim"])
     if is_template(path):
-        file = path.replace("{set}", set_).replace("{document}", doc)
-        key, words_key = "features", "words"
-        if not os.path.isfile(file):
-            raise InputError(
-                file,
-                f"does not exist: model {name}'s features of document {set_}/{doc} ({len(words)} words).",
-                fix=f"write one file per document at {path}, {{set}} being corpus or stories.",
-            )
+        file, key, words_key = path.replace("{set}", set_).replace("{document}", doc), "features", "words"
     else:
         file, key, words_key = path, f"{set_}/{doc}", f"{set_}/{doc}.words"
-    try:
-        got = _read(file, key, words_key)
-    except (OSError, ValueError) as err:
-        raise _file_error(file) from err
-    if got is None:
-        raise InputError(
-            file,
-            f"has no array {key!r}: model {name}'s features of document {set_}/{doc} ({len(words)} words).",
-            fix="add it" + (" (one array per document, named <set>/<document>)." if key != "features" else "."),
-        )
-    a, file_words = got
+    a, file_words = _read_checked(
+        path,
+        file,
+        key,
+        words_key,
+        f"model {name}'s features of document {set_}/{doc} ({len(words)} words)",
+        file_fix=f"write one file per document at {path}, {{set}} being corpus or stories.",
+        naming="one array per document, named <set>/<document>",
+    )
     where = f"document {set_}/{doc} ({key})"
     _check_array(a, file, where, name, dim, "words")
     if a.shape[0] != len(words):

@@ -12,7 +12,7 @@ from .. import io, jobs, provenance
 from ..commands import Arg, Command
 from ..errors import ConfigError, LreError
 from ..stimuli import documents
-from . import family_module, store
+from . import family_module, store, volume_level
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def run(job: dict, documents_path, out_path, runtime: dict, of_path=None) -> Non
             raise LreError(f"{name}: family {entry['family']} returned outputs {list(feats)}, expected {outs}")
         per_doc = ({out: feats[out][k] for out in outs} for k in range(len(words)))
     dims: dict[str, int] = {}
-    level = mod.level(entry) if hasattr(mod, "level") else store.WORD
+    level = store.VOLUME if volume_level(entry) else store.WORD
 
     def checked():
         for (set_, doc, w), arrays in zip(docs.items(), per_doc):
