@@ -16,12 +16,32 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/stimuli.smk"
 include: "workflow/rules/features.smk"
-include: "workflow/rules/transfer.smk"
-include: "workflow/rules/embedding.smk"
-include: "workflow/rules/encoding.smk"
-include: "workflow/rules/partition.smk"
-include: "workflow/rules/brainlink.smk"
+
+
+# each analysis (config `analyses`) brings its rules
+if EMBED:
+
+    include: "workflow/rules/transfer.smk"
+    include: "workflow/rules/embedding.smk"
+
+
+if ENCODE:
+
+    include: "workflow/rules/encoding.smk"
+
+
+if PARTITION:
+
+    include: "workflow/rules/partition.smk"
+
+
+if LINK:
+
+    include: "workflow/rules/brainlink.smk"
+
+
 include: "workflow/rules/viewer.smk"
+include: "workflow/rules/report.smk"
 
 
 onstart:

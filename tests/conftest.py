@@ -111,6 +111,58 @@ def tiny_config():
     return cfg
 
 
+def tiny_encoding_only_config() -> dict:
+    """config/encoding_only.yaml at the tiny demo's size: three short stories, two subjects,
+    SmolLM2's first and last layers, the lexical and random controls."""
+    cfg = yaml.safe_load((ROOT / "config" / "encoding_only.yaml").read_text())
+    cfg["demo"].update(story_words=120)
+    cfg["stimuli"]["stories"] = ["s1", "s2", "s3"]
+    cfg["features"]["models"]["smollm2"].update(layers=[0, 12, 30], context_tokens=32)
+    cfg["demo"]["fmri"] = {
+        "grid": [6, 7, 5],
+        "repeats": 3,
+        "planted": ["lexical.articulatory", "smollm2.L0", "smollm2.L12", "smollm2.L30"],
+    }
+    cfg["dataset"].update(subjects=["sa", "sb"], train_stories=["s1", "s2"], test_stories=["s3"])
+    cfg["encoding"].update(permutations=50)
+    return cfg
+
+
+def tiny_embedding_only_config() -> dict:
+    """config/embedding_only.yaml at the tiny demo's size (a 900-word corpus, short contexts,
+    fewer layers)."""
+    cfg = yaml.safe_load((ROOT / "config" / "embedding_only.yaml").read_text())
+    cfg["demo"].update(corpus_words=900)
+    models = cfg["features"]["models"]
+    models["minilm"].update(layers=[0, 3, 6], context_tokens=8)
+    models["smollm2"].update(layers=[0, 15, 30], context_tokens=32)
+    cfg["transfer"].update(cv_folds=2, bottleneck=4, test_fraction=0.25)
+    cfg["embedding"]["n_components"] = 4
+    return cfg
+
+
+def run_config(tmp_path, cfg) -> Path:
+    """Run a config to its end in ``tmp_path``; the run's results folder."""
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    proc = run_snakemake(["--cores", "2", "--configfile", "c.yaml"], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    return tmp_path / cfg["results"]
+
+
+@pytest.fixture(scope="session")
+def encoding_only_run(tmp_path_factory):
+    """The encoding analysis alone (config/encoding_only.yaml, tiny), run once per session."""
+    cfg = tiny_encoding_only_config()
+    return run_config(tmp_path_factory.mktemp("encoding_only"), cfg), cfg
+
+
+@pytest.fixture(scope="session")
+def embedding_only_run(tmp_path_factory):
+    """The embedding analysis alone (config/embedding_only.yaml, tiny), run once per session."""
+    cfg = tiny_embedding_only_config()
+    return run_config(tmp_path_factory.mktemp("embedding_only"), cfg), cfg
+
+
 def small_config() -> dict:
     """The tiny demo cut to three networks (lexical controls, GloVe, an untrained GPT-2 whose
     features ask for a GPU) and one subject: every kind of job, fewer of them."""

@@ -393,7 +393,7 @@ def summary_row_from_another_config(tmp, capsys):
     from lre.encoding.stage import read_summary
 
     (tmp / "summary.csv").write_text(
-        "space,model,family,group,mean_r,mean_r_top100,config_hash\n"
+        "space,model,family,group,mean_r,mean_r_top100_by_ceiling,config_hash\n"
         "glove.vec,glove,static,glove,0.1,0.3,0123456789abcdef\n"
     )
     table = {"stage": "space-table", "expects": {"rows": {"UTS01": {"glove.vec": "fedcba9876543210"}}}}

@@ -236,3 +236,135 @@ def test_a_value_that_fits_no_alternative_names_its_field_once(demo_raw, where, 
     assert message in msg and "Fix: " in msg
     field = msg.split("'")[1]
     assert msg.count(field) == 1 and field.count(where[0]) == 1, msg
+
+
+# --------------------------------------------------------------------------- analyses
+
+
+def test_the_default_config_runs_every_analysis(demo_raw):
+    assert config.validate(demo_raw)["analyses"] == ["embedding", "encoding", "partition", "brainlink"]
+    no_partition = copy.deepcopy(demo_raw)
+    del no_partition["partition"]
+    assert config.validate(no_partition)["analyses"] == ["embedding", "encoding", "brainlink"]
+
+
+def lexical_and_glove(demo_raw) -> dict:
+    """A config with the lexical controls and GloVe only: too few spaces and groups for the
+    embedding and the brain link, and no static space to spare for transfer."""
+    cfg = copy.deepcopy(demo_raw)
+    cfg["features"]["models"] = {k: cfg["features"]["models"][k] for k in ("lexical", "glove")}
+    cfg["demo"]["fmri"]["planted"] = ["lexical.word_rate", "lexical.articulatory", "glove.vec"]
+    cfg.pop("partition")
+    for key in ("corpus", "transfer", "embedding"):
+        cfg.pop(key)
+    return cfg
+
+
+def test_encoding_alone_needs_no_corpus_transfer_embedding_or_number_of_groups(demo_raw):
+    cfg = lexical_and_glove(demo_raw)
+    out = config.validate(cfg)
+    assert out["analyses"] == ["encoding"]
+    spaces = resolve_spaces(out["features"]["models"])
+    config.check_transfer(out, spaces)  # nothing to check without the embedding analysis
+    config.check_dataset(out, spaces)  # two groups are enough without the brain link
+    assert config.transfer_spaces(out, spaces) == [] and len(config.encoding_spaces(out, spaces)) == 6
+    # the same spaces with the other sections present, encoding chosen: still accepted
+    chosen = copy.deepcopy(demo_raw)
+    chosen["features"]["models"] = cfg["features"]["models"]
+    chosen["demo"]["fmri"]["planted"] = cfg["demo"]["fmri"]["planted"]
+    chosen.update(analyses=["encoding"], partition={"spaces": []})
+    out = config.validate(chosen)
+    config.check_transfer(out, resolve_spaces(out["features"]["models"]))
+    config.check_dataset(out, resolve_spaces(out["features"]["models"]))
+    # and with every analysis it would be refused, naming why
+    with pytest.raises(ConfigError, match="transfer.bottleneck"):
+        everything = copy.deepcopy(chosen)
+        everything.pop("analyses")
+        everything["transfer"].update(exclude=[], targets_only=[])
+        everything["embedding"]["anchor"] = "glove.vec"
+        out = config.validate(everything)
+        config.check_transfer(out, resolve_spaces(out["features"]["models"]))
+        config.check_dataset(out, resolve_spaces(out["features"]["models"]))
+
+
+def test_embedding_alone_needs_no_stories_and_no_dataset(demo_raw):
+    cfg = copy.deepcopy(demo_raw)
+    for key in ("stimuli", "dataset", "partition"):
+        cfg.pop(key)
+    out = config.validate(cfg)
+    assert out["analyses"] == ["embedding"]
+    spaces = resolve_spaces(out["features"]["models"])
+    config.check_dataset(out, spaces)
+    assert config.encoding_spaces(out, spaces) == [] and config.partition_spaces(out, spaces) == ([], [])
+    assert jobs.demo_job(out)["stories"] == []  # the demo writes its corpus only
+
+
+@pytest.mark.parametrize(
+    "analyses, drop, message",
+    [
+        (["embedding"], "corpus", "'embedding' needs a corpus section"),
+        (["encoding"], "dataset", "'encoding' needs stimuli and dataset sections"),
+        (["encoding", "partition"], "partition", "'partition' needs the encoding analysis and partition.spaces"),
+        (["partition"], None, "'partition' needs the encoding analysis"),
+        (["encoding", "brainlink"], None, "'brainlink' needs the embedding and encoding analyses"),
+        (["embeding"], None, "is not one of"),
+    ],
+)
+def test_an_analysis_without_what_it_needs_is_refused(demo_raw, analyses, drop, message):
+    cfg = copy.deepcopy(demo_raw)
+    cfg["analyses"] = analyses
+    if drop:
+        cfg.pop(drop)
+    with pytest.raises(ConfigError, match="analyses") as err:
+        config.validate(cfg)
+    assert message in str(err.value)
+
+
+def test_a_config_with_nothing_to_run_says_so(demo_raw):
+    cfg = {k: v for k, v in copy.deepcopy(demo_raw).items() if k in ("features", "seed")}
+    with pytest.raises(ConfigError, match="nothing to run"):
+        config.validate(cfg)
+
+
+def test_job_slices_of_the_default_config_do_not_depend_on_analyses(demo_raw):
+    """Naming the default's analyses changes no job: today's runs need not rerun."""
+    implicit = config.validate(demo_raw)
+    explicit = config.validate(
+        dict(copy.deepcopy(demo_raw), analyses=["brainlink", "encoding", "embedding", "partition"])
+    )
+    assert explicit["analyses"] == implicit["analyses"]
+    spaces = resolve_spaces(implicit["features"]["models"])
+    tspaces = config.transfer_spaces(implicit, spaces)
+    for make in (
+        lambda c: jobs.encoding_job(c, "sub01", ["glove.vec"]),
+        lambda c: jobs.embedding_job(c, "bottleneck", tspaces),
+        lambda c: jobs.brainlink_job(c, "sub01", config.linked_spaces(c, spaces)),
+        lambda c: jobs.space_table_job(c, spaces),
+    ):
+        assert make(implicit) == make(explicit)
+
+
+# --------------------------------------------------------------------------- GPU settings
+
+
+@pytest.mark.parametrize(
+    "section, key, value, field",
+    [("encoding", "backend", "torch_cuda", "encoding.backend"), ("features", "device", "cuda", "features.device")],
+)
+def test_a_gpu_only_setting_is_refused_where_torch_sees_no_gpu(demo_raw, section, key, value, field):
+    cfg = copy.deepcopy(demo_raw)
+    cfg[section][key] = value
+    out = config.validate(cfg)
+    with pytest.raises(ConfigError, match=field) as err:
+        config.check_devices(out, cuda=False)
+    assert "torch sees no CUDA device" in str(err.value) and "use auto" in str(err.value)
+    assert "lre check --cluster" in str(err.value)
+    config.check_devices(out, cuda=True)  # on a GPU machine: fine
+
+
+def test_auto_settings_run_anywhere(demo_raw):
+    cfg = copy.deepcopy(demo_raw)
+    cfg["encoding"]["backend"] = "auto"
+    config.check_devices(config.validate(cfg), cuda=False)
+    del cfg["encoding"]["backend"]
+    assert config.validate(cfg)["encoding"]["backend"] == "auto"  # the default

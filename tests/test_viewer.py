@@ -29,14 +29,16 @@ def coords(rng, n_dims=5):
 def test_one_marker_per_space_and_layers_joined_in_depth_order(rng):
     c = coords(rng)
     perf = {"lm.L3": 0.25}
-    fig = viewer.embedding_figure(c, SPACES, np.array([0.3, 0.2, 0.1, 0.05, 0.02]), perf)
+    fig = viewer.embedding_figure(
+        c, SPACES, np.array([0.3, 0.2, 0.1, 0.05, 0.02]), perf, performance_label="mean test r of 200 voxels"
+    )
     names = [n for t in fig.data for n in t.customdata]
     assert sorted(names) == sorted(s["name"] for s in SPACES)  # each space exactly once
     layers = next(t for t in fig.data if t.mode == "lines+markers")
     assert list(layers.customdata) == ["lm.L0", "lm.L3", "lm.L6"]  # depth order, joined by a line
     np.testing.assert_allclose(layers.x, c[[1, 2, 0], 0])
     hover = dict(zip(layers.customdata, layers.text))["lm.L3"]
-    assert "lm.L3" in hover and "group: lm" in hover and "mean top-voxel r: 0.250" in hover
+    assert "lm.L3" in hover and "group: lm" in hover and "mean test r of 200 voxels: 0.250" in hover
     assert f"dim 5: {c[2, 4]:+.3f}" in hover
     # three menus (x, y, z), each choosing any of the 5 dimensions for every trace
     assert len(fig.layout.updatemenus) == 3
@@ -170,28 +172,113 @@ def test_an_mni_map_on_the_fsaverage_surface_renders(rng, tmp_path):
     assert seen["errors"] == [], seen
 
 
-@pytest.mark.slow
-def test_the_report_and_the_runs_views_render_in_headless_chromium(tiny_run, tmp_path):
-    """The Snakemake report of a tiny run (every figure it embeds loads, no JavaScript error),
-    its embedding viewer (one marker per embedded space) and every interactive map."""
-    from conftest import run_snakemake
+REPORT_PROBE = r"""
+<script>
+window.__errors = [];
+window.addEventListener("error", e => window.__errors.push(String(e.message)));
+// after load: open every closed view, then count what the reader sees
+window.addEventListener("load", () => {
+  document.querySelectorAll("details.view-box").forEach(d => { d.open = true; });
+  setTimeout(() => {
+    const frames = Array.from(document.querySelectorAll("iframe.view")).map(f => {
+      const doc = f.contentDocument;
+      const gd = doc && doc.querySelector(".plotly-graph-div");
+      const drawn = gd && gd._fullData;
+      const markers = drawn ? drawn.reduce((s, t) => s + (t.visible === true ? t.x.length : 0), 0) : -1;
+      return {markers: markers, length: doc && doc.body ? doc.body.innerHTML.length : 0,
+              errors: (f.contentWindow && f.contentWindow.__lreErrors) || []};
+    });
+    const tables = Array.from(document.querySelectorAll("table.lre-table")).map(t => t.rows.length);
+    const items = Array.from(document.querySelectorAll("figure.item")).map(f => ({
+      kind: f.className.replace("item ", ""),
+      caption: (f.querySelector("figcaption") || {innerText: ""}).innerText.length,
+      shown: f.getBoundingClientRect().height}));
+    const imgs = Array.from(document.querySelectorAll("img.figure")).map(i => i.complete && i.naturalWidth > 0);
+    const out = document.createElement("pre");
+    out.id = "lre-probe";
+    out.textContent = JSON.stringify({errors: window.__errors, frames: frames, tables: tables, items: items,
+                                      images: imgs.length, broken: imgs.filter(x => !x).length,
+                                      text: document.body.innerText});
+    document.body.appendChild(out);
+  }, 4000);
+});
+</script>
+"""
 
+
+def render_report(report, tmp_path) -> dict:
+    """Open the run's report in headless Chromium, every view opened; what a reader sees."""
+    import json
+
+    html = report.read_text()
+    page = tmp_path / "probe_report.html"
+    page.write_text(html.replace("</body>", REPORT_PROBE + "</body>"))
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=30000", "--window-size=1300,900"]
+    out = subprocess.run([chromium(), *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=300)
+    found = re.search(r'<pre id="lre-probe">(.*?)</pre>', out.stdout, re.S)
+    assert found, out.stderr[-3000:]
+    import html as _html
+
+    return json.loads(_html.unescape(found.group(1)))
+
+
+@pytest.mark.slow
+def test_the_report_shows_every_figure_table_and_view_in_headless_chromium(tiny_run, tmp_path):
+    """The run's report (results/report.html, written by the run): no JavaScript error; every
+    figure decodes and shows its caption; every table entry renders as a table with rows; the
+    3-D embedding viewer is drawn inside the report with one marker per embedded space, and
+    every interactive map inside it; what a reader sees has no machine path and no job JSON."""
+    from lre import report as lre_report
     from lre.results import Results
 
     run_dir, cfg = tiny_run
-    report = tmp_path / "report.html"  # outside the shared run's results, which other tests compare
-    proc = run_snakemake(["--configfile", "c.yaml", "--report", str(report)], run_dir, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    seen = render(report, tmp_path)
-    figures = report.read_text().count('"mime_type": "image/png"')  # the figures the report holds
-    assert seen["errors"] == [] and seen["broken"] == 0, seen
-    assert figures >= 10 and seen["images"] >= figures, (seen, figures)  # each decoded by the browser
+    res = Results(run_dir / "results")
+    path = res.path("report")
+    seen = render_report(path, tmp_path)
+    assert seen["errors"] == [] and seen["broken"] == 0, seen["errors"]
+    plan = [i for sec in _walk(lre_report.plan(_report_job(cfg, run_dir))) for i in sec.items]
+    kinds = [i.kind for i in plan]
+    assert [i["kind"] for i in seen["items"]] == kinds
+    assert seen["images"] == kinds.count("figure") >= 10
+    assert all(i["caption"] > 80 and i["shown"] > 100 for i in seen["items"]), seen["items"]  # captions in view
+    assert len(seen["tables"]) == kinds.count("table") + kinds.count("record")
+    assert all(rows >= 2 for rows in seen["tables"]), seen["tables"]
+    views = seen["frames"]
+    assert len(views) == kinds.count("view") and all(v["length"] > 1000 for v in views), views
+    n_spaces = len(res.embedding(cfg["embedding"]["methods"][0])["spaces"])
+    assert views[0]["markers"] == n_spaces, views[0]
+    text = seen["text"]
+    assert str(run_dir) not in text and "/tmp" not in text and '"stage"' not in text
+    assert "results/encoding/sa/summary.csv" in text  # files are named under the results folder
+
+
+def _walk(sections):
+    for sec in sections:
+        yield sec
+        yield from _walk(sec.children)
+
+
+def _report_job(cfg, run_dir):
+    """The report job of the tiny run, with its folders where the run put them."""
+    from lre import config, jobs
+
+    job = jobs.report_job(config.validate(cfg))
+    job.update(results=str(run_dir / job["results"]), corpus_results=str(run_dir / job["corpus_results"]))
+    return job
+
+
+@pytest.mark.slow
+def test_the_runs_views_render_in_headless_chromium(tiny_run, tmp_path):
+    """The embedding viewer (one marker per embedded space) and every interactive map, each
+    opened as its own file."""
+    from lre.jobs import VIEWER_MAPS
+    from lre.results import Results
+
+    run_dir, cfg = tiny_run
     res = Results(run_dir / "results")
     for method in cfg["embedding"]["methods"]:
         seen = render(res.path("viewer_embedding", method=method), tmp_path)
         assert seen["errors"] == [] and seen["markers"] == len(res.embedding(method)["spaces"]), seen
-    from lre.jobs import VIEWER_MAPS
-
     maps = [res.path("viewer_map", subject=s, kind=k) for s in cfg["dataset"]["subjects"] for k in VIEWER_MAPS]
     for path in maps:
         seen = render(path, tmp_path)

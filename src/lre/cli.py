@@ -31,6 +31,7 @@ STAGES = (
     "lre.datasets.stage",
     "lre.encoding.stage",
     "lre.brainlink.stage",
+    "lre.report",
 )
 
 
@@ -43,8 +44,13 @@ def cmd_check(args) -> None:
     from .features import check_models, resolve_spaces
 
     cfg = config.load(args.config, check_models=False)
+    if not args.cluster:
+        config.check_devices(cfg, source=args.config)
     spaces = resolve_spaces(cfg["features"]["models"])
-    print(f"{args.config}: valid; {len(cfg['features']['models'])} models, {len(spaces)} spaces")
+    print(
+        f"{args.config}: valid; analyses {', '.join(cfg['analyses'])}; "
+        f"{len(cfg['features']['models'])} models, {len(spaces)} spaces"
+    )
     for s in spaces:
         print(f"  {s.name:32s} {s.family:10s} group={s.group}")
     missing = check_models(cfg["features"]["models"], collect=True)
@@ -138,8 +144,8 @@ def _run_stage(cmd: Command):
 
 def _add_arg(sp, arg) -> None:
     kw = {"help": arg.help, "type": arg.type, "required": arg.required}
-    if arg.many:
-        kw["nargs"] = "+"
+    if arg.many:  # an optional list may be given empty (a job with no such entries)
+        kw["nargs"] = "+" if arg.required else "*"
     sp.add_argument(arg.flag, **kw)
 
 
@@ -149,8 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    sp = sub.add_parser("check", help="validate a config and list its feature spaces")
+    sp = sub.add_parser("check", help="validate a config and list its analyses and feature spaces")
     sp.add_argument("config")
+    sp.add_argument(
+        "--cluster",
+        action="store_true",
+        help="the jobs run on a cluster's nodes, not here: do not refuse GPU settings for want of a GPU here",
+    )
     sp.set_defaults(func=cmd_check)
 
     for cmd in commands():

@@ -25,7 +25,10 @@ from .errors import ConfigError
 log = logging.getLogger(__name__)
 
 #: keys that were renamed: (section path, old key) -> new key
-RENAMED = {(("features",), "dtype"): "compute_dtype"}
+RENAMED = {(("features",), "dtype"): "compute_dtype", (("brainlink",), "threshold"): "min_cv_r2"}
+
+#: the analyses a config can choose (``analyses``), in pipeline order
+ANALYSES = ("embedding", "encoding", "partition", "brainlink")
 
 
 @functools.lru_cache(maxsize=1)
@@ -113,8 +116,58 @@ def validate(config: dict, source: str | Path | None = None) -> dict:
         path = list(err.absolute_path)
         raise ConfigError(_field(path), (message or err.message) + ".", fix=_describe(sch, path), source=source)
     cfg = _fill_data_root(cfg, source)
+    cfg["analyses"] = resolve_analyses(cfg, source)
     _semantic_checks(cfg, source)
     return cfg
+
+
+def resolve_analyses(cfg: dict, source=None) -> list[str]:
+    """The analyses a config runs (:data:`ANALYSES` order): its ``analyses`` list, each checked
+    against the sections it needs, or by default every analysis its sections allow."""
+    partition = bool((cfg.get("partition") or {}).get("spaces"))
+    has = {
+        "embedding": "corpus" in cfg,
+        "encoding": "stimuli" in cfg and "dataset" in cfg,
+    }
+    chosen = cfg.get("analyses")
+    if chosen is None:
+        out = [a for a in ("embedding", "encoding") if has[a]]
+        if has["encoding"] and partition:
+            out.append("partition")
+        if has["embedding"] and has["encoding"]:
+            out.append("brainlink")
+        if not out:
+            raise ConfigError(
+                "analyses",
+                "the config has nothing to run: no corpus section (the embedding analysis) and no stimuli and "
+                "dataset sections (the encoding analysis).",
+                fix="add a corpus section to embed the spaces, or stimuli and dataset sections to fit encoding models.",
+                source=source,
+            )
+        return out
+    needs = {
+        "embedding": (has["embedding"], "a corpus section (the text the transfer maps are fitted on)"),
+        "encoding": (has["encoding"], "stimuli and dataset sections (the stories and the fMRI responses)"),
+        "partition": ("encoding" in chosen and partition, "the encoding analysis and partition.spaces"),
+        "brainlink": ("embedding" in chosen and "encoding" in chosen, "the embedding and encoding analyses"),
+    }
+    for analysis in chosen:
+        ok, what = needs[analysis]
+        if not ok:
+            raise ConfigError(
+                "analyses",
+                f"{analysis!r} needs {what}, which this config does not have.",
+                fix=f"add them, or leave {analysis!r} out of analyses.",
+                source=source,
+            )
+    return [a for a in ANALYSES if a in chosen]
+
+
+def runs(cfg: dict, analysis: str) -> bool:
+    """Whether a validated config runs ``analysis`` (one of :data:`ANALYSES`)."""
+    if analysis not in ANALYSES:
+        raise ValueError(f"unknown analysis {analysis!r}; known: {ANALYSES}")
+    return analysis in cfg["analyses"]
 
 
 def _alternative(err):
@@ -195,7 +248,40 @@ def _describe(sch: dict, path) -> str | None:
 
 def _semantic_checks(cfg: dict, source) -> None:
     """Checks a JSON schema cannot express."""
-    st = cfg["stimuli"]
+    if "stimuli" in cfg:
+        _check_stimuli(cfg["stimuli"], source)
+    models = cfg["features"]["models"]
+    _check_copies(models, source)
+    _check_tests(cfg, source)
+    for name, entry in models.items():
+        if entry["family"] == "shift" and entry["shift"] == 0:
+            raise ConfigError(
+                f"features.models.{name}.shift",
+                f"a shift of 0 makes {name!r} an exact copy of {entry['of']!r}, whose spaces would then be counted "
+                "twice (in the transfer maps, the embedding and the brain link).",
+                fix="use shift: 1 (the next word) or another non-zero k, or remove the model.",
+                source=source,
+            )
+        if entry["family"] == "shift":
+            seen, cur = {name}, entry["of"]
+            while True:
+                if cur not in models:
+                    raise ConfigError(
+                        f"features.models.{name}.of",
+                        f"{cur!r} is not a model in features.models.",
+                        fix=f"use one of {sorted(models)}.",
+                        source=source,
+                    )
+                if cur in seen:
+                    raise ConfigError(f"features.models.{name}.of", "shift models form a cycle.", source=source)
+                seen.add(cur)
+                if models[cur]["family"] != "shift":
+                    break
+                cur = models[cur]["of"]
+
+
+def _check_stimuli(st: dict, source) -> None:
+    """The stimuli section: path templates with {story}, and where volume times come from."""
     if "{story}" not in st["path"]:
         raise ConfigError(
             "stimuli.path",
@@ -229,34 +315,6 @@ def _semantic_checks(cfg: dict, source) -> None:
                 fix="give n_trs for every story, or use TR files.",
                 source=source,
             )
-    models = cfg["features"]["models"]
-    _check_copies(models, source)
-    _check_tests(cfg, source)
-    for name, entry in models.items():
-        if entry["family"] == "shift" and entry["shift"] == 0:
-            raise ConfigError(
-                f"features.models.{name}.shift",
-                f"a shift of 0 makes {name!r} an exact copy of {entry['of']!r}, whose spaces would then be counted "
-                "twice (in the transfer maps, the embedding and the brain link).",
-                fix="use shift: 1 (the next word) or another non-zero k, or remove the model.",
-                source=source,
-            )
-        if entry["family"] == "shift":
-            seen, cur = {name}, entry["of"]
-            while True:
-                if cur not in models:
-                    raise ConfigError(
-                        f"features.models.{name}.of",
-                        f"{cur!r} is not a model in features.models.",
-                        fix=f"use one of {sorted(models)}.",
-                        source=source,
-                    )
-                if cur in seen:
-                    raise ConfigError(f"features.models.{name}.of", "shift models form a cycle.", source=source)
-                seen.add(cur)
-                if models[cur]["family"] != "shift":
-                    break
-                cur = models[cur]["of"]
 
 
 #: keys of a model entry that name or colour it without changing its features
@@ -281,7 +339,7 @@ def _check_copies(models: dict, source) -> None:
 
 def _check_tests(cfg: dict, source) -> None:
     """Delays the model can use, and permutation tests that can reach their level."""
-    if "dataset" not in cfg:
+    if not runs(cfg, "encoding"):
         return
     enc, bl = cfg["encoding"], cfg["brainlink"]
     delays = enc["delays"]
@@ -312,10 +370,10 @@ def _check_tests(cfg: dict, source) -> None:
                 fix="use shorter delays, or leave those stories out.",
                 source=source,
             )
-    for field, n, q in (
-        ("encoding", enc["permutations"], enc["fdr_q"]),
-        ("brainlink", bl["permutations"], bl["fdr_q"]),
-    ):
+    tests = [("encoding", enc["permutations"], enc["fdr_q"])]
+    if runs(cfg, "brainlink"):
+        tests.append(("brainlink", bl["permutations"], bl["fdr_q"]))
+    for field, n, q in tests:
         floor = 1.0 / (n + 1)
         if floor > q:
             raise ConfigError(
@@ -367,19 +425,20 @@ def check_demo_paths(cfg: dict) -> None:
     from .paths import Layout
 
     paths = Layout(cfg["results"])
-    want = {
-        "stimuli.path": (cfg["stimuli"]["path"], paths["demo_textgrid"]),
-        "stimuli.tr_times.path": (cfg["stimuli"]["tr_times"].get("path"), paths["demo_trfile"]),
-        "corpus.path": (cfg["corpus"]["path"], paths["demo_corpus"]),
-    }
-    if cfg["stimuli"]["format"] != "textgrid" or cfg["stimuli"]["tr_times"]["source"] != "file":
-        raise ConfigError(
-            "demo.enabled",
-            "the demo writes TextGrids and TR files, so stimuli.format must be "
-            "textgrid and stimuli.tr_times.source file.",
-            fix="set them, or disable the demo.",
-        )
-    if "dataset" in cfg and cfg["demo"]["fmri"]["enabled"]:
+    want = {}
+    if "stimuli" in cfg:
+        want["stimuli.path"] = (cfg["stimuli"]["path"], paths["demo_textgrid"])
+        want["stimuli.tr_times.path"] = (cfg["stimuli"]["tr_times"].get("path"), paths["demo_trfile"])
+        if cfg["stimuli"]["format"] != "textgrid" or cfg["stimuli"]["tr_times"]["source"] != "file":
+            raise ConfigError(
+                "demo.enabled",
+                "the demo writes TextGrids and TR files, so stimuli.format must be "
+                "textgrid and stimuli.tr_times.source file.",
+                fix="set them, or disable the demo.",
+            )
+    if "corpus" in cfg:
+        want["corpus.path"] = (cfg["corpus"]["path"], paths["demo_corpus"])
+    if demo_fmri(cfg):
         d = cfg["dataset"]
         if d["format"] != "lebel2023":
             raise ConfigError(
@@ -398,6 +457,12 @@ def check_demo_paths(cfg: dict) -> None:
             )
 
 
+def demo_fmri(cfg: dict) -> bool:
+    """Whether the demo writes synthetic responses (the demo and its fMRI part enabled, and the
+    encoding analysis run)."""
+    return cfg["demo"]["enabled"] and cfg["demo"]["fmri"]["enabled"] and runs(cfg, "encoding")
+
+
 def transfer_sources(cfg: dict, names: list[str]) -> list[str]:
     """The transferred spaces that are also encoded (sources), in order."""
     return [n for n in names if n not in cfg["transfer"]["targets_only"]]
@@ -405,8 +470,12 @@ def transfer_sources(cfg: dict, names: list[str]) -> list[str]:
 
 def transfer_spaces(cfg: dict, spaces: list) -> list:
     """The spaces that take part in transfer and the embedding (config order, minus exclude and
-    minus volume-level precomputed spaces, which have no words to transfer)."""
+    minus volume-level precomputed spaces, which have no words to transfer); none when the
+    config does not run the embedding analysis."""
     from .features import volume_level
+
+    if not runs(cfg, "embedding"):
+        return []
 
     names = [s.name for s in spaces]
     unknown = [n for n in cfg["transfer"]["exclude"] if n not in names]
@@ -421,7 +490,10 @@ def transfer_spaces(cfg: dict, spaces: list) -> list:
 
 
 def check_transfer(cfg: dict, spaces: list) -> None:
-    """Cross-checks between the transfer/embedding sections and the resolved spaces."""
+    """Cross-checks between the transfer/embedding sections and the resolved spaces (with the
+    embedding analysis; without it, those sections are not read)."""
+    if not runs(cfg, "embedding"):
+        return
     t, e = cfg["transfer"], cfg["embedding"]
     kept = transfer_spaces(cfg, spaces)
     names = [s.name for s in kept]
@@ -508,7 +580,9 @@ def check_transfer(cfg: dict, spaces: list) -> None:
 
 
 def encoding_spaces(cfg: dict, spaces: list) -> list:
-    """The spaces fitted to the brain (config order)."""
+    """The spaces fitted to the brain (config order); none without the encoding analysis."""
+    if not runs(cfg, "encoding"):
+        return []
     want = cfg["encoding"]["spaces"]
     if want == "all":
         return list(spaces)
@@ -528,7 +602,7 @@ def partition_spaces(cfg: dict, spaces: list) -> tuple[list[str], list[str]]:
     or there is no dataset). Each must be a space of the config; a tested space must be
     encoded (its R^2 alone comes from its encoding result) and not in the baseline."""
     p = cfg.get("partition") or {}
-    if "dataset" not in cfg or not p.get("spaces"):
+    if not runs(cfg, "partition"):
         return [], []
     names = [s.name for s in spaces]
     encoded = [s.name for s in encoding_spaces(cfg, spaces)]
@@ -581,8 +655,9 @@ def check_test_repeats(spec: dict, subject: str, story: str) -> None:
 
 
 def check_dataset(cfg: dict, spaces: list) -> None:
-    """Cross-checks of the dataset and encoding sections (and the demo's fMRI part)."""
-    if "dataset" not in cfg:
+    """Cross-checks of the dataset and encoding sections (and the demo's fMRI part), with the
+    encoding analysis; of the brain link's, with the brainlink analysis."""
+    if not runs(cfg, "encoding"):
         return
     d = cfg["dataset"]
     stories = cfg["stimuli"]["stories"]
@@ -611,27 +686,15 @@ def check_dataset(cfg: dict, spaces: list) -> None:
         raise ConfigError("dataset.mask", "a lebel2023 mask is per subject; the template needs {subject}.")
     if d["format"] == "lebel2023" and d["lebel"]["test_repeats"]:
         check_test_repeats(d["lebel"]["test_repeats"], d["subjects"][0], d["test_stories"][0])
-        if cfg["demo"]["enabled"] and cfg["demo"]["fmri"]["enabled"]:
+        if demo_fmri(cfg):
             raise ConfigError(
                 "dataset.lebel.test_repeats",
                 "the demo writes its test repeats stacked in one file per story, not one file per repeat.",
                 fix="leave dataset.lebel.test_repeats null with demo.fmri (the demo's ceiling comes from that file).",
             )
     encoding_spaces(cfg, spaces)
-    linked = {s.group for s in transfer_spaces(cfg, spaces) if s in encoding_spaces(cfg, spaces)}
-    if len(linked) < 3:
-        raise ConfigError(
-            "encoding.spaces",
-            f"the embedded and encoded spaces come from {len(linked)} group(s); "
-            "the brain link leaves one group out at a time and needs at least 3.",
-            fix="encode and embed spaces of at least three models (or groups).",
-        )
-    if cfg["brainlink"]["method"] not in cfg["embedding"]["methods"]:
-        raise ConfigError(
-            "brainlink.method",
-            f"{cfg['brainlink']['method']!r} is not in embedding.methods.",
-            fix="link an embedding that is computed.",
-        )
+    if runs(cfg, "brainlink"):
+        _check_brainlink(cfg, spaces)
     pcx = cfg["brainlink"]["pycortex"]
     for key in ("subject", "xfm") if pcx else ():
         try:
@@ -642,7 +705,7 @@ def check_dataset(cfg: dict, spaces: list) -> None:
                 f"{pcx[key]!r} is not a valid template ({e!r}).",
                 fix="use plain text, with {subject} where the dataset's subject goes.",
             ) from None
-    if cfg["demo"]["enabled"] and cfg["demo"]["fmri"]["enabled"]:
+    if demo_fmri(cfg):
         names = [s.name for s in spaces]
         bad = [p for p in cfg["demo"]["fmri"]["planted"] if p not in names]
         if bad:
@@ -659,3 +722,69 @@ def check_dataset(cfg: dict, spaces: list) -> None:
             )
         if len(d["test_stories"]) != 1:
             raise ConfigError("dataset.test_stories", "the demo's synthetic dataset repeats exactly one test story.")
+
+
+def _check_brainlink(cfg: dict, spaces: list) -> None:
+    """The brain link leaves one group out at a time (3 groups at least) and links an
+    embedding that is computed."""
+    linked = {s.group for s in linked_spaces(cfg, spaces)}
+    if len(linked) < 3:
+        raise ConfigError(
+            "encoding.spaces",
+            f"the embedded and encoded spaces come from {len(linked)} group(s); "
+            "the brain link leaves one group out at a time and needs at least 3.",
+            fix="encode and embed spaces of at least three models (or groups), or leave brainlink out of analyses.",
+        )
+    if cfg["brainlink"]["method"] not in cfg["embedding"]["methods"]:
+        raise ConfigError(
+            "brainlink.method",
+            f"{cfg['brainlink']['method']!r} is not in embedding.methods.",
+            fix="link an embedding that is computed.",
+        )
+
+
+def linked_spaces(cfg: dict, spaces: list) -> list:
+    """The spaces linked to the brain: embedded and encoded (none without the brainlink
+    analysis)."""
+    if not runs(cfg, "brainlink"):
+        return []
+    encoded = encoding_spaces(cfg, spaces)
+    return [s for s in transfer_spaces(cfg, spaces) if s in encoded]
+
+
+def gpu_settings(cfg: dict) -> list[tuple[str, str]]:
+    """The config's settings that need a CUDA device, as ``(field, value)``: features.device
+    cuda (with a neural model), encoding.backend torch_cuda (with the encoding analysis)."""
+    out = []
+    neural = any(m["family"] in ("hf", "untrained", "flair") for m in cfg["features"]["models"].values())
+    if cfg["features"]["device"] == "cuda" and (neural or "mlp" in cfg["transfer"]["methods"]):
+        out.append(("features.device", "cuda"))
+    if runs(cfg, "encoding") and cfg["encoding"]["backend"] == "torch_cuda":
+        out.append(("encoding.backend", "torch_cuda"))
+    return out
+
+
+def check_devices(cfg: dict, cuda: bool | None = None, source=None) -> None:
+    """Refuse a GPU-only setting where torch sees no CUDA device (``cuda``: whether it does;
+    asked of torch when None): such a run would fail in its first GPU job, its reason in one
+    job's log. Call it where the jobs run (a workstation), not on a cluster's login node."""
+    wanted = gpu_settings(cfg)
+    if not wanted:
+        return
+    if cuda is None:
+        from .encoding.models import cuda_available
+
+        cuda = cuda_available()
+    if cuda:
+        return
+    field, value = wanted[0]
+    auto = "auto (CUDA where torch sees a device, else numpy)" if field == "encoding.backend" else "auto or cpu"
+    raise ConfigError(
+        field,
+        f"is {value}, but torch sees no CUDA device on this machine, so the jobs that need it would fail"
+        + (f" (also {', '.join(f for f, _ in wanted[1:])})." if len(wanted) > 1 else "."),
+        fix=f"use {auto}, or run on a machine with a GPU. On a cluster whose login node has none, the jobs run on "
+        "its GPU nodes: run with the cluster's profile (snakemake --profile workflow/profiles/slurm), and "
+        "check the config with python -m lre check --cluster.",
+        source=source,
+    )

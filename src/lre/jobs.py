@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from .config import encoding_spaces, partition_spaces, transfer_sources, transfer_spaces
+from .config import demo_fmri, encoding_spaces, linked_spaces, partition_spaces, runs, transfer_sources, transfer_spaces
 from .datasets import loader
 from .features import model_of, resolve_spaces
 from .io import config_hash
@@ -35,7 +35,8 @@ def _resolve(cfg: dict) -> list:
 def demo_job(cfg: dict) -> dict:
     """The demo's stimuli (text, timings); its fMRI part has jobs of its own."""
     text = {k: v for k, v in cfg["demo"].items() if k != "fmri"}
-    return {"stage": "demo", "demo": text, "stories": cfg["stimuli"]["stories"], "seed": cfg["seed"]}
+    stories = cfg["stimuli"]["stories"] if "stimuli" in cfg else []  # none: the corpus only
+    return {"stage": "demo", "demo": text, "stories": stories, "seed": cfg["seed"]}
 
 
 def stimuli_job(cfg: dict) -> dict:
@@ -376,6 +377,7 @@ def encoding_summary_job(cfg: dict, subject: str, spaces: list) -> dict:
         "subject": subject,
         "spaces": _space_dicts(spaces),
         "top_voxels": cfg["encoding"]["top_voxels"],
+        "top_voxels_by": cfg["encoding"]["top_voxels_by"],
         "expects": {
             "scores": score_hashes(cfg, subject),
             "ceiling": config_hash(noise_ceiling_job(cfg, subject)),
@@ -425,11 +427,15 @@ def partition_job(cfg: dict, subject: str) -> dict:
         "encoding": {k: e[k] for k in ENCODING_KEYS},
         "partition": {"baseline": baseline, "band_weights": cfg["partition"]["band_weights"]},
         "top_voxels": e["top_voxels"],
+        "top_voxels_by": e["top_voxels_by"],
         "runtime": {"n_targets_batch": e["n_targets_batch"]},
         "upstream": _upstream(cfg, designs, "stories"),
-        "expects": {"scores": score_hashes(cfg, subject, spaces, only=tested)},
+        "expects": {
+            "scores": score_hashes(cfg, subject, spaces, only=tested),
+            "ceiling": config_hash(noise_ceiling_job(cfg, subject)),
+        },
     }
-    if cfg["demo"]["enabled"] and cfg["demo"]["fmri"]["enabled"]:
+    if demo_fmri(cfg):
         job["expects"]["truth"] = config_hash(demo_fmri_job(cfg, subject))
     return job
 
@@ -480,24 +486,30 @@ def brainlink_check_job(cfg: dict, subject: str, spaces: list) -> dict:
     }
 
 
+def space_table_method(cfg: dict) -> str | None:
+    """The embedding whose coordinates the space table lists: the linked one with the brain
+    link, else the first embedded one (None without the embedding analysis)."""
+    if not runs(cfg, "embedding"):
+        return None
+    return cfg["brainlink"]["method"] if runs(cfg, "brainlink") else cfg["embedding"]["methods"][0]
+
+
 def space_table_job(cfg: dict, spaces: list) -> dict:
-    """One row per space of ``spaces`` (all spaces of the config)."""
-    method = cfg["brainlink"]["method"]
-    linked = [s for s in transfer_spaces(cfg, spaces) if s in encoding_spaces(cfg, spaces)]
-    subjects = cfg["dataset"]["subjects"]
-    return {
-        "stage": "space-table",
-        "spaces": _space_dicts(spaces),
-        "subjects": subjects,
-        "expects": {
-            "embedding": config_hash(embedding_job(cfg, method, transfer_spaces(cfg, spaces))),
-            "rows": {s: score_hashes(cfg, s, spaces) for s in subjects},
-            "brainlinks": {s: config_hash(brainlink_job(cfg, s, linked)) for s in subjects},
-            "partitions": (
-                {s: config_hash(partition_job(cfg, s)) for s in subjects} if partition_spaces(cfg, spaces)[1] else {}
-            ),
-        },
-    }
+    """One row per space of ``spaces`` (all spaces of the config): what the analyses the config
+    runs give each (coordinates, encoding performance, brain-link table, unique variance)."""
+    method = space_table_method(cfg)
+    linked = linked_spaces(cfg, spaces)
+    subjects = cfg["dataset"]["subjects"] if runs(cfg, "encoding") else []
+    expects = {}
+    if method is not None:
+        expects["embedding"] = config_hash(embedding_job(cfg, method, transfer_spaces(cfg, spaces)))
+    if subjects:
+        expects["rows"] = {s: score_hashes(cfg, s, spaces) for s in subjects}
+    if runs(cfg, "brainlink"):
+        expects["brainlinks"] = {s: config_hash(brainlink_job(cfg, s, linked)) for s in subjects}
+    if runs(cfg, "partition"):
+        expects["partitions"] = {s: config_hash(partition_job(cfg, s)) for s in subjects}
+    return {"stage": "space-table", "spaces": _space_dicts(spaces), "subjects": subjects, "expects": expects}
 
 
 # --------------------------------------------------------------------------- interactive views
@@ -510,7 +522,7 @@ def viewer_embedding_job(cfg: dict, method: str, spaces: list) -> dict:
     """The embedding's 3-D view; with a dataset, each space's mean top-voxel r over the
     subjects (from the encoding summaries) in its hover text."""
     every = _resolve(cfg)
-    subjects = cfg["dataset"]["subjects"] if "dataset" in cfg else []
+    subjects = cfg["dataset"]["subjects"] if runs(cfg, "encoding") else []
     return {
         "stage": "embedding-viewer",
         "method": method,
@@ -523,20 +535,59 @@ def viewer_embedding_job(cfg: dict, method: str, spaces: list) -> dict:
     }
 
 
+def viewer_maps(cfg: dict) -> list[str]:
+    """The maps of each subject's interactive views: each voxel's best test r, and with the
+    brain link its principal-dimension and score maps."""
+    return list(VIEWER_MAPS) if runs(cfg, "brainlink") else ["best_r"]
+
+
 def viewer_maps_job(cfg: dict, subject: str, spaces: list) -> dict:
-    """One subject's interactive maps: the principal-dimension and brain-link maps and each
-    voxel's best test r over the encoded spaces; on fsaverage too for MNI-space data."""
+    """One subject's interactive maps (:func:`viewer_maps`); on fsaverage too for MNI-space
+    data."""
     every = _resolve(cfg)
-    linked = [s for s in transfer_spaces(cfg, every) if s in encoding_spaces(cfg, every)]
+    expects = {"scores": score_hashes(cfg, subject, every)}
+    if runs(cfg, "brainlink"):
+        expects["brainlink"] = config_hash(brainlink_job(cfg, subject, linked_spaces(cfg, every)))
     return {
         "stage": "interactive-maps",
         "subject": subject,
         "spaces": [s.name for s in encoding_spaces(cfg, every)],
-        "maps": list(VIEWER_MAPS),
+        "maps": viewer_maps(cfg),
         "surface": cfg["dataset"]["format"] == "narratives",
         "dataset": {k: cfg["dataset"][k] for k in ("mask", "voxel_order")},
-        "expects": {
-            "scores": score_hashes(cfg, subject, every),
-            "brainlink": config_hash(brainlink_job(cfg, subject, linked)),
-        },
+        "expects": expects,
+    }
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def report_job(cfg: dict, flatmaps: bool = False) -> dict:
+    """The run's report: what each analysis the config runs made, by section (``flatmaps``:
+    whether the brain link drew pycortex flatmaps)."""
+    every = _resolve(cfg)
+    embed, encode = runs(cfg, "embedding"), runs(cfg, "encoding")
+    methods = cfg["embedding"]["methods"] if embed else []
+    compared = (
+        len(methods)
+        + int("direct" in cfg["transfer"]["methods"])
+        + len({"cka", "rsa"} & set(cfg["transfer"]["methods"]))
+        if embed
+        else 0
+    )
+    return {
+        "stage": "report",
+        "analyses": cfg["analyses"],
+        "results": cfg["results"],
+        "corpus_results": cfg.get("corpus_results") or cfg["results"],
+        "config_hash": config_hash(cfg),
+        "spaces": len(every),
+        "methods": methods,
+        "viewer": embed and cfg["embedding"]["n_components"] >= 3,
+        "comparison": compared > 1,
+        "subjects": cfg["dataset"]["subjects"] if encode else [],
+        "maps": encode and bool(cfg["dataset"]["mask"]),
+        "viewer_maps": viewer_maps(cfg) if encode and cfg["dataset"]["mask"] else [],
+        "demo": demo_fmri(cfg),
+        "flatmaps": flatmaps and runs(cfg, "brainlink"),
     }

@@ -80,6 +80,7 @@ TEMPLATES: dict[str, str] = {
     "flatmap_score": "brainlink/{subject}_score_flat.png",
     "brainlink_summary": "brainlink/summary.csv",
     "space_table": "summary.csv",
+    "report": "report.html",
     # interactive views (self-contained HTML)
     "viewer_embedding": "viewer/embedding_{method}.html",
     "viewer_map": "viewer/{subject}_{kind}.html",
@@ -118,6 +119,7 @@ LOGS: dict[str, str] = {
     "brainlink_check": "logs/brainlink/{subject}_check.log",
     "viewer_embedding": "logs/viewer/embedding_{method}.log",
     "viewer_maps": "logs/viewer/{subject}_maps.log",
+    "report": "logs/report.log",
 }
 
 #: what depends on the transfer corpus alone (its documents and features, the transfer maps,

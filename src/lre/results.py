@@ -24,6 +24,15 @@ def _csv(path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+#: what each analysis makes (for the sentence that says so when it is missing)
+MADE_BY = {
+    "embedding": "the embedding analysis (transfer maps and the embedding; needs a corpus section)",
+    "encoding": "the encoding analysis (encoding models; needs stimuli and dataset sections)",
+    "partition": "the partition analysis (variance partitioning; needs encoding and partition.spaces)",
+    "brainlink": "the brainlink analysis (the brain link; needs the embedding and encoding analyses)",
+}
+
+
 #: the file, under a results folder, naming the corpus root its run read (when apart)
 CORPUS_POINTER = "corpus_root.json"
 
@@ -70,6 +79,44 @@ class Results:
         """The path of a named output (see :data:`lre.paths.TEMPLATES`)."""
         return Path(self.layout.path(name, **wildcards))
 
+    def analyses(self) -> list[str]:
+        """The analyses whose outputs this run holds (of embedding, encoding, partition,
+        brainlink, in that order)."""
+        methods = Path(self.layout["embedding_h5"]).parent.parent  # one folder per method
+        found = {
+            "embedding": [m for m in methods.glob("*") if self.path("embedding_h5", method=m.name).exists()],
+            "encoding": self.subjects(),
+            "partition": [s for s in self.subjects() if self.path("partition_table", subject=s).exists()],
+            "brainlink": [s for s in self.subjects() if self.path("brainlink", subject=s).exists()],
+        }
+        return [a for a, present in found.items() if present]
+
+    def missing(self, analysis: str) -> str | None:
+        """None when this run holds the outputs of ``analysis``; else one sentence that says
+        which analysis makes them (for a notebook to print in place of what it would show)."""
+        if analysis not in MADE_BY:
+            raise ValueError(f"unknown analysis {analysis!r}; known: {sorted(MADE_BY)}")
+        if analysis in self.analyses():
+            return None
+        return (
+            f"This run has no {analysis} outputs: they are made by {MADE_BY[analysis]}; "
+            f"this run holds {', '.join(self.analyses()) or 'no analysis'}."
+        )
+
+    def _need(self, path: Path, analysis: str) -> Path:
+        """``path``, which ``analysis`` makes; a clear error when it is not there."""
+        if path.exists():
+            return path
+        ran = self.analyses()
+        if analysis in ran:
+            raise InputError(path, "does not exist.", fix="check the name, or run the pipeline to the end.")
+        raise InputError(
+            path,
+            f"does not exist: it is made by {MADE_BY[analysis]}, and this run holds the outputs of "
+            f"{', '.join(ran) or 'no analysis'} only.",
+            fix=f"add {analysis!r} to the config's analyses (with the sections it needs) and run the pipeline.",
+        )
+
     # ------------------------------------------------------------------ spaces and embedding
 
     def spaces(self) -> list[dict]:
@@ -85,9 +132,7 @@ class Results:
         ``spaces`` are the embedded spaces (the rows of ``affinity`` and ``coords``);
         ``sources`` the encoded ones (the columns of ``affinity``): the same list unless
         ``transfer.targets_only`` names spaces that are decoded but not encoded."""
-        path = self.path("embedding_h5", method=method)
-        if not path.exists():
-            raise InputError(path, "does not exist.", fix="run the embedding stage.")
+        path = self._need(self.path("embedding_h5", method=method), "embedding")
         with io.h5_open(path) as f:
             out = {k: f[k][()] for k in f if k not in ("spaces", "sources")}
             out["spaces"] = io.h5_read_strings(f["spaces"])
@@ -108,6 +153,7 @@ class Results:
     def similarities(self) -> dict[str, tuple[list[str], list[str], np.ndarray]]:
         """The comparison matrices that exist: direct R^2, CKA, RSA, each as ``(rows,
         columns, matrix)`` (direct R^2: targets x sources; CKA and RSA: square)."""
+        self._need(self.path("split"), "embedding")
         out = {}
         for name, key in (("direct", "r2"), ("similarity", "cka"), ("similarity", "rsa")):
             path = self.path(name)
@@ -121,21 +167,30 @@ class Results:
         return out
 
     def method_agreement(self) -> list[dict]:
-        return _csv(self.path("comparison_csv"))
+        """How much the similarity methods agree (Spearman of their off-diagonal entries): the
+        rows of ``transfer/comparison.csv`` (empty when the run compared a single method)."""
+        self._need(self.path("split"), "embedding")
+        path = self.path("comparison_csv")
+        return _csv(path) if path.exists() else []
 
     # ------------------------------------------------------------------ brain
 
     def subjects(self) -> list[str]:
+        """The subjects with encoding results (none when the run had no encoding analysis)."""
         folder = Path(self.layout.path("encoding_summary", subject="*")).parent.parent
+        if not folder.is_dir():
+            return []
         return sorted(p.name for p in folder.iterdir() if self.path("encoding_summary", subject=p.name).exists())
 
     def performance(self, subject: str) -> list[dict]:
-        return _csv(self.path("encoding_summary", subject=subject))
+        """A subject's encoding summary, one row per space (see the encoding stage)."""
+        return _csv(self._need(self.path("encoding_summary", subject=subject), "encoding"))
 
     def scores(self, subject: str, space: str) -> dict:
+        """A space's encoding results for a subject, per voxel (:func:`lre.encoding.stage.read_scores`)."""
         from .encoding.stage import read_scores
 
-        return read_scores(self.path("encoding", subject=subject, space=space))
+        return read_scores(self._need(self.path("encoding", subject=subject, space=space), "encoding"))
 
     def ceiling(self, subject: str) -> dict:
         """The subject's noise ceiling: ``ceiling`` (per voxel, or None when the test story
@@ -143,10 +198,7 @@ class Results:
         ("from 5 repeats" or "none (1 repeat)") and ``note`` (why)."""
         from .encoding.stage import read_ceiling
 
-        path = self.path("noise_ceiling", subject=subject)
-        if not path.exists():
-            raise InputError(path, "does not exist.", fix="run the pipeline first (snakemake --cores all).")
-        return read_ceiling(path)
+        return read_ceiling(self._need(self.path("noise_ceiling", subject=subject), "encoding"))
 
     def noise_ceiling(self, subject: str) -> np.ndarray | None:
         """The noise ceiling per voxel, shape (n_voxels,); None when there is none (the test
@@ -170,7 +222,9 @@ class Results:
             return {k: f[k][()] for k in f}
 
     def brainlink(self, subject: str) -> dict:
-        with io.h5_open(self.path("brainlink", subject=subject)) as f:
+        """A subject's brain link per voxel: ``score``, the baselines, ``pvalues``,
+        ``significant``, ``reliable``, ``principal``, and the linked ``spaces``."""
+        with io.h5_open(self._need(self.path("brainlink", subject=subject), "brainlink")) as f:
             out = {k: f[k][()] for k in f if k != "spaces"}
             out["spaces"] = io.h5_read_strings(f["spaces"])
         return out
@@ -180,14 +234,14 @@ class Results:
         space's test r, or ``unique:<space>`` (its unique variance, partition). None for the
         noise ceiling of a subject that has none (its file is an empty map that says so)."""
         if kind in ("principal", "score"):
-            return self.path(f"brainlink_{kind}_nii", subject=subject)
+            return self._need(self.path(f"brainlink_{kind}_nii", subject=subject), "brainlink")
         if kind.startswith("unique:"):  # a tested space's unique variance (partition)
-            return self.path("partition_nii", subject=subject, space=kind[len("unique:") :])
+            return self._need(self.path("partition_nii", subject=subject, space=kind[len("unique:") :]), "partition")
         if kind == "noise_ceiling":
             if self.noise_ceiling(subject) is None:
                 return None
-            return self.path("noise_ceiling_nii", subject=subject)
-        return self.path("encoding_nii", subject=subject, space=kind)
+            return self._need(self.path("noise_ceiling_nii", subject=subject), "encoding")
+        return self._need(self.path("encoding_nii", subject=subject, space=kind), "encoding")
 
     def checks(self, subject: str) -> dict:
         """(Demo) recovery of the planted truth and the brain-link check."""

@@ -5,13 +5,14 @@ ships with nilearn, for responses in MNI space)."""
 
 from __future__ import annotations
 
+import html
 import itertools
 import logging
 
 import numpy as np
 
 from .io import atomic_path
-from .plots import _layer
+from .plots import layer_index
 
 log = logging.getLogger(__name__)
 
@@ -19,11 +20,11 @@ log = logging.getLogger(__name__)
 MAX_DIMS = 6
 
 
-def _hover(space: dict, coords: np.ndarray, performance: dict[str, float] | None) -> str:
-    lines = [f"<b>{space['name']}</b>", f"group: {space['group']}"]
+def _hover(space: dict, coords: np.ndarray, performance: dict[str, float] | None, label: str) -> str:
+    lines = [f"<b>{html.escape(space['name'])}</b>", f"group: {html.escape(space['group'])}"]
     lines += [f"dim {d + 1}: {c:+.3f}" for d, c in enumerate(coords)]
     if performance is not None and space["name"] in performance:
-        lines.append(f"mean top-voxel r: {performance[space['name']]:.3f}")
+        lines.append(f"{html.escape(label)}: {performance[space['name']]:.3f}")
     return "<br>".join(lines)
 
 
@@ -33,23 +34,37 @@ def embedding_figure(
     explained: np.ndarray | None = None,
     performance: dict[str, float] | None = None,
     title: str = "",
+    performance_label: str = "",
 ):
     """The plotly figure of :func:`embedding_html`: one trace per model (its layers joined in
     depth order by a line; its other spaces as markers of the same colour), one marker per
-    space, and three menus choosing the dimension on each axis."""
+    space, and three menus choosing the dimension on each axis.
+
+    Parameters
+    ----------
+    coords : array of shape (n_spaces, n_components), n_components >= 3
+    spaces : records (``name``, ``model``, ``output``, ``group``) of the rows of ``coords``
+    explained : array of shape (n_components,), each dimension's share of variance
+    performance : space -> an encoding score shown in the hover text, named ``performance_label``
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+    """
     import plotly.graph_objects as go
     from plotly.colors import qualitative
 
     n_dims = min(MAX_DIMS, coords.shape[1])
     if n_dims < 3:
         raise ValueError(f"the 3-D viewer needs at least 3 embedding dimensions, got {coords.shape[1]}")
+    label = performance_label or "test r"
     colors = itertools.cycle(qualitative.D3 + qualitative.Plotly)
     models = list(dict.fromkeys(s["model"] for s in spaces))
     traces, members = [], []
     for model, color in zip(models, colors):
         idx = [i for i, s in enumerate(spaces) if s["model"] == model]
-        layers = sorted((i for i in idx if _layer(spaces[i]) is not None), key=lambda i: _layer(spaces[i]))
-        others = [i for i in idx if _layer(spaces[i]) is None]
+        layers = sorted((i for i in idx if layer_index(spaces[i]) is not None), key=lambda i: layer_index(spaces[i]))
+        others = [i for i in idx if layer_index(spaces[i]) is None]
         for part, mode in ((layers, "lines+markers" if len(layers) > 1 else "markers"), (others, "markers")):
             if not part:
                 continue
@@ -64,7 +79,7 @@ def embedding_figure(
                     legendgroup=model,
                     marker={"size": 5, "color": color},
                     line={"color": color, "width": 3},
-                    text=[_hover(spaces[i], coords[i, :n_dims], performance) for i in part],
+                    text=[_hover(spaces[i], coords[i, :n_dims], performance, label) for i in part],
                     hoverinfo="text",
                     customdata=[spaces[i]["name"] for i in part],
                 )
@@ -119,12 +134,14 @@ def embedding_html(
     title: str,
     explained: np.ndarray | None = None,
     performance: dict[str, float] | None = None,
+    performance_label: str = "",
 ) -> None:
     """Write the embedding's interactive 3-D view to ``path``: spaces coloured by model, each
     network's layers joined in order, hover text with the space's name, group, coordinates
-    and (``performance``: space -> mean top-voxel r) its encoding performance, and menus to
-    choose the dimensions shown. Self-contained (plotly's JavaScript is in the file)."""
-    fig = embedding_figure(coords, spaces, explained, performance, title)
+    and (``performance``: space -> a test r, named ``performance_label``) its encoding
+    performance, and menus to choose the dimensions shown. Self-contained (plotly's
+    JavaScript is in the file)."""
+    fig = embedding_figure(coords, spaces, explained, performance, title, performance_label)
     with atomic_path(path) as tmp:
         # a fixed element id (plotly draws a random one), so the same embedding writes the same bytes
         fig.write_html(str(tmp), include_plotlyjs=True, full_html=True, div_id="lre-embedding")

@@ -156,13 +156,14 @@ def downstream(dcfg: dict, docs, feats, results) -> dict:
         "subject": SUBJECT,
         "spaces": spaces,
         "top_voxels": 20,
+        "top_voxels_by": "auto",
         "expects": {"scores": hashes, "ceiling": io.config_hash(ceiling_job(dcfg))},
     }
     summary = lay.path("encoding_summary", subject=SUBJECT)
     enc.run_summary(summary_job, scores, ceiling[""], summary)
     rows_job = {"spaces": spaces, "expects": {"rows": {SUBJECT: hashes}}}
     enc.run_performance_figure(dict(rows_job, stage="performance-figure"), {SUBJECT: summary}, lay["performance_png"])
-    run_space_table(dict(rows_job, stage="space-table"), None, {SUBJECT: summary}, lay["space_table"])
+    run_space_table(dict(rows_job, stage="space-table"), lay["space_table"], summaries={SUBJECT: summary})
     recovery_job = {"subject": SUBJECT, "controls": ["rnd.vec"], "expects": {}}
     run_recovery(recovery_job, dcfg["root"] + "/truth.h5", ceiling[""], scores, lay.path("recovery", subject=SUBJECT))
     with open(summary, newline="") as f:
@@ -174,21 +175,25 @@ def downstream(dcfg: dict, docs, feats, results) -> dict:
 
 
 def test_summaries_give_the_ceiling_of_each_spaces_top_voxels(tmp_path, stories):
-    """With repeats, the summary's ceiling_top20 is the mean ceiling of the same 20 voxels
-    whose mean r is mean_r_top20; the space table and the figure carry it."""
+    """With repeats, the summary's headline is the mean test r of the 20 voxels of highest
+    noise ceiling (the same voxels for every space, named in the column), beside the mean
+    over all voxels and the mean ceiling of those voxels; the space table carries them."""
     docs, feats = stories
     dcfg = write_subject(tmp_path / "ds", docs, feats, repeats=4)
     out = downstream(dcfg, docs, feats, tmp_path / "results")
     ceiling = enc.read_ceiling(out["ceiling"][""])["ceiling"]
+    top = np.argsort(-ceiling, kind="stable")[:20]  # chosen by the ceiling, not by any test r
     for row, cell in zip(out["rows"], out["table"]):
         r = enc.read_scores(out["scores"][row["space"]])["scores"]
-        top = np.argsort(r)[::-1][:20]
-        assert float(row["mean_r_top20"]) == pytest.approx(r[top].mean(), abs=1e-5)
+        assert float(row["mean_r_top20_by_ceiling"]) == pytest.approx(r[top].mean(), abs=1e-5)
+        assert float(row["mean_r"]) == pytest.approx(r.mean(), abs=1e-5)
         assert float(row["ceiling_top20"]) == pytest.approx(ceiling[top].mean(), abs=1e-5)
         assert row["ceiling"] == "from 4 repeats"
         assert cell["space"] == row["space"] and cell["top_ceiling_s01"] == row["ceiling_top20"]
-    best = max(out["rows"], key=lambda row: float(row["mean_r_top20"]))
-    assert best["space"] != "rnd.vec" and float(best["ceiling_top20"]) >= float(best["mean_r_top20"]) - 0.05
+        assert cell["top_r_s01"] == row["mean_r_top20_by_ceiling"] and cell["mean_r_s01"] == row["mean_r"]
+        assert cell["top_voxels_s01"] == "20 voxels by noise ceiling"
+    best = max(out["rows"], key=lambda row: float(row["mean_r_top20_by_ceiling"]))
+    assert best["space"] != "rnd.vec" and float(best["ceiling_top20"]) >= float(best["mean_r_top20_by_ceiling"]) - 0.05
     assert out["recovery"]["ceiling"] == "from 4 repeats" and out["recovery"]["ceiling_correlation"] > 0.8
     res = Results(tmp_path / "results")
     np.testing.assert_array_equal(res.noise_ceiling(SUBJECT), ceiling)
@@ -226,8 +231,12 @@ def test_a_single_repeat_gives_no_ceiling_and_every_consumer_says_so(tmp_path, s
     assert [r["space"] for r in out["rows"]] == SPACES
     for row, cell in zip(out["rows"], out["table"]):
         assert row["ceiling_top20"] == "" and row["ceiling"] == "none (1 repeat)"
-        assert float(row["mean_r_top20"]) != 0.0  # the scores themselves are there
-        assert cell["top_ceiling_s01"] == "none (1 repeat)" and cell["top_r_s01"] == row["mean_r_top20"]
+        # without a ceiling, each space's 20 voxels of highest cross-validated score
+        result = enc.read_scores(out["scores"][row["space"]])
+        top = np.argsort(-result["cv_scores"].astype(np.float64), kind="stable")[:20]
+        assert float(row["mean_r_top20_by_cv"]) == pytest.approx(result["scores"][top].mean(), abs=1e-5)
+        assert cell["top_ceiling_s01"] == "none (1 repeat)" and cell["top_r_s01"] == row["mean_r_top20_by_cv"]
+        assert cell["top_voxels_s01"] == "20 voxels by cross-validated score"
     assert (tmp_path / "results" / "encoding" / "performance.png").stat().st_size > 10_000
     assert any("draws no noise ceiling for s01 (test story: 1 repeat)" in r.getMessage() for r in caplog.records)
     assert out["recovery"]["ceiling"] == "none (1 repeat)" and out["recovery"]["ceiling_correlation"] is None

@@ -285,6 +285,6 @@ def test_volume_level_spaces_are_encoded_not_transferred(tmp_path):
     with pytest.raises(ConfigError, match="'vol' has volume-level features; a shift moves features by words"):
         check_models(raw["features"]["models"])
     del raw["features"]["models"]["vol_next"]
-    cfg = {**raw, "transfer": {"exclude": []}}
+    cfg = {**raw, "analyses": ["embedding"], "transfer": {"exclude": []}}
     names = [s.name for s in transfer_spaces(cfg, resolve_spaces(cfg["features"]["models"]))]
     assert names == ["glove.vec"]

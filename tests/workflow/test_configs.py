@@ -240,3 +240,80 @@ def test_lebel2023_and_narratives_share_one_corpus_side(tmp_path):
         assert job(a) == job(b), what
     # and the stories' side is each dataset's own
     assert lre_jobs.features_job(a, "glove", "stories") != lre_jobs.features_job(b, "glove", "stories")
+
+
+#: every config the repository ships: (file, its fixture tree or None for the demo's own data)
+SHIPPED = [
+    ("config.yaml", None),
+    ("config/encoding_only.yaml", None),
+    ("config/embedding_only.yaml", None),
+    ("config/lebel2023.yaml", "ds003020"),
+    ("config/narratives.yaml", "ds002345"),
+    pytest.param("config/paper100.yaml", "ds003020", marks=pytest.mark.slow),
+]
+
+
+@pytest.mark.parametrize(
+    "path, tree", SHIPPED, ids=[str(p[0]) if isinstance(p, tuple) else "paper100" for p in SHIPPED]
+)
+def test_every_shipped_config_passes_lre_check_and_plans_its_jobs(path, tree, tmp_path):
+    """lre check says valid (and names its analyses) on this CPU machine: no shipped config
+    asks for a GPU it cannot have; a dry run plans every job (on a fixture tree in the
+    dataset's layout for the real-data configs)."""
+    import os
+    import subprocess
+    import sys
+
+    cfg = yaml.safe_load((ROOT / path).read_text())
+    if tree:
+        root = tmp_path / "data" / tree
+        (ds002345 if tree == "ds002345" else ds003020)(root, config.validate(dict(cfg, data_root=str(root))))
+        cfg["data_root"] = str(root)
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    check = subprocess.run(
+        [sys.executable, "-m", "lre", "check", str(tmp_path / "c.yaml")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert ": valid; analyses " in check.stdout, check.stdout + check.stderr
+    assert check.returncode == (1 if "paper100" in path else 0), check.stdout + check.stderr  # paper100: hub models
+    assert config.gpu_settings(config.validate(cfg)) == []  # nothing that needs a GPU this machine lacks
+    proc = run_snakemake(["-n", "--configfile", "c.yaml"], tmp_path, timeout=900)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    assert "report" in proc.stdout + proc.stderr
+
+
+def test_lre_check_and_the_run_refuse_a_gpu_setting_here_and_a_dry_run_plans_it(tmp_path):
+    """encoding.backend: torch_cuda on a machine without a GPU: lre check refuses it with the
+    fix (lre check --cluster accepts it, for a cluster's login node); a dry run plans the
+    jobs (each asking for a GPU); a real local run stops before any job, saying why."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import tiny_config
+
+    from lre.encoding.models import cuda_available
+
+    if cuda_available():
+        pytest.skip("this machine has a GPU: a torch_cuda setting is valid here")
+    cfg = tiny_config()
+    cfg["encoding"]["backend"] = "torch_cuda"
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    lre = [sys.executable, "-m", "lre", "check", str(tmp_path / "c.yaml")]
+    refused = subprocess.run(lre, capture_output=True, text=True, env=env, timeout=300)
+    assert refused.returncode == 2
+    assert "config field 'encoding.backend': is torch_cuda, but torch sees no CUDA device" in refused.stderr
+    assert "Fix: use auto (CUDA where torch sees a device, else numpy)" in refused.stderr
+    cluster = subprocess.run(lre + ["--cluster"], capture_output=True, text=True, env=env, timeout=300)
+    assert cluster.returncode == 0, cluster.stderr
+    plan = run_snakemake(["-n", "--configfile", "c.yaml"], tmp_path)
+    assert plan.returncode == 0 and "gpu=1" in plan.stdout + plan.stderr
+    run = run_snakemake(["--cores", "1", "--configfile", "c.yaml"], tmp_path)
+    out = run.stdout + run.stderr
+    assert run.returncode != 0 and "encoding.backend" in out and "torch sees no CUDA device" in out
+    assert not (tmp_path / "results").exists() or not list((tmp_path / "results").rglob("*.h5"))  # no job ran

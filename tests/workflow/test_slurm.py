@@ -135,9 +135,7 @@ def test_slurm_run_with_a_killed_job_then_a_rerun_equals_a_local_run(local_run, 
     out = again.stdout + again.stderr
     assert again.returncode == 0, out[-5000:]
     assert "transfer_encode" in out  # the killed job ran again
-    report = run_snakemake(["--configfile", "c.yaml", "--report", "results/report.html"], tmp_path, timeout=600)
-    assert report.returncode == 0, report.stderr[-3000:]
-    assert (tmp_path / "results" / "report.html").stat().st_size > 100_000
+    assert (tmp_path / "results" / "report.html").stat().st_size > 100_000  # the run's report, a job of its own
     checked = compare_results(local_dir / "results", tmp_path / "results")
     n_first, n_again = (
         text.count("has been submitted with SLURM jobid"),

@@ -1,5 +1,5 @@
 # Stage 5: the brain link. Per subject: the embedding predicts each voxel's encoding
-# performance across spaces; the principal-dimension map; the table of all spaces.
+# performance across spaces; the principal-dimension map.
 
 
 rule brainlink:
@@ -60,34 +60,6 @@ if FLATMAPS:
         shell:
             "{params.lre} flatmap --job {params.job:q} --brainlink {input:q} --principal {output.principal:q}"
             " --score {output.score:q} > {log:q} 2>&1"
-
-
-rule space_table:
-    input:
-        embedding=PATHS["embedding_h5"].format(method=CFG["brainlink"]["method"]),
-        summaries=expand(PATHS["encoding_summary"], subject=SUBJECTS),
-        brainlinks=expand(PATHS["brainlink"], subject=SUBJECTS),
-        partitions=expand(PATHS["partition_table"], subject=SUBJECTS) if PSPACES else [],
-    output:
-        table=report(PATHS["space_table"], caption="../report/space_table.rst", category="4. Brain link"),
-        brainlink=report(PATHS["brainlink_summary"], caption="../report/brainlink_summary.rst",
-                         category="4. Brain link"),
-    params:
-        lre=LRE,
-        job=lambda wildcards: job_json(lre_jobs.space_table_job(CFG, SPACES)),
-        partitions=lambda wildcards, input: path_option("--partitions", input.partitions),
-    log:
-        log_path("space_table"),
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    conda:
-        "../envs/fit.yaml"
-    shell:
-        "{params.lre} space-table --job {params.job:q} --embedding {input.embedding:q}"
-        " --summaries {input.summaries:q} --out {output.table:q} --brainlinks {input.brainlinks:q}"
-        " --brainlink-summary-out {output.brainlink:q} {params.partitions} > {log:q} 2>&1"
 
 
 if DEMO_FMRI:

@@ -45,28 +45,30 @@ MODELS = list(CFG["features"]["models"])
 SPACES = resolve_spaces(CFG["features"]["models"])
 lre_config.check_transfer(CFG, SPACES)
 lre_config.check_dataset(CFG, SPACES)
-TSPACES = lre_config.transfer_spaces(CFG, SPACES)  # the spaces in transfer and the embedding
+# the analyses this config runs (config `analyses`): each plans only the jobs it needs
+EMBED, ENCODE, PARTITION, LINK = (lre_config.runs(CFG, a) for a in lre_config.ANALYSES)
+TSPACES = lre_config.transfer_spaces(CFG, SPACES)  # the spaces in transfer and the embedding (none: no embedding)
 TNAMES = [s.name for s in TSPACES]
 MODEL_OF = {s.name: s.model for s in SPACES}
-STORIES = CFG["stimuli"]["stories"]
-TMETHODS = CFG["transfer"]["methods"]
+STORIES = CFG["stimuli"]["stories"] if "stimuli" in CFG else []
+TMETHODS = CFG["transfer"]["methods"] if EMBED else []
 ENCODERS = [m for m in TMETHODS if m in ("bottleneck", "mlp")]
+EMETHODS = CFG["embedding"]["methods"] if EMBED else []
 TSOURCES = lre_config.transfer_sources(CFG, TNAMES)  # transferred and encoded (all but transfer.targets_only)
 SOURCE_CHUNKS = lre_jobs.transfer_chunks(CFG, TSOURCES)  # encoder and direct-transfer jobs, per model
 TARGET_CHUNKS = lre_jobs.transfer_chunks(CFG, TNAMES)  # decoder jobs, per model
-HAS_DATASET = "dataset" in CFG
-DEMO_FMRI = HAS_DATASET and CFG["demo"]["enabled"] and CFG["demo"]["fmri"]["enabled"]
-SUBJECTS = CFG["dataset"]["subjects"] if HAS_DATASET else []
-ESPACES = lre_config.encoding_spaces(CFG, SPACES) if HAS_DATASET else []
+DEMO_FMRI = lre_config.demo_fmri(CFG)
+SUBJECTS = CFG["dataset"]["subjects"] if ENCODE else []
+ESPACES = lre_config.encoding_spaces(CFG, SPACES)  # none without the encoding analysis
 ENAMES = [s.name for s in ESPACES]
 ENC_CHUNKS = lre_jobs.encoding_chunks(CFG, ENAMES)
-BSPACES = [s for s in TSPACES if s.name in ENAMES]  # embedded and encoded: linked to the brain
-HAS_MASK = HAS_DATASET and bool(CFG["dataset"]["mask"])
+BSPACES = lre_config.linked_spaces(CFG, SPACES)  # embedded and encoded: linked to the brain
+HAS_MASK = ENCODE and bool(CFG["dataset"]["mask"])
 # variance partitioning: the baseline's spaces and the spaces tested against it (none: no jobs)
 PBASE, PSPACES = lre_config.partition_spaces(CFG, SPACES)
 # whose features are needed on which documents: the corpus' for transfer, the stories' for
 # encoding (and the demo's planted responses)
-_ON_CORPUS = {MODEL_OF[s] for s in TNAMES + [CFG["transfer"]["universal"]["space"]]}
+_ON_CORPUS = {MODEL_OF[s] for s in TNAMES + ([CFG["transfer"]["universal"]["space"]] if EMBED else [])}
 _ON_STORIES = {MODEL_OF[s] for s in ENAMES + PBASE + (CFG["demo"]["fmri"]["planted"] if DEMO_FMRI else [])}
 
 
@@ -80,7 +82,7 @@ def feature_files():
         if wanted
     ]
 # Flatmaps need pycortex: in the flatmap rule's env with --use-conda, else installed here.
-PYCORTEX = CFG["brainlink"]["pycortex"] if HAS_DATASET else None
+PYCORTEX = CFG["brainlink"]["pycortex"] if LINK else None
 FLATMAPS = bool(PYCORTEX) and (USE_CONDA or lre_flatmap.available())
 if PYCORTEX and not FLATMAPS and workflow.is_main_process:
     logger.warning("lre: brainlink.pycortex is set, but pycortex is not installed here, so the flatmaps are "
@@ -136,6 +138,8 @@ def run_start(log):
     documents are rerun)."""
     taken = []
     try:
+        if workflow.local_exec:  # the jobs run here: a GPU-only setting needs a GPU here
+            lre_config.check_devices(CFG, source=", ".join(map(str, workflow.configfiles)) or "config")
         for root in ROOTS:
             lre_lock.acquire(root, " ".join(sys.argv))
             taken.append(root)
@@ -144,7 +148,7 @@ def run_start(log):
             forced = workflow.dag_settings.forceall or {rule, documents} & set(workflow.dag_settings.forcerun)
             if not forced:
                 lre_lock.check_inputs(documents, rule)
-    except (lre_lock.StaleInputs, lre_lock.ResultsInUse) as e:
+    except (lre_lock.StaleInputs, lre_lock.ResultsInUse, lre_config.ConfigError) as e:
         for root in taken:
             lre_lock.release(root)
         raise SystemExit(f"lre: {e}")
@@ -164,28 +168,34 @@ def log_path(rule, **wildcards):
 
 
 def all_targets():
-    targets = [PATHS["features_summary"]]
-    for method in CFG["embedding"]["methods"]:
+    """Every final output of the analyses the config runs, and the report."""
+    return analysis_targets() + [PATHS["report"]]
+
+
+def analysis_targets():
+    targets = [PATHS["features_summary"], PATHS["space_table"]]
+    for method in EMETHODS:
         targets += expand(PATHS["embedding_h5"], method=method)
         if CFG["embedding"]["n_components"] >= 3:
             targets += expand(PATHS["viewer_embedding"], method=method)
     if len(comparison_inputs()) > 1:
         targets += [PATHS["comparison_png"]]
-    if HAS_DATASET:
+    if ENCODE:
         targets += expand(PATHS["encoding_summary"], subject=SUBJECTS)
         targets += expand(PATHS["noise_ceiling"], subject=SUBJECTS)
-        targets += [PATHS["performance_png"], PATHS["space_table"]]
-        targets += expand(PATHS["brainlink"], subject=SUBJECTS)
+        targets += [PATHS["performance_png"]]
         if HAS_MASK:
             targets += expand(PATHS["noise_ceiling_png"], subject=SUBJECTS)
+            targets += expand(PATHS["viewer_map"], subject=SUBJECTS, kind=lre_jobs.viewer_maps(CFG))
+    if LINK:
+        targets += expand(PATHS["brainlink"], subject=SUBJECTS)
         if FLATMAPS:
             targets += expand(PATHS["flatmap_principal"], subject=SUBJECTS)
-        if PSPACES:
-            targets += expand(PATHS["partition_table"], subject=SUBJECTS)
-        if HAS_MASK:
-            targets += expand(PATHS["viewer_map"], subject=SUBJECTS, kind=lre_jobs.VIEWER_MAPS)
+    if PSPACES:
+        targets += expand(PATHS["partition_table"], subject=SUBJECTS)
     if DEMO_FMRI:
         targets += expand(PATHS["recovery"], subject=SUBJECTS)
+    if DEMO_FMRI and LINK:
         targets += expand(PATHS["brainlink_check"], subject=SUBJECTS)
     return targets
 
@@ -291,7 +301,7 @@ def comparison_inputs():
     """method label -> file of every space-by-space matrix to compare (the labels and order of
     lre.jobs.compare_job)."""
     out = {}
-    for method in CFG["embedding"]["methods"]:
+    for method in EMETHODS:
         out[f"affinity ({method})"] = PATHS["embedding_h5"].format(method=method)
     if "direct" in TMETHODS:
         out["direct R^2"] = PATHS["direct"]
@@ -317,7 +327,7 @@ def path_option(flag, files):
 
 
 # The demo's synthetic responses, in the layout of the LeBel dataset's loader (under demo/).
-DATASET_STORIES = CFG["dataset"]["train_stories"] + CFG["dataset"]["test_stories"] if HAS_DATASET else []
+DATASET_STORIES = CFG["dataset"]["train_stories"] + CFG["dataset"]["test_stories"] if ENCODE else []
 DEMO_RESPDICT = str(lebel2023.respdict_path(PATHS["demo_root"]))
 
 
@@ -345,4 +355,6 @@ def partition_mem_mb(wildcards):
 
 
 def encoding_gpu(wildcards):
-    return int(CFG["encoding"]["backend"] == "torch_cuda")
+    """torch_cuda asks for a GPU, and so does auto (CUDA where a job's torch sees one), as
+    features.device auto does."""
+    return int(CFG["encoding"]["backend"] in ("torch_cuda", "auto"))

@@ -26,41 +26,45 @@ if CFG["demo"]["enabled"]:
             " --corpus {output.corpus:q} --manifest {output.manifest:q} > {log:q} 2>&1"
 
 
-rule corpus_documents:
-    input:
-        CFG["corpus"]["path"],
-    output:
-        PATHS["corpus_documents"],
-    params:
-        lre=LRE,
-        job=lambda wildcards: job_json(lre_jobs.corpus_job(CFG)),
-    log:
-        log_path("corpus_documents"),
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    conda:
-        "../envs/extract.yaml"
-    shell:
-        "{params.lre} corpus --job {params.job:q} --out {output:q} > {log:q} 2>&1"
+if EMBED:
+
+    rule corpus_documents:
+        input:
+            CFG["corpus"]["path"],
+        output:
+            PATHS["corpus_documents"],
+        params:
+            lre=LRE,
+            job=lambda wildcards: job_json(lre_jobs.corpus_job(CFG)),
+        log:
+            log_path("corpus_documents"),
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=10,
+        conda:
+            "../envs/extract.yaml"
+        shell:
+            "{params.lre} corpus --job {params.job:q} --out {output:q} > {log:q} 2>&1"
 
 
-rule stimuli:
-    input:
-        unpack(stimuli_inputs),
-    output:
-        PATHS["documents"],
-    params:
-        lre=LRE,
-        job=lambda wildcards: job_json(lre_jobs.stimuli_job(CFG)),
-    log:
-        log_path("stimuli"),
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    conda:
-        "../envs/extract.yaml"
-    shell:
-        "{params.lre} stimuli --job {params.job:q} --out {output:q} > {log:q} 2>&1"
+if ENCODE:
+
+    rule stimuli:
+        input:
+            unpack(stimuli_inputs),
+        output:
+            PATHS["documents"],
+        params:
+            lre=LRE,
+            job=lambda wildcards: job_json(lre_jobs.stimuli_job(CFG)),
+        log:
+            log_path("stimuli"),
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=10,
+        conda:
+            "../envs/extract.yaml"
+        shell:
+            "{params.lre} stimuli --job {params.job:q} --out {output:q} > {log:q} 2>&1"

@@ -144,14 +144,18 @@ def volume(
 
 def draw(cortex, vol, path, title: str) -> None:
     """Write the flatmap of ``vol`` as a PNG (curvature underlay, colour bar, title)."""
-    from ..plots import _plt, _save
+    import matplotlib.pyplot as plt  # pycortex draws through pyplot: its figure is closed here
 
-    _plt()
+    from ..plots import save
+
     fig = cortex.quickflat.make_figure(
         vol, with_curvature=True, with_rois=False, with_labels=False, with_sulci=False, with_colorbar=True, nanmean=True
     )
-    fig.suptitle(title, fontsize=11)
-    _save(fig, path, dpi=100)
+    try:
+        fig.suptitle(title, fontsize=11)
+        save(fig, path, dpi=100)
+    finally:
+        plt.close(fig)
 
 
 def symmetric_limit(values: np.ndarray) -> float:

@@ -2,10 +2,12 @@
 principal-dimension map, their NIfTI maps and figures; the table of all spaces; and (demo)
 the check of the brain link against the planted truth.
 
-Voxels are tested when their encoding is reliable: the best space's block-permutation
-p-value, Bonferroni-corrected for the number of spaces, survives FDR across voxels. The
-brain-link null then asks whether the embedding explains *which* spaces predict a voxel
-well; in unreliable voxels the performance profile is only the spaces' shared noise.
+Voxels are tested when their encoding is reliable, judged on the training stories alone: some
+linked space predicts the voxel in cross-validation (its cross-validated R^2 reaches
+``brainlink.min_cv_r2``). The test story, whose performance profile the brain link scores,
+plays no part in choosing the voxels. The brain-link null then asks whether the embedding
+explains *which* spaces predict a voxel well; in unreliable voxels the performance profile
+is only the spaces' shared noise.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from ..commands import Arg, Command
 from ..datasets import synthetic
 from ..datasets.volume import load_mask, save_nifti, to_volume
 from ..encoding.models import fdr_bh
-from ..encoding.stage import read_scores, read_summary, summary_ceilings
+from ..encoding.selection import cv_r2
+from ..encoding.stage import read_scores, read_summary
 from ..errors import InputError
 from . import flatmap
 from .link import link, logo_predict
@@ -40,21 +43,20 @@ def load_embedding(path, job: dict | None = None) -> tuple[list[str], np.ndarray
 
 def performance(scores: dict, names: list[str], job: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``R`` of shape (n_spaces, n_voxels), the test r of each space (``scores``: space ->
-    result file, in the order of ``names``), and each voxel's best-space p-value, Bonferroni
-    corrected over the spaces, shape (n_voxels,).
-
-    The p-values are the block-permutation test's normal approximation
-    (:func:`lre.encoding.block_permutation_test`), whose resolution does not depend on the
-    number of permutations: the empirical ones stop at ``1 / (1 + permutations)``, which
-    times the number of spaces can exceed any level (100 spaces, 1,000 permutations: 0.0999).
-    """
-    R, P = [], []
+    result file, in the order of ``names``), and each voxel's best cross-validated R^2 over
+    the spaces, shape (n_voxels,), from the training stories alone
+    (:func:`lre.encoding.selection.cv_r2` of each result's ``cv_scores``)."""
+    R, CV = [], []
     for n in names:
         s = read_scores(scores[n], job, n)
         R.append(s["scores"])
-        P.append(s["pvalues_normal"])
-    P = np.array(P)
-    return np.array(R, dtype=np.float64), np.minimum(P.min(0) * len(names), 1.0)
+        CV.append(cv_r2(s["cv_scores"]))
+    return np.array(R, dtype=np.float64), np.max(CV, axis=0)
+
+
+def reliable_by(min_cv_r2: float) -> str:
+    """How the reliable voxels are chosen, in words (titles and tables)."""
+    return f"best cross-validated R^2 >= {min_cv_r2:g}"
 
 
 def run(
@@ -106,8 +108,8 @@ def run(
             fix="encode the embedded spaces (encoding.spaces) or embed the encoded ones.",
         )
     C = coords[[emb_names.index(n) for n in names]]
-    R, p_best = performance(scores, names, job)
-    reliable = fdr_bh(p_best, bcfg["fdr_q"])
+    R, best_cv = performance(scores, names, job)
+    reliable = best_cv >= bcfg["min_cv_r2"]
     res = link(
         C,
         R,
@@ -121,7 +123,7 @@ def run(
     significant = np.zeros_like(reliable)
     if reliable.any():
         significant[reliable] = fdr_bh(res["pvalues"][reliable], bcfg["fdr_q"])
-    principal = np.where(reliable & (R.max(0) >= bcfg["threshold"]), res["principal"], np.nan)
+    principal = np.where(reliable, res["principal"], np.nan)
     with io.h5_atomic(outputs["h5"]) as f:
         io.h5_set_json(f, "provenance", io.provenance(job))
         io.h5_write_strings(f, "spaces", names)
@@ -144,17 +146,18 @@ def run(
                 "permutations": bcfg["permutations"],
                 "n_reliable": int(reliable.sum()),
                 "n_significant": int(significant.sum()),
+                "reliable_by": reliable_by(bcfg["min_cv_r2"]),
             }
         )
     if not reliable.any():
         log.warning(
-            "%s: NO RELIABLE VOXEL. No voxel's best space survives the reliability test (block permutations, "
-            "Bonferroni over %d spaces, FDR %g over %d voxels), so the brain link and the principal map are empty "
-            "(NaN) for this subject. The encoding models predict nothing reliably: check the responses, the test "
-            "story and encoding.delays.",
+            "%s: NO RELIABLE VOXEL. No voxel is predicted in cross-validation on the training stories by any of "
+            "the %d linked spaces (%s, of %d voxels), so the brain link and the principal map are empty (NaN) for "
+            "this subject. The encoding models predict nothing reliably: check the responses, the stories and "
+            "encoding.delays, or lower brainlink.min_cv_r2.",
             subject,
             len(names),
-            bcfg["fdr_q"],
+            reliable_by(bcfg["min_cv_r2"]),
             R.shape[1],
         )
     log.info(
@@ -173,22 +176,23 @@ def run(
         maps = {"score": np.where(reliable, res["score"], np.nan), "principal": principal}
         for key, values in maps.items():
             save_nifti(outputs[f"{key}_nii"], to_volume(values, mask, order), affine, f"lre brain link {key}")
-        plots.brain_map(
-            outputs["principal_nii"],
-            mask_t.format(subject=subject),
-            outputs["principal_png"],
-            f"{subject}: principal-dimension map (correlation of performance with dim 1)",
-            symmetric=True,
-        )
-        plots.brain_map(
-            outputs["score_nii"],
-            mask_t.format(subject=subject),
-            outputs["score_png"],
-            f"{subject}: how well the embedding predicts each voxel's performance across spaces",
-            symmetric=True,
-        )
+        n_rel = int(reliable.sum())
+        for key, title in (
+            ("principal", "principal-dimension map (correlation of performance with dim 1)"),
+            ("score", "how well the embedding predicts each voxel's performance across spaces"),
+        ):
+            fig = plots.brain_map(
+                outputs[f"{key}_nii"],
+                mask_t.format(subject=subject),
+                f"{subject}: {title}; {n_rel} reliable voxels of {R.shape[1]}",
+                symmetric=True,
+            )
+            plots.save(fig, outputs[f"{key}_png"])
     pred = logo_predict(C[:, : min(bcfg["n_dims"], C.shape[1])], R, [groups[n] for n in names])
-    plots.brainlink_scatter(R, pred, names, [groups[n] for n in names], res, reliable, outputs["scatter_png"], subject)
+    fig = plots.brainlink_scatter(
+        R, pred, names, [groups[n] for n in names], res, reliable, subject, reliable_by(bcfg["min_cv_r2"])
+    )
+    plots.save(fig, outputs["scatter_png"])
 
 
 def _mean(x, mask) -> float:
@@ -208,6 +212,7 @@ def brainlink_summary(job: dict, brainlinks: dict, out) -> None:
         "mean_group_mean",
         "mean_random_embedding",
         "principal_voxels",
+        "reliable_by",
         "status",
     ]
     buf = _io.StringIO()
@@ -222,43 +227,59 @@ def brainlink_summary(job: dict, brainlinks: dict, out) -> None:
             scores = {k: f[k][()] for k in ("score", "group_mean", "random_embedding")}
             principal = f["principal"][()]
             sig = f["significant"][()]
+            how = str(f.attrs.get("reliable_by", ""))
         means = [
             f"{_mean(scores[k], rel):.4f}" if rel.any() else "" for k in ("score", "group_mean", "random_embedding")
         ]
         status = "ok" if rel.any() else "NO RELIABLE VOXEL (the brain link is empty for this subject)"
         w.writerow(
-            [subject, len(rel), int(rel.sum()), int(sig.sum()), *means, int(np.isfinite(principal).sum()), status]
+            [subject, len(rel), int(rel.sum()), int(sig.sum()), *means, int(np.isfinite(principal).sum()), how, status]
         )
     io.write_text(out, buf.getvalue())
 
 
 def run_space_table(
     job: dict,
-    embedding,
-    summaries: dict,
     out,
+    embedding=None,
+    summaries: dict | None = None,
     brainlinks: dict | None = None,
     brainlink_summary_out=None,
     partitions: dict | None = None,
 ) -> None:
-    """One row per space: family, layer, embedding coordinates, mean top-voxel r per subject
-    (``summaries``: subject -> encoding summary) and the mean noise ceiling of those voxels
-    (the words ``none (1 repeat)`` for a subject without one); written to the CSV ``out``. With
-    ``brainlinks`` (subject -> brain-link file), also the per-subject brain-link table
-    ``brainlink_summary_out`` (see :func:`brainlink_summary`). With ``partitions`` (subject ->
-    variance-partitioning table), a column per subject of each tested space's unique variance
-    beyond the baseline (mean over the joint model's best voxels; empty for untested spaces)."""
+    """One row per space of the config, with what the run's analyses give it; written to the
+    CSV ``out``.
+
+    Parameters
+    ----------
+    embedding : the embedding file (the embedding analysis): the first three coordinates
+        (``dim1``..``dim3``)
+    summaries : subject -> encoding summary (the encoding analysis): per subject the mean
+        test r of the space's top voxels, chosen apart from the test data (``top_r_<subject>``),
+        how they were chosen (``top_voxels_<subject>``, e.g. "200 voxels by noise ceiling"),
+        the mean test r over all voxels (``mean_r_<subject>``) and the mean noise ceiling of the
+        top voxels (``top_ceiling_<subject>``; ``none (1 repeat)`` for a subject without one)
+    brainlinks : subject -> brain-link file (the brainlink analysis): also writes the
+        per-subject brain-link table ``brainlink_summary_out`` (:func:`brainlink_summary`)
+    partitions : subject -> variance-partitioning table (the partition analysis): per subject
+        each tested space's unique variance beyond the baseline over its top voxels
+        (``unique_r2_<subject>``; empty for untested spaces)
+    """
+    summaries = summaries or {}
     if brainlinks:
         brainlink_summary(job, brainlinks, brainlink_summary_out)
-    embedding_path, out_csv = embedding, out
-    emb_names, coords = load_embedding(embedding_path, job) if embedding_path else ([], np.zeros((0, 0)))
-    per_subject, ceilings = {}, {}
+    emb_names, coords = load_embedding(embedding, job) if embedding else ([], np.zeros((0, 0)))
+    top, how, means, ceilings = {}, {}, {}, {}
     for subject, path in summaries.items():
-        rows, top = read_summary(path, job, subject)
-        per_subject[subject] = {r["space"]: r[top] for r in rows}
-        values, status = summary_ceilings(rows, top)
+        summary = read_summary(path, job, subject)
+        top[subject] = {r["space"]: r[summary.top] for r in summary.rows}
+        means[subject] = {r["space"]: r["mean_r"] for r in summary.rows}
+        how[subject] = summary.selection
+        values, status = summary.ceilings()
         # a number where there is a ceiling; where there is none, the words that say why
-        ceilings[subject] = {r["space"]: f"{values[r['space']]:.5f}" if r["space"] in values else status for r in rows}
+        ceilings[subject] = {
+            r["space"]: f"{values[r['space']]:.5f}" if r["space"] in values else status for r in summary.rows
+        }
     unique = {}
     for subject, path in (partitions or {}).items():
         with open(path, newline="", encoding="utf-8") as f:
@@ -276,6 +297,8 @@ def run_space_table(
         ["space", "model", "family", "group", "layer"]
         + [f"dim{d + 1}" for d in range(n_dims)]
         + [f"top_r_{s}" for s in summaries]
+        + [f"top_voxels_{s}" for s in summaries]
+        + [f"mean_r_{s}" for s in summaries]
         + [f"top_ceiling_{s}" for s in summaries]
         + [f"unique_r2_{s}" for s in unique]
     )
@@ -283,17 +306,20 @@ def run_space_table(
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
     for sp in job["spaces"]:
-        out = sp["output"]
-        layer = out[1:] if out.startswith("L") and out[1:].isdigit() else ""
-        c = coords[emb_names.index(sp["name"])][:n_dims] if sp["name"] in emb_names else [""] * n_dims
+        name, output = sp["name"], sp["output"]
+        layer = output[1:] if output.startswith("L") and output[1:].isdigit() else ""
+        c = coords[emb_names.index(name)][:n_dims] if name in emb_names else [""] * n_dims
+        encoded = {s: name in top[s] for s in summaries}
         w.writerow(
-            [sp["name"], sp["model"], sp["family"], sp["group"], layer]
+            [name, sp["model"], sp["family"], sp["group"], layer]
             + [f"{v:.5f}" if v != "" else "" for v in c]
-            + [per_subject[s].get(sp["name"], "") for s in summaries]
-            + [ceilings[s].get(sp["name"], "") for s in summaries]
-            + [unique[s].get(sp["name"], "") for s in unique]
+            + [top[s].get(name, "") for s in summaries]
+            + [how[s] if encoded[s] else "" for s in summaries]
+            + [means[s].get(name, "") for s in summaries]
+            + [ceilings[s].get(name, "") for s in summaries]
+            + [unique[s].get(name, "") for s in unique]
         )
-    io.write_text(out_csv, buf.getvalue())
+    io.write_text(out, buf.getvalue())
 
 
 def run_check(job: dict, truth, brainlink, scores: dict, out) -> None:
@@ -309,10 +335,11 @@ def run_check(job: dict, truth, brainlink, scores: dict, out) -> None:
     sig = truth["is_signal"].astype(bool)
     ok = sig & np.isfinite(b["principal"])
     rho = float(spearmanr(b["principal"][ok], truth["gradient"][ok])[0]) if ok.sum() > 2 else float("nan")
-    best_r = np.max([read_scores(path, job, name)["scores"] for name, path in scores.items()], axis=0)
+    # voxels predicted better in cross-validation (training stories: apart from the test story)
+    best_cv = np.max([cv_r2(read_scores(path, job, name)["cv_scores"]) for name, path in scores.items()], axis=0)
     by_threshold = {}
-    for th in (0.2, 0.3, 0.4, 0.5):
-        sel = ok & (best_r >= th)
+    for th in (0.05, 0.1, 0.2):
+        sel = ok & (best_cv >= th)
         if sel.sum() > 2:
             by_threshold[str(th)] = {
                 "voxels": int(sel.sum()),
@@ -322,7 +349,7 @@ def run_check(job: dict, truth, brainlink, scores: dict, out) -> None:
         "subject": job["subject"],
         "principal_vs_gradient_spearman": rho,
         "principal_voxels": int(ok.sum()),
-        "principal_vs_gradient_by_best_r": by_threshold,
+        "principal_vs_gradient_by_best_cv_r2": by_threshold,
         "signal_voxels": int(sig.sum()),
         "mean_score_signal": {k: float(np.mean(b[k][sig])) for k in ("score", "group_mean", "random_embedding")},
         "mean_score_signal_leave_one_space_out": {
@@ -353,13 +380,14 @@ def run_embedding_viewer(job: dict, embedding, out, summaries: dict | None = Non
     missing = [n for n in names if n not in by_name]
     if missing:
         provenance.refuse(embedding, f"embeds {missing}, which this config does not list.")
-    performance = None
+    performance, chosen = None, set()
     if summaries:
         values: dict[str, list[float]] = {}
         for subject, path in summaries.items():
-            rows, top = read_summary(path, job, subject)
-            for r in rows:
-                values.setdefault(r["space"], []).append(float(r[top]))
+            summary = read_summary(path, job, subject)
+            chosen.add(summary.selection)
+            for space, r in summary.headline().items():
+                values.setdefault(space, []).append(r)
         performance = {k: float(np.mean(v)) for k, v in values.items()}
     viewer.embedding_html(
         coords,
@@ -368,22 +396,29 @@ def run_embedding_viewer(job: dict, embedding, out, summaries: dict | None = Non
         f"language representation embedding ({job['method']}): {len(names)} spaces",
         explained=explained,
         performance=performance,
+        performance_label=f"mean test r of {' / '.join(sorted(chosen))}" if chosen else "",
     )
     log.info("%s: %d spaces in 3-D%s", out, len(names), ", with encoding performance" if performance else "")
 
 
-def run_interactive_maps(job: dict, brainlink, scores: dict, out: dict, surface: dict | None = None) -> None:
+def run_interactive_maps(job: dict, scores: dict, out: dict, brainlink=None, surface: dict | None = None) -> None:
     """One subject's interactive maps (``out``: map -> HTML file; ``surface``: map -> HTML on
-    fsaverage5, for MNI-space data): the principal-dimension map, the brain-link score and
-    each voxel's best test r over the encoded spaces (``scores``: space -> result file)."""
+    fsaverage5, for MNI-space data): each voxel's best test r over the encoded spaces
+    (``scores``: space -> result file) and, with the subject's ``brainlink`` file, the
+    principal-dimension map and the brain-link score."""
     from .. import viewer
 
     subject, dcfg = job["subject"], job["dataset"]
     mask, affine = load_mask(dcfg["mask"].format(subject=subject))
-    with io.h5_open(brainlink) as f:
-        provenance.check_h5(brainlink, f, job.get("expects", {}).get("brainlink"), job, "brain-link file")
-        # as in the NIfTI maps: the score where the voxel is reliable (empty elsewhere)
-        values = {"principal": f["principal"][()], "score": np.where(f["reliable"][()], f["score"][()], np.nan)}
+    values = {}
+    if brainlink:
+        with io.h5_open(brainlink) as f:
+            provenance.check_h5(brainlink, f, job.get("expects", {}).get("brainlink"), job, "brain-link file")
+            # as in the NIfTI maps: the score where the voxel is reliable (empty elsewhere)
+            values = {"principal": f["principal"][()], "score": np.where(f["reliable"][()], f["score"][()], np.nan)}
+    missing = [kind for kind in out if kind != "best_r" and kind not in values]
+    if missing:
+        raise InputError(None, f"the maps {missing} come from the brain link.", fix="pass --brainlink.")
     values["best_r"] = np.max([read_scores(path, job, name)["scores"] for name, path in scores.items()], axis=0)
     titles = {
         "principal": f"{subject}: principal-dimension map",
@@ -427,9 +462,15 @@ COMMANDS = (
         "one row per space: family, layer, coordinates, performance",
         run_space_table,
         (
-            Arg("--embedding", "embedding file", required=False),
-            Arg("--summaries", "encoding summaries, one per subject of the job", many=True, per="subjects"),
             Arg("--out", "CSV file to write"),
+            Arg("--embedding", "embedding file (the embedding analysis)", required=False),
+            Arg(
+                "--summaries",
+                "encoding summaries, one per subject of the job (the encoding analysis)",
+                many=True,
+                per="subjects",
+                required=False,
+            ),
             Arg(
                 "--brainlinks",
                 "brain-link files, one per subject of the job",
@@ -479,9 +520,9 @@ COMMANDS = (
         "a subject's interactive brain maps (self-contained HTML)",
         run_interactive_maps,
         (
-            Arg("--brainlink", "the subject's brain-link file"),
             Arg("--scores", "encoding results, one per encoded space of the job", many=True, per="spaces"),
             Arg("--out", "HTML files to write, one per map of the job", many=True, per="maps"),
+            Arg("--brainlink", "the subject's brain-link file (the brainlink analysis)", required=False),
             Arg(
                 "--surface",
                 "HTML files on fsaverage5, one per map (MNI-space data)",

@@ -81,40 +81,28 @@ def run(job: dict, mse, **outputs) -> None:
     method = job["method"]
     by_name = {s["name"]: s for s in spaces}
     own = np.array([[n == c for c in sources] for n in names])
-    plots.matrix(
+    fig = plots.matrix(
         res["affinity"],
         spaces,
-        outputs["affinity_png"],
         f"affinity ({method}): how well each encoded space's latent decodes each target",
         "encoded (source) space",
         "decoded (target) space",
         vmax=np.percentile(res["affinity"][~own], 99),
         xspaces=[by_name[c] for c in sources],
     )
-    plots.scree(
-        res["eigenvalues"],
-        res["explained_variance"],
-        outputs["scree_png"],
-        f"weighted MDS of the affinity rows ({method})",
-    )
+    plots.save(fig, outputs["affinity_png"])
+    fig = plots.scree(res["eigenvalues"], res["explained_variance"], f"weighted MDS of the affinity rows ({method})")
+    plots.save(fig, outputs["scree_png"])
     ev = res["explained_variance"]
-    plots.embedding(
-        res["coords"],
-        spaces,
-        outputs["embedding2d_png"],
-        f"language representation embedding ({method})",
-        dims=(0, 1),
-        explained=ev,
+    fig = plots.embedding(
+        res["coords"], spaces, f"language representation embedding ({method})", dims=(0, 1), explained=ev
     )
+    plots.save(fig, outputs["embedding2d_png"])
     if n >= 3:
-        plots.embedding(
-            res["coords"],
-            spaces,
-            outputs["embedding3d_png"],
-            f"language representation embedding ({method}), 3-D",
-            dims=(0, 1, 2),
-            explained=ev,
+        fig = plots.embedding(
+            res["coords"], spaces, f"language representation embedding ({method}), 3-D", dims=(0, 1, 2), explained=ev
         )
+        plots.save(fig, outputs["embedding3d_png"])
     log.info(
         "embedding (%s): %d spaces; explained variance of the first 3 dims %s",
         method,
@@ -150,9 +138,10 @@ def run_compare(job: dict, inputs: dict, png, csv) -> None:
     methods = list(mats)
     rho = np.array([[spearmanr(mats[a][off], mats[b][off])[0] for b in methods] for a in methods])
     matrix_csv(out_csv, rho, methods, "spearman")
-    plots.matrices_side_by_side(
-        mats, spaces, out_png, "space-by-space structure by method (rows: target, columns: source)"
+    fig = plots.matrices_side_by_side(
+        mats, spaces, "space-by-space structure by method (rows: target, columns: source)"
     )
+    plots.save(fig, out_png)
     log.info("spearman between methods:\n%s", rho.round(3))
 
 

@@ -26,12 +26,31 @@ log = logging.getLogger(__name__)
 BACKENDS = ("numpy", "torch", "torch_cuda")
 
 
+def cuda_available() -> bool:
+    """Whether torch is installed here and sees a CUDA device."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def resolve_backend(name: str) -> str:
+    """A backend name as it runs here: ``auto`` is torch_cuda where torch sees a CUDA device,
+    else numpy; any other name is itself."""
+    if name == "auto":
+        return "torch_cuda" if cuda_available() else "numpy"
+    return name
+
+
 def set_backend(name: str):
-    """Select himalaya's backend, refusing clearly when it cannot run here."""
+    """Select himalaya's backend (``auto``: :func:`resolve_backend`), refusing clearly when it
+    cannot run here."""
     from himalaya.backend import set_backend as _set
 
+    name = resolve_backend(name)
     if name not in BACKENDS:
-        raise ConfigError("encoding.backend", f"unknown backend {name!r}.", fix=f"use one of {BACKENDS}.")
+        raise ConfigError("encoding.backend", f"unknown backend {name!r}.", fix=f"use auto or one of {BACKENDS}.")
     if name == "torch_cuda":
         import torch
 
@@ -371,7 +390,7 @@ def fit_and_score(
     Y_test : array of shape (n_test, n_voxels) or (n_repeats, n_test, n_voxels)
     alphas : penalties (``alpha * ||w||^2``), shape (n_alphas,)
     cv : int or a list of ``(train_indices, validation_indices)`` (see :func:`story_folds`)
-    backend : numpy, torch or torch_cuda
+    backend : auto, numpy, torch or torch_cuda (auto: :func:`resolve_backend`)
     n_targets_batch : voxels per batch (memory), None for all at once
     edge_warn : warn when more than this share of well-predicted voxels picked a grid edge
     solver : a name of :data:`SOLVERS` (lean or himalaya)
@@ -381,10 +400,11 @@ def fit_and_score(
     -------
     dict with ``scores`` (Pearson r per voxel, against the mean over repeats), ``r2``,
     ``alphas`` (per voxel), ``cv_scores``, ``repeat_scores`` (mean r over single repeats),
-    ``prediction`` (n_test, n_voxels), ``solver`` and ``edge_fraction``
+    ``prediction`` (n_test, n_voxels), ``solver``, ``backend`` (as it ran) and ``edge_fraction``
     """
     if solver not in SOLVERS:
         raise ConfigError("encoding.solver", f"unknown solver {solver!r}.", fix=f"use one of {sorted(SOLVERS)}.")
+    backend = resolve_backend(backend)
     set_backend(backend)
     alphas = np.asarray(alphas, dtype=np.float64)
     if np.any(alphas <= 0) or alphas.ndim != 1 or len(alphas) == 0:
@@ -437,6 +457,7 @@ def fit_and_score(
         "repeat_scores": repeat_scores,
         "prediction": pred,
         "solver": name,
+        "backend": backend,
         "edge_fraction": edge,
     }
 

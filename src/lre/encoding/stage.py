@@ -11,9 +11,11 @@ empty beside the words ``none (1 repeat)`` (:data:`NO_CEILING`)."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io as _io
 import json
 import logging
+import re
 import zlib
 
 import numpy as np
@@ -27,6 +29,7 @@ from ..features import model_of, store
 from ..features.precomputed import check_volumes
 from ..features.store import FeatureFile
 from . import models as encoding
+from . import selection
 from .partition import partition as partition_parts
 
 log = logging.getLogger(__name__)
@@ -246,6 +249,7 @@ def run_encode(job: dict, features: dict, out: dict, nii: dict | None = None) ->
             f.attrs.update(
                 {
                     "solver": res["solver"],
+                    "backend": res["backend"],
                     "edge_fraction": res["edge_fraction"],
                     "space": space,
                     "subject": subject,
@@ -313,16 +317,17 @@ def run_noise_ceiling(job: dict, out, nii=None, png=None) -> None:
         description = "lre noise ceiling" if ceiling is not None else "lre: NO noise ceiling (test story: 1 repeat)"
         save_nifti(out_nii, to_volume(values, subj.mask, dcfg["voxel_order"]), subj.affine, description)
         if out_png and ceiling is not None:
-            plots.brain_map(
+            fig = plots.brain_map(
                 out_nii,
                 dcfg["mask"].format(subject=subject),
-                out_png,
-                f"{subject}: noise ceiling of the test story ({R} repeats)",
+                f"{subject}: noise ceiling of the test story ({R} repeats), {subj.n_voxels} voxels",
                 symmetric=False,
-                cmap="hot",
+                cmap="viridis",
             )
+            plots.save(fig, out_png)
         elif out_png:
-            plots.message(out_png, f"{subject}: no noise ceiling", note[0].upper() + note[1:] + " Fix: " + fix)
+            fig = plots.message(f"{subject}: no noise ceiling", note[0].upper() + note[1:] + " Fix: " + fix)
+            plots.save(fig, out_png)
     if ceiling is not None:
         log.info("%s: noise ceiling from %d repeats, median %.3f", subject, R, float(np.median(ceiling)))
 
@@ -366,21 +371,37 @@ def read_scores(path, job: dict | None = None, space: str | None = None) -> dict
     return out
 
 
+def subject_selection(job: dict, ceil: dict) -> str:
+    """The basis of a subject's top voxels (``encoding.top_voxels_by`` of the job, resolved
+    against the subject's noise ceiling ``ceil``, see :func:`read_ceiling`)."""
+    try:
+        return selection.choose_basis(job["top_voxels_by"], ceil["ceiling"] is not None)
+    except ValueError:
+        raise ConfigError(
+            "encoding.top_voxels_by",
+            f"is 'ceiling', but {job['subject']} has no noise ceiling ({ceil['note']}).",
+            fix="use auto (the noise ceiling where there is one, else the cross-validated score) or cv.",
+        ) from None
+
+
 def run_summary(job: dict, inputs: dict, ceiling, out) -> None:
-    """One row per space (``inputs``: space -> result file): mean r, mean r in its top
-    voxels, the mean noise ceiling of those voxels (``ceiling``: the subject's noise-ceiling
-    file; empty, and the ``ceiling`` column says so, without one), significant voxels,
-    penalties; written to the CSV ``out``."""
+    """One row per space (``inputs``: space -> result file): mean r over all voxels; mean r
+    over ``top_voxels`` voxels chosen from data the test r does not use (the noise ceiling,
+    the same voxels for every space, or each space's cross-validated score: see
+    :mod:`.selection`), named in the column (``mean_r_top200_by_ceiling``); the mean noise
+    ceiling of those voxels (``ceiling``: the subject's noise-ceiling file; empty, and the
+    ``ceiling`` column says so, without one); significant voxels; penalties. Written to the
+    CSV ``out``."""
     scores, out_csv = inputs, out
     ceil = read_ceiling(ceiling, job)
     if ceil["ceiling"] is None:
         log.info("%s: %s The ceiling columns of %s stay empty.", job["subject"], ceil["note"], out)
+    basis, n_top = subject_selection(job, ceil), job["top_voxels"]
+    log.info("%s: headline over the %s.", job["subject"], selection.describe(n_top, basis))
     rows = []
     for sp in job["spaces"]:
         s = read_scores(scores[sp["name"]], job, sp["name"])
         r = s["scores"]
-        top_idx = np.argsort(r, kind="stable")[::-1][: job["top_voxels"]]
-        top = r[top_idx]
         made = json.loads(s["attrs"]["provenance"])["config_hash"] if "provenance" in s["attrs"] else ""
         if ceil["ceiling"] is not None and len(ceil["ceiling"]) != len(r):
             raise InputError(
@@ -388,6 +409,7 @@ def run_summary(job: dict, inputs: dict, ceiling, out) -> None:
                 f"has {len(ceil['ceiling'])} voxels but {scores[sp['name']]} has {len(r)}.",
                 fix="rerun the noise_ceiling rule for this subject.",
             )
+        top_idx = selection.top_voxels(n_top, basis, ceiling=ceil["ceiling"], cv_scores=s["cv_scores"])
         top_ceiling = "" if ceil["ceiling"] is None else f"{ceil['ceiling'][top_idx].mean():.5f}"
         rows.append(
             [
@@ -396,7 +418,7 @@ def run_summary(job: dict, inputs: dict, ceiling, out) -> None:
                 sp["family"],
                 sp["group"],
                 f"{r.mean():.5f}",
-                f"{top.mean():.5f}",
+                f"{r[top_idx].mean():.5f}",
                 top_ceiling,
                 ceil["label"],
                 int(s["significant"].sum()),
@@ -416,8 +438,8 @@ def run_summary(job: dict, inputs: dict, ceiling, out) -> None:
             "family",
             "group",
             "mean_r",
-            f"mean_r_top{job['top_voxels']}",
-            f"ceiling_top{job['top_voxels']}",
+            f"mean_r_top{n_top}_by_{basis}",
+            f"ceiling_top{n_top}",
             "ceiling",
             "n_significant",
             "share_significant",
@@ -431,17 +453,54 @@ def run_summary(job: dict, inputs: dict, ceiling, out) -> None:
     io.write_text(out_csv, buf.getvalue())
 
 
-def read_summary(path, job: dict | None = None, subject: str | None = None) -> tuple[list[dict], str]:
-    """The rows of an encoding summary and the name of its top-voxel column. With ``job``,
-    every row must come from the encoding result the job expects (column ``config_hash``)."""
+#: the pattern of an encoding summary's headline column: mean_r_top<N>_by_<basis>
+TOP_COLUMN = re.compile(r"mean_r_top(\d+)_by_(\w+)")
+
+
+@dataclasses.dataclass(frozen=True)
+class Summary:
+    """An encoding summary as read back: its ``rows`` (dicts of strings, one per space), its
+    headline column ``top`` (``mean_r_top200_by_ceiling``), how many voxels it averages
+    (``n_top``) and how they were chosen (``basis``: ``ceiling`` or ``cv``)."""
+
+    rows: list
+    top: str
+    n_top: int
+    basis: str
+
+    @property
+    def selection(self) -> str:
+        """The selection in words: "200 voxels by noise ceiling"."""
+        return selection.describe(self.n_top, self.basis)
+
+    def headline(self) -> dict[str, float]:
+        """space -> the mean test r of its top voxels."""
+        return {r["space"]: float(r[self.top]) for r in self.rows}
+
+    def mean_r(self) -> dict[str, float]:
+        """space -> the mean test r over all voxels."""
+        return {r["space"]: float(r["mean_r"]) for r in self.rows}
+
+    def ceilings(self) -> tuple[dict[str, float], str]:
+        """space -> the mean noise ceiling of its top voxels (spaces without one left out), and
+        the summary's ceiling status ("from 5 repeats" or :data:`NO_CEILING`)."""
+        key = f"ceiling_top{self.n_top}"
+        values = {r["space"]: float(r[key]) for r in self.rows if r.get(key)}
+        return values, (self.rows[0].get("ceiling") or "") if self.rows else ""
+
+
+def read_summary(path, job: dict | None = None, subject: str | None = None) -> Summary:
+    """An encoding summary (:class:`Summary`). With ``job``, every row must come from the
+    encoding result the job expects (column ``config_hash``)."""
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    tops = [k for k in (rows[0] if rows else {}) if k.startswith("mean_r_top")]
-    if not rows or not tops:
+    tops = [m for m in (TOP_COLUMN.fullmatch(k) for k in (rows[0] if rows else {})) if m]
+    if not rows or not tops or tops[0].group(2) not in selection.BASES:
         raise InputError(
             path,
-            "is not an encoding summary (no rows, or no mean_r_top column).",
-            fix="rerun the encoding_summary rule.",
+            "is not an encoding summary of this lre (no rows, or no mean_r_top<N>_by_<ceiling|cv> column: a "
+            "summary written before lre chose its top voxels apart from the test data).",
+            fix="rerun the encoding_summary rule (snakemake --forcerun encoding_summary).",
         )
     expected = (job or {}).get("expects", {}).get("rows", {}).get(subject, {})
     for line, row in enumerate(rows, start=2):
@@ -452,41 +511,37 @@ def read_summary(path, job: dict | None = None, subject: str | None = None) -> t
                 f"line {line} summarises {row['space']}'s encoding result of "
                 f"{row.get('config_hash') or 'unknown provenance'}, but this config's is {want}.",
             )
-    return rows, tops[0]
-
-
-def summary_ceilings(rows: list[dict], top: str) -> tuple[dict[str, float], str]:
-    """From an encoding summary's rows (``top``: its top-voxel column): space -> the mean
-    noise ceiling of that space's top voxels (spaces without one left out), and the
-    summary's ceiling status ("from 5 repeats", :data:`NO_CEILING`, or "" for a summary
-    written before lre recorded the ceiling)."""
-    key = "ceiling_top" + top[len("mean_r_top") :]
-    values = {r["space"]: float(r[key]) for r in rows if r.get(key)}
-    return values, (rows[0].get("ceiling") or "") if rows else ""
+    return Summary(rows, tops[0].group(0), int(tops[0].group(1)), tops[0].group(2))
 
 
 def run_performance_figure(job: dict, summaries: dict, out) -> None:
     """Bar chart of every space's encoding performance (``summaries``: subject -> summary
-    CSV), with the noise ceiling of the same voxels where the subjects have one."""
-    table, ceilings, missing = {}, {}, []
+    CSV): the mean test r of its top voxels (chosen apart from the test data), the mean over
+    all voxels, and the noise ceiling of the top voxels where the subjects have one."""
+    table, means, ceilings, missing, chosen = {}, {}, {}, [], {}
     for subject, path in summaries.items():
-        rows, top = read_summary(path, job, subject)
-        table[subject] = {r["space"]: float(r[top]) for r in rows}
-        ceilings[subject], status = summary_ceilings(rows, top)
+        summary = read_summary(path, job, subject)
+        table[subject], means[subject] = summary.headline(), summary.mean_r()
+        chosen.setdefault(summary.selection, []).append(subject)
+        ceilings[subject], status = summary.ceilings()
         if not ceilings[subject]:
             why = "test story: 1 repeat" if status == NO_CEILING else status or "not in its summary"
             missing.append(f"{subject} ({why})")
     note = f"no noise ceiling for {', '.join(missing)}" if missing else ""
     if missing:
         log.info("the performance figure draws no noise ceiling for %s.", ", ".join(missing))
-    plots.performance_bars(
+    how = "; ".join(f"{sel} ({', '.join(subs)})" if len(chosen) > 1 else sel for sel, subs in chosen.items())
+    fig = plots.performance_bars(
         table,
         job["spaces"],
-        out,
-        "encoding performance of every space (bars: mean over subjects, dots: subjects)",
+        f"encoding performance of every space: mean test r of {how}\n"
+        "(bars: mean over subjects; dots: subjects; open circles: mean over all voxels)",
         ceilings=ceilings,
+        means=means,
         note=note,
+        ylabel=f"mean test r of {how}" if len(chosen) == 1 else "mean test r of the chosen voxels",
     )
+    plots.save(fig, out)
 
 
 def _planted_groups(truth: dict, baseline: list[str], space: str, share: float = 0.9) -> dict[str, np.ndarray]:
@@ -506,7 +561,7 @@ PARTITION_PARTS = ("joint_r2", "baseline_r2", "space_r2", "unique", "shared")
 
 
 def run_partition(
-    job: dict, features: dict, scores: dict, out: dict, table, png, nii: dict | None = None, truth=None
+    job: dict, features: dict, scores: dict, ceiling, out: dict, table, png, nii: dict | None = None, truth=None
 ) -> None:
     """Variance partitioning for one subject: the baseline alone once, then per tested space
     the joint banded model (one penalty per band per voxel, :mod:`.partition`); per voxel the
@@ -517,9 +572,12 @@ def run_partition(
     ----------
     features : design space (the baseline's and the tested ones) -> feature file
     scores : tested space -> its encoding result file
+    ceiling : the subject's noise-ceiling file (which voxels the table's means cover:
+        ``encoding.top_voxels_by``, chosen apart from the test data, :mod:`.selection`)
     out : tested space -> HDF5 file to write (the parts, the band penalties, the joint r)
-    table : CSV to write, one row per tested space (means over the best voxels; with
-        ``truth``, over the planted low-level and planted-space voxels)
+    table : CSV to write, one row per tested space (means over the top voxels, named in its
+        ``top_voxels`` column; with ``truth``, over the planted low-level and planted-space
+        voxels)
     png : the figure to write (baseline R^2 against unique variance, a panel per space)
     nii : tested space -> NIfTI map of its unique variance (needs ``dataset.mask``)
     truth : (demo) the subject's planted truth
@@ -532,6 +590,8 @@ def run_partition(
     if nii and not dcfg["mask"]:
         raise InputError(None, "--nii maps were asked for, but dataset.mask is not set.", fix="leave out --nii.")
     band_gammas(pcfg["band_weights"])  # refuse a bad grid before loading anything
+    ceil = read_ceiling(ceiling, job)
+    basis = subject_selection(job, ceil)
     subj = Subject(dcfg, subject)
     subj.check_design(ecfg["delays"])
     Y_train, lengths = subj.train(release=True)
@@ -576,7 +636,8 @@ def run_partition(
             **fit,
             progress=lambda i, n: bar.update(1),
         )
-        r2_space = read_scores(scores[space], job, space)["r2"].astype(np.float64)
+        result = read_scores(scores[space], job, space)
+        r2_space = result["r2"].astype(np.float64)
         if len(r2_space) != subj.n_voxels:
             raise InputError(
                 scores[space],
@@ -585,10 +646,11 @@ def run_partition(
             )
         split = partition_parts(joint["r2"], alone["r2"], r2_space)
         parts[space] = {"joint_r2": joint["r2"], "baseline_r2": alone["r2"], "space_r2": r2_space, **split}
-        top = np.argsort(joint["r2"], kind="stable")[::-1][: job["top_voxels"]]
+        top = selection.top_voxels(job["top_voxels"], basis, ceiling=ceil["ceiling"], cv_scores=result["cv_scores"])
         row = {
             "space": space,
             "voxels": subj.n_voxels,
+            "top_voxels": selection.describe(len(top), basis),
             **{f"{k}_top": float(parts[space][k][top].mean()) for k in PARTITION_PARTS},
             "unique_positive_share": float(np.mean(split["unique"] > 0)),
             "median_penalty_baseline": float(np.median(joint["penalties"][:, 0])),
@@ -610,13 +672,13 @@ def run_partition(
             )
         rows.append(row)
         log.info(
-            "%s %s: joint R^2 %.4f, unique %.4f, shared %.4f (means over the %d best voxels)%s",
+            "%s %s: joint R^2 %.4f, unique %.4f, shared %.4f (means over the %s)%s",
             subject,
             space,
             row["joint_r2_top"],
             row["unique_top"],
             row["shared_top"],
-            len(top),
+            row["top_voxels"],
             ""
             if planted is None
             else f"; unique on planted low-level voxels {row['unique_lowlevel_mean']:+.4f} "
@@ -644,12 +706,12 @@ def run_partition(
     w.writeheader()
     w.writerows({k: f"{v:.5f}" if isinstance(v, float) else v for k, v in r.items()} for r in rows)
     io.write_text(table, buf.getvalue())
-    plots.partition_scatter(
+    fig = plots.partition_scatter(
         {s: {"baseline_r2": p["baseline_r2"], "unique": p["unique"]} for s, p in parts.items()},
-        png,
         f"{subject}: unique variance of each space beyond {' + '.join(pcfg['baseline'])}",
         groups=groups or None,
     )
+    plots.save(fig, png)
 
 
 COMMANDS = (
@@ -676,6 +738,7 @@ COMMANDS = (
         (
             Arg("--features", "feature files, one per design space of the job", many=True, per="designs"),
             Arg("--scores", "encoding results, one per tested space of the job", many=True, per="spaces"),
+            Arg("--ceiling", "the subject's noise-ceiling file"),
             Arg("--out", "HDF5 files to write, one per tested space of the job", many=True, per="spaces"),
             Arg("--table", "CSV file to write"),
             Arg("--png", "figure to write"),

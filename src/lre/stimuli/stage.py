@@ -11,15 +11,16 @@ from . import demo, documents
 log = logging.getLogger(__name__)
 
 
-def run_demo(job: dict, textgrids: dict, trfiles: dict, corpus, manifest) -> None:
+def run_demo(job: dict, corpus, manifest, textgrids: dict | None = None, trfiles: dict | None = None) -> None:
     """Write the demo stimuli (``job`` from :func:`lre.jobs.demo_job`).
 
     Parameters
     ----------
-    textgrids, trfiles : story -> path to write
     corpus, manifest : paths to write
+    textgrids, trfiles : story -> path to write (none when the job has no stories: the
+        corpus alone, for the embedding analysis)
     """
-    demo.make(job["stories"], job["demo"], job["seed"], textgrids, trfiles, corpus, manifest)
+    demo.make(job["stories"], job["demo"], job["seed"], textgrids or {}, trfiles or {}, corpus, manifest)
 
 
 def run_stimuli(job: dict, out) -> None:
@@ -41,8 +42,20 @@ COMMANDS = (
         "write the offline demo stimuli (TextGrids, TR files, corpus)",
         run_demo,
         (
-            Arg("--textgrids", "TextGrid files to write, one per story of the job", many=True, per="stories"),
-            Arg("--trfiles", "TR files to write, one per story of the job", many=True, per="stories"),
+            Arg(
+                "--textgrids",
+                "TextGrid files to write, one per story of the job (none: the corpus only)",
+                many=True,
+                per="stories",
+                required=False,
+            ),
+            Arg(
+                "--trfiles",
+                "TR files to write, one per story of the job (none: the corpus only)",
+                many=True,
+                per="stories",
+                required=False,
+            ),
             Arg("--corpus", "corpus text file to write"),
             Arg("--manifest", "manifest JSON to write"),
         ),
