@@ -99,3 +99,28 @@ def test_an_embedding_only_run_makes_the_embedding_a_report_and_notebooks_withou
     assert images(first) == 5 and images(second) == 0
     text = "".join(o.get("text", "") for o in second if o.output_type == "stream")
     assert "This run has no encoding outputs: they are made by the encoding analysis" in text
+
+
+def readme_smallest_config() -> str:
+    """The README's smallest encoding-only config (the yaml block that starts with its title)."""
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", text, re.S)
+    found = [b for b in blocks if b.startswith("# the smallest encoding-only config")]
+    assert len(found) == 1, "the README gives the smallest encoding-only config once"
+    return found[0]
+
+
+@pytest.mark.slow
+def test_the_readmes_smallest_encoding_only_config_runs(tmp_path):
+    """One model (the lexical controls) on the demo's data: valid, and a run fits and scores it."""
+    import yaml
+
+    (tmp_path / "c.yaml").write_text(readme_smallest_config())
+    cfg = yaml.safe_load(readme_smallest_config())
+    assert list(cfg["features"]["models"]) == ["lexical"] and cfg["analyses"] == ["encoding"]
+    proc = run_snakemake(["--cores", "2", "--configfile", "c.yaml"], tmp_path)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    res = Results(tmp_path / cfg["results"])
+    rows = res.performance("sub01")
+    assert [r["space"] for r in rows][-1] == "lexical.articulatory" and float(rows[-1]["mean_r"]) > 0.05
+    assert res.path("report").stat().st_size > 50_000
