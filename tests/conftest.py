@@ -98,7 +98,7 @@ def tiny_config():
     )
     models["spacy"].update(context_words=4, outputs=["pos", "chunk", "hidden"])
     cfg["features"]["device"] = "auto"  # asks the scheduler for a GPU; runs on the CPU here
-    cfg["transfer"].update(cv_folds=2, bottleneck=4, test_fraction=0.25)
+    cfg["transfer"].update(cv_folds=2, bottleneck=4, test_fraction=0.25, methods=["bottleneck", "direct", "cka", "rsa"])
     cfg["embedding"]["n_components"] = 4
     cfg["demo"]["fmri"] = {
         "grid": [6, 7, 5],
