@@ -250,16 +250,30 @@ def embedding_job(cfg: dict, method: str, spaces: list) -> dict:
     }
 
 
+def compared(cfg: dict) -> list[str]:
+    """The labels of the space-by-space matrices the comparison puts side by side, in order:
+    each embedding's affinity, then direct R^2, CKA and RSA where transfer.methods has them
+    (none without the embedding analysis)."""
+    if not runs(cfg, "embedding"):
+        return []
+    methods = cfg["transfer"]["methods"]
+    labels = [f"affinity ({m})" for m in cfg["embedding"]["methods"]]
+    labels += ["direct R^2"] if "direct" in methods else []
+    return labels + [m.upper() for m in ("cka", "rsa") if m in methods]
+
+
 def compare_job(cfg: dict, spaces: list) -> dict:
     """Compare the space-by-space matrices: what each input file must record (by method label)."""
     names = [sp.name for sp in spaces]
-    expects = {f"affinity ({m})": config_hash(embedding_job(cfg, m, spaces)) for m in cfg["embedding"]["methods"]}
-    methods = cfg["transfer"]["methods"]
-    if "direct" in methods:
-        expects["direct R^2"] = config_hash(gather_job(cfg, "direct-gather", names))
-    for m in ("cka", "rsa"):
-        if m in methods:
-            expects[m.upper()] = config_hash(similarity_job(cfg, names))
+    expects = {}
+    for label in compared(cfg):
+        if label.startswith("affinity"):
+            job = embedding_job(cfg, label[len("affinity (") : -1], spaces)
+        elif label == "direct R^2":
+            job = gather_job(cfg, "direct-gather", names)
+        else:
+            job = similarity_job(cfg, names)
+        expects[label] = config_hash(job)
     # the matrices in the order the rule passes their files (a list: JSON keeps its order)
     inputs = [
         {
@@ -568,13 +582,6 @@ def report_job(cfg: dict, flatmaps: bool = False) -> dict:
     every = _resolve(cfg)
     embed, encode = runs(cfg, "embedding"), runs(cfg, "encoding")
     methods = cfg["embedding"]["methods"] if embed else []
-    compared = (
-        len(methods)
-        + int("direct" in cfg["transfer"]["methods"])
-        + len({"cka", "rsa"} & set(cfg["transfer"]["methods"]))
-        if embed
-        else 0
-    )
     return {
         "stage": "report",
         "analyses": cfg["analyses"],
@@ -584,7 +591,7 @@ def report_job(cfg: dict, flatmaps: bool = False) -> dict:
         "spaces": len(every),
         "methods": methods,
         "viewer": embed and cfg["embedding"]["n_components"] >= 3,
-        "comparison": compared > 1,
+        "comparison": len(compared(cfg)) > 1,
         "subjects": cfg["dataset"]["subjects"] if encode else [],
         "maps": encode and bool(cfg["dataset"]["mask"]),
         "viewer_maps": viewer_maps(cfg) if encode and cfg["dataset"]["mask"] else [],

@@ -253,9 +253,7 @@ SHIPPED = [
 ]
 
 
-@pytest.mark.parametrize(
-    "path, tree", SHIPPED, ids=[str(p[0]) if isinstance(p, tuple) else "paper100" for p in SHIPPED]
-)
+@pytest.mark.parametrize("path, tree", SHIPPED, ids=lambda v: str(v).removeprefix("config/") if v else "demo")
 def test_every_shipped_config_passes_lre_check_and_plans_its_jobs(path, tree, tmp_path):
     """lre check says valid (and names its analyses) on this CPU machine: no shipped config
     asks for a GPU it cannot have; a dry run plans every job (on a fixture tree in the

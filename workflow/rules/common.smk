@@ -299,16 +299,12 @@ def space_features(space, part="corpus"):
 
 def comparison_inputs():
     """method label -> file of every space-by-space matrix to compare (the labels and order of
-    lre.jobs.compare_job)."""
-    out = {}
-    for method in EMETHODS:
-        out[f"affinity ({method})"] = PATHS["embedding_h5"].format(method=method)
-    if "direct" in TMETHODS:
-        out["direct R^2"] = PATHS["direct"]
-    for m in ("cka", "rsa"):
-        if m in TMETHODS:
-            out[m.upper()] = PATHS["similarity"]
-    return out
+    lre.jobs.compared)."""
+    files = {"direct R^2": PATHS["direct"], "CKA": PATHS["similarity"], "RSA": PATHS["similarity"]}
+    return {
+        label: files.get(label) or PATHS["embedding_h5"].format(method=label[len("affinity (") : -1])
+        for label in lre_jobs.compared(CFG)
+    }
 
 
 # ----------------------------------------------------------------------------- encoding
