@@ -180,6 +180,7 @@ def small_config() -> dict:
     cfg["transfer"]["targets_only"] = []
     cfg["embedding"]["anchor"] = "gpt2_untrained.L2"
     cfg["partition"]["spaces"] = []
+    cfg["brainlink"] = {"n_dims": 1}  # leaving one of 3 groups out leaves 2: one coordinate and an intercept
     return cfg
 
 

@@ -9,6 +9,7 @@ is there with the message the code gives. Regenerate the table with
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sys
 from pathlib import Path
@@ -445,6 +446,54 @@ def bottleneck_wider(raw):
     raw["transfer"]["exclude"] = ["lexical.word_rate", "random.vec"]
 
 
+def tmpdir_full(tmp, capsys):
+    """A temporary folder that cannot take a file (here: a path that is a file, which fails as a
+    full disk does, with an OSError on write); the run's start names it and the fix. The full
+    disk itself: tests/workflow/test_configs.py mounts a full tmpfs."""
+    from lre import lock
+
+    (tmp / "tmp").write_text("not a folder")
+    return refused(lambda: lock.check_tmpdir(str(tmp / "tmp")))
+
+
+def asks_for_yte(raw):
+    raw["__use_yte__"] = True
+
+
+def brainlink_dims_above_embedding(raw):
+    raw["brainlink"] = {"n_dims": 12}
+
+
+def brainlink_underdetermined(raw):
+    raw["encoding"] = {"spaces": ["minilm.L3", "glove.vec", "glove_next.vec", "spacy.hidden"]}  # 4 groups
+    raw["brainlink"] = {"n_dims": 3}
+
+
+def logged(fn, level=logging.WARNING) -> str:
+    """Run ``fn`` and return the warnings it logged (a case that is handled, said in the log)."""
+    records = []
+    handler = logging.Handler(level)
+    handler.emit = records.append
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        fn()
+    finally:
+        root.removeHandler(handler)
+    assert records, "nothing was said"
+    return " ".join(r.getMessage() for r in records)
+
+
+def top_voxels_above_voxel_count(tmp, capsys):
+    """encoding.top_voxels above the subject's voxels: the summary averages all of them and
+    its column says how many (top7, not top200)."""
+    from lre.encoding import stage
+
+    job = {"subject": "UTS01", "top_voxels": 200}
+    assert stage.top_count(job, 7) == 7 and stage.top_count(job, 900) == 200
+    return logged(lambda: stage.top_count(job, 7))
+
+
 def two_subject_tree(tmp, test_copy: bool):
     """A LeBel tree with a training and a test story (the test a copy of the training one)."""
     root = tmp / "ds"
@@ -877,6 +926,31 @@ CASES = {
         "a bottleneck wider than some transferred spaces",
         with_config(bottleneck_wider),
         ["transfer.bottleneck", "spacy.pos (17 dims)", "lexical.word_length (1 dim)", "transfer.exclude"],
+    ),
+    "tmpdir-cannot-take-a-file": (
+        "a temporary folder that is full (or not a folder)",
+        tmpdir_full,
+        ["the temporary folder", "cannot take a file", "point TMPDIR", "export TMPDIR="],
+    ),
+    "config-asks-for-yte": (
+        "a config that asks to be evaluated as a YTE template (code run when it is loaded)",
+        with_config(asks_for_yte),
+        ["__use_yte__", "runs the Python expressions", "a config is data"],
+    ),
+    "brainlink-dims-above-embedding": (
+        "brainlink.n_dims above the embedding's dimensions",
+        with_config(brainlink_dims_above_embedding),
+        ["brainlink.n_dims", "is 12", "keeps 10 dimensions", "raise embedding.n_components"],
+    ),
+    "brainlink-underdetermined": (
+        "a brain link with as many coordinates as groups left to fit them",
+        with_config(brainlink_underdetermined),
+        ["brainlink.n_dims", "4 linked groups", "underdetermined", "n_dims <= 2"],
+    ),
+    "top-voxels-above-voxel-count": (
+        "encoding.top_voxels above a subject's number of voxels (handled: said, and the column names the count)",
+        top_voxels_above_voxel_count,
+        ["top_voxels is 200", "has 7 voxels", "average all 7", "columns say top7"],
     ),
     "test-responses-copy-training": (
         "test-story responses equal to a training story's (a leak)",

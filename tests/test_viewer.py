@@ -283,3 +283,57 @@ def test_the_runs_views_render_in_headless_chromium(tiny_run, tmp_path):
     for path in maps:
         seen = render(path, tmp_path)
         assert seen["errors"] == [], (path, seen)
+
+
+HOSTILE = '</script><script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
+
+HOSTILE_PROBE = r"""
+<script>
+window.addEventListener("load", () => {
+  document.querySelectorAll("details.view-box").forEach(d => { d.open = true; });
+  setTimeout(() => {
+    const frames = Array.from(document.querySelectorAll("iframe.view")).map(f => f.contentWindow.__pwned || 0);
+    const out = document.createElement("pre");
+    out.id = "lre-probe";
+    out.textContent = JSON.stringify({page: window.__pwned || 0, frames: frames,
+                                      shown: document.body.innerText.includes("window.__pwned")});
+    document.body.appendChild(out);
+  }, 4000);
+});
+</script>
+"""
+
+
+@pytest.mark.slow
+def test_hostile_labels_are_shown_as_text_and_run_nothing(tmp_path):
+    """A config whose label and group strings are HTML that would run a script: the run's report
+    and its interactive views show them as text, and no script of theirs runs (headless
+    Chromium, every view opened)."""
+    import json
+
+    import yaml
+    from conftest import run_snakemake, small_config
+
+    cfg = small_config()
+    cfg["features"]["models"]["glove"].update(label=HOSTILE, group=HOSTILE)
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    proc = run_snakemake(["--cores", "2", "--configfile", "c.yaml"], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = tmp_path / "results" / "report.html"
+    page = tmp_path / "probe.html"
+    page.write_text(report.read_text().replace("</body>", HOSTILE_PROBE + "</body>"))
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=30000"]
+    out = subprocess.run([chromium(), *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=300)
+    found = re.search(r'<pre id="lre-probe">(.*?)</pre>', out.stdout, re.S)
+    assert found, out.stderr[-3000:]
+    seen = json.loads(found.group(1).replace("&quot;", '"'))
+    assert seen["page"] == 0 and not any(seen["frames"]), seen  # no hostile script ran
+    assert seen["shown"]  # the label is shown, as text
+    viewer_page = tmp_path / "probe_viewer.html"
+    viewer = (tmp_path / "results" / "viewer" / "embedding_bottleneck.html").read_text()
+    viewer_page.write_text(viewer.replace("</body>", HOSTILE_PROBE.replace("iframe.view", "iframe.none") + "</body>"))
+    out = subprocess.run(
+        [chromium(), *flags, "--dump-dom", viewer_page.as_uri()], capture_output=True, text=True, timeout=300
+    )
+    found = re.search(r'<pre id="lre-probe">(.*?)</pre>', out.stdout, re.S)
+    assert found and json.loads(found.group(1).replace("&quot;", '"'))["page"] == 0

@@ -84,11 +84,41 @@ def _deref(root: dict, ref: str) -> dict:
     return node
 
 
+#: the key with which a YAML file asks Snakemake to evaluate it as a YTE template
+YTE_KEY = "__use_yte__"
+
+
+def refuse_templating(raw: dict, source=None) -> None:
+    """Refuse a config that asks to be evaluated as a YTE template (``__use_yte__``): Snakemake
+    would run the Python code in it when it loads the file, so a config would be a program."""
+    if isinstance(raw, dict) and YTE_KEY in raw:
+        raise ConfigError(
+            YTE_KEY,
+            "asks Snakemake to evaluate this config as a YTE template, which runs the Python expressions in it "
+            "when the file is loaded: a config that can run code is refused.",
+            fix=f"remove {YTE_KEY} and write the values out (a config is data).",
+            source=source,
+        )
+
+
+def check_config_files(paths) -> None:
+    """Read each config file as plain YAML (no templating) and refuse one that asks for YTE
+    (:func:`refuse_templating`). The workflow calls it on its --configfile files: Snakemake
+    has evaluated them by then and dropped the key, so the config it hands over cannot say."""
+    for path in paths:
+        try:
+            raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            continue  # Snakemake has read it; its own errors stand
+        refuse_templating(raw, source=path)
+
+
 def validate(config: dict, source: str | Path | None = None) -> dict:
     """Validate ``config`` against the schema; return a deep copy with defaults filled in.
 
     Raises :class:`ConfigError` naming the first offending field.
     """
+    refuse_templating(config, source)
     cfg = copy.deepcopy(config)
     sch = schema()
     validator = _validator_with_defaults()(sch)
@@ -740,6 +770,20 @@ def _check_brainlink(cfg: dict, spaces: list) -> None:
             "brainlink.method",
             f"{cfg['brainlink']['method']!r} is not in embedding.methods.",
             fix="link an embedding that is computed.",
+        )
+    n_dims, n_comp = cfg["brainlink"]["n_dims"], cfg["embedding"]["n_components"]
+    if n_dims > n_comp:
+        raise ConfigError(
+            "brainlink.n_dims",
+            f"is {n_dims}, but the embedding keeps {n_comp} dimensions (embedding.n_components).",
+            fix=f"use brainlink.n_dims <= {n_comp}, or raise embedding.n_components.",
+        )
+    if n_dims >= len(linked) - 1:
+        raise ConfigError(
+            "brainlink.n_dims",
+            f"is {n_dims}, but leaving one of the {len(linked)} linked groups out leaves {len(linked) - 1} groups to "
+            f"fit {n_dims} coordinates and an intercept: the prediction of the held-out group is underdetermined.",
+            fix=f"use brainlink.n_dims <= {max(len(linked) - 2, 0)}, or link spaces of more groups (models).",
         )
 
 

@@ -143,3 +143,36 @@ def check_inputs(documents, rule: str = "stimuli") -> None:
             + f". Fix: rerun from the {rule} rule, snakemake --forcerun {rule} (with your "
             "other options), or touch the changed files."
         )
+
+
+class TempFolderFull(LreError):
+    """The temporary folder cannot take a file (full, read-only, missing)."""
+
+
+#: what the start of a run writes into the temporary folder to see that it takes files
+TMP_PROBE_BYTES = 1 << 20
+
+
+def check_tmpdir(folder=None) -> None:
+    """Write and remove a 1 MB file in each temporary folder the environment names (TMPDIR,
+    TMP, TEMP; else Python's default; ``folder`` to test another): Snakemake's scheduler and
+    the jobs write temporary files there, and a full folder would stop a run midway with a
+    traceback. Raises :class:`TempFolderFull` naming the folder and the fix."""
+    import tempfile
+
+    # the folders the environment names (the scheduler's solver writes to them), not the one
+    # Python's tempfile would fall back to when they are full
+    named = [os.environ[v] for v in ("TMPDIR", "TMP", "TEMP") if os.environ.get(v)]
+    for path in dict.fromkeys([folder] if folder else named or [tempfile.gettempdir()]):
+        try:
+            with tempfile.NamedTemporaryFile(dir=path, prefix=".lre-probe-") as f:
+                f.write(b"\0" * TMP_PROBE_BYTES)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:
+            raise TempFolderFull(
+                f"the temporary folder {path} cannot take a file ({e.strerror or e}): Snakemake's scheduler and "
+                "lre's jobs write temporary files there, and the run would stop midway. Fix: free space in it, or "
+                "point TMPDIR (and TMP, where set) at a folder with room (export TMPDIR=/path/with/space) and run "
+                "again."
+            ) from None

@@ -13,7 +13,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 import yaml
-from conftest import ROOT, run_snakemake
+from conftest import ROOT, SNAKEMAKE, run_snakemake
 
 from lre import config, resources, stimuli
 from lre import jobs as lre_jobs
@@ -319,3 +319,39 @@ def test_lre_check_and_the_run_refuse_a_gpu_setting_here_and_a_dry_run_plans_it(
     out = run.stdout + run.stderr
     assert run.returncode != 0 and "encoding.backend" in out and "torch sees no CUDA device" in out
     assert not (tmp_path / "results").exists() or not list((tmp_path / "results").rglob("*.h5"))  # no job ran
+
+
+def test_a_config_asking_for_yte_is_refused_by_the_workflow(tmp_path):
+    """Snakemake evaluates a YTE config when it loads it; the workflow's start refuses it."""
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    (tmp_path / "c.yaml").write_text("__use_yte__: true\n" + yaml.safe_dump(cfg, sort_keys=False))
+    proc = run_snakemake(["-n", "--configfile", "c.yaml"], tmp_path)
+    assert proc.returncode != 0 and "config field '__use_yte__'" in proc.stdout + proc.stderr
+
+
+def test_a_full_temporary_folder_is_named_before_the_run(tmp_path):
+    """TMPDIR on a full file system (a 64 kB tmpfs, filled): the run stops at its start,
+    naming the folder and the fix, where Snakemake's scheduler died midway with a traceback."""
+    import os
+    import subprocess
+
+    full = tmp_path / "full"
+    full.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(full)], capture_output=True)
+    if mounted.returncode != 0:
+        if os.environ.get("CI"):
+            pytest.fail(f"cannot mount a tmpfs for the test: {mounted.stderr.decode()}")
+        pytest.skip("mounting a tmpfs needs root")
+    try:
+        (full / "fill").write_bytes(b"\0" * 60_000)
+        cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+        (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+        env = dict(os.environ, TMPDIR=str(full))
+        proc = subprocess.run(
+            [*SNAKEMAKE, "-n", "--configfile", "c.yaml"], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+        out = proc.stdout + proc.stderr
+        assert proc.returncode != 0 and f"the temporary folder {full} cannot take a file" in out, out[-2000:]
+        assert "Traceback" not in out
+    finally:
+        subprocess.run(["umount", str(full)])

@@ -32,6 +32,8 @@ LRE = "PYTHONPATH={}${{PYTHONPATH:+:$PYTHONPATH}} {} -m lre".format(
 # Validate once (fills defaults; unknown keys and unavailable models fail here, before any job).
 # With --use-conda the models live in the rules' environments, so each job checks its own;
 # a job running on a cluster node (not the main process) was checked before submission.
+# a config is data: one that asks Snakemake to evaluate it as a YTE template is refused
+lre_config.check_config_files(workflow.configfiles)
 CFG = lre_config.validate(config, source=", ".join(map(str, workflow.configfiles)) or "config")
 # A model that is not available here (not installed, not cached offline) is named at once;
 # a dry run still plans the whole DAG (e.g. a paper-scale config on a login node), a real
@@ -110,6 +112,15 @@ def _in_use_message(results):
     except lre_lock.ResultsInUse as e:
         return e
     return ""
+
+
+# Snakemake's scheduler and the jobs write temporary files: a full TMPDIR is named now, not
+# met midway as a traceback.
+if workflow.is_main_process:
+    try:
+        lre_lock.check_tmpdir()
+    except lre_lock.TempFolderFull as _e:
+        raise SystemExit(f"lre: {_e}")
 
 
 # The folders this run writes: the results folder and, when it is apart, the corpus root.

@@ -108,13 +108,21 @@ def run(
             fix="encode the embedded spaces (encoding.spaces) or embed the encoded ones.",
         )
     C = coords[[emb_names.index(n) for n in names]]
+    if C.shape[1] < bcfg["n_dims"]:
+        raise InputError(
+            embedding_path,
+            f"has {C.shape[1]} dimensions, fewer than brainlink.n_dims = {bcfg['n_dims']} (an embedding of "
+            f"{len(emb_names)} spaces keeps at most {len(emb_names) - 1}).",
+            fix=f"set brainlink.n_dims to at most {C.shape[1]}, or embed more spaces.",
+        )
+    n_dims = bcfg["n_dims"]
     R, best_cv = performance(scores, names, job)
     reliable = best_cv >= bcfg["min_cv_r2"]
     res = link(
         C,
         R,
         [groups[n] for n in names],
-        min(bcfg["n_dims"], C.shape[1]),
+        n_dims,
         bcfg["permutations"],
         [job["seed"], 7],
         -np.inf,
@@ -142,7 +150,7 @@ def run(
         f["principal"] = principal.astype(np.float32)
         f.attrs.update(
             {
-                "n_dims": min(bcfg["n_dims"], C.shape[1]),
+                "n_dims": n_dims,
                 "permutations": bcfg["permutations"],
                 "n_reliable": int(reliable.sum()),
                 "n_significant": int(significant.sum()),
@@ -188,7 +196,7 @@ def run(
                 symmetric=True,
             )
             plots.save(fig, outputs[f"{key}_png"])
-    pred = logo_predict(C[:, : min(bcfg["n_dims"], C.shape[1])], R, [groups[n] for n in names])
+    pred = logo_predict(C[:, :n_dims], R, [groups[n] for n in names])
     fig = plots.brainlink_scatter(
         R, pred, names, [groups[n] for n in names], res, reliable, subject, reliable_by(bcfg["min_cv_r2"])
     )

@@ -384,6 +384,23 @@ def subject_selection(job: dict, ceil: dict) -> str:
         ) from None
 
 
+def top_count(job: dict, n_voxels: int) -> int:
+    """How many voxels the headline averages: ``encoding.top_voxels``, or all the subject's
+    voxels when it has fewer (said in the log, and the column names the number used)."""
+    n_top = job["top_voxels"]
+    if n_voxels < n_top:
+        log.warning(
+            "%s: encoding.top_voxels is %d but the subject has %d voxels: the summaries average all %d (their "
+            "columns say top%d).",
+            job["subject"],
+            n_top,
+            n_voxels,
+            n_voxels,
+            n_voxels,
+        )
+    return min(n_top, n_voxels)
+
+
 def run_summary(job: dict, inputs: dict, ceiling, out) -> None:
     """One row per space (``inputs``: space -> result file): mean r over all voxels; mean r
     over ``top_voxels`` voxels chosen from data the test r does not use (the noise ceiling,
@@ -396,12 +413,14 @@ def run_summary(job: dict, inputs: dict, ceiling, out) -> None:
     ceil = read_ceiling(ceiling, job)
     if ceil["ceiling"] is None:
         log.info("%s: %s The ceiling columns of %s stay empty.", job["subject"], ceil["note"], out)
-    basis, n_top = subject_selection(job, ceil), job["top_voxels"]
-    log.info("%s: headline over the %s.", job["subject"], selection.describe(n_top, basis))
-    rows = []
+    basis = subject_selection(job, ceil)
+    rows, n_top = [], None
     for sp in job["spaces"]:
         s = read_scores(scores[sp["name"]], job, sp["name"])
         r = s["scores"]
+        if n_top is None:
+            n_top = top_count(job, len(r))
+            log.info("%s: headline over the %s.", job["subject"], selection.describe(n_top, basis))
         made = json.loads(s["attrs"]["provenance"])["config_hash"] if "provenance" in s["attrs"] else ""
         if ceil["ceiling"] is not None and len(ceil["ceiling"]) != len(r):
             raise InputError(
@@ -646,7 +665,8 @@ def run_partition(
             )
         split = partition_parts(joint["r2"], alone["r2"], r2_space)
         parts[space] = {"joint_r2": joint["r2"], "baseline_r2": alone["r2"], "space_r2": r2_space, **split}
-        top = selection.top_voxels(job["top_voxels"], basis, ceiling=ceil["ceiling"], cv_scores=result["cv_scores"])
+        n_top = top_count(job, subj.n_voxels)
+        top = selection.top_voxels(n_top, basis, ceiling=ceil["ceiling"], cv_scores=result["cv_scores"])
         row = {
             "space": space,
             "voxels": subj.n_voxels,
