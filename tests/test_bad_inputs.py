@@ -256,6 +256,23 @@ def responses_nan_voxels(tmp, capsys):
     return refused(lambda: lebel2023.load_run(dcfg, "UTS01", "s1"))
 
 
+def responses_beyond_float32(tmp, capsys):
+    values = np.ones((20, 5), np.float64)
+    values[7, 1] = 1e39  # finite here, infinite in float32, where lre computes
+    dcfg = lebel_tree(tmp, rows=20, values=values)
+    return refused(lambda: lebel2023.load_run(dcfg, "UTS01", "s1"))
+
+
+def responses_behind_an_external_link(tmp, capsys):
+    dcfg = lebel_tree(tmp, rows=20)
+    path = tmp / "ds" / "derivative" / "preprocessed_data" / "UTS01" / "s1.hf5"
+    with h5py.File(tmp / "elsewhere.hf5", "w") as f:
+        f["data"] = np.ones((20, 5), np.float32)
+    with h5py.File(path, "w") as f:
+        f["data"] = h5py.ExternalLink(str(tmp / "elsewhere.hf5"), "data")
+    return refused(lambda: lebel2023.load_run(dcfg, "UTS01", "s1"))
+
+
 def repeats_tree(tmp, lengths):
     """A LeBel tree whose test story s1 has one file per repeat, of ``lengths`` volumes."""
     dcfg = lebel_tree(tmp, rows=20)
@@ -822,6 +839,16 @@ CASES = {
         "response file with NaN voxels",
         responses_nan_voxels,
         ["s1.hf5", "non-finite values in 1 voxels", "Fix:"],
+    ),
+    "responses-beyond-float32": (
+        "responses with values beyond float32's range (finite before the cast, infinite after)",
+        responses_beyond_float32,
+        ["s1.hf5", "beyond float32's range (up to 1e+39 in row 7 (volume 7))", "rescale"],
+    ),
+    "responses-behind-an-external-link": (
+        "a response file whose dataset is an external link to another file",
+        responses_behind_an_external_link,
+        ["s1.hf5", "'data' is an external link to", "store the array itself in the file"],
     ),
     "test-repeat-missing": (
         "a repeat file of the test story that dataset.lebel.test_repeats names but is not there",

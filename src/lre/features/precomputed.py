@@ -18,7 +18,10 @@ width (``dim``) and optionally the output's name (``output``, default ``vec``).
 
 What is read is checked against lre's documents: every document present, one row per word
 (and the same words, case-insensitively, when the file gives them), rank 2, ``dim`` columns,
-no NaN or infinity. Each failure is an error naming the file, the document and both counts.
+real values finite in float32 (no NaN or infinity, nothing beyond float32's range), no
+extreme outlier row (a sentinel for a missing value), and only what the file itself stores
+(no external link, virtual dataset or object array: :mod:`lre.datafiles`). Each failure is an
+error naming the file, the document and the row or both counts.
 
 With ``level: volume`` the features are already at the fMRI volumes (an audio envelope,
 motion energy, a model's features downsampled elsewhere): one array per story of shape
@@ -39,6 +42,7 @@ import os
 
 import numpy as np
 
+from ..datafiles import check_outlier_rows, h5_array, npz_array, real_float32
 from ..errors import ConfigError, InputError
 from . import model_field
 
@@ -119,22 +123,23 @@ def input_files(entry: dict, part: str) -> list[str]:
 
 
 def _read(path: str, key: str, words_key: str | None):
-    """``(features, words or None)`` from one file, or None when it lacks ``key``."""
+    """``(features, words or None)`` from one file, or None when it lacks ``key``; only what
+    is stored in the file itself (:mod:`lre.datafiles`)."""
     if path.endswith(".npz"):
         with np.load(path, allow_pickle=False) as z:
             if key not in z.files:
                 return None
-            words = z[words_key] if words_key is not None and words_key in z.files else None
-            return np.asarray(z[key]), None if words is None else [str(w) for w in words]
+            words = npz_array(z, words_key, path) if words_key is not None and words_key in z.files else None
+            return npz_array(z, key, path), None if words is None else [str(w) for w in words]
     import h5py
 
     with h5py.File(path, "r") as f:
         if key not in f:
             return None
-        words = f[words_key][()] if words_key is not None and words_key in f else None
+        words = h5_array(f, words_key, path) if words_key is not None and words_key in f else None
         if words is not None:
             words = [w.decode() if isinstance(w, bytes) else str(w) for w in words]
-        return np.asarray(f[key][()]), words
+        return np.asarray(h5_array(f, key, path)), words
 
 
 def _read_checked(path: str, file: str, key: str, words_key: str | None, what: str, file_fix: str, naming: str):
@@ -144,6 +149,8 @@ def _read_checked(path: str, file: str, key: str, words_key: str | None, what: s
         raise InputError(file, f"does not exist: {what}.", fix=file_fix)
     try:
         got = _read(file, key, words_key)
+    except InputError:  # what the file holds, said by lre.datafiles
+        raise
     except (OSError, ValueError) as err:
         raise InputError(file, "cannot be read as HDF5 or NPZ.", fix="write it with h5py or numpy.savez.") from err
     if got is None:
@@ -154,7 +161,7 @@ def _read_checked(path: str, file: str, key: str, words_key: str | None, what: s
 
 
 def _check_array(a: np.ndarray, file: str, where: str, name: str, dim: int, rows: str) -> None:
-    """Rank 2, ``dim`` columns, numbers."""
+    """Rank 2, ``dim`` columns (values: :func:`_checked_values`)."""
     if a.ndim != 2:
         raise InputError(
             file,
@@ -167,19 +174,14 @@ def _check_array(a: np.ndarray, file: str, where: str, name: str, dim: int, rows
             f"{where} has {a.shape[1]} columns; {model_field(name, 'dim')} says {dim}.",
             fix=f"set dim: {a.shape[1]}, or write {dim} columns.",
         )
-    if not np.issubdtype(a.dtype, np.number):
-        raise InputError(file, f"{where} holds {a.dtype}, not numbers.", fix="store numbers.")
 
 
-def _check_finite(a: np.ndarray, file: str, where: str, row_name) -> None:
-    bad = ~np.isfinite(a)
-    if bad.any():
-        row = int(np.flatnonzero(bad.any(1))[0])
-        raise InputError(
-            file,
-            f"{where} has {int(bad.sum())} NaN or infinite values, the first in row {row} ({row_name(row)}).",
-            fix="fill or drop them where the features are made.",
-        )
+def _checked_values(a: np.ndarray, file: str, where: str, row_name) -> np.ndarray:
+    """``a`` as float32, real, finite after the cast and without an extreme outlier row
+    (:mod:`lre.datafiles`), each refusal naming the row."""
+    out = real_float32(a, file, where, row_name)
+    check_outlier_rows(out, file, where, row_name)
+    return out
 
 
 def read_story_volumes(entry: dict, name: str, story: str) -> tuple[np.ndarray, str]:
@@ -199,8 +201,7 @@ def read_story_volumes(entry: dict, name: str, story: str) -> tuple[np.ndarray, 
     )
     where = f"story {story} ({key})"
     _check_array(a, file, where, name, dim, "volumes")
-    _check_finite(a, file, where, lambda row: f"volume {row}")
-    return a.astype(np.float32), file
+    return _checked_values(a, file, where, lambda row: f"volume {row}"), file
 
 
 def check_volumes(features: np.ndarray, file: str, story: str, subject: str, n_volumes: int, source: str) -> None:
@@ -240,7 +241,7 @@ def read_document(entry: dict, name: str, set_: str, doc: str, words: list[str])
             f"{where} has {a.shape[0]} rows but the document has {len(words)} words.",
             fix="make one row per word of lre's documents (lre.results or the documents file list them).",
         )
-    _check_finite(a, file, where, lambda row: f"word {words[row]!r}")
+    a = _checked_values(a, file, where, lambda row: f"word {words[row]!r}")
     if file_words is not None:
         if len(file_words) != len(words):
             raise InputError(
@@ -256,7 +257,7 @@ def read_document(entry: dict, name: str, set_: str, doc: str, words: list[str])
                     "not aligned to lre's words.",
                     fix="make the features from lre's documents' words (the same tokenisation).",
                 )
-    return a.astype(np.float32), file
+    return a, file
 
 
 def extract_stream(name: str, entry: dict, docs: list[list[str]], settings: dict, inputs: dict):
