@@ -152,6 +152,31 @@ def gentle_unaligned(tmp, capsys):
     return run_stimuli(tmp, raw, capsys)
 
 
+def gentle_out_of_order(tmp, capsys):
+    raw = base_config(tmp)
+    raw["stimuli"].update(format="gentle", path=str(tmp / "{story}.json"))
+    transcript = "the fire crews worked"
+    words, offset = [], 0
+    for k, w in enumerate(transcript.split()):
+        words.append(
+            {
+                "word": w,
+                "case": "success",
+                "start": 1.0 + k,
+                "end": 1.5 + k,
+                "startOffset": offset,
+                "endOffset": offset + len(w),
+            }
+        )
+        offset += len(w) + 1
+    words[1], words[2] = words[2], words[1]  # two words swapped, their times kept in order
+    words[1]["start"], words[2]["start"] = words[2]["start"], words[1]["start"]
+    words[1]["end"], words[2]["end"] = words[2]["end"], words[1]["end"]
+    for s in ("s1", "s2"):
+        (tmp / f"{s}.json").write_text(json.dumps({"transcript": transcript, "words": words}))
+    return run_stimuli(tmp, raw, capsys)
+
+
 def gentle_not_json(tmp, capsys):
     raw = base_config(tmp)
     raw["stimuli"].update(format="gentle", path=str(tmp / "{story}.json"))
@@ -443,7 +468,7 @@ def partition_space_in_baseline(raw):
 
 
 def partition_space_not_encoded(raw):
-    raw["encoding"]["spaces"] = ["glove.vec", "minilm.L6", "gpt2_untrained.L2", "smollm2.L12"]
+    raw["encoding"]["spaces"] = ["glove.vec", "minilm.L6", "gpt2_untrained.L2", "smollm2.L12", "spacy.hidden"]
     raw["partition"] = {"spaces": ["smollm2.L12", "smollm2.L30"]}
 
 
@@ -473,6 +498,123 @@ def tmpdir_full(tmp, capsys):
     return refused(lambda: lock.check_tmpdir(str(tmp / "tmp")))
 
 
+def dataset_tr_disagrees(tmp, capsys):
+    raw = base_config(tmp)  # its TR files: volumes 2 s apart
+    raw["dataset"]["lebel"] = {"tr": 1.5}
+    from lre.datasets import check_tr
+
+    return refused(lambda: check_tr(config.validate(raw)))
+
+
+def corpus_holds_a_story(tmp, capsys):
+    from lre.stimuli import documents
+    from lre.stimuli.stage import run_corpus_check
+
+    story = (WORDS * 4)[:40]
+    wt = stimuli.WordTimes(story, np.arange(40) * 0.5, np.arange(40) * 0.5 + 0.4)
+    stories = documents.Documents(stories={"s1": stimuli.Story("s1", wt, np.arange(12) * 2.0, 2.0)})
+    corpus = documents.Documents(corpus={"news": "a long article".split() + story + ["end"], "other": WORDS[:5]})
+    documents.write(tmp / "stories.h5", stories, {"config_hash": "s"})
+    documents.write(tmp / "corpus.h5", corpus, {"config_hash": "c"})
+    job = {"stage": "corpus-check", "ngram": 8, "max_share": 0.5, "expects": {}}
+    return refused(lambda: run_corpus_check(job, tmp / "stories.h5", tmp / "corpus.h5", tmp / "check.json"))
+
+
+def corpus_root_shared_with_other_settings(tmp, capsys):
+    from lre import lock
+
+    raw = base_config(tmp)
+    first = config.validate(raw)
+    (tmp / "first").mkdir()
+    (tmp / "second").mkdir()
+    lock.claim_corpus_root(tmp, tmp / "first", jobs.corpus_side_job(first), first["corpus"]["path"])
+    raw["transfer"]["bottleneck"] = 12
+    second = config.validate(raw)
+    return refused(
+        lambda: lock.claim_corpus_root(tmp, tmp / "second", jobs.corpus_side_job(second), second["corpus"]["path"])
+    )
+
+
+def precomputed_file(tmp, capsys, spoil, suffix=".h5"):
+    """Word-level precomputed features in one file (an array per document), spoiled by
+    ``spoil(file_or_arrays, good_array)`` for story s1; the features stage must refuse it and
+    write nothing. Returns its message."""
+    from lre.features import stage as features_stage
+    from lre.stimuli import documents
+
+    words = WORDS[:4]
+    wt = stimuli.WordTimes(words, np.arange(4) * 0.5, np.arange(4) * 0.5 + 0.4)
+    docs = documents.Documents(stories={"s1": stimuli.Story("s1", wt, np.arange(6) * 2.0, 2.0)})
+    documents.write(tmp / "documents.h5", docs, {})
+    good = np.arange(12, dtype=np.float32).reshape(4, 3) + 1
+    path = tmp / f"features{suffix}"
+    if suffix == ".npz":
+        arrays = {"stories/s1": good}
+        spoil(arrays, good)
+        np.savez(path, **arrays)
+    else:
+        with h5py.File(path, "w") as f:
+            f["stories/s1"] = good
+            spoil(f, good)
+    entry = {"family": "precomputed", "path": str(path), "dim": 3}
+    job = {"stage": "features", "model": "mine", "entry": entry, "settings": {}, "seed": 0, "stimuli": {}}
+    out = tmp / "mine.h5"
+    msg = refused(lambda: features_stage.run(job, tmp / "documents.h5", out, {"device": "cpu", "threads": 1}))
+    assert not out.exists()
+    return msg
+
+
+def _replace(f, a):
+    del f["stories/s1"]
+    f["stories/s1"] = a
+
+
+def spoil_external_link(f, good):
+    with h5py.File(f.filename.replace("features.h5", "other.h5"), "w") as g:
+        g["s1"] = good
+    del f["stories/s1"]
+    f["stories/s1"] = h5py.ExternalLink("other.h5", "s1")
+
+
+def spoil_virtual(f, good):
+    other = f.filename.replace("features.h5", "source.h5")
+    with h5py.File(other, "w") as g:
+        g["s1"] = good
+    layout = h5py.VirtualLayout(shape=good.shape, dtype="f4")
+    layout[:] = h5py.VirtualSource(other, "s1", shape=good.shape)
+    del f["stories/s1"]
+    f.create_virtual_dataset("stories/s1", layout)
+
+
+def spoil_group(f, good):
+    del f["stories/s1"]
+    f.create_group("stories/s1")["features"] = good
+
+
+def spoil_complex(f, good):
+    _replace(f, good + 1j)
+
+
+def spoil_beyond_float32(f, good):
+    a = good.astype(np.float64)
+    a[2, 1] = 1e40
+    _replace(f, a)
+
+
+def spoil_sentinel(f, good):
+    a = good.copy()
+    a[1] = 3e38
+    _replace(f, a)
+
+
+def spoil_object_array(arrays, good):
+    arrays["stories/s1"] = np.array([[1.0, "x", None]] * 4, dtype=object)
+
+
+def precomputed_case(spoil, suffix=".h5"):
+    return lambda tmp, capsys: precomputed_file(tmp, capsys, spoil, suffix)
+
+
 def asks_for_yte(raw):
     raw["__use_yte__"] = True
 
@@ -493,10 +635,13 @@ def logged(fn, level=logging.WARNING) -> str:
     handler.emit = records.append
     root = logging.getLogger()
     root.addHandler(handler)
+    disabled = logging.root.manager.disable  # the docs' generator silences logging
+    logging.disable(logging.NOTSET)
     try:
         fn()
     finally:
         root.removeHandler(handler)
+        logging.disable(disabled)
     assert records, "nothing was said"
     return " ".join(r.getMessage() for r in records)
 
@@ -511,14 +656,18 @@ def top_voxels_above_voxel_count(tmp, capsys):
     return logged(lambda: stage.top_count(job, 7))
 
 
-def two_subject_tree(tmp, test_copy: bool):
-    """A LeBel tree with a training and a test story (the test a copy of the training one)."""
+def two_subject_tree(tmp, test_copy: bool, noise: float = 0.0, test=None, extra=None):
+    """A LeBel tree with a training and a test story (the test a copy of the training one,
+    plus ``noise``; ``test``: the test story's data as given; ``extra``: more stories)."""
     root = tmp / "ds"
     (root / "derivative" / "preprocessed_data" / "UTS01").mkdir(parents=True)
-    (root / "derivative" / "respdict.json").write_text(json.dumps({"s1": 40, "s2": 40}))
+    stories = {"s1": 40, "s2": 40, **{k: 40 for k in extra or {}}}
+    (root / "derivative" / "respdict.json").write_text(json.dumps(stories))
     rng = np.random.default_rng(0)
     a = rng.standard_normal((20, 5)).astype(np.float32)
-    for story, data in (("s1", a), ("s2", a if test_copy else rng.standard_normal((20, 5)).astype(np.float32))):
+    copy = a + noise * rng.standard_normal(a.shape).astype(np.float32)
+    b = test if test is not None else copy if test_copy else rng.standard_normal((20, 5)).astype(np.float32)
+    for story, data in (("s1", a), ("s2", b), *(extra or {}).items()):
         with h5py.File(root / "derivative" / "preprocessed_data" / "UTS01" / f"{story}.hf5", "w") as f:
             f["data"] = data
     return {
@@ -544,6 +693,52 @@ def responses_copy_a_training_story(tmp, capsys):
 
     subj = Subject(two_subject_tree(tmp, test_copy=True), "UTS01")
     return refused(lambda: subj.check_design([1, 2]))
+
+
+def responses_copy_a_training_story_with_noise(tmp, capsys):
+    from lre.encoding.stage import Subject
+
+    subj = Subject(two_subject_tree(tmp, test_copy=True, noise=0.1), "UTS01")
+    return refused(lambda: subj.check_design([1, 2]))
+
+
+def repeats_identical(tmp, capsys):
+    from lre.encoding.stage import Subject
+
+    rng = np.random.default_rng(1)
+    run = rng.standard_normal((20, 5)).astype(np.float32)
+    repeats = np.stack([run, rng.standard_normal((20, 5)).astype(np.float32), run])  # repeat 3 copies repeat 1
+    return refused(lambda: Subject(two_subject_tree(tmp, test_copy=False, test=repeats), "UTS01"))
+
+
+def stories_with_different_repeats(tmp, capsys):
+    from lre.encoding.stage import Subject
+
+    rng = np.random.default_rng(2)
+    dcfg = two_subject_tree(
+        tmp,
+        test_copy=False,
+        test=rng.standard_normal((3, 20, 5)).astype(np.float32),
+        extra={"s3": rng.standard_normal((2, 20, 5)).astype(np.float32)},
+    )
+    dcfg["test_stories"] = ["s2", "s3"]
+    return refused(lambda: Subject(dcfg, "UTS01").test())
+
+
+def responses_end_before_the_words(tmp, capsys):
+    from lre.datasets import Run
+    from lre.encoding.stage import check_words_within_responses
+
+    run = Run(np.zeros((1, 20, 5), np.float32), np.arange(20) * 2.0 + 1.0, "ds/s1.hf5")  # volumes to 39 s
+    words = np.linspace(0.5, 120.0, 300)  # the story goes on to 2 minutes
+    return refused(lambda: check_words_within_responses(words, run, "s1", "UTS01"))
+
+
+def constant_space(tmp, capsys):
+    from lre.encoding.stage import check_not_constant
+
+    X = np.zeros((40, 8), np.float32)  # a volume-level space constant over the stories, z-scored per story
+    return refused(lambda: check_not_constant(X, tmp / "envelope.h5", "envelope.vec", ["s1", "s2"]))
 
 
 def words_copy_a_training_story(tmp, capsys):
@@ -755,6 +950,11 @@ CASES = {
         gentle_unaligned,
         ["s1.json", "has no aligned word"],
     ),
+    "gentle-words-out-of-transcript-order": (
+        "a Gentle file whose words are not in transcript order (times in order, words swapped)",
+        gentle_out_of_order,
+        ["s1.json", "word entry 2 ('fire') starts at character 4", "not in transcript order"],
+    ),
     "gentle-not-json": (
         "Gentle align.json that is not valid JSON",
         gentle_not_json,
@@ -959,6 +1159,61 @@ CASES = {
         tmpdir_full,
         ["the temporary folder", "cannot take a file", "point TMPDIR", "export TMPDIR="],
     ),
+    "dataset-tr-disagrees-with-tr-files": (
+        "dataset.lebel.tr disagreeing with the TR files of the same stories",
+        dataset_tr_disagrees,
+        ["dataset.lebel.tr", "is 1.5 s", "s1.tr) are 2 s apart", "scanner's repetition time"],
+    ),
+    "corpus-holds-a-story": (
+        "a transfer corpus that contains an fMRI story verbatim",
+        corpus_holds_a_story,
+        ["corpus.h5", "holds the story 's1'", "100 % of its 8-word sequences", "'news'", "corpus.path"],
+    ),
+    "corpus-root-shared-with-other-settings": (
+        "a second dataset config sharing corpus_results with other transfer settings",
+        corpus_root_shared_with_other_settings,
+        [
+            "holds the corpus side",
+            "first, made from other settings",
+            "transfer.bottleneck: 20 there, 12 here",
+            "point corpus_results at another folder",
+        ],
+    ),
+    "precomputed-external-link": (
+        "precomputed features behind an HDF5 external link",
+        precomputed_case(spoil_external_link),
+        ["features.h5", "'stories/s1' is an external link to other.h5:s1", "not a link"],
+    ),
+    "precomputed-virtual-dataset": (
+        "precomputed features in an HDF5 virtual dataset (a missing source reads as zeros)",
+        precomputed_case(spoil_virtual),
+        ["features.h5", "'stories/s1' is a virtual dataset mapping other files", "copies it in"],
+    ),
+    "precomputed-group-for-an-array": (
+        "an HDF5 group where the features' array belongs",
+        precomputed_case(spoil_group),
+        ["features.h5", "'stories/s1' is a group (holding ['features']), not an array"],
+    ),
+    "precomputed-complex-values": (
+        "complex-valued features (the imaginary part would be dropped)",
+        precomputed_case(spoil_complex),
+        ["features.h5", "holds complex numbers (complex64)", "store real values"],
+    ),
+    "precomputed-beyond-float32": (
+        "float64 features beyond float32's range (finite before the cast, infinite after)",
+        precomputed_case(spoil_beyond_float32),
+        ["features.h5", "beyond float32's range (up to 1e+40 in row 2 (word 'crews'))", "rescale"],
+    ),
+    "precomputed-sentinel-row": (
+        "a finite sentinel row (3e38) standing for a missing value",
+        precomputed_case(spoil_sentinel),
+        ["features.h5", "row 1 (word 'fire') reaches 3e+38", "stand-in for a missing value"],
+    ),
+    "precomputed-object-array": (
+        "an NPZ object array (only unpickling, running code, could read it)",
+        precomputed_case(spoil_object_array, ".npz"),
+        ["features.npz", "is an object array, which lre does not unpickle", "numpy.savez"],
+    ),
     "config-asks-for-yte": (
         "a config that asks to be evaluated as a YTE template (code run when it is loaded)",
         with_config(asks_for_yte),
@@ -983,6 +1238,31 @@ CASES = {
         "test-story responses equal to a training story's (a leak)",
         responses_copy_a_training_story,
         ["s2.hf5", "equal those to the training story 's1'", "leak"],
+    ),
+    "test-responses-copy-training-with-noise": (
+        "test-story responses that are a training story's re-exported with 10 % noise (a leak)",
+        responses_copy_a_training_story_with_noise,
+        ["s2.hf5", "correlate at r = 0.99", "training story 's1'", "a copy of a training story"],
+    ),
+    "test-repeats-identical": (
+        "test-story repeats that are identical copies (a ceiling of 1.000 everywhere)",
+        repeats_identical,
+        ["s2.hf5", "repeats 1 and 3", "identical copies", "1.000 everywhere"],
+    ),
+    "test-stories-different-repeats": (
+        "test stories with different numbers of repeats (the extra ones would be dropped)",
+        stories_with_different_repeats,
+        ["different numbers of repeats", "'s2': 3, 's3': 2", "same repeats"],
+    ),
+    "responses-end-before-the-words": (
+        "responses that end long before the story's words",
+        responses_end_before_the_words,
+        ["s1.hf5", "end at 39.0 s", "come later (up to 120.0 s)", "trimming"],
+    ),
+    "constant-space": (
+        "a space constant over the stories (e.g. a volume-level partition baseline)",
+        constant_space,
+        ["envelope.h5", "envelope.vec is constant", "partition baseline", "partition.baseline"],
     ),
     "test-words-copy-training": (
         "a test story with the words of a training story (a leak)",
@@ -1095,7 +1375,8 @@ if __name__ == "__main__":  # print docs/bad_inputs.md
     print("# Bad inputs and what lre says\n")
     print("Every case is refused before any output is written (stages write to a temporary name and")
     print("rename), with a message that names the file and line or the config field, what is wrong and")
-    print("how to fix it. Each row is a test in `tests/test_bad_inputs.py`, which also checks that this")
+    print("how to fix it; where lre can go on (the input says 'handled'), it does so and says what it")
+    print("changed. Each row is a test in `tests/test_bad_inputs.py`, which also checks that this")
     print("table gives the message the code gives (regenerate it with")
     print("`python tests/test_bad_inputs.py > docs/bad_inputs.md`).\n")
     print("| case | input | message |\n|---|---|---|")

@@ -46,6 +46,10 @@ def cmd_check(args) -> None:
     cfg = config.load(args.config, check_models=False)
     if not args.cluster:
         config.check_devices(cfg, source=args.config)
+    if config.runs(cfg, "encoding"):
+        from .datasets import check_tr
+
+        check_tr(cfg)
     spaces = resolve_spaces(cfg["features"]["models"])
     print(
         f"{args.config}: valid; analyses {', '.join(cfg['analyses'])}; "

@@ -61,6 +61,36 @@ def documents_job(cfg: dict, part: str) -> dict:
     return corpus_job(cfg) if part == "corpus" else stimuli_job(cfg)
 
 
+def corpus_side_job(cfg: dict) -> dict | None:
+    """Everything the corpus side of a run (its root, ``corpus_results``) is made from: the
+    corpus, the corpus features of the transferred models, the transfer and embedding
+    settings, the spaces and the seed. Two runs sharing a corpus root must agree on it (None
+    without the embedding analysis: such a run has no corpus side)."""
+    if not runs(cfg, "embedding"):
+        return None
+    tspaces = transfer_spaces(cfg, _resolve(cfg))
+    models = sorted({s.model for s in tspaces} | {model_of(cfg["transfer"]["universal"]["space"])})
+    return {
+        "corpus": cfg["corpus"],
+        "seed": cfg["seed"],
+        "features": {m: features_job(cfg, m, "corpus")["entry"] for m in models},
+        "feature_settings": features_job(cfg, models[0], "corpus")["settings"],
+        "spaces": [s.name for s in tspaces],
+        "transfer": cfg["transfer"],
+        "embedding": cfg["embedding"],
+    }
+
+
+def corpus_check_job(cfg: dict) -> dict:
+    """The check that the transfer corpus does not hold the fMRI stories (both documents files)."""
+    return {
+        "stage": "corpus-check",
+        "ngram": 8,
+        "max_share": 0.5,
+        "expects": {"documents": config_hash(stimuli_job(cfg)), "corpus": config_hash(corpus_job(cfg))},
+    }
+
+
 # --------------------------------------------------------------------------- features
 
 

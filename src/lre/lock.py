@@ -176,3 +176,58 @@ def check_tmpdir(folder=None) -> None:
                 "point TMPDIR (and TMP, where set) at a folder with room (export TMPDIR=/path/with/space) and run "
                 "again."
             ) from None
+
+
+#: the record, in a corpus root, of what its corpus side was made from and which results use it
+CORPUS_SIDE = "corpus_side.json"
+
+
+class CorpusSideInUse(LreError):
+    """Another results folder depends on a corpus side made from other settings."""
+
+
+def claim_corpus_root(corpus_root, results, side: dict, corpus_file=None) -> None:
+    """Record that ``results`` uses the corpus side in ``corpus_root`` made from ``side``
+    (:func:`lre.jobs.corpus_side_job`, with the corpus file's SHA-256), and refuse when
+    another results folder (that still exists) uses it made from other settings: this run
+    would rewrite the corpus documents, transfer maps and embedding under that folder's
+    finished results. Call it holding both folders' locks."""
+    from . import io
+    from .provenance import differences
+
+    root, me = Path(corpus_root), str(Path(results).resolve())
+    side = dict(side, corpus_sha256=io.file_sha256(corpus_file) if corpus_file and Path(corpus_file).exists() else None)
+    digest = io.config_hash(side)
+    path = root / CORPUS_SIDE
+    record = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"sides": {}, "users": {}}
+    users = {u: h for u, h in record.get("users", {}).items() if Path(u).is_dir()}
+    sides = record.get("sides", {})
+
+    def diff_to(theirs: str) -> list:
+        a, b = dict(sides.get(theirs, {})), dict(side)
+        if a.get("corpus_sha256") is None or b["corpus_sha256"] is None:  # a corpus not written yet (the demo's)
+            a.pop("corpus_sha256", None), b.pop("corpus_sha256", None)
+        return differences(a, b)
+
+    others = {u: h for u, h in users.items() if u != me and h != digest and diff_to(h)}
+    if others:
+        user, theirs = next(iter(others.items()))
+        diff = diff_to(theirs)
+        fields = "; ".join(f"{f}: {_short(a)} there, {_short(b)} here" for f, a, b in diff[:6])
+        raise CorpusSideInUse(
+            f"{root} holds the corpus side (corpus documents, transfer maps, embedding) of {user}, made from other "
+            f"settings than this run's ({len(diff)} field(s) differ: {fields}). This run would rewrite it under "
+            f"that folder's finished results. Fix: point corpus_results at another folder for this config, or give "
+            f"both configs the same corpus and transfer settings (and rerun {user} if they change)."
+        )
+    users[me] = digest
+    sides = {h: s for h, s in sides.items() if h in users.values()}
+    sides[digest] = side
+    from .io import write_json
+
+    write_json(path, {"users": users, "sides": sides})
+
+
+def _short(value, limit: int = 50) -> str:
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -25,6 +25,7 @@ TEMPLATES: dict[str, str] = {
     "demo_manifest": "demo/manifest.json",
     "documents": "stimuli/stories.h5",
     "corpus_documents": "stimuli/corpus.h5",
+    "corpus_check": "stimuli/corpus_check.json",
     # features: the stories' (per dataset) and the corpus' (on the corpus side)
     "features": "features/stories/{model}.h5",
     "corpus_features": "features/corpus/{model}.h5",
@@ -93,6 +94,7 @@ LOGS: dict[str, str] = {
     "demo_data": "logs/demo_data.log",
     "stimuli": "logs/stimuli.log",
     "corpus_documents": "logs/corpus.log",
+    "corpus_check": "logs/corpus_check.log",
     "features": "logs/features/stories/{model}.log",
     "corpus_features": "logs/features/corpus/{model}.log",
     "features_summary": "logs/features_summary.log",

@@ -359,6 +359,34 @@ def test_a_second_dataset_reuses_the_corpus_side_of_the_first(tiny_run):
     assert counts["corpus_documents"] == 1 and counts["embedding"] == len(cfg["embedding"]["methods"])
 
 
+@pytest.mark.slow
+def test_a_shared_corpus_root_is_not_rewritten_under_another_results_folder(tiny_run):
+    """A second dataset config pointing corpus_results at the first's folder with other
+    transfer settings (a narrower bottleneck) would rewrite the corpus side under the first's
+    finished results: its run stops at its start, naming the folder that uses the root and the
+    fields that differ, and nothing under the root changes."""
+    tmp_path, cfg = tiny_run
+    cfg3 = copy.deepcopy(cfg)
+    cfg3["results"] = "results_third"
+    cfg3["corpus_results"] = "results"
+    cfg3["demo"]["enabled"] = False
+    cfg3["stimuli"]["stories"] = ["s1", "s3"]
+    cfg3["dataset"].update(subjects=["sb"], train_stories=["s1"], test_stories=["s3"])
+    cfg3["encoding"]["cv_chunk"] = 16
+    cfg3["transfer"]["bottleneck"] = 3
+    (tmp_path / "c_third.yaml").write_text(yaml.safe_dump(cfg3, sort_keys=False))
+    root = tmp_path / "results"
+    before = {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file() and "logs" not in p.parts}
+    proc = run_snakemake(["--cores", "2", "--configfile", "c_third.yaml"], tmp_path)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "holds the corpus side" in out and str(root.resolve()) in out, out[-3000:]
+    assert "transfer.bottleneck: 4 there, 3 here" in out and "point corpus_results at another folder" in out
+    after = {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file() and "logs" not in p.parts}
+    assert after == before  # nothing rewritten
+    assert not (tmp_path / "results_third" / "features").exists()  # no job ran
+
+
 def _moved(node, old: str, new: str):
     if isinstance(node, dict):
         return {k: _moved(v, old, new) for k, v in node.items()}

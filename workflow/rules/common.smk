@@ -17,7 +17,7 @@ from lre import resources as lre_resources
 from lre import results as lre_results
 from lre.stimuli import documents as lre_documents
 from lre.brainlink import flatmap as lre_flatmap
-from lre.datasets import lebel2023, subject_files
+from lre.datasets import check_tr, lebel2023, subject_files
 from lre.features import check_models, resolve_spaces
 from lre.features import precomputed as lre_precomputed
 from lre.paths import Layout
@@ -43,6 +43,8 @@ if not USE_CONDA and workflow.is_main_process:
     MISSING_MODELS = check_models(CFG["features"]["models"], collect=True)
     for _name, _err in MISSING_MODELS:
         logger.warning(f"not available here: {_err}")
+if workflow.is_main_process and lre_config.runs(CFG, "encoding"):
+    check_tr(CFG)  # the dataset's TR against the stories' volume times
 MODELS = list(CFG["features"]["models"])
 SPACES = resolve_spaces(CFG["features"]["models"])
 lre_config.check_transfer(CFG, SPACES)
@@ -155,11 +157,14 @@ def run_start(log):
             lre_lock.acquire(root, " ".join(sys.argv))
             taken.append(root)
         lre_results.record_corpus_root(CFG["results"], ROOTS[-1])
+        side = lre_jobs.corpus_side_job(CFG)
+        if side is not None:  # a corpus root never changes under another results folder's finished results
+            lre_lock.claim_corpus_root(ROOTS[-1], CFG["results"], side, CFG["corpus"]["path"])
         for rule, documents in (("stimuli", PATHS["documents"]), ("corpus_documents", PATHS["corpus_documents"])):
             forced = workflow.dag_settings.forceall or {rule, documents} & set(workflow.dag_settings.forcerun)
             if not forced:
                 lre_lock.check_inputs(documents, rule)
-    except (lre_lock.StaleInputs, lre_lock.ResultsInUse, lre_config.ConfigError) as e:
+    except (lre_lock.StaleInputs, lre_lock.ResultsInUse, lre_lock.CorpusSideInUse, lre_config.ConfigError) as e:
         for root in taken:
             lre_lock.release(root)
         raise SystemExit(f"lre: {e}")
@@ -204,6 +209,8 @@ def analysis_targets():
             targets += expand(PATHS["flatmap_principal"], subject=SUBJECTS)
     if PSPACES:
         targets += expand(PATHS["partition_table"], subject=SUBJECTS)
+    if EMBED and ENCODE:
+        targets += [PATHS["corpus_check"]]
     if DEMO_FMRI:
         targets += expand(PATHS["recovery"], subject=SUBJECTS)
     if DEMO_FMRI and LINK:

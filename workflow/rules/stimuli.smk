@@ -68,3 +68,28 @@ if ENCODE:
             "../envs/extract.yaml"
         shell:
             "{params.lre} stimuli --job {params.job:q} --out {output:q} > {log:q} 2>&1"
+
+
+if EMBED and ENCODE:
+
+    # the transfer corpus must not hold the fMRI stories
+    rule corpus_check:
+        input:
+            documents=PATHS["documents"],
+            corpus=PATHS["corpus_documents"],
+        output:
+            PATHS["corpus_check"],
+        params:
+            lre=LRE,
+            job=lambda wildcards: job_json(lre_jobs.corpus_check_job(CFG)),
+        log:
+            log_path("corpus_check"),
+        threads: 1
+        resources:
+            mem_mb=mem_from_inputs(1000, 10),
+            runtime=10,
+        conda:
+            "../envs/extract.yaml"
+        shell:
+            "{params.lre} corpus-check --job {params.job:q} --documents {input.documents:q}"
+            " --corpus {input.corpus:q} --out {output:q} > {log:q} 2>&1"

@@ -82,3 +82,38 @@ def run_shapes(dcfg: dict, subject: str) -> dict[str, tuple[int, int, int]] | No
         if out[story] is None:
             return None
     return out
+
+
+def check_tr(cfg: dict) -> None:
+    """The dataset's repetition time must be the one the stories' volume times give (their TR
+    files, or ``stimuli.tr_times.tr``): the responses' volume times come from the former, the
+    words are placed against the latter, and a disagreement shifts one against the other
+    more with every volume. TR files that do not exist yet (the demo writes its own) are
+    skipped. Raises ConfigError naming both."""
+    from pathlib import Path
+
+    from ..stimuli.readers import read_trfile
+
+    if "dataset" not in cfg or "stimuli" not in cfg:
+        return
+    d, trt = cfg["dataset"], cfg["stimuli"]["tr_times"]
+    settings = loader(d["format"]).SETTINGS
+    tr, field = float(d[settings]["tr"]), f"dataset.{settings}.tr"
+    stories = d["train_stories"] + d["test_stories"]
+    if trt["source"] == "file":
+        found = []
+        for story in stories:
+            path = trt["path"].format(story=story)
+            if Path(path).exists():
+                found.append((story, path, read_trfile(path)[1]))
+    else:
+        found = [(s, "stimuli.tr_times.tr", float(trt["tr"])) for s in stories]
+    for story, where, stim_tr in found:
+        if abs(stim_tr - tr) > 0.01 * tr:
+            raise ConfigError(
+                field,
+                f"is {tr:g} s, but the volume times of story {story!r} ({where}) are {stim_tr:g} s apart: the words "
+                "would be placed against other volume times than the responses'.",
+                fix=f"set {field} to the scanner's repetition time, or check that the stories' volume times "
+                "(stimuli.tr_times) belong to this dataset.",
+            )

@@ -62,6 +62,9 @@ class Subject:
                 f"has {int(self.mask.sum())} voxels but the responses of {subject} have {self.n_voxels}.",
                 fix="use the mask the responses were extracted with.",
             )
+        for story in dcfg["test_stories"]:
+            if story in self.runs:
+                check_repeats(self.runs[story], subject, story)
 
     def check_design(self, delays) -> None:
         """Refuse what can only give a meaningless fit: a delay as long as a story, and a test
@@ -79,11 +82,14 @@ class Subject:
                 a, b = self.runs.get(test), self.runs.get(train)
                 if a is None or b is None or a.data.shape[1:] != b.data.shape[1:]:
                     continue
-                if any(np.array_equal(rep, b.data[0]) for rep in a.data):
+                r = max(_similarity(rep, b.data[0]) for rep in a.data)
+                if r > LEAK_R:
+                    same = "equal those" if r >= 1 - 1e-12 else f"correlate at r = {r:.4f} with those"
                     raise InputError(
                         a.source,
-                        f"{self.subject}'s responses to the test story {test!r} equal those to the training story "
-                        f"{train!r} ({b.source}): testing on them would score the training data (a leak).",
+                        f"{self.subject}'s responses to the test story {test!r} {same} to the training story "
+                        f"{train!r} ({b.source}): the test story is a copy of a training story (perhaps re-exported "
+                        "with noise), and testing on it would score the training data (a leak).",
                         fix="check the dataset's files (a copy under another name?) and dataset.test_stories.",
                     )
 
@@ -114,7 +120,16 @@ class Subject:
         stories stacked in time. With ``release``, the test runs hand their responses over
         (as in :meth:`train`; a single test story is z-scored in place)."""
         runs = [self.runs[s] for s in self.dcfg["test_stories"]]
-        R = min(r.n_repeats for r in runs)
+        counts = {s: r.n_repeats for s, r in zip(self.dcfg["test_stories"], runs)}
+        if len(set(counts.values())) > 1:
+            raise InputError(
+                runs[0].source,
+                f"{self.subject}'s test stories have different numbers of repeats ({counts}); their repeats are "
+                "stacked in time, so the extra ones would be dropped without a word.",
+                fix="give every test story the same repeats (leave the extra ones out of dataset.lebel.test_repeats), "
+                "or test on one story.",
+            )
+        R = runs[0].n_repeats
         if release and len(runs) == 1:  # z-scored in place: no second copy of the repeats
             Y, runs[0].data = runs[0].data[:R], None
             for k in range(R):
@@ -130,6 +145,41 @@ class Subject:
             if release:
                 run.data = None
         return Y
+
+
+def check_repeats(run, subject: str, story: str) -> None:
+    """Repeats that are copies of each other agree perfectly: the noise ceiling would be 1
+    everywhere and the test scores would average one run several times. Each pair is compared
+    on a sample of values first, in full only where the sample agrees."""
+    for a in range(run.n_repeats):
+        for b in range(a + 1, run.n_repeats):
+            x, y = run.data[a], run.data[b]
+            if np.array_equal(x.ravel()[:1000], y.ravel()[:1000]) and np.array_equal(x, y):
+                raise InputError(
+                    run.source,
+                    f"repeats {a + 1} and {b + 1} of {subject}'s test story {story!r} are identical copies: "
+                    "the noise ceiling would be 1.000 everywhere and the scores would average one run.",
+                    fix="give each repeat its own preprocessed run (dataset.lebel.test_repeats lists them), or "
+                    "leave the copies out.",
+                )
+
+
+#: two runs of the same length whose responses correlate above this are copies (a leak)
+LEAK_R = 0.99
+
+
+def _similarity(x: np.ndarray, y: np.ndarray, chunk: int = 1 << 22) -> float:
+    """Pearson r between two runs' responses, all volumes and voxels at once (1 for copies),
+    accumulated in float64 over chunks (no float64 copy of a whole run)."""
+    x, y = x.ravel(), y.ravel()
+    mx, my = x.mean(dtype=np.float64), y.mean(dtype=np.float64)
+    sxy = sxx = syy = 0.0
+    for i in range(0, x.size, chunk):
+        a = x[i : i + chunk].astype(np.float64) - mx
+        b = y[i : i + chunk].astype(np.float64) - my
+        sxy, sxx, syy = sxy + float(a @ b), sxx + float(a @ a), syy + float(b @ b)
+    den = np.sqrt(sxx * syy)
+    return sxy / den if den > 0 else float(np.array_equal(x, y))
 
 
 def check_story_words(ff: FeatureFile, dcfg: dict) -> None:
@@ -164,9 +214,46 @@ def design(
         for s in stories:
             check_volumes(feats[s], files.get(s, str(ff.path)), s, subject, len(runs[s].times), runs[s].source)
             blocks.append(encoding.prepare_volumes(feats[s], delays))
-        return np.vstack(blocks)
+        X = np.vstack(blocks)
+        check_not_constant(X, ff.path, space, stories)
+        return X
     times = ff.times()
-    return np.vstack([encoding.prepare_story(times[s], feats[s], runs[s].times, delays) for s in stories])
+    for s in stories:
+        check_words_within_responses(times[s], runs[s], s, subject)
+    X = np.vstack([encoding.prepare_story(times[s], feats[s], runs[s].times, delays) for s in stories])
+    check_not_constant(X, ff.path, space, stories)
+    return X
+
+
+#: words may run past a run's last volume by this share of the story at most (the trimmed
+#: volumes at its end): more, and the responses end long before the words
+LATE_WORDS = 0.1
+
+
+def check_words_within_responses(word_times: np.ndarray, run, story: str, subject: str) -> None:
+    """The responses must cover the story's words: a run that ends long before them (a
+    truncated file, wrong trimming) would fit the words to silence."""
+    late = np.asarray(word_times) > run.times[-1]
+    if late.mean() > LATE_WORDS:
+        raise InputError(
+            run.source,
+            f"{subject}'s responses to {story!r} end at {run.times[-1]:.1f} s, but {int(late.sum())} of its "
+            f"{len(late)} words ({100 * late.mean():.0f} %) come later (up to {float(np.max(word_times)):.1f} s).",
+            fix="check that the run is complete and the dataset's trimming and start time (dataset.lebel: pad, trim, "
+            "start_time; dataset.narratives: trim, onsets) fit it.",
+        )
+
+
+def check_not_constant(X: np.ndarray, path, space: str, stories) -> None:
+    """A design with no variance (a space constant over the stories) predicts nothing; as a
+    partition baseline it would make every tested space's unique variance its whole R^2."""
+    if not np.any(X):
+        raise InputError(
+            path,
+            f"space {space} is constant over the stories {list(stories)} (zero variance once z-scored per story): "
+            "it cannot predict anything, and as a partition baseline it would explain nothing.",
+            fix="leave it out of encoding.spaces and partition.baseline, or give it features that vary.",
+        )
 
 
 def _seed(seed: int, *names: str) -> list[int]:

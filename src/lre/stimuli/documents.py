@@ -217,3 +217,23 @@ def read(path) -> Documents:
             )
             docs.stories[name] = readers.Story(name, words, g["tr_times"][()], float(g.attrs["tr"]))
     return docs
+
+
+def corpus_overlap(stories: dict[str, list[str]], corpus: dict[str, list[str]], n: int = 8) -> dict[str, tuple]:
+    """For each story, the share of its word ``n``-grams (lower case) that the corpus holds, and
+    the corpus document holding most of them: ``{story: (share, document or None)}``. A story
+    copied into the transfer corpus shares nearly all of them; two texts that merely share
+    phrases, few."""
+    found: dict[tuple, str] = {}
+    for doc, words in corpus.items():
+        low = [w.lower() for w in words]
+        for i in range(len(low) - n + 1):
+            found.setdefault(tuple(low[i : i + n]), doc)
+    out = {}
+    for story, words in stories.items():
+        low = [w.lower() for w in words]
+        grams = [tuple(low[i : i + n]) for i in range(len(low) - n + 1)]
+        docs = [found[g] for g in grams if g in found]
+        share = len(docs) / len(grams) if grams else 0.0
+        out[story] = (share, max(set(docs), key=docs.count) if docs else None)
+    return out

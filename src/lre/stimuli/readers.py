@@ -485,9 +485,14 @@ def read_gentle(path, drop: Iterable[str] = (), drop_bracketed: bool = True, enc
             path, "has no 'words' list; is it a Gentle align.json?", fix="pass the align.json written by Gentle."
         )
     entries = []
+    transcript = doc.get("transcript") if isinstance(doc.get("transcript"), str) else None
+    last_offset = None
     for k, w in enumerate(doc["words"]):
         if not isinstance(w, dict) or not isinstance(w.get("word"), str):
             raise InputError(path, f"word entry {k} has no 'word' text.")
+        _check_transcript_order(path, k, w, transcript, last_offset)
+        if isinstance(w.get("startOffset"), int):
+            last_offset = (k, w["startOffset"])
         if is_nonword(w["word"], drop, drop_bracketed):
             continue
         ok = w.get("case") == "success"
@@ -525,8 +530,35 @@ def read_gentle(path, drop: Iterable[str] = (), drop_bracketed: bool = True, enc
     order_bad = np.flatnonzero(np.diff(on) < -1e-6)
     if order_bad.size:
         k = int(order_bad[0]) + 1
-        raise InputError(path, f"word {k} ({words[k]!r}) starts before the previous word.")
+        raise InputError(
+            path,
+            f"word {k} ({words[k]!r}) starts before the previous word.",
+            fix="pass Gentle's align.json as it wrote it (its words in time order).",
+        )
     return WordTimes(words, on, off, source=str(path), notes=notes)
+
+
+def _check_transcript_order(path, k: int, w: dict, transcript: str | None, last) -> None:
+    """Gentle's words come in transcript order, each the text at its character offsets: a word
+    whose offsets go back, or whose text is not the transcript's there, means the word list was
+    reordered or edited (and its times would be given to the wrong words)."""
+    so, eo = w.get("startOffset"), w.get("endOffset")
+    if not isinstance(so, int) or not isinstance(eo, int):
+        return
+    if last is not None and so < last[1]:
+        raise InputError(
+            path,
+            f"word entry {k} ({w['word']!r}) starts at character {so} of the transcript, before word entry {last[0]} "
+            f"(character {last[1]}): the words are not in transcript order.",
+            fix="pass Gentle's align.json as it wrote it (its words in transcript order).",
+        )
+    if transcript is not None and transcript[so:eo] != w["word"]:
+        raise InputError(
+            path,
+            f"word entry {k} is {w['word']!r}, but the transcript has {transcript[so:eo]!r} at its offsets "
+            f"({so}-{eo}): the words do not match the transcript.",
+            fix="pass Gentle's align.json as it wrote it, for this story's transcript.",
+        )
 
 
 def _interpolate_gaps(on: np.ndarray, off: np.ndarray, missing: np.ndarray) -> None:

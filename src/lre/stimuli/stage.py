@@ -36,6 +36,48 @@ def run_stimuli(job: dict, out) -> None:
     documents.write(out, docs, io.provenance(job, inputs=inputs))
 
 
+#: a story sharing more than this share of its 8-grams with the transfer corpus is in it
+CORPUS_OVERLAP = 0.5
+
+
+def run_corpus_check(job: dict, documents, corpus, out) -> None:
+    """Refuse a transfer corpus that holds the fMRI stories (their text, copied in): the
+    transfer maps and the embedding would then be fitted on the very stories whose responses
+    the brain link scores. Writes each story's overlap (share of its 8-grams in the corpus) to
+    the JSON ``out``."""
+    from ..errors import InputError
+    from .documents import corpus_overlap
+
+    stories = {name: list(s.words.words) for name, s in documents_read(documents, job, "documents").stories.items()}
+    docs = documents_read(corpus, job, "corpus").corpus
+    overlap = corpus_overlap(stories, docs, job["ngram"])
+    worst = max(overlap, key=lambda s: overlap[s][0]) if overlap else None
+    if worst is not None and overlap[worst][0] > job["max_share"]:
+        share, doc = overlap[worst]
+        raise InputError(
+            corpus,
+            f"holds the story {worst!r}: {100 * share:.0f} % of its {job['ngram']}-word sequences are in corpus "
+            f"document {doc!r}. The transfer maps and the embedding would be fitted on the stories the brain link "
+            "scores.",
+            fix="take the fMRI stories out of the transfer corpus (corpus.path).",
+        )
+    io.write_json(out, {s: {"share": share, "document": doc} for s, (share, doc) in overlap.items()})
+    log.info(
+        "stories in the transfer corpus: at most %.1f %% of a story's %d-grams",
+        100 * max((v[0] for v in overlap.values()), default=0.0),
+        job["ngram"],
+    )
+
+
+def documents_read(path, job: dict, which: str):
+    """A documents file, checked against the documents job the check expects."""
+    from .. import provenance
+    from .documents import read, read_provenance
+
+    provenance.check_hash(path, read_provenance(path), job.get("expects", {}).get(which), job, "documents file")
+    return read(path)
+
+
 COMMANDS = (
     Command(
         "demo",
@@ -67,6 +109,16 @@ COMMANDS = (
         run_stimuli,
         (Arg("--out", "documents HDF5 file to write"),),
         job_from_config=lambda cfg, args: jobs.stimuli_job(cfg),
+    ),
+    Command(
+        "corpus-check",
+        "refuse a transfer corpus that holds the fMRI stories",
+        run_corpus_check,
+        (
+            Arg("--documents", "the stories' documents file"),
+            Arg("--corpus", "the corpus' documents file"),
+            Arg("--out", "JSON file to write (each story's overlap with the corpus)"),
+        ),
     ),
     Command(
         "corpus",
