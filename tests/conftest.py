@@ -184,6 +184,17 @@ def small_config() -> dict:
     return cfg
 
 
+def moved(node, old: str, new: str):
+    """A config with every path under ``old`` moved under ``new``."""
+    if isinstance(node, dict):
+        return {k: moved(v, old, new) for k, v in node.items()}
+    if isinstance(node, list):
+        return [moved(v, old, new) for v in node]
+    if isinstance(node, str) and (node == old or node.startswith(old + "/")):
+        return new + node[len(old) :]
+    return node
+
+
 def numeric_content(path: Path):
     """What a result file says, without provenance or timestamps."""
     if path.suffix == ".h5":

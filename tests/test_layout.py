@@ -184,3 +184,28 @@ def test_the_corpus_side_lives_under_its_own_root_and_results_find_it(tmp_path):
     assert Results(results, corpus=results).path("split") == results / "transfer/split.json"
     record_corpus_root(results, results)  # one folder again: the note goes
     assert Results(results).corpus_root == results
+
+
+def test_the_corpus_side_record_names_results_folders_relative_to_its_root(tmp_path):
+    """The record in a corpus root is the same bytes wherever the folders sit (two clean runs
+    in two places give identical outputs) and still finds a results folder beside it."""
+    import json
+
+    from lre import lock
+
+    side = {"seed": 0, "transfer": {"bottleneck": 3}}
+    records = []
+    for place in ("a", "b/deeper"):
+        root = tmp_path / place / "results"
+        root.mkdir(parents=True)
+        lock.claim_corpus_root(root, root, side)
+        records.append((root / lock.CORPUS_SIDE).read_bytes())
+    assert records[0] == records[1]
+    assert list(json.loads(records[0])["users"]) == ["."]
+    # a second results folder beside the root is recorded as ../name and guarded by it
+    root = tmp_path / "a" / "results"
+    (tmp_path / "a" / "other").mkdir()
+    lock.claim_corpus_root(root, tmp_path / "a" / "other", side)
+    assert set(json.loads((root / lock.CORPUS_SIDE).read_text())["users"]) == {".", "../other"}
+    with pytest.raises(lock.CorpusSideInUse, match=str(tmp_path / "a" / "other")):
+        lock.claim_corpus_root(root, root, {"seed": 1, "transfer": {"bottleneck": 3}})

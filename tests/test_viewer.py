@@ -305,35 +305,46 @@ window.addEventListener("load", () => {
 
 
 @pytest.mark.slow
-def test_hostile_labels_are_shown_as_text_and_run_nothing(tmp_path):
-    """A config whose label and group strings are HTML that would run a script: the run's report
-    and its interactive views show them as text, and no script of theirs runs (headless
+def test_a_run_in_folders_with_spaces_and_with_hostile_labels_shows_them_as_text(tmp_path):
+    """A working directory and a results folder with spaces in their names, and a config whose
+    label and group strings are HTML that would run a script: every rule's shell command quotes
+    its paths, so the whole pipeline runs (every kind of job); the run's report and its
+    interactive views show the strings as text, and no script of theirs runs (headless
     Chromium, every view opened)."""
     import json
 
     import yaml
-    from conftest import run_snakemake, small_config
+    from conftest import moved, run_snakemake, small_config
 
-    cfg = small_config()
+    work = tmp_path / "work dir"
+    work.mkdir()
+    cfg = moved(small_config(), "results", "my results")
+    cfg["partition"]["spaces"] = ["gpt2_untrained.L2"]
     cfg["features"]["models"]["glove"].update(label=HOSTILE, group=HOSTILE)
-    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    proc = run_snakemake(["--cores", "2", "--configfile", "c.yaml"], tmp_path)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    report = tmp_path / "results" / "report.html"
+    assert cfg["stimuli"]["path"].startswith("my results/")
+    (work / "c.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    proc = run_snakemake(["--cores", "2", "--configfile", "c.yaml"], work)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
+    out = work / "my results"
+    assert (out / "brainlink" / "sa.h5").exists() and (out / "summary.csv").exists()
+    assert (out / "encoding" / "sa" / "glove.vec_r.nii.gz").exists()
+    assert (out / "partition" / "sa" / "gpt2_untrained.L2_unique.nii.gz").exists()
+    assert not (out / ".lre-run.lock").exists()  # the run let go of its folder
+    report = out / "report.html"
     page = tmp_path / "probe.html"
     page.write_text(report.read_text().replace("</body>", HOSTILE_PROBE + "</body>"))
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=30000"]
-    out = subprocess.run([chromium(), *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=300)
-    found = re.search(r'<pre id="lre-probe">(.*?)</pre>', out.stdout, re.S)
-    assert found, out.stderr[-3000:]
+    dom = subprocess.run([chromium(), *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=300)
+    found = re.search(r'<pre id="lre-probe">(.*?)</pre>', dom.stdout, re.S)
+    assert found, dom.stderr[-3000:]
     seen = json.loads(found.group(1).replace("&quot;", '"'))
     assert seen["page"] == 0 and not any(seen["frames"]), seen  # no hostile script ran
     assert seen["shown"]  # the label is shown, as text
     viewer_page = tmp_path / "probe_viewer.html"
-    viewer = (tmp_path / "results" / "viewer" / "embedding_bottleneck.html").read_text()
+    viewer = (out / "viewer" / "embedding_bottleneck.html").read_text()
     viewer_page.write_text(viewer.replace("</body>", HOSTILE_PROBE.replace("iframe.view", "iframe.none") + "</body>"))
-    out = subprocess.run(
+    dom = subprocess.run(
         [chromium(), *flags, "--dump-dom", viewer_page.as_uri()], capture_output=True, text=True, timeout=300
     )
-    found = re.search(r'<pre id="lre-probe">(.*?)</pre>', out.stdout, re.S)
+    found = re.search(r'<pre id="lre-probe">(.*?)</pre>', dom.stdout, re.S)
     assert found and json.loads(found.group(1).replace("&quot;", '"'))["page"] == 0

@@ -64,8 +64,9 @@ def documents_job(cfg: dict, part: str) -> dict:
 def corpus_side_job(cfg: dict) -> dict | None:
     """Everything the corpus side of a run (its root, ``corpus_results``) is made from: the
     corpus, the corpus features of the transferred models, the transfer and embedding
-    settings, the spaces and the seed. Two runs sharing a corpus root must agree on it (None
-    without the embedding analysis: such a run has no corpus side)."""
+    settings, the spaces and the seed; with the demo, the demo's settings (its corpus is made
+    from them). Two runs sharing a corpus root must agree on it (None without the embedding
+    analysis: such a run has no corpus side)."""
     if not runs(cfg, "embedding"):
         return None
     tspaces = transfer_spaces(cfg, _resolve(cfg))
@@ -78,6 +79,7 @@ def corpus_side_job(cfg: dict) -> dict | None:
         "spaces": [s.name for s in tspaces],
         "transfer": cfg["transfer"],
         "embedding": cfg["embedding"],
+        "demo": demo_job(cfg) if cfg["demo"]["enabled"] else None,
     }
 
 

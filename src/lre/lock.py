@@ -188,30 +188,37 @@ class CorpusSideInUse(LreError):
 
 def claim_corpus_root(corpus_root, results, side: dict, corpus_file=None) -> None:
     """Record that ``results`` uses the corpus side in ``corpus_root`` made from ``side``
-    (:func:`lre.jobs.corpus_side_job`, with the corpus file's SHA-256), and refuse when
-    another results folder (that still exists) uses it made from other settings: this run
-    would rewrite the corpus documents, transfer maps and embedding under that folder's
-    finished results. Call it holding both folders' locks."""
+    (:func:`lre.jobs.corpus_side_job`, with the SHA-256 of ``corpus_file``, a corpus the run
+    reads rather than makes), and refuse when another results folder (that still exists)
+    uses it made from other settings: this run would rewrite the corpus documents, transfer
+    maps and embedding under that folder's finished results. Call it holding both folders'
+    locks."""
     from . import io
     from .provenance import differences
 
-    root, me = Path(corpus_root), str(Path(results).resolve())
+    # results folders are recorded relative to the corpus root ("." when they are the same
+    # folder), so the record is the same bytes wherever the folders sit and survives a move
+    # of both together
+    root = Path(corpus_root).resolve()
+    me = os.path.relpath(Path(results).resolve(), root)
     side = dict(side, corpus_sha256=io.file_sha256(corpus_file) if corpus_file and Path(corpus_file).exists() else None)
     digest = io.config_hash(side)
     path = root / CORPUS_SIDE
     record = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"sides": {}, "users": {}}
-    users = {u: h for u, h in record.get("users", {}).items() if Path(u).is_dir()}
+    users = {u: h for u, h in record.get("users", {}).items() if (root / u).is_dir()}
     sides = record.get("sides", {})
 
     def diff_to(theirs: str) -> list:
         a, b = dict(sides.get(theirs, {})), dict(side)
-        if a.get("corpus_sha256") is None or b["corpus_sha256"] is None:  # a corpus not written yet (the demo's)
-            a.pop("corpus_sha256", None), b.pop("corpus_sha256", None)
+        for made_from in ("corpus_sha256", "demo"):  # the demo's corpus is known by its settings, a file by its hash
+            if a.get(made_from) is None or b.get(made_from) is None:
+                a.pop(made_from, None), b.pop(made_from, None)
         return differences(a, b)
 
     others = {u: h for u, h in users.items() if u != me and h != digest and diff_to(h)}
     if others:
         user, theirs = next(iter(others.items()))
+        user = (root / user).resolve()
         diff = diff_to(theirs)
         fields = "; ".join(f"{f}: {_short(a)} there, {_short(b)} here" for f, a, b in diff[:6])
         raise CorpusSideInUse(

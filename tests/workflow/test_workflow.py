@@ -385,32 +385,3 @@ def test_a_shared_corpus_root_is_not_rewritten_under_another_results_folder(tiny
     after = {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file() and "logs" not in p.parts}
     assert after == before  # nothing rewritten
     assert not (tmp_path / "results_third" / "features").exists()  # no job ran
-
-
-def _moved(node, old: str, new: str):
-    if isinstance(node, dict):
-        return {k: _moved(v, old, new) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_moved(v, old, new) for v in node]
-    if isinstance(node, str) and (node == old or node.startswith(old + "/")):
-        return new + node[len(old) :]
-    return node
-
-
-@pytest.mark.slow
-def test_paths_with_spaces_work_end_to_end(tmp_path):
-    """Every path in every rule's shell command is quoted: a working directory and a results
-    folder with spaces in their names run the whole tiny pipeline."""
-    work = tmp_path / "work dir"
-    work.mkdir()
-    cfg = _moved(tiny_config(), "results", "my results")
-    cfg["dataset"]["subjects"] = ["sa"]
-    cfg["encoding"]["permutations"] = 50
-    assert cfg["stimuli"]["path"].startswith("my results/")
-    (work / "c.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    proc = run_snakemake(["--cores", "2", "--configfile", "c.yaml"], work)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
-    out = work / "my results"
-    assert (out / "brainlink" / "sa.h5").exists() and (out / "summary.csv").exists()
-    assert (out / "encoding" / "sa" / "minilm.L6_r.nii.gz").exists()
-    assert not (out / ".lre-run.lock").exists()  # the run let go of its folder

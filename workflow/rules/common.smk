@@ -159,7 +159,8 @@ def run_start(log):
         lre_results.record_corpus_root(CFG["results"], ROOTS[-1])
         side = lre_jobs.corpus_side_job(CFG)
         if side is not None:  # a corpus root never changes under another results folder's finished results
-            lre_lock.claim_corpus_root(ROOTS[-1], CFG["results"], side, CFG["corpus"]["path"])
+            read = None if CFG["demo"]["enabled"] else CFG["corpus"]["path"]  # the demo makes its corpus
+            lre_lock.claim_corpus_root(ROOTS[-1], CFG["results"], side, read)
         for rule, documents in (("stimuli", PATHS["documents"]), ("corpus_documents", PATHS["corpus_documents"])):
             forced = workflow.dag_settings.forceall or {rule, documents} & set(workflow.dag_settings.forcerun)
             if not forced:
