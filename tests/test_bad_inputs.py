@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest import ROOT  # noqa: E402
 
 from lre import cli, config, encoding, jobs, stimuli, transfer  # noqa: E402
-from lre.datasets import lebel2023, narratives, volume  # noqa: E402
+from lre.datasets import bids, lebel2023, narratives, volume  # noqa: E402
 from lre.errors import LreError  # noqa: E402
 from lre.features import check_models  # noqa: E402
 from lre.features.static import StaticTable  # noqa: E402
@@ -344,6 +344,66 @@ def mask_mismatch(tmp, capsys):
     }
     mask = np.ones((5, 4, 3), bool)
     return refused(lambda: narratives.load_run(dcfg, "001", "pieman", mask, np.diag([3.0, 3.0, 4.0, 1.0])))
+
+
+def bids_dataset(tmp, spoil=None, **overrides):
+    """The tests' synthetic BIDS dataset (tests/bids_data.py) under ``tmp``, spoiled by
+    ``spoil(root)``; its validated dataset section, with ``overrides`` in dataset.bids."""
+    import bids_data
+
+    bids._layout.cache_clear()
+    root = tmp / "bids"
+    bids_data.write(root)
+    if spoil:
+        spoil(root)
+    raw = bids_data.config(root)
+    raw["dataset"]["bids"].update(overrides)
+    return config.validate(raw)["dataset"]
+
+
+def load_bids(dcfg, story="alpha"):
+    mask, affine = volume.load_mask(dcfg["mask"].format(subject="01"))
+    return bids.load_run(dcfg, "01", story, mask, affine)
+
+
+def bids_task_without_events(tmp, capsys):
+    dcfg = bids_dataset(tmp, lambda root: (root / "sub-01/func/sub-01_task-alpha_events.tsv").unlink())
+    return refused(lambda: load_bids(dcfg))
+
+
+def bids_runs_of_different_lengths(tmp, capsys):
+    import nibabel as nib
+
+    def cut(root):
+        func = root / "derivatives/fmriprep/sub-01/func"
+        path = func / "sub-01_task-delta_run-2_space-MNI152NLin2009cAsym_desc-preproc_bold.nii.gz"
+        img = nib.load(str(path))
+        nib.save(nib.Nifti1Image(np.asarray(img.dataobj)[..., :60], img.affine, img.header), str(path))
+
+    dcfg = bids_dataset(tmp, cut)
+    return refused(lambda: load_bids(dcfg, "delta"))
+
+
+def bids_no_sidecar_tr(tmp, capsys):
+    def drop_tr(root):
+        (root / "task-alpha_bold.json").write_text('{"TaskName": "alpha"}')
+        side = (
+            root / "derivatives/fmriprep/sub-01/func/sub-01_task-alpha_space-MNI152NLin2009cAsym_desc-preproc_bold.json"
+        )
+        side.write_text('{"SkullStripped": false}')
+
+    dcfg = bids_dataset(tmp, drop_tr)
+    return refused(lambda: load_bids(dcfg))
+
+
+def bids_space_without_files(tmp, capsys):
+    dcfg = bids_dataset(tmp, space="MNI152NLin6Asym")
+    return refused(lambda: bids.files(dcfg, "01", "alpha"))
+
+
+def bids_unknown_confound(tmp, capsys):
+    dcfg = bids_dataset(tmp, confounds=["trans_x", "global_sgnal"])
+    return refused(lambda: load_bids(dcfg))
 
 
 def mask_not_3d(tmp, capsys):
@@ -1317,6 +1377,35 @@ CASES = {
         ["corpus.txt", "each line of the corpus is one document"],
     ),
     "mask-all-nan": ("a brain mask of NaN", mask_all_nan, ["mask.nii.gz", "NaN or infinite voxels count as outside"]),
+    "bids-task-without-events": (
+        "a BIDS run whose task has no events.tsv (and no onset in the config)",
+        bids_task_without_events,
+        [
+            "sub-01_task-alpha_space-MNI152NLin2009cAsym_desc-preproc_bold.nii.gz",
+            "no events.tsv",
+            "dataset.bids.onsets",
+        ],
+    ),
+    "bids-runs-of-different-lengths": (
+        "BIDS runs of one story (its repeats) with different numbers of volumes",
+        bids_runs_of_different_lengths,
+        ["task-delta_run-1", "70", "task-delta_run-2", "60", "different lengths", "dataset.bids.filters"],
+    ),
+    "bids-no-sidecar-tr": (
+        "a BIDS run without RepetitionTime in its sidecars",
+        bids_no_sidecar_tr,
+        ["sub-01_task-alpha_space-MNI152NLin2009cAsym_desc-preproc_bold.nii.gz", "no RepetitionTime", "sidecar"],
+    ),
+    "bids-space-without-files": (
+        "a BIDS space (dataset.bids.space) the derivatives have no runs in",
+        bids_space_without_files,
+        ["derivatives/fmriprep", "space-MNI152NLin6Asym", "MNI152NLin2009cAsym", "dataset.bids.space"],
+    ),
+    "bids-unknown-confound": (
+        "a confound column the confounds file does not have",
+        bids_unknown_confound,
+        ["desc-confounds_timeseries.tsv", "global_sgnal", "trans_x", "dataset.bids.confounds"],
+    ),
 }
 
 

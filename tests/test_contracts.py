@@ -168,7 +168,20 @@ def narratives_fixture(tmp_path, rng):
     return dcfg, "001", "pieman", mask, affine
 
 
-LOADER_FIXTURES = {"lebel2023": lebel_fixture, "narratives": narratives_fixture}
+def bids_fixture(tmp_path, rng):
+    import bids_data
+
+    from lre import config
+    from lre.datasets import bids
+
+    bids._layout.cache_clear()
+    bids_data.write(tmp_path / "ds")
+    dcfg = config.validate(bids_data.config(tmp_path / "ds"))["dataset"]
+    mask, affine = volume.load_mask(dcfg["mask"].format(subject="01"))
+    return dcfg, "01", "delta", mask, affine
+
+
+LOADER_FIXTURES = {"bids": bids_fixture, "lebel2023": lebel_fixture, "narratives": narratives_fixture}
 
 
 def test_every_loader_has_a_contract_fixture():

@@ -203,6 +203,8 @@ def main(argv=None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # pybids' schema package announces which schema it bundles on every BIDS index
+    logging.getLogger("bidsschematools").setLevel(logging.WARNING)
     t0 = time.perf_counter()
     if getattr(args, "accept_provenance", False):
         from . import provenance

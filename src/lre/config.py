@@ -146,6 +146,10 @@ def validate(config: dict, source: str | Path | None = None) -> dict:
         path = list(err.absolute_path)
         raise ConfigError(_field(path), (message or err.message) + ".", fix=_describe(sch, path), source=source)
     cfg = _fill_data_root(cfg, source)
+    if "dataset" in cfg and cfg["dataset"]["format"] == "bids" and not cfg["dataset"]["mask"]:
+        from .datasets.bids import default_mask
+
+        cfg["dataset"]["mask"] = default_mask(cfg["dataset"])
     cfg["analyses"] = resolve_analyses(cfg, source)
     _semantic_checks(cfg, source)
     return cfg
@@ -279,7 +283,7 @@ def _describe(sch: dict, path) -> str | None:
 def _semantic_checks(cfg: dict, source) -> None:
     """Checks a JSON schema cannot express."""
     if "stimuli" in cfg:
-        _check_stimuli(cfg["stimuli"], source)
+        _check_stimuli(cfg["stimuli"], source, bids="dataset" in cfg and cfg["dataset"]["format"] == "bids")
     models = cfg["features"]["models"]
     _check_copies(models, source)
     _check_tests(cfg, source)
@@ -310,8 +314,9 @@ def _semantic_checks(cfg: dict, source) -> None:
                 cur = models[cur]["of"]
 
 
-def _check_stimuli(st: dict, source) -> None:
-    """The stimuli section: path templates with {story}, and where volume times come from."""
+def _check_stimuli(st: dict, source, bids: bool = False) -> None:
+    """The stimuli section: path templates with {story}, and where volume times come from
+    (``bids``: the dataset's runs give their own, so simulated ones need no count)."""
     if "{story}" not in st["path"]:
         raise ConfigError(
             "stimuli.path",
@@ -338,11 +343,12 @@ def _check_stimuli(st: dict, source) -> None:
             )
     else:
         missing = [s for s in st["stories"] if s not in trt["n_trs"]]
-        if missing:
+        if missing and not bids:
             raise ConfigError(
                 "stimuli.tr_times.n_trs",
                 f"no number of volumes for {missing}.",
-                fix="give n_trs for every story, or use TR files.",
+                fix="give n_trs for every story, or use TR files (with a bids dataset, whose runs give their own "
+                "volume times, n_trs may be left out).",
                 source=source,
             )
 

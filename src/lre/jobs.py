@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from .config import demo_fmri, encoding_spaces, linked_spaces, partition_spaces, runs, transfer_sources, transfer_spaces
-from .datasets import loader
+from .datasets import in_mni_space, loader
 from .features import model_of, resolve_spaces
 from .io import config_hash
 from .provenance import STIMULI_REF
@@ -599,7 +599,7 @@ def viewer_maps_job(cfg: dict, subject: str, spaces: list) -> dict:
         "subject": subject,
         "spaces": [s.name for s in encoding_spaces(cfg, every)],
         "maps": viewer_maps(cfg),
-        "surface": cfg["dataset"]["format"] == "narratives",
+        "surface": in_mni_space(cfg["dataset"]),
         "dataset": {k: cfg["dataset"][k] for k in ("mask", "voxel_order")},
         "expects": expects,
     }

@@ -94,6 +94,7 @@ def test_installed_versions_match_the_pins():
         ("dependencies", "constraints.txt"),
         ("offline", "constraints.txt"),
         ("workflow", "constraints.txt"),
+        ("bids", "constraints.txt"),
         ("test", "constraints.txt"),
         ("flatmap", "constraints-flatmap.txt"),
         ("dependencies", "constraints-legacy.txt"),

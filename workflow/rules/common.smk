@@ -17,7 +17,7 @@ from lre import resources as lre_resources
 from lre import results as lre_results
 from lre.stimuli import documents as lre_documents
 from lre.brainlink import flatmap as lre_flatmap
-from lre.datasets import check_tr, lebel2023, subject_files
+from lre.datasets import check_tr, in_mni_space, lebel2023, subject_files
 from lre.features import check_models, resolve_spaces
 from lre.features import precomputed as lre_precomputed
 from lre.paths import Layout

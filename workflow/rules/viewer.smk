@@ -31,7 +31,7 @@ if EMBED:
 
 
 if HAS_MASK:
-    VIEWER_SURFACE = CFG["dataset"]["format"] == "narratives"  # MNI space: also on fsaverage5
+    VIEWER_SURFACE = in_mni_space(CFG["dataset"])  # MNI space: also on fsaverage5
 
     rule viewer_maps:
         input:

@@ -8,7 +8,7 @@ workflow asks it, so missing data fails before any job), ``load_run(dcfg, subjec
 mask, affine)``, which returns a :class:`Run`, and ``shape(dcfg, subject, story, mask)``, the
 ``(repeats, volumes, voxels)`` of that run read from the files' headers (None while a file
 does not exist; the encoding jobs' memory requests are sized from it). How a dataset's
-files are laid out and trimmed is its own business (``lebel2023``, ``narratives``); the
+files are laid out and trimmed is its own business (``bids``, ``lebel2023``, ``narratives``); the
 encoding stage only sees responses and volume times.
 """
 
@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import ConfigError
 
-LOADERS = {"lebel2023": "lre.datasets.lebel2023", "narratives": "lre.datasets.narratives"}
+LOADERS = {"bids": "lre.datasets.bids", "lebel2023": "lre.datasets.lebel2023", "narratives": "lre.datasets.narratives"}
 
 
 @dataclass
@@ -49,6 +49,22 @@ def loader(fmt: str):
     if fmt not in LOADERS:
         raise ConfigError("dataset.format", f"unknown dataset format {fmt!r}.", fix=f"use one of {sorted(LOADERS)}.")
     return importlib.import_module(LOADERS[fmt])
+
+
+def in_mni_space(dcfg: dict) -> bool:
+    """Whether the dataset's volumes are in an MNI template space (so maps can also be
+    projected on the fsaverage surface): the space of its runs, never its format's name
+    (bids: ``dataset.bids.space``; narratives: the ``space-`` entity of its BOLD template)."""
+    import re
+
+    if dcfg["format"] == "bids":
+        space = dcfg["bids"]["space"]
+    elif dcfg["format"] == "narratives":
+        found = re.search(r"space-([A-Za-z0-9]+)", dcfg["narratives"]["bold"])
+        space = found.group(1) if found else ""
+    else:
+        return False
+    return space.startswith("MNI")
 
 
 def subject_files(dcfg: dict, subject: str) -> list[str]:
@@ -97,9 +113,12 @@ def check_tr(cfg: dict) -> None:
     if "dataset" not in cfg or "stimuli" not in cfg:
         return
     d, trt = cfg["dataset"], cfg["stimuli"]["tr_times"]
+    stories = d["train_stories"] + d["test_stories"]
+    if d["format"] == "bids":
+        _check_bids_tr(d, trt, stories)
+        return
     settings = loader(d["format"]).SETTINGS
     tr, field = float(d[settings]["tr"]), f"dataset.{settings}.tr"
-    stories = d["train_stories"] + d["test_stories"]
     if trt["source"] == "file":
         found = []
         for story in stories:
@@ -116,4 +135,39 @@ def check_tr(cfg: dict) -> None:
                 "would be placed against other volume times than the responses'.",
                 fix=f"set {field} to the scanner's repetition time, or check that the stories' volume times "
                 "(stimuli.tr_times) belong to this dataset.",
+            )
+
+
+def _check_bids_tr(d: dict, trt: dict, stories: list[str]) -> None:
+    """:func:`check_tr` for a BIDS dataset, whose TR is in its sidecars (the first subject's
+    first run of each story; skipped while the dataset is not there); and, as the index is
+    at hand, that every subject has each story's runs, events and confounds."""
+    from pathlib import Path
+
+    from ..errors import InputError
+    from ..stimuli.readers import read_trfile
+
+    bids = loader("bids")
+    if not (Path(d["root"]).expanduser() / "dataset_description.json").is_file():
+        return
+    for subject in d["subjects"]:
+        for story in stories:
+            bids.files(d, subject, story)
+    for story in stories:
+        run = bids.runs_of(d, d["subjects"][0], story)[0]
+        tr = bids.repetition_time(d, run)
+        if trt["source"] == "file":
+            path = trt["path"].format(story=story)
+            if not Path(path).exists():
+                continue
+            where, stim_tr = path, read_trfile(path)[1]
+        else:
+            where, stim_tr = "stimuli.tr_times.tr", float(trt["tr"])
+        if abs(stim_tr - tr) > 0.01 * tr:
+            raise InputError(
+                run.path,
+                f"its sidecar gives RepetitionTime {tr:g} s, but the volume times of story {story!r} ({where}) are "
+                f"{stim_tr:g} s apart: the words would be placed against other volume times than the responses'.",
+                fix="check that the stories' volume times (stimuli.tr_times) belong to this dataset, or use "
+                f"stimuli.tr_times: {{source: simulated, tr: {tr:g}}}.",
             )

@@ -112,8 +112,10 @@ def read_story(name: str, st: dict) -> readers.Story:
             )
         tr_times = readers.simulated_tr_times(int(counts[name]), tr, float(trt["start"]))
     else:
-        tr = float(trt["tr"])
-        tr_times = readers.simulated_tr_times(int(trt["n_trs"][name]), tr, float(trt["start"]))
+        tr, start = float(trt["tr"]), float(trt["start"])
+        # a story without n_trs (a bids dataset gives its runs' volume times itself): enough volumes for its words
+        n = trt["n_trs"].get(name) or int(np.ceil((words.offsets[-1] - start) / tr)) + 1
+        tr_times = readers.simulated_tr_times(int(n), tr, start)
     if words.offsets[-1] > tr_times[-1] + tr:
         raise InputError(
             path,

@@ -1,0 +1,210 @@
+"""BIDS datasets (dataset.format: bids): a synthetic dataset with fMRIPrep-style derivatives
+(tests/bids_data.py) read with pybids, checked by the official BIDS validator, and run end to
+end with a planted word-level driver recovered."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+
+import bids_data
+import numpy as np
+import pytest
+import yaml
+from conftest import ROOT, run_snakemake
+
+from lre import config
+from lre.datasets import bids, check_tr, in_mni_space, run_shapes, volume
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    bids._layout.cache_clear()
+    info = bids_data.write(tmp_path / "ds")
+    raw = bids_data.config(tmp_path / "ds")
+    return tmp_path / "ds", raw, info
+
+
+def load(dcfg, story, subject="01"):
+    mask, affine = volume.load_mask(dcfg["mask"].format(subject=subject))
+    return bids.load_run(dcfg, subject, story, mask, affine)
+
+
+def test_every_run_of_a_task_is_a_repeat_with_its_sidecar_tr_events_onset_and_the_derivatives_mask(dataset):
+    root, raw, info = dataset
+    dcfg = config.validate(raw)["dataset"]
+    # the mask defaults to the derivatives' anatomical brain mask in the space
+    assert dcfg["mask"] == str(
+        root / "derivatives/fmriprep/sub-{subject}/anat/sub-{subject}_space-MNI152NLin2009cAsym_desc-brain_mask.nii.gz"
+    )
+    n_vox = int(info["mask"].sum())
+    # volume counts come from the files: nothing typed per story
+    assert run_shapes(dcfg, "01") == {
+        "alpha": (1, 90, n_vox),
+        "bravo": (1, 80, n_vox),
+        "charlie": (1, 85, n_vox),
+        "delta": (3, 70, n_vox),
+    }
+    run = load(dcfg, "delta")
+    assert run.data.shape == (3, 70, n_vox) and run.data.dtype == np.float32
+    assert run.source.count("task-delta_run-") == 3
+    # volume k's mid-time from the story's start: k * TR + TR / 2 - onset (onset 8 s from events.tsv)
+    np.testing.assert_allclose(run.times[:3], [2.0 * 0 + 1.0 - 8.0, 2.0 + 1.0 - 8.0, 4.0 + 1.0 - 8.0])
+    # an onset in the config wins over the events; trim drops volumes at both ends
+    raw["dataset"]["bids"].update(onsets={"delta": 2.0}, trim=3)
+    trimmed = load(config.validate(raw)["dataset"], "delta")
+    assert trimmed.data.shape == (3, 64, n_vox)
+    np.testing.assert_allclose(trimmed.times[0], 3 * 2.0 + 1.0 - 2.0)
+    check_tr(config.validate(raw))  # the sidecars' TR (2 s) agrees with the stimuli's
+    assert in_mni_space(dcfg)
+    assert not in_mni_space(dict(dcfg, bids=dict(dcfg["bids"], space="T1w")))
+
+
+def test_the_confounds_are_regressed_out_of_each_run(dataset):
+    """Every voxel carries the confound trans_x (a drift, twice the noise's size): regressed
+    out, the noise voxels no longer correlate with it; left in (detrending alone), they do."""
+    root, raw, info = dataset
+    confounds = np.loadtxt(
+        root / "derivatives/fmriprep/sub-01/func/sub-01_task-alpha_desc-confounds_timeseries.tsv",
+        skiprows=1,
+        usecols=0,
+    )
+    noise = ~info["signal"]
+
+    def corr_with_drift(dcfg):
+        y = load(dcfg, "alpha").data[0][:, noise]
+        y = (y - y.mean(0)) / y.std(0)
+        d = (confounds - confounds.mean()) / confounds.std()
+        return float(np.abs(d @ y / len(d)).mean())
+
+    assert corr_with_drift(config.validate(raw)["dataset"]) < 0.05
+    raw["dataset"]["bids"]["confounds"] = []
+    assert corr_with_drift(config.validate(raw)["dataset"]) > 0.5
+
+
+def test_a_story_maps_to_a_task_of_another_name(dataset, tmp_path):
+    root, raw, _ = dataset
+    raw["stimuli"]["stories"] = ["first", "bravo", "charlie", "delta"]
+    raw["dataset"]["train_stories"] = ["first", "bravo", "charlie"]
+    (root / "stimuli" / "first.tsv").write_text((root / "stimuli" / "alpha.tsv").read_text())
+    raw["stimuli"]["path"] = str(root / "stimuli" / "{story}.tsv")
+    unmapped = config.validate(raw)["dataset"]
+    with pytest.raises(Exception, match=r"task-first .*this subject's tasks in the dataset are \['alpha'"):
+        bids.files(unmapped, "01", "first")
+    raw["dataset"]["bids"]["tasks"] = {"first": "alpha"}
+    assert load(config.validate(raw)["dataset"], "first").data.shape[1] == 90
+
+
+def validator() -> str | None:
+    """The BIDS validator (npm package bids-validator): on PATH, or where .ci/run installs it."""
+    local = ROOT / ".ci" / "node" / "node_modules" / ".bin" / "bids-validator"
+    return shutil.which("bids-validator") or (str(local) if local.exists() else None)
+
+
+def test_the_synthetic_dataset_passes_the_bids_validator(tmp_path):
+    """The official validator (bids-validator, npm) finds no error in the raw dataset (the
+    derivatives are not validated: it checks raw BIDS)."""
+    tool = validator()
+    if tool is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the BIDS validator: .ci/run installs it (npm install bids-validator)")
+        pytest.skip("the BIDS validator is not installed (npm install --prefix .ci/node bids-validator@1.15.0)")
+    bids_data.write(tmp_path / "ds")
+    proc = subprocess.run([tool, str(tmp_path / "ds"), "--json"], capture_output=True, text=True, timeout=300)
+    report = json.loads(proc.stdout)
+    errors = report["issues"]["errors"]
+    warnings = sorted(w["key"] for w in report["issues"]["warnings"])
+    print(
+        f"bids-validator: {len(errors)} errors; warnings: {warnings}; summary: {report['summary']['totalFiles']} files"
+    )
+    assert proc.returncode == 0 and errors == [], errors
+    assert sorted(report["summary"]["tasks"]) == sorted(bids_data.STORIES)
+    assert report["summary"]["subjects"] == list(bids_data.SUBJECTS)
+
+
+@pytest.mark.slow
+def test_a_bids_dataset_runs_end_to_end_and_recovers_the_planted_driver(tmp_path):
+    """The encoding analysis on the synthetic BIDS dataset (volume, MNI space, confounds
+    regressed out, a three-run test story): the word rate, the planted driver, predicts the
+    planted voxels near their noise ceiling and nothing elsewhere; the random control scores
+    about zero outside them; the report and maps are written."""
+    import h5py
+
+    info = bids_data.write(tmp_path / "ds")
+    cfg = bids_data.config(tmp_path / "ds")
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    proc = run_snakemake(["--cores", "2", "--configfile", "c.yaml"], tmp_path)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
+    out = tmp_path / "results"
+    sig = info["signal"]
+    lines = []
+    for sub in bids_data.SUBJECTS:
+        with h5py.File(out / "encoding" / sub / "noise_ceiling.h5") as f:
+            ceiling = f["ceiling"][()]
+            assert f.attrs["repeats"] == 3
+        r = {}
+        for space in ("lexical.word_rate", "random.vec"):
+            with h5py.File(out / "encoding" / sub / f"{space}.h5") as f:
+                r[space] = f["scores"][()]
+            assert (out / "encoding" / sub / f"{space}_r.nii.gz").exists()
+        lines.append(
+            f"sub-{sub}: word rate r = {r['lexical.word_rate'][sig].mean():.3f} on the {int(sig.sum())} planted voxels "
+            f"(noise ceiling {ceiling[sig].mean():.3f}), {r['lexical.word_rate'][~sig].mean():+.3f} on the "
+            f"{int((~sig).sum())} others; random control {r['random.vec'][~sig].mean():+.3f} there"
+        )
+        assert r["lexical.word_rate"][sig].mean() > 0.6
+        assert r["lexical.word_rate"][sig].mean() > 0.85 * ceiling[sig].mean()
+        assert abs(r["lexical.word_rate"][~sig].mean()) < 0.05
+        assert abs(r["random.vec"][~sig].mean()) < 0.05
+    print("\n".join(lines))
+    assert (out / "report.html").exists() and (out / "summary.csv").exists()
+    # the viewer follows the data's space (MNI): the maps are also drawn on the fsaverage surface
+    assert list((out / "viewer").glob("*surface*.html"))
+
+
+def test_narratives_style_path_without_a_space_entity_is_not_drawn_on_the_surface():
+    dcfg = {"format": "narratives", "narratives": {"bold": "sub-{subject}/func/sub-{subject}_task-{story}_bold.nii.gz"}}
+    assert not in_mni_space(dcfg)
+    dcfg["narratives"]["bold"] = "x_space-MNI152NLin2009cAsym_res-native_desc-clean_bold.nii.gz"
+    assert in_mni_space(dcfg)
+
+
+@pytest.mark.slow
+def test_a_bids_dataset_with_the_embedding_runs_to_the_brain_link(tmp_path):
+    """Every analysis on the synthetic BIDS dataset: the small config's networks (lexical
+    controls, GloVe, an untrained GPT-2) embedded from a corpus of the demo's source text,
+    encoding models on the BIDS runs, and the brain link between them."""
+    from conftest import small_config
+
+    from lre.results import Results
+    from lre.stimuli.demo import lee_corpus_path
+
+    info = bids_data.write(tmp_path / "ds")
+    lines = lee_corpus_path().read_text(encoding="utf-8").splitlines()[:40]
+    (tmp_path / "corpus.txt").write_text("\n".join(lines) + "\n")
+    small = small_config()
+    cfg = bids_data.config(tmp_path / "ds")
+    del cfg["analyses"]  # every analysis the sections allow
+    cfg["features"] = small["features"]
+    cfg["corpus"] = {"path": str(tmp_path / "corpus.txt")}
+    for section in ("transfer", "embedding", "brainlink"):
+        cfg[section] = small[section]
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    proc = run_snakemake(["--cores", "2", "--configfile", "c.yaml"], tmp_path)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
+    res = Results(tmp_path / "results")
+    signal = info["signal"]
+    for sub in bids_data.SUBJECTS:
+        link = res.brainlink(sub)
+        reliable = np.asarray(link["reliable"], bool)
+        print(
+            f"sub-{sub}: {int(reliable[signal].sum())} of {int(signal.sum())} planted voxels reliably predicted, "
+            f"{int(reliable[~signal].sum())} of {int((~signal).sum())} others"
+        )
+        # best CV R^2 of 13 spaces >= brainlink.min_cv_r2 (0.01) on 255 training volumes:
+        # some noise voxels pass by chance
+        assert reliable[signal].mean() > 0.9 and reliable[~signal].mean() < 0.4
+        assert np.isfinite(np.asarray(link["principal"])[reliable]).all()
+    assert (tmp_path / "results" / "report.html").exists()
