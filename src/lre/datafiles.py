@@ -77,10 +77,11 @@ def npz_array(z, key: str, path) -> np.ndarray:
         ) from None
 
 
-def real_float32(a: np.ndarray, path, where: str, row_name=None) -> np.ndarray:
+def real_float32(a: np.ndarray, path, where: str, row_name=None, nonfinite_ok: bool = False) -> np.ndarray:
     """``a`` as float32, refusing non-numbers, complex values and values that are not finite
     after the cast (NaN or infinity in the file, or beyond float32's range), naming the first
-    such row (``row_name(row)`` describes it)."""
+    such row (``row_name(row)`` describes it). With ``nonfinite_ok``, NaN and infinity that
+    are in the file pass (the caller drops them); a finite value beyond float32 never does."""
     a = np.asarray(a)
     if np.iscomplexobj(a):
         raise InputError(
@@ -93,6 +94,9 @@ def real_float32(a: np.ndarray, path, where: str, row_name=None) -> np.ndarray:
     with np.errstate(over="ignore", invalid="ignore"):
         out = a.astype(np.float32, copy=False)
     bad = ~np.isfinite(out)
+    if nonfinite_ok and bad.any():
+        with np.errstate(invalid="ignore"):
+            bad &= np.isfinite(a.astype(np.float64))  # only values made infinite by the cast
     if bad.any():
         rows = bad.reshape(len(out), -1).any(1) if out.ndim > 1 else bad
         row = int(np.flatnonzero(rows)[0])

@@ -372,6 +372,8 @@ def dataset_slice(cfg: dict, train: bool = True) -> dict:
     the stories (not the subjects: a job is for one subject, named in the job)."""
     d = cfg["dataset"]
     out = {k: d[k] for k in ("format", "root", "mask", "voxel_order", "test_stories")}
+    if d["nonfinite"] != "error":  # the default leaves the jobs (and their hashes) as they were
+        out["nonfinite"] = d["nonfinite"]
     settings = loader(d["format"]).SETTINGS
     out[settings] = d[settings]
     out["train_stories"] = d["train_stories"] if train else []
@@ -400,7 +402,9 @@ def encoding_job(cfg: dict, subject: str, spaces: list[str]) -> dict:
 
 
 def noise_ceiling_job(cfg: dict, subject: str) -> dict:
-    return {"stage": "noise-ceiling", "subject": subject, "dataset": dataset_slice(cfg, train=False)}
+    # with dataset.nonfinite: drop, the job also scans the training runs for the voxels to drop
+    train = cfg["dataset"]["nonfinite"] == "drop"
+    return {"stage": "noise-ceiling", "subject": subject, "dataset": dataset_slice(cfg, train=train)}
 
 
 def score_hashes(cfg: dict, subject: str, spaces: list | None = None, only=None) -> dict[str, str]:

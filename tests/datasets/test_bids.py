@@ -175,13 +175,24 @@ def test_narratives_style_path_without_a_space_entity_is_not_drawn_on_the_surfac
 def test_a_bids_dataset_with_the_embedding_runs_to_the_brain_link(tmp_path):
     """Every analysis on the synthetic BIDS dataset: the small config's networks (lexical
     controls, GloVe, an untrained GPT-2) embedded from a corpus of the demo's source text,
-    encoding models on the BIDS runs, and the brain link between them."""
+    encoding models on the BIDS runs, variance partitioning and the brain link. One voxel of
+    sub-01 is NaN in one run (dataset.nonfinite: drop): it is NaN in every result and
+    counted in the summary, and the rest runs as if it were not there."""
+    import csv
+
+    import nibabel as nib
     from conftest import small_config
 
     from lre.results import Results
     from lre.stimuli.demo import lee_corpus_path
 
     info = bids_data.write(tmp_path / "ds")
+    nan_voxel = int(np.flatnonzero(info["signal"])[0])  # a planted voxel, in mask order
+    run = next((tmp_path / "ds/derivatives/fmriprep/sub-01/func").glob("*task-bravo*_bold.nii.gz"))
+    img = nib.load(str(run))
+    data = np.asarray(img.dataobj)
+    data[tuple(np.argwhere(info["mask"])[nan_voxel])][10] = np.nan
+    nib.save(nib.Nifti1Image(data, img.affine, img.header), str(run))
     lines = lee_corpus_path().read_text(encoding="utf-8").splitlines()[:40]
     (tmp_path / "corpus.txt").write_text("\n".join(lines) + "\n")
     small = small_config()
@@ -191,20 +202,32 @@ def test_a_bids_dataset_with_the_embedding_runs_to_the_brain_link(tmp_path):
     cfg["corpus"] = {"path": str(tmp_path / "corpus.txt")}
     for section in ("transfer", "embedding", "brainlink"):
         cfg[section] = small[section]
+    cfg["partition"] = {"spaces": ["glove.vec"], "band_weights": [0.1, 0.5, 0.9]}
+    cfg["dataset"]["nonfinite"] = "drop"
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     proc = run_snakemake(["--cores", "2", "--configfile", "c.yaml"], tmp_path)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
     res = Results(tmp_path / "results")
-    signal = info["signal"]
+    dropped = np.zeros_like(info["signal"])
+    dropped[nan_voxel] = True
+    with open(tmp_path / "results" / "encoding" / "01" / "summary.csv", newline="") as f:
+        assert {row["dropped_voxels"] for row in csv.DictReader(f)} == {"1"}
+    assert np.isnan(res.scores("01", "glove.vec")["scores"][dropped]).all()
+    assert np.isnan(res.noise_ceiling("01")[dropped]).all()
+    assert np.isnan(res.partition("01", "glove.vec")["unique"][dropped]).all()
     for sub in bids_data.SUBJECTS:
         link = res.brainlink(sub)
         reliable = np.asarray(link["reliable"], bool)
+        if sub == "01":
+            assert not reliable[dropped].any() and np.isnan(link["score"][dropped]).all()
+        kept = ~dropped if sub == "01" else np.ones_like(dropped)
+        signal, others = info["signal"] & kept, ~info["signal"] & kept
         print(
             f"sub-{sub}: {int(reliable[signal].sum())} of {int(signal.sum())} planted voxels reliably predicted, "
-            f"{int(reliable[~signal].sum())} of {int((~signal).sum())} others"
+            f"{int(reliable[others].sum())} of {int(others.sum())} others"
         )
         # best CV R^2 of 13 spaces >= brainlink.min_cv_r2 (0.01) on 255 training volumes:
         # some noise voxels pass by chance
-        assert reliable[signal].mean() > 0.9 and reliable[~signal].mean() < 0.4
+        assert reliable[signal].mean() > 0.9 and reliable[others].mean() < 0.4
         assert np.isfinite(np.asarray(link["principal"])[reliable]).all()
     assert (tmp_path / "results" / "report.html").exists()

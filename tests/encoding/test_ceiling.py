@@ -65,7 +65,8 @@ def write_subject(root, docs, feats, repeats: int) -> dict:
 
 
 def ceiling_job(dcfg: dict) -> dict:
-    return {"stage": "noise-ceiling", "subject": SUBJECT, "dataset": dict(dcfg, train_stories=[])}
+    train = dcfg["train_stories"] if dcfg.get("nonfinite") == "drop" else []  # as lre.jobs.noise_ceiling_job
+    return {"stage": "noise-ceiling", "subject": SUBJECT, "dataset": dict(dcfg, train_stories=train)}
 
 
 def run_ceiling(dcfg: dict, results) -> dict:
@@ -257,3 +258,44 @@ def test_a_ceiling_file_of_zeros_from_an_older_lre_reads_as_no_ceiling(tmp_path)
         f.attrs["repeats"] = 1
     info = enc.read_ceiling(path)
     assert info["ceiling"] is None and info["label"] == "none (1 repeat)"
+
+
+def test_nonfinite_voxels_are_refused_or_dropped_leaving_every_other_voxel_as_it_was(tmp_path, stories, caplog):
+    """A ds003020-layout subject with a NaN voxel in a training story and an infinite one in a
+    test repeat: refused by default, naming the file and the option; with
+    ``dataset.nonfinite: drop`` the two voxels are NaN in every result and map, the summary
+    counts them, and every other voxel's scores and ceiling equal those of the clean data."""
+    from lre.errors import InputError
+
+    docs, feats = stories
+    clean = write_subject(tmp_path / "clean", docs, feats, repeats=3)
+    out_clean = downstream(clean, docs, feats, tmp_path / "results_clean")
+    spoiled = write_subject(tmp_path / "ds", docs, feats, repeats=3)
+    for story, index, value in (("s0", (5, 3), np.nan), ("s2", (1, 7, 11), np.inf)):
+        path = lebel2023.response_path(spoiled["root"], SUBJECT, story)
+        with h5py.File(path, "r+") as f:
+            data = f["data"][()]
+            data[index] = value
+            f["data"][...] = data
+    with pytest.raises(InputError, match=r"s0\.hf5.*non-finite values in 1 voxels.*dataset\.nonfinite: drop"):
+        encode(spoiled, docs, feats, tmp_path / "refused")
+    spoiled["nonfinite"] = "drop"
+    with caplog.at_level(logging.WARNING):
+        out = downstream(spoiled, docs, feats, tmp_path / "results")
+    assert "2 of" in caplog.text and "left out of every fit" in caplog.text
+    dropped = np.zeros(len(enc.read_ceiling(out["ceiling"][""])["ceiling"]), bool)
+    dropped[[3, 11]] = True
+    ceiling, ceiling_clean = (enc.read_ceiling(o["ceiling"][""])["ceiling"] for o in (out, out_clean))
+    assert np.isnan(ceiling[dropped]).all()
+    np.testing.assert_allclose(ceiling[~dropped], ceiling_clean[~dropped], rtol=1e-5, atol=1e-6)
+    mask = nib.load(spoiled["mask"]).get_fdata() != 0
+    for space, row in zip(SPACES, out["rows"]):
+        s, c = enc.read_scores(out["scores"][space]), enc.read_scores(out_clean["scores"][space])
+        for key in ("scores", "r2", "cv_scores", "pvalues"):
+            assert np.isnan(s[key][dropped]).all(), key
+            np.testing.assert_allclose(s[key][~dropped], c[key][~dropped], rtol=1e-4, atol=1e-5, err_msg=key)
+        assert not s["significant"][dropped].any() and s["attrs"]["dropped_voxels"] == 2
+        assert row["dropped_voxels"] == "2"
+        assert float(row["mean_r"]) == pytest.approx(s["scores"][~dropped].mean(), abs=1e-5)
+    vol = nib.load(out["ceiling"]["_nii"]).get_fdata()
+    assert np.isnan(vol[mask]).sum() == 2  # NaN in the map where the voxels were dropped

@@ -117,6 +117,10 @@ def run(
         )
     n_dims = bcfg["n_dims"]
     R, best_cv = performance(scores, names, job)
+    # voxels the encoding left out (dataset.nonfinite: drop) have no scores: linked as zeros,
+    # never reliable, and NaN in every per-voxel result
+    dropped = ~np.isfinite(R).all(0)
+    R[:, dropped], best_cv[dropped] = 0.0, -np.inf
     reliable = best_cv >= bcfg["min_cv_r2"]
     res = link(
         C,
@@ -128,6 +132,9 @@ def run(
         -np.inf,
         bcfg["fdr_q"],
     )
+    for values in res.values():
+        if values.dtype.kind == "f":
+            values[..., dropped] = np.nan
     significant = np.zeros_like(reliable)
     if reliable.any():
         significant[reliable] = fdr_bh(res["pvalues"][reliable], bcfg["fdr_q"])

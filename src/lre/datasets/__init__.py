@@ -45,6 +45,20 @@ class Run:
         return self.data.shape[0]
 
 
+#: the fix a loader's refusal of non-finite responses gives (and, where a mask selects the
+#: voxels, :data:`NONFINITE_MASK_FIX`)
+NONFINITE_FIX = (
+    "set dataset.nonfinite: drop to leave those voxels out of every fit (their results and maps are NaN), or fix "
+    "the preprocessing."
+)
+NONFINITE_MASK_FIX = NONFINITE_FIX[:-1] + ", or leave them out of the brain mask (dataset.mask)."
+
+
+def nonfinite_voxels(data: np.ndarray) -> np.ndarray:
+    """Voxels (last axis) with a NaN or infinite value anywhere in ``data``, (n_voxels,) bool."""
+    return ~np.isfinite(data.reshape(-1, data.shape[-1])).all(0)
+
+
 def loader(fmt: str):
     if fmt not in LOADERS:
         raise ConfigError("dataset.format", f"unknown dataset format {fmt!r}.", fix=f"use one of {sorted(LOADERS)}.")

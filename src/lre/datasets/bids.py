@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, InputError
-from . import Run
+from . import NONFINITE_MASK_FIX, Run, nonfinite_voxels
 
 log = logging.getLogger(__name__)
 
@@ -377,15 +377,17 @@ def load_run(
         conf = None
         if b["confounds"]:
             conf = read_confounds(confounds_file(dcfg, bold), b["confounds"], n)[keep]
-        bad = ~np.isfinite(ts).all(0)
-        if bad.any():
+        bad = nonfinite_voxels(ts)
+        if bad.any() and dcfg.get("nonfinite", "error") != "drop":
             raise InputError(
                 bold.path,
                 f"has non-finite values in {int(bad.sum())} of the mask's {len(bad)} voxels (first, in mask order: "
                 f"{np.flatnonzero(bad)[:5].tolist()}).",
-                fix="use a brain mask that leaves them out (dataset.mask), or fix the preprocessing.",
+                fix=NONFINITE_MASK_FIX,
             )
+        ts[:, bad] = 0.0  # cleaned as constants, then NaN again: the subject drops them
         ts = clean(ts, tr, conf, b)
+        ts[:, bad] = np.nan
         run_times = (np.arange(n) * tr + tr / 2.0 - story_onset(dcfg, story, bold))[keep]
         if times is None:
             times = run_times

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..datafiles import h5_array, real_float32
 from ..errors import InputError
-from . import Run
+from . import NONFINITE_FIX, Run
 
 #: the dataset section of the config this loader reads (dataset.lebel)
 SETTINGS = "lebel"
@@ -204,17 +204,18 @@ def load_run(dcfg: dict, subject: str, story: str, mask=None, affine=None) -> Ru
             fix="check dataset.lebel (pad, trim) or that the file belongs to this story.",
         )
     bad = ~np.isfinite(data)
-    if bad.any():
+    drop = dcfg.get("nonfinite", "error") == "drop"
+    if bad.any() and not drop:
         cols = np.flatnonzero(bad.any(axis=(0, 1)))
         where = path if reps is None else reps[int(np.flatnonzero(bad.any(axis=(1, 2)))[0])]
         raise InputError(
             where,
             f"has non-finite values in {len(cols)} voxels (first: {cols[:5].tolist()}).",
-            fix="mask those voxels out or fix the preprocessing.",
+            fix=NONFINITE_FIX,
         )
     files = reps if reps is not None else [path] * len(data)
     # float32, where lre computes: a value beyond its range would be infinite there
     out = np.empty(data.shape, dtype=np.float32)
     for k, (d, f) in enumerate(zip(data, files)):
-        out[k] = real_float32(d, f, f"dataset {lebel['key']!r}", lambda row: f"volume {row}")
+        out[k] = real_float32(d, f, f"dataset {lebel['key']!r}", lambda row: f"volume {row}", nonfinite_ok=drop)
     return Run(out, times, source)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, InputError
-from . import Run
+from . import NONFINITE_MASK_FIX, Run, nonfinite_voxels
 
 #: the dataset section of the config this loader reads (dataset.narratives)
 SETTINGS = "narratives"
@@ -130,6 +130,12 @@ def load_run(
     times = np.arange(n) * tr + tr / 2.0 - story_onset(dcfg, subject, story)
     keep = slice(trim, n - trim if trim else n)
     out = ts.T[keep]
-    if not np.isfinite(out).all():
-        raise InputError(path, "has non-finite values inside the mask.", fix="fix the mask or the preprocessing.")
+    bad = nonfinite_voxels(out)
+    if bad.any() and dcfg.get("nonfinite", "error") != "drop":
+        raise InputError(
+            path,
+            f"has non-finite values in {int(bad.sum())} voxels of the mask (first, in mask order: "
+            f"{np.flatnonzero(bad)[:5].tolist()}).",
+            fix=NONFINITE_MASK_FIX,
+        )
     return Run(out[None], times[keep], str(path))

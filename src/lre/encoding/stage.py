@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import io, plots, provenance, timing
 from ..commands import Arg, Command
-from ..datasets import loader, synthetic
+from ..datasets import NONFINITE_FIX, loader, nonfinite_voxels, synthetic
 from ..datasets.volume import load_mask, save_nifti, to_volume
 from ..errors import ConfigError, InputError
 from ..features import model_of, store
@@ -62,9 +62,42 @@ class Subject:
                 f"has {int(self.mask.sum())} voxels but the responses of {subject} have {self.n_voxels}.",
                 fix="use the mask the responses were extracted with.",
             )
+        self.dropped = np.zeros(self.n_voxels, dtype=bool)
+        for run in self.runs.values():
+            self.dropped |= nonfinite_voxels(run.data)
+        if dcfg.get("nonfinite", "error") == "drop":  # the same voxels in every job: scan the other runs too
+            for story in dcfg["train_stories"] + dcfg["test_stories"]:
+                if story not in self.runs:
+                    other = mod.load_run(dcfg, subject, story, self.mask, self.affine).data
+                    if other.shape[2] == self.n_voxels:
+                        self.dropped |= nonfinite_voxels(other)
+                    del other
+        if self.dropped.any():
+            if dcfg.get("nonfinite", "error") != "drop":  # a loader that let them through
+                run = next(r for r in self.runs.values() if nonfinite_voxels(r.data).any())
+                raise InputError(
+                    run.source, f"has non-finite values in {int(self.dropped.sum())} voxels.", fix=NONFINITE_FIX
+                )
+            for run in self.runs.values():
+                run.data[:, :, self.dropped] = 0.0  # constant: z-scored to zeros, fitted to nothing
+            log.warning(
+                "%s: %d of %d voxels have NaN or infinite values in some run (first: %s); dataset.nonfinite is drop, "
+                "so they are left out of every fit and their results and maps are NaN.",
+                subject,
+                int(self.dropped.sum()),
+                self.n_voxels,
+                np.flatnonzero(self.dropped)[:5].tolist(),
+            )
         for story in dcfg["test_stories"]:
             if story in self.runs:
                 check_repeats(self.runs[story], subject, story)
+
+    def blank(self, values: np.ndarray, fill=np.nan) -> np.ndarray:
+        """``values`` (voxels on the last axis) with the dropped voxels set to ``fill``."""
+        values = np.array(values, copy=True)
+        if self.dropped.any():
+            values[..., self.dropped] = fill
+        return values
 
     def check_design(self, delays) -> None:
         """Refuse what can only give a meaningless fit: a delay as long as a story, and a test
@@ -313,15 +346,23 @@ def run_encode(job: dict, features: dict, out: dict, nii: dict | None = None) ->
             ecfg["permutations"],
             _seed(job["seed"], subject, space),
         )
-        significant = encoding.fdr_bh(pvals, ecfg["fdr_q"])
+        if subj.dropped.any():  # the dropped voxels: no score, no test
+            kept = ~subj.dropped
+            for key in ("scores", "r2", "alphas", "cv_scores", "repeat_scores"):
+                res[key] = subj.blank(np.asarray(res[key], dtype=np.float64))
+            pvals, pvals_normal = subj.blank(pvals), subj.blank(pvals_normal)
+            significant = np.zeros(subj.n_voxels, dtype=bool)
+            significant[kept] = encoding.fdr_bh(pvals[kept], ecfg["fdr_q"])
+        else:
+            significant = encoding.fdr_bh(pvals, ecfg["fdr_q"])
         log.info(
             "%s %s (%s, %d features): mean r %.3f, max %.3f, %d significant voxels (FDR %.2g)",
             subject,
             space,
             res["solver"],
             X_train.shape[1],
-            res["scores"].mean(),
-            res["scores"].max(),
+            np.nanmean(res["scores"]),
+            np.nanmax(res["scores"]),
             int(significant.sum()),
             ecfg["fdr_q"],
         )
@@ -343,6 +384,7 @@ def run_encode(job: dict, features: dict, out: dict, nii: dict | None = None) ->
                     "n_train": len(Y_train),
                     "n_test": Y_test.shape[1],
                     "n_features": X_train.shape[1],
+                    "dropped_voxels": int(subj.dropped.sum()),
                 }
             )
         if out.get("nii"):
@@ -373,6 +415,7 @@ def run_noise_ceiling(job: dict, out, nii=None, png=None) -> None:
     R = Y_test.shape[0]
     if R >= 2:
         ceiling, status, note = encoding.noise_ceiling(Y_test), CEILING_OK, f"from {R} repeats of the test story"
+        ceiling = subj.blank(ceiling)
     else:
         single = [s for s in dcfg["test_stories"] if subj.runs[s].n_repeats == 1]
         sources = ", ".join(subj.runs[s].source for s in single)
@@ -398,7 +441,7 @@ def run_noise_ceiling(job: dict, out, nii=None, png=None) -> None:
         io.h5_set_json(f, "provenance", io.provenance(job))
         if ceiling is not None:
             f["ceiling"] = ceiling.astype(np.float32)
-        f.attrs.update({"status": status, "repeats": R, "note": note})
+        f.attrs.update({"status": status, "repeats": R, "note": note, "dropped_voxels": int(subj.dropped.sum())})
     if out_nii:
         values = ceiling if ceiling is not None else np.full(subj.n_voxels, np.nan)
         description = "lre noise ceiling" if ceiling is not None else "lre: NO noise ceiling (test story: 1 repeat)"
@@ -416,7 +459,7 @@ def run_noise_ceiling(job: dict, out, nii=None, png=None) -> None:
             fig = plots.message(f"{subject}: no noise ceiling", note[0].upper() + note[1:] + " Fix: " + fix)
             plots.save(fig, out_png)
     if ceiling is not None:
-        log.info("%s: noise ceiling from %d repeats, median %.3f", subject, R, float(np.median(ceiling)))
+        log.info("%s: noise ceiling from %d repeats, median %.3f", subject, R, float(np.nanmedian(ceiling)))
 
 
 def read_ceiling(path, job: dict | None = None) -> dict:
@@ -505,8 +548,10 @@ def run_summary(job: dict, inputs: dict, ceiling, out) -> None:
     for sp in job["spaces"]:
         s = read_scores(scores[sp["name"]], job, sp["name"])
         r = s["scores"]
+        kept = np.isfinite(r)  # all but the voxels dataset.nonfinite: drop left out
+        dropped = int(s["attrs"].get("dropped_voxels", 0))
         if n_top is None:
-            n_top = top_count(job, len(r))
+            n_top = top_count(job, int(kept.sum()))
             log.info("%s: headline over the %s.", job["subject"], selection.describe(n_top, basis))
         made = json.loads(s["attrs"]["provenance"])["config_hash"] if "provenance" in s["attrs"] else ""
         if ceil["ceiling"] is not None and len(ceil["ceiling"]) != len(r):
@@ -523,15 +568,16 @@ def run_summary(job: dict, inputs: dict, ceiling, out) -> None:
                 sp["model"],
                 sp["family"],
                 sp["group"],
-                f"{r.mean():.5f}",
+                f"{r[kept].mean():.5f}",
                 f"{r[top_idx].mean():.5f}",
                 top_ceiling,
                 ceil["label"],
                 int(s["significant"].sum()),
-                f"{s['significant'].mean():.4f}",
-                f"{np.median(s['alphas']):.6g}",
+                f"{s['significant'][kept].mean():.4f}",
+                f"{np.median(s['alphas'][kept]):.6g}",
                 f"{s['attrs']['edge_fraction']:.3f}",
                 s["attrs"]["solver"],
+                dropped,
                 made,
             ]
         )
@@ -552,6 +598,7 @@ def run_summary(job: dict, inputs: dict, ceiling, out) -> None:
             "median_alpha",
             "alpha_edge_share",
             "solver",
+            "dropped_voxels",
             "config_hash",
         ]
     )
@@ -752,14 +799,16 @@ def run_partition(
             )
         split = partition_parts(joint["r2"], alone["r2"], r2_space)
         parts[space] = {"joint_r2": joint["r2"], "baseline_r2": alone["r2"], "space_r2": r2_space, **split}
-        n_top = top_count(job, subj.n_voxels)
+        parts[space] = {k: subj.blank(v) for k, v in parts[space].items()}  # dataset.nonfinite: drop
+        kept = ~subj.dropped
+        n_top = top_count(job, int(kept.sum()))
         top = selection.top_voxels(n_top, basis, ceiling=ceil["ceiling"], cv_scores=result["cv_scores"])
         row = {
             "space": space,
-            "voxels": subj.n_voxels,
+            "voxels": int(kept.sum()),
             "top_voxels": selection.describe(len(top), basis),
             **{f"{k}_top": float(parts[space][k][top].mean()) for k in PARTITION_PARTS},
-            "unique_positive_share": float(np.mean(split["unique"] > 0)),
+            "unique_positive_share": float(np.mean(parts[space]["unique"][kept] > 0)),
             "median_penalty_baseline": float(np.median(joint["penalties"][:, 0])),
             "median_penalty_space": float(np.median(joint["penalties"][:, 1])),
             "config_hash": io.config_hash(job),
@@ -796,14 +845,14 @@ def run_partition(
             io.h5_set_json(f, "provenance", io.provenance(job, space=space))
             for key in PARTITION_PARTS:
                 f[key] = parts[space][key].astype(np.float32)
-            f["joint_scores"] = joint["scores"].astype(np.float32)
-            f["penalties"] = joint["penalties"].astype(np.float32)  # (voxels, 2): baseline, space
+            f["joint_scores"] = subj.blank(joint["scores"]).astype(np.float32)
+            f["penalties"] = subj.blank(joint["penalties"].T).T.astype(np.float32)  # (voxels, 2): baseline, space
             f["band_weights"] = joint["gammas"][:, 1]  # float64: the config's weights exactly
             f.attrs.update({"space": space, "subject": subject, "baseline": json.dumps(pcfg["baseline"])})
         if nii and nii.get(space):
             save_nifti(
                 nii[space],
-                to_volume(split["unique"], subj.mask, dcfg["voxel_order"]),
+                to_volume(parts[space]["unique"], subj.mask, dcfg["voxel_order"]),
                 subj.affine,
                 f"lre unique R2 {space}",
             )
