@@ -97,6 +97,13 @@ def test_a_story_maps_to_a_task_of_another_name(dataset, tmp_path):
     assert load(config.validate(raw)["dataset"], "first").data.shape[1] == 90
 
 
+def test_filters_cannot_set_what_lre_sets_itself(dataset):
+    _, raw, _ = dataset
+    raw["dataset"]["bids"]["filters"] = {"space": "T1w", "res": "2"}
+    with pytest.raises(Exception, match=r"dataset.bids.filters.*\['space'\].*dataset.bids.space"):
+        bids.files(config.validate(raw)["dataset"], "01", "alpha")
+
+
 def validator() -> str | None:
     """The BIDS validator (npm package bids-validator): on PATH, or where .ci/run installs it."""
     local = ROOT / ".ci" / "node" / "node_modules" / ".bin" / "bids-validator"

@@ -96,15 +96,18 @@ def layout(dcfg: dict):
     return _layout(str(Path(dcfg["root"]).expanduser().resolve()), str(derivatives_path(dcfg).resolve()))
 
 
-def _entities(f) -> dict:
-    return f.get_entities()
-
-
 def runs_of(dcfg: dict, subject: str, story: str) -> list:
     """The derivative BOLD files (pybids ``BIDSFile``) of every run of ``story``'s task for
     ``subject`` in the configured space, ordered by session and run. Raises InputError when
     there is none, naming the spaces that do exist."""
     b = dcfg["bids"]
+    reserved = sorted({"subject", "task", "space", "desc", "suffix", "extension", "scope"} & set(b["filters"]))
+    if reserved:
+        raise ConfigError(
+            "dataset.bids.filters",
+            f"sets {reserved}, which lre sets itself (from dataset.subjects, the stories and tasks, dataset.bids).",
+            fix="give the space in dataset.bids.space, desc in dataset.bids.desc and tasks in dataset.bids.tasks.",
+        )
     lay = layout(dcfg)
     task = task_of(dcfg, story)
     query = dict(
@@ -118,8 +121,8 @@ def runs_of(dcfg: dict, subject: str, story: str) -> list:
     found = lay.get(space=b["space"], desc=b["desc"], **query)
     if not found:
         other = lay.get(**query)
-        spaces = sorted({str(_entities(f).get("space")) for f in other})
-        descs = sorted({str(_entities(f).get("desc")) for f in other})
+        spaces = sorted({str(f.get_entities().get("space")) for f in other})
+        descs = sorted({str(f.get_entities().get("desc")) for f in other})
         where = derivatives_path(dcfg)
         if other:
             why = (
@@ -135,7 +138,9 @@ def runs_of(dcfg: dict, subject: str, story: str) -> list:
                 "({story: task}), or check dataset.subjects and dataset.bids.derivatives."
             )
         raise InputError(where, why, fix=fix)
-    return sorted(found, key=lambda f: (str(_entities(f).get("session", "")), int(_entities(f).get("run", 0) or 0)))
+    return sorted(
+        found, key=lambda f: (str(f.get_entities().get("session", "")), int(f.get_entities().get("run", 0) or 0))
+    )
 
 
 def _present(path):
@@ -151,7 +156,7 @@ def _present(path):
 
 
 def _same_run(f, **more) -> dict:
-    e = _entities(f)
+    e = f.get_entities()
     out = {k: e[k] for k in ("subject", "session", "task", "run", "acquisition") if k in e}
     return dict(out, **more)
 
@@ -188,10 +193,11 @@ def story_events(dcfg: dict, story: str, bold):
     """The events file the story's onset in this run comes from (refused when there is none)."""
     path = events_file(dcfg, bold)
     if path is None:
+        task = bold.get_entities()["task"]
         raise InputError(
             bold.path,
-            f"has no events.tsv in the raw dataset (task-{_entities(bold)['task']}), and dataset.bids.onsets has no "
-            f"onset for {story!r}: when the story starts in the run is unknown.",
+            f"has no events.tsv in the raw dataset (task-{task}), and dataset.bids.onsets has no onset for "
+            f"{story!r}: when the story starts in the run is unknown.",
             fix=f"add the run's events.tsv (onset, duration) or give the onset: dataset.bids.onsets: {{{story}: 0.0}}.",
         )
     return path
