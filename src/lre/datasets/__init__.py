@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, InputError
 
 LOADERS = {"bids": "lre.datasets.bids", "lebel2023": "lre.datasets.lebel2023", "narratives": "lre.datasets.narratives"}
 
@@ -57,6 +57,22 @@ NONFINITE_MASK_FIX = NONFINITE_FIX[:-1] + ", or leave them out of the brain mask
 def nonfinite_voxels(data: np.ndarray) -> np.ndarray:
     """Voxels (last axis) with a NaN or infinite value anywhere in ``data``, (n_voxels,) bool."""
     return ~np.isfinite(data.reshape(-1, data.shape[-1])).all(0)
+
+
+def first_onset(path) -> float:
+    """The first ``onset`` of a BIDS ``events.tsv`` (seconds from the run's first volume)."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    if not rows or "onset" not in rows[0]:
+        raise InputError(
+            path, "has no 'onset' column or no event.", line=1, fix="a BIDS events.tsv starts with onset, duration."
+        )
+    try:
+        return float(rows[0]["onset"])
+    except ValueError:
+        raise InputError(path, f"onset {rows[0]['onset']!r} is not a number.", line=2) from None
 
 
 def loader(fmt: str):
@@ -158,7 +174,6 @@ def _check_bids_tr(d: dict, trt: dict, stories: list[str]) -> None:
     at hand, that every subject has each story's runs, events and confounds."""
     from pathlib import Path
 
-    from ..errors import InputError
     from ..stimuli.readers import read_trfile
 
     bids = loader("bids")

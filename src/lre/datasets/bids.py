@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, InputError
-from . import NONFINITE_MASK_FIX, Run, nonfinite_voxels
+from . import NONFINITE_MASK_FIX, Run, first_onset, nonfinite_voxels
 
 log = logging.getLogger(__name__)
 
@@ -210,16 +210,7 @@ def story_onset(dcfg: dict, story: str, bold) -> float:
     if story in onsets:
         return float(onsets[story])
     path = story_events(dcfg, story, bold)
-    with open(_present(path), newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
-    if not rows or "onset" not in rows[0]:
-        raise InputError(
-            path, "has no 'onset' column or no event.", line=1, fix="a BIDS events.tsv starts with onset, duration."
-        )
-    try:
-        return float(rows[0]["onset"])
-    except ValueError:
-        raise InputError(path, f"onset {rows[0]['onset']!r} is not a number.", line=2) from None
+    return first_onset(_present(path))
 
 
 def confounds_file(dcfg: dict, bold):

@@ -15,13 +15,12 @@ from ``narratives.onsets`` (seconds, per story) or, when absent there, from the 
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ConfigError, InputError
-from . import NONFINITE_MASK_FIX, Run, nonfinite_voxels
+from . import NONFINITE_MASK_FIX, Run, first_onset, nonfinite_voxels
 
 #: the dataset section of the config this loader reads (dataset.narratives)
 SETTINGS = "narratives"
@@ -61,14 +60,7 @@ def story_onset(dcfg: dict, subject: str, story: str) -> float:
             f"is missing and dataset.narratives.onsets has no onset for {story!r}.",
             fix="give the onset (seconds from the first volume) in dataset.narratives.onsets.",
         )
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
-    if not rows or "onset" not in rows[0]:
-        raise InputError(path, "has no 'onset' column.", line=1, fix="a BIDS events.tsv starts with onset, duration.")
-    try:
-        return float(rows[0]["onset"])
-    except ValueError:
-        raise InputError(path, f"onset {rows[0]['onset']!r} is not a number.", line=2) from None
+    return first_onset(path)
 
 
 def shape(dcfg: dict, subject: str, story: str, mask: np.ndarray | None = None) -> tuple[int, int, int] | None:
