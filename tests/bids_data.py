@@ -4,9 +4,13 @@ Four stories (BIDS tasks), two subjects; the test story was heard three times (t
 The raw dataset has each run's (tiny) BOLD file, its sidecar with RepetitionTime and
 TaskName, and its events.tsv (the story starts at a per-story onset). The derivatives
 (``derivatives/fmriprep``) have each run preprocessed in MNI152NLin2009cAsym (desc-preproc),
-a confounds file per run, and each subject's anatomical brain mask in that space.
+a confounds file per run, and each subject's anatomical brain mask in that space; with
+``surface``, each run on the fsaverage5 surface too (fMRIPrep's
+``space-fsaverage5_hemi-L_bold.func.gii`` and its ``hemi-R`` sibling, one data array per
+volume).
 
-The planted driver: in the "signal" voxels (the front half of the brain), each run's
+The planted driver: in the "signal" voxels (the front half of the brain; on the surface,
+the vertices in the front third of each hemisphere's sphere), each run's
 response is the story's word rate (words starting in each volume) through a fixed
 hemodynamic response (delays of 1-4 volumes), plus noise; a confound (``trans_x``, a slow
 drift) is added to every voxel. The word timings are written as TSV files for the stimuli
@@ -26,6 +30,7 @@ STORIES = {"alpha": 1, "bravo": 1, "charlie": 1, "delta": 3}  # story -> runs (d
 ONSETS = {"alpha": 4.0, "bravo": 6.0, "charlie": 4.0, "delta": 8.0}
 SUBJECTS = ("01", "02")
 SPACE = "MNI152NLin2009cAsym"
+SURFACE = "fsaverage5"
 GRID = (6, 7, 5)
 WEIGHTS = (0.0, 0.6, 1.0, 0.7, 0.3)  # response at delays 0..4 volumes to one word
 VOCAB = "the a story of time river light stone house voice garden window morning paper wind".split()
@@ -42,6 +47,25 @@ def signal_voxels(mask: np.ndarray) -> np.ndarray:
     """The planted voxels, (mask voxels,) bool: those in the front half (y above the middle)."""
     y = np.indices(mask.shape)[1][mask]
     return y >= mask.shape[1] // 2
+
+
+def surface_signal() -> np.ndarray:
+    """The planted vertices of both hemispheres (left then right), (2 * 10242,) bool: the
+    front of each hemisphere (y on fsaverage5's sphere above 30 of its radius 100)."""
+    from nilearn import datasets
+
+    sphere = datasets.load_fsaverage(SURFACE)["sphere"]
+    return np.concatenate([sphere.parts[h].coordinates[:, 1] > 30.0 for h in ("left", "right")])
+
+
+def _gifti(path: Path, series: np.ndarray) -> None:
+    """One hemisphere's run, (n_vertices, n_volumes), one data array per volume (fMRIPrep)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = [
+        nib.gifti.GiftiDataArray(col.astype(np.float32), intent="NIFTI_INTENT_TIME_SERIES", datatype="float32")
+        for col in series.T
+    ]
+    nib.save(nib.gifti.GiftiImage(darrays=arrays), str(path))
 
 
 def story_words(rng, n_volumes: int, onset: float) -> list[tuple[str, float, float]]:
@@ -81,11 +105,15 @@ def _nifti(path: Path, data: np.ndarray, affine: np.ndarray, tr: float | None = 
     nib.save(img, str(path))
 
 
-def write(root: Path, seed: int = 0, n_volumes: dict | None = None, noise: float = 1.0) -> dict:
-    """Write the dataset under ``root`` (raw BIDS) and ``root/derivatives/fmriprep``; the
-    stories' word timings under ``root/stimuli/<story>.tsv``. Returns what a test needs:
-    ``mask``, ``signal`` (planted voxels among the mask's), ``words`` per story."""
+def write(root: Path, seed: int = 0, n_volumes: dict | None = None, noise: float = 1.0, surface: bool = False) -> dict:
+    """Write the dataset under ``root`` (raw BIDS) and ``root/derivatives/fmriprep`` (with
+    ``surface``, the runs on fsaverage5 too); the stories' word timings under
+    ``root/stimuli/<story>.tsv``. Returns what a test needs: ``mask``, ``signal`` (planted
+    voxels among the mask's), ``surface_signal`` (planted vertices, with ``surface``),
+    ``words`` per story."""
     rng = np.random.default_rng(seed)
+    srng = np.random.default_rng([seed, 1])  # the surface's noise: the volume's data are the same either way
+    vsignal = surface_signal() if surface else None
     n_volumes = dict({"alpha": 90, "bravo": 80, "charlie": 85, "delta": 70}, **(n_volumes or {}))
     mask = brain()
     signal = signal_voxels(mask)
@@ -123,6 +151,7 @@ def write(root: Path, seed: int = 0, n_volumes: dict | None = None, noise: float
     for sub in SUBJECTS:
         _nifti(deriv / f"sub-{sub}" / "anat" / f"sub-{sub}_space-{SPACE}_desc-brain_mask.nii.gz", mask, affine)
         gain = rng.uniform(0.5, 1.0, size=int(signal.sum()))
+        vgain = srng.uniform(0.5, 1.0, size=int(vsignal.sum())) if surface else None
         for story, runs in STORIES.items():
             n = n_volumes[story]
             rate = word_rate(words[story], n, ONSETS[story])
@@ -149,14 +178,23 @@ def write(root: Path, seed: int = 0, n_volumes: dict | None = None, noise: float
                     dfunc / f"{ent}_space-{SPACE}_desc-preproc_bold.json",
                     {"RepetitionTime": TR, "SkullStripped": False},
                 )
+                if surface:
+                    v = noise * srng.normal(size=(n, len(vsignal)))
+                    v[:, vsignal] += driven[:, None] * vgain
+                    v += 2.0 * drift[:, None] + 100.0
+                    half = len(vsignal) // 2
+                    for hemi, part in (("L", v[:, :half]), ("R", v[:, half:])):
+                        _gifti(dfunc / f"{ent}_hemi-{hemi}_space-{SURFACE}_bold.func.gii", part.T)
+                    _json(dfunc / f"{ent}_hemi-L_space-{SURFACE}_bold.json", {"RepetitionTime": TR})
                 conf = ["trans_x\tframewise_displacement"]
                 conf += [f"{d:.6f}\t" + ("n/a" if k == 0 else f"{abs(rng.normal()):.4f}") for k, d in enumerate(drift)]
                 (dfunc / f"{ent}_desc-confounds_timeseries.tsv").write_text("\n".join(conf) + "\n")
-    return {"mask": mask, "signal": signal, "words": words, "affine": affine}
+    return {"mask": mask, "signal": signal, "surface_signal": vsignal, "words": words, "affine": affine}
 
 
-def config(root: Path, results: str = "results") -> dict:
-    """An encoding-only config for the dataset: the lexical controls and a random one."""
+def config(root: Path, results: str = "results", space: str = SPACE) -> dict:
+    """An encoding-only config for the dataset (in ``space``: its MNI volumes, or ``fsaverage5``
+    for its surface runs): the lexical controls and a random one."""
     return {
         "analyses": ["encoding"],
         "seed": 0,
@@ -179,7 +217,7 @@ def config(root: Path, results: str = "results") -> dict:
             "subjects": list(SUBJECTS),
             "train_stories": ["alpha", "bravo", "charlie"],
             "test_stories": ["delta"],
-            "bids": {"confounds": ["trans_x"]},
+            "bids": {"confounds": ["trans_x"], "space": space},
         },
         "encoding": {"permutations": 50, "delays": [1, 2, 3, 4]},
     }

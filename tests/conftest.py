@@ -5,7 +5,6 @@ import sys
 from pathlib import Path
 
 import h5py
-import nibabel as nib
 import numpy as np
 import pytest
 import yaml
@@ -272,34 +271,3 @@ def lebel_tree(tmp_path, n=40, n_vox=7, repeats=None, key="data"):
     with h5py.File(root / "derivative" / "preprocessed_data" / "UTS01" / "story.hf5", "w") as f:
         f[key] = data
     return {"root": str(root), "lebel": dict(LEBEL, key="data")}, data
-
-
-def narratives_tree(tmp_path, rng, tr=1.5, n=30, onset=None):
-    """A Narratives (BIDS) tree with one subject (001), one story (pieman) and its mask."""
-    from lre.datasets import volume
-
-    root = tmp_path / "ds002345"
-    mask = np.zeros((4, 4, 3), bool)
-    mask[1:3, 1:3, :] = True
-    affine = np.diag([3.0, 3.0, 4.0, 1.0])
-    volume.save_nifti(tmp_path / "mask.nii.gz", mask.astype(np.float32), affine)
-    bold = rng.normal(size=(4, 4, 3, n)).astype(np.float32)
-    img = nib.Nifti1Image(bold, affine)
-    img.header.set_zooms((3.0, 3.0, 4.0, tr))
-    func = root / "sub-001" / "func"
-    func.mkdir(parents=True)
-    nib.save(img, str(func / "sub-001_task-pieman_bold.nii.gz"))
-    (func / "sub-001_task-pieman_events.tsv").write_text("onset\tduration\ttrial_type\n12.0\t420\tpieman\n")
-    dcfg = {
-        "root": str(root),
-        "voxel_order": "c",
-        "mask": str(tmp_path / "mask.nii.gz"),
-        "narratives": {
-            "bold": "sub-{subject}/func/sub-{subject}_task-{story}_bold.nii.gz",
-            "events": "sub-{subject}/func/sub-{subject}_task-{story}_events.tsv",
-            "onsets": {} if onset is None else {"pieman": onset},
-            "tr": 1.5,
-            "trim": 2,
-        },
-    }
-    return dcfg, bold, mask, affine

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest import ROOT  # noqa: E402
 
 from lre import cli, config, encoding, jobs, stimuli, transfer  # noqa: E402
-from lre.datasets import bids, lebel2023, narratives, volume  # noqa: E402
+from lre.datasets import bids, lebel2023, volume  # noqa: E402
 from lre.errors import LreError  # noqa: E402
 from lre.features import check_models  # noqa: E402
 from lre.features.static import StaticTable  # noqa: E402
@@ -323,37 +323,20 @@ def repeats_of_different_lengths(tmp, capsys):
 
 
 def mask_mismatch(tmp, capsys):
-    import nibabel as nib
-
-    root = tmp / "ds002345"
-    func = root / "sub-001" / "func"
-    func.mkdir(parents=True)
-    img = nib.Nifti1Image(np.zeros((4, 4, 3, 10), np.float32), np.diag([3.0, 3.0, 4.0, 1.0]))
-    img.header.set_zooms((3.0, 3.0, 4.0, 1.5))
-    nib.save(img, str(func / "sub-001_task-pieman_bold.nii.gz"))
-    dcfg = {
-        "root": str(root),
-        "voxel_order": "c",
-        "narratives": {
-            "bold": "sub-{subject}/func/sub-{subject}_task-{story}_bold.nii.gz",
-            "events": "x",
-            "onsets": {"pieman": 3.0},
-            "tr": 1.5,
-            "trim": 0,
-        },
-    }
-    mask = np.ones((5, 4, 3), bool)
-    return refused(lambda: narratives.load_run(dcfg, "001", "pieman", mask, np.diag([3.0, 3.0, 4.0, 1.0])))
+    dcfg = bids_dataset(tmp)
+    _, affine = volume.load_mask(dcfg["mask"].format(subject="01"))
+    return refused(lambda: bids.load_run(dcfg, "01", "alpha", np.ones((5, 4, 3), bool), affine))
 
 
-def bids_dataset(tmp, spoil=None, **overrides):
-    """The tests' synthetic BIDS dataset (tests/bids_data.py) under ``tmp``, spoiled by
-    ``spoil(root)``; its validated dataset section, with ``overrides`` in dataset.bids."""
+def bids_dataset(tmp, spoil=None, surface=False, **overrides):
+    """The tests' synthetic BIDS dataset (tests/bids_data.py; with ``surface``, its fsaverage5
+    runs too) under ``tmp``, spoiled by ``spoil(root)``; its validated dataset section, with
+    ``overrides`` in dataset.bids."""
     import bids_data
 
     bids._layout.cache_clear()
     root = tmp / "bids"
-    bids_data.write(root)
+    bids_data.write(root, surface=surface)
     if spoil:
         spoil(root)
     raw = bids_data.config(root)
@@ -399,6 +382,14 @@ def bids_no_sidecar_tr(tmp, capsys):
 def bids_space_without_files(tmp, capsys):
     dcfg = bids_dataset(tmp, space="MNI152NLin6Asym")
     return refused(lambda: bids.files(dcfg, "01", "alpha"))
+
+
+def bids_surface_hemisphere_missing(tmp, capsys):
+    def drop_right(root):
+        (root / "derivatives/fmriprep/sub-01/func/sub-01_task-alpha_hemi-R_space-fsaverage5_bold.func.gii").unlink()
+
+    dcfg = bids_dataset(tmp, drop_right, surface=True, space="fsaverage5")
+    return refused(lambda: bids.load_run(dcfg, "01", "alpha"))
 
 
 def bids_unknown_confound(tmp, capsys):
@@ -1123,7 +1114,7 @@ CASES = {
     "mask-grid-mismatch": (
         "BOLD run on a different grid from the mask",
         mask_mismatch,
-        ["sub-001_task-pieman_bold.nii.gz", "differ from the mask's (5, 4, 3)"],
+        ["sub-01_task-alpha_space-MNI152NLin2009cAsym_desc-preproc_bold.nii.gz", "differ from the mask's (5, 4, 3)"],
     ),
     "mask-not-3d": ("a brain mask that is not a 3-D image", mask_not_3d, ["mask.nii.gz", "is 4-D; a mask must be 3-D"]),
     "feature-file-from-another-config": (
@@ -1405,6 +1396,11 @@ CASES = {
         "a confound column the confounds file does not have",
         bids_unknown_confound,
         ["desc-confounds_timeseries.tsv", "global_sgnal", "trans_x", "dataset.bids.confounds"],
+    ),
+    "bids-surface-hemisphere-missing": (
+        "a surface run (fsaverage5) whose right hemisphere's GIfTI file is missing",
+        bids_surface_hemisphere_missing,
+        ["task-alpha_hemi-L_space-fsaverage5_bold.func.gii", "no right-hemisphere sibling", "hemi-R"],
     ),
 }
 

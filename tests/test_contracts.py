@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import MINILM, ROOT, lebel_tree, narratives_tree
+from conftest import MINILM, ROOT, lebel_tree
 from family_contract import check_family_contract
 
 from lre import config, encoding, io
@@ -162,12 +162,6 @@ def lebel_fixture(tmp_path, rng):
     return dcfg, "UTS01", "story", None, None
 
 
-def narratives_fixture(tmp_path, rng):
-    dcfg, _, mask, affine = narratives_tree(tmp_path, rng)
-    dcfg["format"] = "narratives"
-    return dcfg, "001", "pieman", mask, affine
-
-
 def bids_fixture(tmp_path, rng):
     import bids_data
 
@@ -181,7 +175,7 @@ def bids_fixture(tmp_path, rng):
     return dcfg, "01", "delta", mask, affine
 
 
-LOADER_FIXTURES = {"bids": bids_fixture, "lebel2023": lebel_fixture, "narratives": narratives_fixture}
+LOADER_FIXTURES = {"bids": bids_fixture, "lebel2023": lebel_fixture}
 
 
 def test_every_loader_has_a_contract_fixture():

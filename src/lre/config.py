@@ -113,12 +113,27 @@ def check_config_files(paths) -> None:
         refuse_templating(raw, source=path)
 
 
+def refuse_retired(config: dict, source=None) -> None:
+    """Refuse, with the way forward, a dataset format lre no longer reads."""
+    dataset = config.get("dataset") if isinstance(config, dict) else None
+    if isinstance(dataset, dict) and dataset.get("format") == "narratives":
+        raise ConfigError(
+            "dataset.format",
+            "narratives is retired: the Narratives derivatives are a BIDS dataset, read by format: bids (in volume "
+            "or on the surface, every run of a story a repeat, TR from the sidecars).",
+            fix="use format: bids with dataset.bids: {derivatives: derivatives/afni-nosmooth, desc: clean, filters: "
+            "{res: native}} and no dataset.narratives section (config/narratives.yaml is the whole config).",
+            source=source,
+        )
+
+
 def validate(config: dict, source: str | Path | None = None) -> dict:
     """Validate ``config`` against the schema; return a deep copy with defaults filled in.
 
     Raises :class:`ConfigError` naming the first offending field.
     """
     refuse_templating(config, source)
+    refuse_retired(config, source)
     cfg = copy.deepcopy(config)
     sch = schema()
     validator = _validator_with_defaults()(sch)
@@ -146,13 +161,30 @@ def validate(config: dict, source: str | Path | None = None) -> dict:
         path = list(err.absolute_path)
         raise ConfigError(_field(path), (message or err.message) + ".", fix=_describe(sch, path), source=source)
     cfg = _fill_data_root(cfg, source)
-    if "dataset" in cfg and cfg["dataset"]["format"] == "bids" and not cfg["dataset"]["mask"]:
-        from .datasets.bids import default_mask
-
-        cfg["dataset"]["mask"] = default_mask(cfg["dataset"])
+    if "dataset" in cfg and cfg["dataset"]["format"] == "bids":
+        _bids_mask(cfg["dataset"], source)
     cfg["analyses"] = resolve_analyses(cfg, source)
     _semantic_checks(cfg, source)
     return cfg
+
+
+def _bids_mask(d: dict, source) -> None:
+    """A BIDS dataset's mask: none on the surface (every vertex is read), by default the
+    derivatives' brain mask in a volume space."""
+    from .datasets.bids import default_mask
+    from .datasets.geometry import on_surface
+
+    if on_surface(d):
+        if d["mask"]:
+            raise ConfigError(
+                "dataset.mask",
+                f"is set, but the runs are on the {d['bids']['space']} surface (dataset.bids.space), whose "
+                "vertices are all read: a brain mask selects voxels of volume runs.",
+                fix="set dataset.mask: null, or read volume runs (dataset.bids.space, e.g. MNI152NLin2009cAsym).",
+                source=source,
+            )
+    elif not d["mask"]:
+        d["mask"] = default_mask(d)
 
 
 def resolve_analyses(cfg: dict, source=None) -> list[str]:
@@ -451,9 +483,11 @@ def load(path: str | Path, check_models: bool = True) -> dict:
 
 def layout(cfg: dict):
     """The results naming scheme of a validated config (its results folder and corpus root)."""
+    from .datasets.geometry import on_surface
     from .paths import Layout
 
-    return Layout(cfg["results"], cfg.get("corpus_results") or cfg["results"])
+    surface = "dataset" in cfg and on_surface(cfg["dataset"])
+    return Layout(cfg["results"], cfg.get("corpus_results") or cfg["results"], surface=surface)
 
 
 def check_demo_paths(cfg: dict) -> None:
@@ -712,12 +746,6 @@ def check_dataset(cfg: dict, spaces: list) -> None:
             f"stories {both} are in both the training and the test set.",
             fix="each story must be in exactly one of them.",
         )
-    if d["format"] == "narratives" and not d["mask"]:
-        raise ConfigError(
-            "dataset.mask",
-            "narratives runs are NIfTI volumes; a mask selects their voxels.",
-            fix="set dataset.mask to a brain mask in the runs' space.",
-        )
     if d["mask"] and "{subject}" not in d["mask"] and len(d["subjects"]) > 1 and d["format"] == "lebel2023":
         raise ConfigError("dataset.mask", "a lebel2023 mask is per subject; the template needs {subject}.")
     if d["format"] == "lebel2023" and d["lebel"]["test_repeats"]:
@@ -732,6 +760,15 @@ def check_dataset(cfg: dict, spaces: list) -> None:
     if runs(cfg, "brainlink"):
         _check_brainlink(cfg, spaces)
     pcx = cfg["brainlink"]["pycortex"]
+    from .datasets.geometry import on_surface
+
+    if pcx and on_surface(d):
+        raise ConfigError(
+            "brainlink.pycortex",
+            f"is set, but the runs are on the {d['bids']['space']} surface: pycortex flatmaps are drawn from volume "
+            "maps through a subject's transform; surface maps get nilearn's surface figures and views instead.",
+            fix="set brainlink.pycortex: null (or read volume runs with dataset.bids.space).",
+        )
     for key in ("subject", "xfm") if pcx else ():
         try:
             pcx[key].format(subject="sub")

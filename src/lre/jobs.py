@@ -16,6 +16,7 @@ from dataclasses import asdict
 
 from .config import demo_fmri, encoding_spaces, linked_spaces, partition_spaces, runs, transfer_sources, transfer_spaces
 from .datasets import in_mni_space, loader
+from .datasets.geometry import has_maps
 from .features import model_of, resolve_spaces
 from .io import config_hash
 from .provenance import STIMULI_REF
@@ -505,10 +506,20 @@ def brainlink_job(cfg: dict, subject: str, spaces: list) -> dict:
         "seed": cfg["seed"],
         "subject": subject,
         "brainlink": {k: v for k, v in cfg["brainlink"].items() if k != "pycortex"},
-        "dataset": {k: cfg["dataset"][k] for k in ("mask", "voxel_order")},
+        "dataset": map_slice(cfg),
         "spaces": _space_dicts(spaces),
         "expects": expects,
     }
+
+
+def map_slice(cfg: dict) -> dict:
+    """What a job that writes or draws maps needs of the dataset section: where the response
+    columns live (a mask and its voxel order, or a BIDS surface space)."""
+    d = cfg["dataset"]
+    out = {k: d[k] for k in ("format", "mask", "voxel_order")}
+    if d["format"] == "bids":
+        out["bids"] = {"space": d["bids"]["space"]}
+    return out
 
 
 def flatmap_job(cfg: dict, subject: str, spaces: list) -> dict:
@@ -604,7 +615,7 @@ def viewer_maps_job(cfg: dict, subject: str, spaces: list) -> dict:
         "spaces": [s.name for s in encoding_spaces(cfg, every)],
         "maps": viewer_maps(cfg),
         "surface": in_mni_space(cfg["dataset"]),
-        "dataset": {k: cfg["dataset"][k] for k in ("mask", "voxel_order")},
+        "dataset": map_slice(cfg),
         "expects": expects,
     }
 
@@ -629,8 +640,8 @@ def report_job(cfg: dict, flatmaps: bool = False) -> dict:
         "viewer": embed and cfg["embedding"]["n_components"] >= 3,
         "comparison": len(compared(cfg)) > 1,
         "subjects": cfg["dataset"]["subjects"] if encode else [],
-        "maps": encode and bool(cfg["dataset"]["mask"]),
-        "viewer_maps": viewer_maps(cfg) if encode and cfg["dataset"]["mask"] else [],
+        "maps": encode and has_maps(cfg["dataset"]),
+        "viewer_maps": viewer_maps(cfg) if encode and has_maps(cfg["dataset"]) else [],
         "demo": demo_fmri(cfg),
         "flatmaps": flatmaps and runs(cfg, "brainlink"),
     }

@@ -89,6 +89,19 @@ TEMPLATES: dict[str, str] = {
     "logs": "logs",
 }
 
+#: the maps (NIfTI in a volume; on the surface a GIfTI file per hemisphere, named by
+#: :func:`surface_name`)
+MAPS: frozenset[str] = frozenset(
+    ["encoding_nii", "noise_ceiling_nii", "partition_nii", "brainlink_score_nii", "brainlink_principal_nii"]
+)
+
+
+def surface_name(template: str) -> str:
+    """A map's name on the surface: its left hemisphere's GIfTI file (``x.nii.gz`` ->
+    ``x_hemi-L.func.gii``; the right one has ``hemi-R``)."""
+    return template[: -len(".nii.gz")] + "_hemi-L.func.gii"
+
+
 #: rule name -> its log file, relative to the results folder
 LOGS: dict[str, str] = {
     "demo_data": "logs/demo_data.log",
@@ -158,18 +171,21 @@ class Layout:
     ``layout["encoding"]`` is a template with the root prepended (wildcards left in, for
     the rules); ``layout.path("encoding", subject="sub01", space="glove.vec")`` fills it in.
     The names in :data:`CORPUS_SIDE` are under ``corpus_root`` (the results folder unless
-    given).
+    given). With ``surface`` (responses on a cortical surface), a map (:data:`MAPS`) is
+    named by its left hemisphere's GIfTI file (:func:`surface_name`).
     """
 
-    def __init__(self, root: str | os.PathLike, corpus_root: str | os.PathLike | None = None):
+    def __init__(self, root: str | os.PathLike, corpus_root: str | os.PathLike | None = None, surface: bool = False):
         self.root = os.fspath(root)
         self.corpus_root = os.fspath(corpus_root) if corpus_root is not None else self.root
+        self.surface = surface
 
     def __getitem__(self, name: str) -> str:
         if name not in TEMPLATES:
             raise KeyError(f"no results path named {name!r}; known: {sorted(TEMPLATES)}")
         root = self.corpus_root if name in CORPUS_SIDE else self.root
-        return os.path.join(root, *TEMPLATES[name].split("/"))
+        template = surface_name(TEMPLATES[name]) if self.surface and name in MAPS else TEMPLATES[name]
+        return os.path.join(root, *template.split("/"))
 
     def path(self, name: str, **wildcards) -> str:
         return self[name].format(**wildcards)

@@ -289,6 +289,62 @@ def brain_map(stat_nii, mask_nii, title: str, symmetric: bool = True, cmap: str 
     return fig
 
 
+def surface_map(image, title: str, symmetric: bool = True, cmap: str = "RdBu_r", background=None):
+    """A map on both hemispheres of a surface mesh (a nilearn ``SurfaceImage``), seen from
+    the left, the right, and the two medial sides (nilearn ``plot_surf_stat_map``; vertices
+    without a value are left to the background ``background``, e.g. sulcal depth); returns
+    the figure."""
+    from nilearn import plotting
+
+    parts = {h: np.asarray(image.data.parts[h], dtype=np.float64) for h in ("left", "right")}
+    finite = np.concatenate([p[np.isfinite(p)] for p in parts.values()])
+    vmax = max(float(np.percentile(np.abs(finite), 99)) if finite.size else 1.0, 1e-6)
+    fig = figure(figsize=(11, 6.6))
+    views = (("left", "lateral"), ("right", "lateral"), ("left", "medial"), ("right", "medial"))
+    for k, (hemi, view) in enumerate(views):
+        ax = fig.add_subplot(2, 2, k + 1, projection="3d")
+        data = {h: np.nan_to_num(parts[h], nan=0.0) for h in parts}
+        plotting.plot_surf_stat_map(
+            surf_mesh=image.mesh.parts[hemi],
+            stat_map=data[hemi],
+            hemi=hemi,
+            view=view,
+            bg_map=None if background is None else np.asarray(background.data.parts[hemi]),
+            axes=ax,
+            figure=fig,
+            cmap=cmap,
+            vmin=-vmax if symmetric else 0.0,
+            vmax=vmax,
+            symmetric_cbar=symmetric,
+            threshold=1e-6,
+            colorbar=False,
+            title=f"{hemi} {view}",
+        )
+    fig.subplots_adjust(left=0.0, right=0.9, bottom=0.0, top=0.9, wspace=-0.15, hspace=-0.05)
+    from matplotlib import cm, colors
+
+    norm = colors.Normalize(vmin=-vmax if symmetric else 0.0, vmax=vmax)
+    fig.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), cax=fig.add_axes([0.92, 0.3, 0.015, 0.4]))
+    fig.suptitle(title, fontsize=11)
+    return fig
+
+
+def map_figure(geometry, values: np.ndarray, title: str, symmetric: bool = True, cmap: str = "RdBu_r"):
+    """A figure of one value per response column, drawn where the columns live: axial slices
+    for a volume (:func:`brain_map`), four views of both hemispheres for a surface
+    (:func:`surface_map`). ``geometry`` is a subject's :mod:`lre.datasets.geometry`; ``values``
+    has shape (n_columns,), NaN where there is no value."""
+    import nibabel as nib
+
+    if geometry.kind == "surface":
+        from .datasets.surface import mesh
+
+        _, sulcal = mesh(geometry.space)
+        return surface_map(geometry.image(values), title, symmetric=symmetric, cmap=cmap, background=sulcal)
+    mask = nib.Nifti1Image(geometry.mask.astype(np.uint8), geometry.affine)
+    return brain_map(geometry.image(values), mask, title, symmetric=symmetric, cmap=cmap)
+
+
 def brainlink_scatter(
     R: np.ndarray,
     pred: np.ndarray,

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import io
 from .errors import InputError
-from .paths import Layout
+from .paths import Layout, surface_name
 
 
 def _csv(path) -> list[dict]:
@@ -230,18 +230,25 @@ class Results:
         return out
 
     def map(self, subject: str, kind: str) -> Path | None:
-        """Path of a NIfTI map: ``principal``, ``score`` (brain link), ``noise_ceiling``, a
-        space's test r, or ``unique:<space>`` (its unique variance, partition). None for the
-        noise ceiling of a subject that has none (its file is an empty map that says so)."""
+        """Path of a map: ``principal``, ``score`` (brain link), ``noise_ceiling``, a space's
+        test r, or ``unique:<space>`` (its unique variance, partition). A NIfTI file for volume
+        data; for surface data the ``hemi-L`` GIfTI file (its ``hemi-R`` sibling lies beside
+        it). None for the noise ceiling of a subject that has none (its file is an empty map
+        that says so)."""
         if kind in ("principal", "score"):
-            return self._need(self.path(f"brainlink_{kind}_nii", subject=subject), "brainlink")
+            return self._map(f"brainlink_{kind}_nii", "brainlink", subject=subject)
         if kind.startswith("unique:"):  # a tested space's unique variance (partition)
-            return self._need(self.path("partition_nii", subject=subject, space=kind[len("unique:") :]), "partition")
+            return self._map("partition_nii", "partition", subject=subject, space=kind[len("unique:") :])
         if kind == "noise_ceiling":
             if self.noise_ceiling(subject) is None:
                 return None
-            return self._need(self.path("noise_ceiling_nii", subject=subject), "encoding")
-        return self._need(self.path("encoding_nii", subject=subject, space=kind), "encoding")
+            return self._map("noise_ceiling_nii", "encoding", subject=subject)
+        return self._map("encoding_nii", "encoding", subject=subject, space=kind)
+
+    def _map(self, name: str, analysis: str, **wildcards) -> Path:
+        volume = self.path(name, **wildcards)
+        on_surface = Path(surface_name(str(volume)))
+        return on_surface if on_surface.exists() and not volume.exists() else self._need(volume, analysis)
 
     def checks(self, subject: str) -> dict:
         """(Demo) recovery of the planted truth and the brain-link check."""

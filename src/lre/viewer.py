@@ -148,21 +148,39 @@ def embedding_html(
 
 
 def map_html(stat_nii, path, title: str, surface: bool = False, symmetric: bool = True) -> None:
-    """Write an interactive view of a NIfTI map (a path or an image) to ``path``: slices through the volume
-    (nilearn's ``view_img``, no background: the maps need not be in a template space), or with
-    ``surface`` the map projected on fsaverage5 (``view_img_on_surf``; MNI-space maps only).
-    NaN voxels (no value) are shown as empty."""
+    """Write an interactive view of a map to ``path``: a NIfTI map (a path or an image) as
+    slices through the volume (nilearn's ``view_img``, no background: the maps need not be in
+    a template space), or with ``surface`` projected on fsaverage5 (``view_img_on_surf``;
+    MNI-space maps only); a surface map (a nilearn ``SurfaceImage``) on both hemispheres of
+    its mesh (``view_surf``). NaN voxels (no value) are shown as empty."""
     import nibabel as nib
     from nilearn import plotting
+    from nilearn.surface import SurfaceImage
 
-    img = stat_nii if isinstance(stat_nii, nib.Nifti1Image) else nib.load(str(stat_nii))
-    data = np.nan_to_num(np.asarray(img.dataobj, dtype=np.float32))
-    img = nib.Nifti1Image(data, img.affine)
+    if isinstance(stat_nii, SurfaceImage):
+        parts = {h: np.nan_to_num(np.asarray(stat_nii.data.parts[h], dtype=np.float32)) for h in ("left", "right")}
+        data = np.concatenate(list(parts.values()))
+        img = SurfaceImage(mesh=stat_nii.mesh, data=parts)
+    else:
+        img = stat_nii if isinstance(stat_nii, nib.Nifti1Image) else nib.load(str(stat_nii))
+        data = np.nan_to_num(np.asarray(img.dataobj, dtype=np.float32))
+        img = nib.Nifti1Image(data, img.affine)
     vmax = float(np.abs(data).max()) or 1.0
     if not np.any(data != 0):  # said in the view itself, not left as a blank page
         title = f"{title}: EMPTY, no voxel has a value"
         log.warning("%s: the map has no voxel with a value; its view says so.", path)
-    if surface:
+    if isinstance(img, SurfaceImage):
+        view = plotting.view_surf(
+            surf_mesh=img.mesh,
+            surf_map=img,
+            hemi="both",
+            title=title,
+            symmetric_cmap=symmetric,
+            vmax=vmax,
+            cmap="RdBu_r" if symmetric else "hot",
+            threshold=1e-6,
+        )
+    elif surface:
         view = plotting.view_img_on_surf(img, surf_mesh="fsaverage5", title=title, symmetric_cmap=symmetric, vmax=vmax)
     else:
         view = plotting.view_img(

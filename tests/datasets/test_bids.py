@@ -17,6 +17,7 @@ from conftest import ROOT, run_snakemake
 
 from lre import config
 from lre.datasets import bids, check_tr, in_mni_space, run_shapes, volume
+from lre.features import resolve_spaces
 
 
 @pytest.fixture
@@ -171,11 +172,103 @@ def test_a_bids_dataset_runs_end_to_end_and_recovers_the_planted_driver(tmp_path
     assert list((out / "viewer").glob("*surface*.html"))
 
 
-def test_narratives_style_path_without_a_space_entity_is_not_drawn_on_the_surface():
-    dcfg = {"format": "narratives", "narratives": {"bold": "sub-{subject}/func/sub-{subject}_task-{story}_bold.nii.gz"}}
-    assert not in_mni_space(dcfg)
-    dcfg["narratives"]["bold"] = "x_space-MNI152NLin2009cAsym_res-native_desc-clean_bold.nii.gz"
-    assert in_mni_space(dcfg)
+@pytest.mark.slow
+def test_surface_runs_run_to_the_brain_link_with_gifti_maps_per_hemisphere(tmp_path):
+    """The same dataset's runs on fsaverage5 (both hemispheres' GIfTI, no mask), through every
+    analysis with the small config's networks embedded from the demo's corpus: the word rate
+    predicts the planted vertices near their noise ceiling and nothing elsewhere; the brain
+    link finds the planted vertices reliable; every map is a GIfTI file per hemisphere
+    (10,242 vertices each) equal to the results it maps; the figures show the surface and
+    the interactive views are nilearn's view_surf."""
+    import nibabel as nib
+    from conftest import small_config
+
+    from lre.results import Results
+    from lre.stimuli.demo import lee_corpus_path
+
+    info = bids_data.write(tmp_path / "ds", surface=True)
+    lines = lee_corpus_path().read_text(encoding="utf-8").splitlines()[:40]
+    (tmp_path / "corpus.txt").write_text("\n".join(lines) + "\n")
+    small = small_config()
+    cfg = bids_data.config(tmp_path / "ds", space="fsaverage5")
+    del cfg["analyses"]  # every analysis the sections allow
+    cfg["features"]["models"] = dict(small["features"]["models"], random=cfg["features"]["models"]["random"])
+    cfg["corpus"] = {"path": str(tmp_path / "corpus.txt")}
+    for section in ("transfer", "embedding", "brainlink"):
+        cfg[section] = small[section]
+    cfg["transfer"]["exclude"] = cfg["transfer"]["exclude"] + ["random.vec"]  # a brain control only
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    proc = run_snakemake(["--cores", "2", "--configfile", "c.yaml"], tmp_path)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
+    out, sig = tmp_path / "results", info["surface_signal"]
+    res = Results(out)
+    lines = []
+    for sub in bids_data.SUBJECTS:
+        ceiling = res.noise_ceiling(sub)
+        r = {space: res.scores(sub, space)["scores"] for space in ("lexical.word_rate", "random.vec")}
+        link = res.brainlink(sub)
+        reliable = np.asarray(link["reliable"], bool)
+        for kind, values in (
+            ("lexical.word_rate", r["lexical.word_rate"]),
+            ("noise_ceiling", ceiling),
+            ("principal", link["principal"]),
+        ):
+            left = res.map(sub, kind)
+            assert left.name.endswith("_hemi-L.func.gii"), left
+            halves = [nib.load(str(p)).darrays[0].data for p in (left, str(left).replace("hemi-L", "hemi-R"))]
+            assert [len(h) for h in halves] == [10242, 10242]
+            np.testing.assert_allclose(np.concatenate(halves), values, rtol=1e-6, equal_nan=True)
+        lines.append(
+            f"sub-{sub}: word rate r = {r['lexical.word_rate'][sig].mean():.3f} on the {int(sig.sum())} planted "
+            f"vertices (noise ceiling {ceiling[sig].mean():.3f}), {r['lexical.word_rate'][~sig].mean():+.3f} on the "
+            f"{int((~sig).sum())} others; random control {r['random.vec'][~sig].mean():+.3f} there; brain link: "
+            f"{int(reliable[sig].sum())} planted vertices reliable, {int(reliable[~sig].sum())} others"
+        )
+        assert r["lexical.word_rate"][sig].mean() > 0.6
+        assert r["lexical.word_rate"][sig].mean() > 0.85 * ceiling[sig].mean()
+        assert abs(r["lexical.word_rate"][~sig].mean()) < 0.05
+        assert abs(r["random.vec"][~sig].mean()) < 0.05
+        assert reliable[sig].mean() > 0.9 and reliable[~sig].mean() < 0.4
+        for png in ("encoding/{s}/noise_ceiling.png", "brainlink/{s}_principal.png", "brainlink/{s}_score.png"):
+            assert (out / png.format(s=sub)).stat().st_size > 50_000, png  # four views of the surface
+        for kind in ("best_r", "principal", "score"):
+            view = (out / "viewer" / f"{sub}_{kind}.html").read_text()
+            assert "plotly" in view.lower() and "view: left" in view.lower().replace("'", ""), kind
+    print("\n".join(lines))
+    assert not list(out.rglob("*.nii.gz"))  # nothing pretends to be a volume
+    assert not list((out / "viewer").glob("*surface*.html"))  # the data are on the surface already
+    assert (out / "report.html").exists()
+
+
+def test_surface_settings_that_cannot_hold_are_refused(dataset, monkeypatch, tmp_path):
+    """A mask for surface runs, pycortex flatmaps of surface data, a mesh nilearn does not hold
+    (with how to get it), a space with no files, and the retired narratives format."""
+    from lre.datasets import surface
+    from lre.errors import ConfigError, InputError
+
+    _, raw, _ = dataset
+    raw["dataset"]["bids"]["space"] = "fsaverage5"
+    raw["dataset"]["mask"] = "m.nii.gz"
+    with pytest.raises(ConfigError, match=r"dataset.mask.*fsaverage5 surface.*dataset.mask: null"):
+        config.validate(raw)
+    raw["dataset"]["mask"] = None
+    assert config.validate(raw)["dataset"]["mask"] is None
+    flat = config.validate(dict(raw, brainlink={"pycortex": {"subject": "{subject}", "xfm": "xfm"}}))
+    with pytest.raises(ConfigError, match=r"brainlink.pycortex.*fsaverage5 surface.*nilearn's surface figures"):
+        config.check_dataset(flat, resolve_spaces(flat["features"]["models"]))
+    # no surface derivatives were written: the error names the spaces there are
+    with pytest.raises(InputError, match=r"space-fsaverage5 without desc \(hemi-L .func.gii\).*MNI152NLin2009cAsym"):
+        bids.files(config.validate(raw)["dataset"], "01", "alpha")
+    raw["dataset"]["bids"]["space"] = "fsaverage6"
+    monkeypatch.setattr("nilearn.datasets.get_data_dirs", lambda *a, **k: [str(tmp_path / "empty")])
+    assert surface.mesh_available("fsaverage5") and not surface.mesh_available("fsaverage6")
+    with pytest.raises(ConfigError, match=r"fsaverage6, whose mesh.*load_fsaverage\('fsaverage6'\)"):
+        check_tr(config.validate(raw))
+    with pytest.raises(InputError, match=r"has 10242 vertices per hemisphere, but space fsaverage6 has 40962"):
+        surface.check_vertices("x_hemi-L.func.gii", 10242, "fsaverage6")
+    narratives = dict(raw, dataset=dict(raw["dataset"], format="narratives"))
+    with pytest.raises(ConfigError, match=r"narratives is retired.*format: bids.*afni-nosmooth"):
+        config.validate(narratives)
 
 
 @pytest.mark.slow

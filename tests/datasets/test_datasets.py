@@ -5,9 +5,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from conftest import LEBEL, lebel_tree, narratives_tree
+from conftest import LEBEL, lebel_tree
 
-from lre.datasets import lebel2023, narratives, volume
+from lre.datasets import lebel2023, volume
 from lre.errors import InputError
 
 
@@ -138,23 +138,3 @@ def test_nifti_round_trip_and_mask_errors(tmp_path, rng):
         volume.load_mask(tmp_path / "nope.nii.gz")
     with pytest.raises(InputError, match="3 values for a mask of 18 voxels"):
         volume.to_volume(np.ones(3), mask, "c")
-
-
-def test_narratives_run(tmp_path, rng):
-    dcfg, bold, mask, affine = narratives_tree(tmp_path, rng)
-    run = narratives.load_run(dcfg, "001", "pieman", mask, affine)
-    assert run.data.shape == (1, 26, 12)
-    np.testing.assert_allclose(run.times, np.arange(2, 28) * 1.5 + 0.75 - 12.0)  # onset from events.tsv
-    np.testing.assert_array_equal(run.data[0], bold[mask][:, 2:28].T)
-    dcfg["narratives"]["onsets"] = {"pieman": 3.0}
-    assert narratives.load_run(dcfg, "001", "pieman", mask, affine).times[0] == pytest.approx(2 * 1.5 + 0.75 - 3.0)
-
-
-def test_narratives_errors(tmp_path, rng):
-    dcfg, _, mask, affine = narratives_tree(tmp_path, rng)
-    with pytest.raises(InputError, match="header gives TR 1.5 s but dataset.narratives.tr is 2.0"):
-        narratives.load_run(dict(dcfg, narratives=dict(dcfg["narratives"], tr=2.0)), "001", "pieman", mask, affine)
-    with pytest.raises(InputError, match="grid .* differ from the mask"):
-        narratives.load_run(dcfg, "001", "pieman", mask[:3], affine)
-    with pytest.raises(InputError, match="no BOLD run of 002"):
-        narratives.load_run(dcfg, "002", "pieman", mask, affine)

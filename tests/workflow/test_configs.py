@@ -51,23 +51,36 @@ def ds003020(root, cfg):
 
 
 def ds002345(root, cfg):
-    """stimuli/gentle/<story>/align.json, BIDS events, afni-nosmooth BOLD and the MNI mask."""
-    d, n = cfg["dataset"], cfg["dataset"]["narratives"]
+    """The Narratives as BIDS: stimuli/gentle/<story>/align.json, raw runs with their sidecars
+    (RepetitionTime) and events, the afni-nosmooth derivatives' cleaned BOLD and MNI mask."""
+    d = cfg["dataset"]
     stories = d["train_stories"] + d["test_stories"]
     affine = np.diag([3.0, 3.0, 3.0, 1.0])
-    mask = d["mask"]
+    deriv = root / d["bids"]["derivatives"]
+    desc = {"Name": "Narratives", "BIDSVersion": "1.4.0"}
+    (root / "dataset_description.json").parent.mkdir(parents=True, exist_ok=True)
+    (root / "dataset_description.json").write_text(json.dumps(desc))
+    deriv.mkdir(parents=True)
+    (deriv / "dataset_description.json").write_text(
+        json.dumps(dict(desc, Name="afni-nosmooth", DatasetType="derivative", GeneratedBy=[{"Name": "AFNI"}]))
+    )
     for s in stories:
         p = root / "stimuli" / "gentle" / s / "align.json"
         p.parent.mkdir(parents=True)
         p.write_text(json.dumps({"words": [{"word": "hello", "case": "success", "start": 1.0, "end": 1.4}]}))
         for subject in d["subjects"]:
-            bold = root / n["bold"].format(subject=subject, story=s)
-            bold.parent.mkdir(parents=True, exist_ok=True)
-            nib.save(nib.Nifti1Image(np.zeros((2, 2, 2, 10), np.float32), affine), str(bold))
-            events = root / n["events"].format(subject=subject, story=s)
-            events.parent.mkdir(parents=True, exist_ok=True)
-            events.write_text("onset\tduration\ttrial_type\n3.0\t10\tstory\n")
-    m = root / mask.replace("{data_root}/", "")
+            func = root / f"sub-{subject}" / "func"
+            func.mkdir(parents=True, exist_ok=True)
+            (func / f"sub-{subject}_task-{s}_bold.json").write_text(json.dumps({"RepetitionTime": 1.5}))
+            img = nib.Nifti1Image(np.zeros((2, 2, 2, 10), np.float32), affine)
+            img.header.set_zooms((3.0, 3.0, 3.0, 1.5))
+            nib.save(img, str(func / f"sub-{subject}_task-{s}_bold.nii.gz"))
+            (func / f"sub-{subject}_task-{s}_events.tsv").write_text("onset\tduration\ttrial_type\n3.0\t10\tstory\n")
+            dfunc = deriv / f"sub-{subject}" / "func"
+            dfunc.mkdir(parents=True, exist_ok=True)
+            name = f"sub-{subject}_task-{s}_space-MNI152NLin2009cAsym_res-native_desc-clean_bold.nii.gz"
+            nib.save(img, str(dfunc / name))
+    m = root / d["mask"].replace("{data_root}/", "")
     m.parent.mkdir(parents=True, exist_ok=True)
     nib.save(nib.Nifti1Image(np.ones((2, 2, 2), np.float32), affine), str(m))
     (root.parent / "lre_corpus.txt").write_text("a first document\na second one\n")
@@ -77,8 +90,9 @@ def dry_run(name, tmp_path, overrides=None):
     """Job counts per rule of a dry run of config/<name>.yaml on a fixture tree."""
     cfg = load(name)
     cfg.update(overrides or {})
-    root = tmp_path / "data" / ("ds002345" if cfg["dataset"]["format"] == "narratives" else "ds003020")
-    (ds002345 if cfg["dataset"]["format"] == "narratives" else ds003020)(root, cfg)
+    narratives = cfg["dataset"]["format"] == "bids"
+    root = tmp_path / "data" / ("ds002345" if narratives else "ds003020")
+    (ds002345 if narratives else ds003020)(root, cfg)
     cfg["data_root"] = str(root)
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     proc = run_snakemake(["-n", "--configfile", "c.yaml"], tmp_path, timeout=600)

@@ -18,6 +18,8 @@ from lre import results as lre_results
 from lre.stimuli import documents as lre_documents
 from lre.brainlink import flatmap as lre_flatmap
 from lre.datasets import check_tr, in_mni_space, lebel2023, subject_files
+from lre.datasets.geometry import has_maps, on_surface
+from lre.datasets.surface import hemi_path
 from lre.features import check_models, resolve_spaces
 from lre.features import precomputed as lre_precomputed
 from lre.paths import Layout
@@ -67,7 +69,16 @@ ESPACES = lre_config.encoding_spaces(CFG, SPACES)  # none without the encoding a
 ENAMES = [s.name for s in ESPACES]
 ENC_CHUNKS = lre_jobs.encoding_chunks(CFG, ENAMES)
 BSPACES = lre_config.linked_spaces(CFG, SPACES)  # embedded and encoded: linked to the brain
-HAS_MASK = ENCODE and bool(CFG["dataset"]["mask"])
+HAS_MAPS = ENCODE and has_maps(CFG["dataset"])  # a mask, or runs on a cortical surface
+SURFACE = ENCODE and on_surface(CFG["dataset"])  # maps: a GIfTI file per hemisphere
+
+
+def right_hemis(paths):
+    """On the surface, the hemi-R file of each map (written beside its hemi-L file, the one
+    the command is given); nothing in a volume."""
+    paths = [paths] if isinstance(paths, str) else list(paths)
+    return [str(hemi_path(p, "R")) for p in paths] if SURFACE else []
+
 # variance partitioning: the baseline's spaces and the spaces tested against it (none: no jobs)
 PBASE, PSPACES = lre_config.partition_spaces(CFG, SPACES)
 # whose features are needed on which documents: the corpus' for transfer, the stories' for
@@ -201,7 +212,7 @@ def analysis_targets():
         targets += expand(PATHS["encoding_summary"], subject=SUBJECTS)
         targets += expand(PATHS["noise_ceiling"], subject=SUBJECTS)
         targets += [PATHS["performance_png"]]
-        if HAS_MASK:
+        if HAS_MAPS:
             targets += expand(PATHS["noise_ceiling_png"], subject=SUBJECTS)
             targets += expand(PATHS["viewer_map"], subject=SUBJECTS, kind=lre_jobs.viewer_maps(CFG))
     if LINK:

@@ -62,7 +62,8 @@ for _k, _chunk in ENC_CHUNKS.items():
             dataset=dataset_inputs,
         output:
             h5=expand(PATHS["encoding"], space=_chunk, allow_missing=True),
-            nii=expand(PATHS["encoding_nii"], space=_chunk, allow_missing=True) if CFG["dataset"]["mask"] else [],
+            nii=expand(PATHS["encoding_nii"], space=_chunk, allow_missing=True) if HAS_MAPS else [],
+            nii_right=right_hemis(expand(PATHS["encoding_nii"], space=_chunk, allow_missing=True)),
         params:
             lre=LRE,
             job=lambda wildcards, chunk=_chunk: job_json(lre_jobs.encoding_job(CFG, wildcards.subject, chunk)),
@@ -86,9 +87,10 @@ rule noise_ceiling:
         dataset=dataset_inputs,
     output:
         h5=PATHS["noise_ceiling"],
-        nii=PATHS["noise_ceiling_nii"] if HAS_MASK else [],
+        nii=PATHS["noise_ceiling_nii"] if HAS_MAPS else [],
+        nii_right=right_hemis(PATHS["noise_ceiling_nii"]),
         png=report(PATHS["noise_ceiling_png"], caption="../report/noise_ceiling.rst", category="3. Encoding",
-                   subcategory="{subject}") if HAS_MASK else [],
+                   subcategory="{subject}") if HAS_MAPS else [],
     params:
         lre=LRE,
         job=lambda wildcards: job_json(lre_jobs.noise_ceiling_job(CFG, wildcards.subject)),

@@ -10,7 +10,8 @@ rule partition:
         truth=PATHS["demo_truth"] if DEMO_FMRI else [],
     output:
         h5=expand(PATHS["partition"], space=PSPACES, allow_missing=True),
-        nii=expand(PATHS["partition_nii"], space=PSPACES, allow_missing=True) if HAS_MASK else [],
+        nii=expand(PATHS["partition_nii"], space=PSPACES, allow_missing=True) if HAS_MAPS else [],
+        nii_right=right_hemis(expand(PATHS["partition_nii"], space=PSPACES, allow_missing=True)),
         table=report(PATHS["partition_table"], caption="../report/partition_table.rst",
                      category="3. Encoding", subcategory="{subject}"),
         png=report(PATHS["partition_png"], caption="../report/partition.rst", category="3. Encoding",

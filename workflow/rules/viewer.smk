@@ -30,7 +30,7 @@ if EMBED:
             " {params.summaries} > {log:q} 2>&1"
 
 
-if HAS_MASK:
+if HAS_MAPS:
     VIEWER_SURFACE = in_mni_space(CFG["dataset"])  # MNI space: also on fsaverage5
 
     rule viewer_maps:

@@ -20,8 +20,7 @@ import numpy as np
 
 from .. import io, plots, provenance
 from ..commands import Arg, Command
-from ..datasets import synthetic
-from ..datasets.volume import load_mask, save_nifti, to_volume
+from ..datasets import geometry, synthetic
 from ..encoding.models import fdr_bh
 from ..encoding.selection import cv_r2
 from ..encoding.stage import read_scores, read_summary
@@ -80,7 +79,7 @@ def run(
         significance, reliability, principal-dimension value)
     scatter : the figure of predicted vs actual performance
     score_nii, principal_nii, score_png, principal_png : the maps and their figures (with
-        ``dataset.mask``)
+        ``dataset.mask``, NIfTI; on the surface, the ``hemi-L`` file of a GIfTI pair)
     """
     embedding_path = embedding
     outputs = {
@@ -91,10 +90,10 @@ def run(
         "score_png": score_png,
         "principal_png": principal_png,
     }
-    if job["dataset"]["mask"] and None in outputs.values():
+    if geometry.has_maps(job["dataset"]) and None in outputs.values():
         raise InputError(
             None,
-            "with dataset.mask, the brain link writes NIfTI maps and their figures.",
+            "with dataset.mask (or surface runs), the brain link writes maps and their figures.",
             fix="pass --score-nii, --principal-nii, --score-png and --principal-png.",
         )
     bcfg, subject = job["brainlink"], job["subject"]
@@ -184,23 +183,19 @@ def run(
         _mean(res["random_embedding"], reliable),
         int(significant.sum()),
     )
-    mask_t = job["dataset"]["mask"]
-    if mask_t:
-        mask, affine = load_mask(mask_t.format(subject=subject))
-        order = job["dataset"]["voxel_order"]
+    geom = geometry.of(job["dataset"], subject)
+    if geom is not None:
         maps = {"score": np.where(reliable, res["score"], np.nan), "principal": principal}
         for key, values in maps.items():
-            save_nifti(outputs[f"{key}_nii"], to_volume(values, mask, order), affine, f"lre brain link {key}")
+            geom.save(outputs[f"{key}_nii"], values, f"lre brain link {key}")
         n_rel = int(reliable.sum())
+        unit = "vertices" if geom.kind == "surface" else "voxels"
         for key, title in (
             ("principal", "principal-dimension map (correlation of performance with dim 1)"),
             ("score", "how well the embedding predicts each voxel's performance across spaces"),
         ):
-            fig = plots.brain_map(
-                outputs[f"{key}_nii"],
-                mask_t.format(subject=subject),
-                f"{subject}: {title}; {n_rel} reliable voxels of {R.shape[1]}",
-                symmetric=True,
+            fig = plots.map_figure(
+                geom, maps[key], f"{subject}: {title}; {n_rel} reliable {unit} of {R.shape[1]}", symmetric=True
             )
             plots.save(fig, outputs[f"{key}_png"])
     pred = logo_predict(C[:, :n_dims], R, [groups[n] for n in names])
@@ -417,14 +412,15 @@ def run_embedding_viewer(job: dict, embedding, out, summaries: dict | None = Non
 
 
 def run_interactive_maps(job: dict, scores: dict, out: dict, brainlink=None, surface: dict | None = None) -> None:
-    """One subject's interactive maps (``out``: map -> HTML file; ``surface``: map -> HTML on
-    fsaverage5, for MNI-space data): each voxel's best test r over the encoded spaces
+    """One subject's interactive maps (``out``: map -> HTML file, slices of a volume or both
+    hemispheres of surface data; ``surface``: map -> HTML on fsaverage5, for MNI-space
+    volumes): each voxel's best test r over the encoded spaces
     (``scores``: space -> result file) and, with the subject's ``brainlink`` file, the
     principal-dimension map and the brain-link score."""
     from .. import viewer
 
     subject, dcfg = job["subject"], job["dataset"]
-    mask, affine = load_mask(dcfg["mask"].format(subject=subject))
+    geom = geometry.of(dcfg, subject)
     values = {}
     if brainlink:
         with io.h5_open(brainlink) as f:
@@ -440,10 +436,8 @@ def run_interactive_maps(job: dict, scores: dict, out: dict, brainlink=None, sur
         "score": f"{subject}: brain-link score",
         "best_r": f"{subject}: best test r of {len(scores)} spaces",
     }
-    import nibabel as nib
-
     for kind, path in out.items():
-        img = nib.Nifti1Image(to_volume(values[kind], mask, dcfg["voxel_order"]).astype(np.float32), affine)
+        img = geom.image(values[kind])
         symmetric = kind != "best_r"
         viewer.map_html(img, path, titles[kind], symmetric=symmetric)
         if surface and surface.get(kind):
@@ -466,8 +460,8 @@ COMMANDS = (
             Arg("--scores", "result files, one per space of the job", many=True, per="spaces"),
             Arg("--out", "brain-link HDF5 file to write"),
             Arg("--scatter", "scatter figure to write"),
-            Arg("--score-nii", "score map to write (with dataset.mask)", required=False),
-            Arg("--principal-nii", "principal-dimension map to write (with dataset.mask)", required=False),
+            Arg("--score-nii", "score map to write (with dataset.mask or surface runs)", required=False),
+            Arg("--principal-nii", "principal-dimension map (with dataset.mask or surface runs)", required=False),
             Arg("--score-png", "figure of the score map (with dataset.mask)", required=False),
             Arg("--principal-png", "figure of the principal-dimension map (with dataset.mask)", required=False),
         ),

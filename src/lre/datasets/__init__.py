@@ -8,7 +8,7 @@ workflow asks it, so missing data fails before any job), ``load_run(dcfg, subjec
 mask, affine)``, which returns a :class:`Run`, and ``shape(dcfg, subject, story, mask)``, the
 ``(repeats, volumes, voxels)`` of that run read from the files' headers (None while a file
 does not exist; the encoding jobs' memory requests are sized from it). How a dataset's
-files are laid out and trimmed is its own business (``bids``, ``lebel2023``, ``narratives``); the
+files are laid out and trimmed is its own business (``bids``, ``lebel2023``); the
 encoding stage only sees responses and volume times.
 """
 
@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import ConfigError, InputError
 
-LOADERS = {"bids": "lre.datasets.bids", "lebel2023": "lre.datasets.lebel2023", "narratives": "lre.datasets.narratives"}
+LOADERS = {"bids": "lre.datasets.bids", "lebel2023": "lre.datasets.lebel2023"}
 
 
 @dataclass
@@ -83,18 +83,9 @@ def loader(fmt: str):
 
 def in_mni_space(dcfg: dict) -> bool:
     """Whether the dataset's volumes are in an MNI template space (so maps can also be
-    projected on the fsaverage surface): the space of its runs, never its format's name
-    (bids: ``dataset.bids.space``; narratives: the ``space-`` entity of its BOLD template)."""
-    import re
-
-    if dcfg["format"] == "bids":
-        space = dcfg["bids"]["space"]
-    elif dcfg["format"] == "narratives":
-        found = re.search(r"space-([A-Za-z0-9]+)", dcfg["narratives"]["bold"])
-        space = found.group(1) if found else ""
-    else:
-        return False
-    return space.startswith("MNI")
+    projected on the fsaverage surface): the space of its runs (``dataset.bids.space``),
+    never its format's name."""
+    return dcfg["format"] == "bids" and dcfg["bids"]["space"].startswith("MNI")
 
 
 def subject_files(dcfg: dict, subject: str) -> list[str]:
@@ -171,12 +162,21 @@ def check_tr(cfg: dict) -> None:
 def _check_bids_tr(d: dict, trt: dict, stories: list[str]) -> None:
     """:func:`check_tr` for a BIDS dataset, whose TR is in its sidecars (the first subject's
     first run of each story; skipped while the dataset is not there); and, as the index is
-    at hand, that every subject has each story's runs, events and confounds."""
+    at hand, that every subject has each story's runs, events and confounds, and that the
+    mesh of surface runs is at hand."""
     from pathlib import Path
 
     from ..stimuli.readers import read_trfile
+    from . import surface
 
     bids = loader("bids")
+    space = d["bids"]["space"]
+    if surface.is_surface(space) and not surface.mesh_available(space):  # its maps are drawn on it
+        raise ConfigError(
+            "dataset.bids.space",
+            f"is {space}, whose mesh nilearn does not hold here (the maps' figures and views are drawn on it).",
+            fix=surface.mesh_fix(space),
+        )
     if not (Path(d["root"]).expanduser() / "dataset_description.json").is_file():
         return
     for subject in d["subjects"]:

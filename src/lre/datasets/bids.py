@@ -7,8 +7,10 @@ ceiling comes from them. What is read, per run:
 
 - the preprocessed BOLD series in the derivatives folder (``dataset.bids.derivatives``) in
   the chosen space (``space-<dataset.bids.space>``, ``desc-<dataset.bids.desc>``, and any
-  further entities in ``dataset.bids.filters``), through the brain mask ``dataset.mask``
-  (by default the derivatives' ``sub-<subject>/anat/sub-<subject>_space-<space>_desc-brain_mask``);
+  further entities in ``dataset.bids.filters``): in a volume space through the brain mask
+  ``dataset.mask`` (by default the derivatives' ``sub-<subject>/anat/sub-<subject>_space-<space>_desc-brain_mask``);
+  on an fsaverage mesh, both hemispheres' GIfTI files (``hemi-L`` then ``hemi-R`` vertices,
+  :mod:`lre.datasets.surface`);
 - its repetition time from the JSON sidecars (``RepetitionTime``, with BIDS inheritance:
   the derivative's sidecar, else the raw run's);
 - the story's onset (seconds from the first volume) from ``dataset.bids.onsets`` or the first
@@ -32,7 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, InputError
-from . import NONFINITE_MASK_FIX, Run, first_onset, nonfinite_voxels
+from . import NONFINITE_FIX, NONFINITE_MASK_FIX, Run, first_onset, nonfinite_voxels, surface
+from .geometry import on_surface
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,15 @@ def default_mask(dcfg: dict) -> str:
     """The mask template (with ``{subject}``) used when ``dataset.mask`` is null."""
     name = "_".join(MASK_ENTITIES).replace("{space}", dcfg["bids"]["space"]) + ".nii.gz"
     return str(derivatives_path(dcfg) / "sub-{subject}" / "anat" / name)
+
+
+def desc_of(dcfg: dict) -> str | None:
+    """The ``desc-`` entity of the runs read: ``dataset.bids.desc``, by default ``preproc``
+    for volume runs and none for surface runs (fMRIPrep's naming)."""
+    desc = dcfg["bids"]["desc"]
+    if desc is None:
+        return None if on_surface(dcfg) else "preproc"
+    return desc
 
 
 def task_of(dcfg: dict, story: str) -> str:
@@ -108,26 +120,27 @@ def runs_of(dcfg: dict, subject: str, story: str) -> list:
             f"sets {reserved}, which lre sets itself (from dataset.subjects, the stories and tasks, dataset.bids).",
             fix="give the space in dataset.bids.space, desc in dataset.bids.desc and tasks in dataset.bids.tasks.",
         )
+    from bids.layout import Query
+
     lay = layout(dcfg)
     task = task_of(dcfg, story)
-    query = dict(
-        scope="derivatives",
-        subject=subject,
-        task=task,
-        suffix="bold",
-        extension=[".nii.gz", ".nii"],
-        **b["filters"],
-    )
-    found = lay.get(space=b["space"], desc=b["desc"], **query)
+    query = dict(scope="derivatives", subject=subject, task=task, **b["filters"])
+    if on_surface(dcfg):  # fMRIPrep before 20.2 and the Narratives' AFNI outputs name no bold suffix
+        kind = dict(suffix=["bold", Query.NONE], extension=".func.gii", hemi="L")
+    else:
+        kind = dict(suffix="bold", extension=[".nii.gz", ".nii"])
+    found = lay.get(space=b["space"], desc=desc_of(dcfg) or Query.NONE, **kind, **query)
     if not found:
-        other = lay.get(**query)
+        other = lay.get(suffix=["bold", Query.NONE], extension=[".nii.gz", ".nii", ".func.gii"], **query)
         spaces = sorted({str(f.get_entities().get("space")) for f in other})
         descs = sorted({str(f.get_entities().get("desc")) for f in other})
         where = derivatives_path(dcfg)
         if other:
             why = (
                 f"has no preprocessed BOLD run of sub-{subject} task-{task} (story {story!r}) in space-{b['space']} "
-                f"desc-{b['desc']}; its runs of that task are in space(s) {spaces}, desc {descs}."
+                f"{'desc-' + desc_of(dcfg) if desc_of(dcfg) else 'without desc'}"
+                f"{' (hemi-L .func.gii)' if on_surface(dcfg) else ''}; its runs of that task are in space(s) "
+                f"{spaces}, desc {descs}."
             )
             fix = "set dataset.bids.space (and dataset.bids.desc) to one of those, or preprocess into this space."
         else:
@@ -271,6 +284,8 @@ def files(dcfg: dict, subject: str, story: str) -> list[str]:
     out = []
     for bold in runs_of(dcfg, subject, story):
         out.append(bold.path)
+        if on_surface(dcfg):
+            out.append(right_hemisphere(dcfg, bold).path)
         if story not in dcfg["bids"]["onsets"]:
             out.append(story_events(dcfg, story, bold))
         if dcfg["bids"]["confounds"]:
@@ -280,16 +295,20 @@ def files(dcfg: dict, subject: str, story: str) -> list[str]:
 
 def shape(dcfg: dict, subject: str, story: str, mask: np.ndarray | None = None) -> tuple[int, int, int] | None:
     """``(repeats, volumes, voxels)`` of the run :func:`load_run` returns, from the NIfTI
-    headers and the mask (None without a mask)."""
+    headers and the mask, or for surface runs from the GIfTI files and the mesh (None without
+    a mask for volume runs, or while a file is missing)."""
     import nibabel as nib
 
-    if mask is None:
-        return None
     bolds = runs_of(dcfg, subject, story)
     if not all(Path(b.path).exists() for b in bolds):
         return None
-    n = _same_length(subject, story, bolds, [nib.load(b.path).shape[3] for b in bolds])
     trim = int(dcfg["bids"]["trim"])
+    if on_surface(dcfg):
+        n = _same_length(subject, story, bolds, [surface.n_volumes(b.path) for b in bolds])
+        return len(bolds), n - 2 * trim, 2 * surface.vertices_per_hemi(dcfg["bids"]["space"])
+    if mask is None:
+        return None
+    n = _same_length(subject, story, bolds, [nib.load(b.path).shape[3] for b in bolds])
     return len(bolds), n - 2 * trim, int(mask.sum())
 
 
@@ -331,16 +350,74 @@ def clean(ts: np.ndarray, tr: float, confounds: np.ndarray | None, bcfg: dict) -
     return np.asarray(out, dtype=np.float32)
 
 
-def load_run(
-    dcfg: dict, subject: str, story: str, mask: np.ndarray | None = None, affine: np.ndarray | None = None
-) -> Run:
-    """Every run of ``story`` for ``subject`` (repeats), in-mask and cleaned, and the
-    mid-times of their volumes: a :class:`Run` of shape (runs, volumes, voxels)."""
+def right_hemisphere(dcfg: dict, bold):
+    """The ``hemi-R`` file (pybids ``BIDSFile``) of the surface run whose left file is ``bold``."""
+    from bids.layout import Query
+
+    e = dict(bold.get_entities(), hemi="R")
+    query = {k: v for k, v in e.items() if k != "datatype"}
+    for key in ("desc", "suffix", "session", "run", "acquisition"):
+        query.setdefault(key, Query.NONE)
+    found = layout(dcfg).get(scope="derivatives", **query)
+    if not found:
+        raise InputError(
+            bold.path,
+            "has no right-hemisphere sibling (the same name with hemi-R) in the derivatives.",
+            fix="surface runs come in pairs (hemi-L and hemi-R); restore or fetch the hemi-R file.",
+        )
+    return found[0]
+
+
+def _volume_series(dcfg: dict, bold, mask: np.ndarray, affine: np.ndarray, tr: float) -> np.ndarray:
+    """One volume run's in-mask time series, (n_volumes, n_voxels) float32."""
     import nibabel as nib
 
     from .volume import voxels_of
 
-    if mask is None:
+    img = nib.load(_present(bold.path))
+    if img.ndim != 4:
+        raise InputError(bold.path, f"is {img.ndim}-D; a BOLD run must be 4-D.")
+    if img.shape[:3] != mask.shape or not np.allclose(img.affine, affine, atol=1e-3):
+        raise InputError(
+            bold.path,
+            f"grid {img.shape[:3]} / affine differ from the mask's {mask.shape}.",
+            fix="use a mask in the runs' space (dataset.mask), or the space the mask is in (dataset.bids.space).",
+        )
+    zooms = img.header.get_zooms()
+    if len(zooms) > 3 and zooms[3] > 0 and abs(float(zooms[3]) - tr) > 1e-3:
+        raise InputError(
+            bold.path,
+            f"its header gives TR {float(zooms[3]):g} s but its sidecar's RepetitionTime is {tr:g} s.",
+            fix="fix the sidecar or the header: they must agree.",
+        )
+    return voxels_of(np.asarray(img.dataobj, dtype=np.float32), mask, dcfg["voxel_order"]).T
+
+
+def _surface_series(dcfg: dict, bold) -> np.ndarray:
+    """One surface run's vertices, left hemisphere then right, (n_volumes, n_vertices) float32."""
+    space = dcfg["bids"]["space"]
+    parts = []
+    for f in (bold, right_hemisphere(dcfg, bold)):
+        series = surface.read_series(_present(f.path))
+        surface.check_vertices(f.path, series.shape[0], space)
+        parts.append(series)
+    if parts[0].shape[1] != parts[1].shape[1]:
+        raise InputError(
+            bold.path,
+            f"has {parts[0].shape[1]} volumes but its hemi-R sibling has {parts[1].shape[1]}.",
+            fix="the two hemispheres of a run must hold the same volumes.",
+        )
+    return np.concatenate(parts, axis=0).T
+
+
+def load_run(
+    dcfg: dict, subject: str, story: str, mask: np.ndarray | None = None, affine: np.ndarray | None = None
+) -> Run:
+    """Every run of ``story`` for ``subject`` (repeats), cleaned, and the mid-times of their
+    volumes: a :class:`Run` of shape (runs, volumes, voxels), the voxels of ``mask`` (volume
+    runs) or both hemispheres' vertices, left then right (surface runs)."""
+    surf = on_surface(dcfg)
+    if mask is None and not surf:
         raise ConfigError(
             "dataset.mask",
             "BIDS volume runs are read through a brain mask.",
@@ -348,29 +425,18 @@ def load_run(
         )
     b = dcfg["bids"]
     bolds = runs_of(dcfg, subject, story)
-    imgs = [nib.load(_present(x.path)) for x in bolds]
-    n = _same_length(subject, story, bolds, [img.shape[3] if img.ndim == 4 else 0 for img in imgs])
+    series = []
+    for bold in bolds:
+        tr = repetition_time(dcfg, bold)
+        ts = _surface_series(dcfg, bold) if surf else _volume_series(dcfg, bold, mask, affine, tr)
+        series.append((bold, tr, ts))
+    n = _same_length(subject, story, bolds, [ts.shape[0] for _, _, ts in series])
     trim = int(b["trim"])
     keep = slice(trim, n - trim if trim else n)
+    unit = "vertices" if surf else "voxels"
     data, times = [], None
-    for bold, img in zip(bolds, imgs):
-        if img.ndim != 4:
-            raise InputError(bold.path, f"is {img.ndim}-D; a BOLD run must be 4-D.")
-        if img.shape[:3] != mask.shape or not np.allclose(img.affine, affine, atol=1e-3):
-            raise InputError(
-                bold.path,
-                f"grid {img.shape[:3]} / affine differ from the mask's {mask.shape}.",
-                fix="use a mask in the runs' space (dataset.mask), or the space the mask is in (dataset.bids.space).",
-            )
-        tr = repetition_time(dcfg, bold)
-        zooms = img.header.get_zooms()
-        if len(zooms) > 3 and zooms[3] > 0 and abs(float(zooms[3]) - tr) > 1e-3:
-            raise InputError(
-                bold.path,
-                f"its header gives TR {float(zooms[3]):g} s but its sidecar's RepetitionTime is {tr:g} s.",
-                fix="fix the sidecar or the header: they must agree.",
-            )
-        ts = voxels_of(np.asarray(img.dataobj, dtype=np.float32), mask, dcfg["voxel_order"]).T[keep]
+    for bold, tr, ts in series:
+        ts = ts[keep]
         conf = None
         if b["confounds"]:
             conf = read_confounds(confounds_file(dcfg, bold), b["confounds"], n)[keep]
@@ -378,9 +444,9 @@ def load_run(
         if bad.any() and dcfg.get("nonfinite", "error") != "drop":
             raise InputError(
                 bold.path,
-                f"has non-finite values in {int(bad.sum())} of the mask's {len(bad)} voxels (first, in mask order: "
-                f"{np.flatnonzero(bad)[:5].tolist()}).",
-                fix=NONFINITE_MASK_FIX,
+                f"has non-finite values in {int(bad.sum())} of its {len(bad)} {unit} (first, in "
+                f"{'vertex' if surf else 'mask'} order: {np.flatnonzero(bad)[:5].tolist()}).",
+                fix=NONFINITE_FIX if surf else NONFINITE_MASK_FIX,
             )
         ts[:, bad] = 0.0  # cleaned as constants, then NaN again: the subject drops them
         ts = clean(ts, tr, conf, b)
@@ -397,12 +463,13 @@ def load_run(
             )
         data.append(ts)
         log.info(
-            "%s: %d volumes (TR %.3g s, %d trimmed at each end), %d voxels%s",
+            "%s: %d volumes (TR %.3g s, %d trimmed at each end), %d %s%s",
             Path(bold.path).name,
             ts.shape[0],
             tr,
             trim,
             ts.shape[1],
+            unit,
             f", {len(b['confounds'])} confounds regressed out" if b["confounds"] else "",
         )
     return Run(np.stack(data), times, ", ".join(x.path for x in bolds))

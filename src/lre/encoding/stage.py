@@ -22,8 +22,7 @@ import numpy as np
 
 from .. import io, plots, provenance, timing
 from ..commands import Arg, Command
-from ..datasets import NONFINITE_FIX, loader, nonfinite_voxels, synthetic
-from ..datasets.volume import load_mask, save_nifti, to_volume
+from ..datasets import NONFINITE_FIX, geometry, loader, nonfinite_voxels, synthetic
 from ..errors import ConfigError, InputError
 from ..features import model_of, store
 from ..features.precomputed import check_volumes
@@ -40,9 +39,10 @@ class Subject:
 
     def __init__(self, dcfg: dict, subject: str, stories: list[str] | None = None):
         self.dcfg, self.subject = dcfg, subject
+        self.geometry = geometry.of(dcfg, subject)  # where the columns live (None: bare columns)
         self.mask = self.affine = None
-        if dcfg["mask"]:
-            self.mask, self.affine = load_mask(dcfg["mask"].format(subject=subject))
+        if isinstance(self.geometry, geometry.Volume):
+            self.mask, self.affine = self.geometry.mask, self.geometry.affine
         mod = loader(dcfg["format"])
         self.runs = {}
         for story in stories or dcfg["train_stories"] + dcfg["test_stories"]:
@@ -56,10 +56,11 @@ class Subject:
                 fix="all runs of a subject must come from the same mask.",
             )
         self.n_voxels = n_vox.pop()
-        if self.mask is not None and int(self.mask.sum()) != self.n_voxels:
+        if self.geometry is not None and self.geometry.n_columns != self.n_voxels:
             raise InputError(
-                dcfg["mask"].format(subject=subject),
-                f"has {int(self.mask.sum())} voxels but the responses of {subject} have {self.n_voxels}.",
+                dcfg["mask"].format(subject=subject) if self.mask is not None else None,
+                f"has {self.geometry.n_columns} {self.geometry.kind} columns but the responses of {subject} have "
+                f"{self.n_voxels}.",
                 fix="use the mask the responses were extracted with.",
             )
         self.dropped = np.zeros(self.n_voxels, dtype=bool)
@@ -91,6 +92,11 @@ class Subject:
         for story in dcfg["test_stories"]:
             if story in self.runs:
                 check_repeats(self.runs[story], subject, story)
+
+    @property
+    def unit(self) -> str:
+        """What a response column is: "vertices" on the surface, else "voxels"."""
+        return "vertices" if isinstance(self.geometry, geometry.Surface) else "voxels"
 
     def blank(self, values: np.ndarray, fill=np.nan) -> np.ndarray:
         """``values`` (voxels on the last axis) with the dropped voxels set to ``fill``."""
@@ -273,7 +279,7 @@ def check_words_within_responses(word_times: np.ndarray, run, story: str, subjec
             f"{subject}'s responses to {story!r} end at {run.times[-1]:.1f} s, but {int(late.sum())} of its "
             f"{len(late)} words ({100 * late.mean():.0f} %) come later (up to {float(np.max(word_times)):.1f} s).",
             fix="check that the run is complete and the dataset's trimming and start time (dataset.lebel: pad, trim, "
-            "start_time; dataset.narratives: trim, onsets) fit it.",
+            "start_time; dataset.bids: trim, onsets) fit it.",
         )
 
 
@@ -300,11 +306,14 @@ def run_encode(job: dict, features: dict, out: dict, nii: dict | None = None) ->
     ----------
     features : space -> feature file
     out : space -> result HDF5 file to write
-    nii : space -> test-r NIfTI map to write (needs ``dataset.mask``)
+    nii : space -> test-r map to write (NIfTI through ``dataset.mask``, or the ``hemi-L`` file of a
+        GIfTI pair for surface data)
     """
-    if nii and not job["dataset"]["mask"]:
+    if nii and not geometry.has_maps(job["dataset"]):
         raise InputError(
-            None, "--nii maps were asked for, but dataset.mask is not set.", fix="set dataset.mask, or leave out --nii."
+            None,
+            "--nii maps were asked for, but dataset.mask is not set (nor are the runs on a surface).",
+            fix="set dataset.mask, or leave out --nii.",
         )
     outputs = {space: {"h5": out[space], "nii": (nii or {}).get(space)} for space in job["spaces"]}
     dcfg, ecfg, subject = job["dataset"], job["encoding"], job["subject"]
@@ -388,9 +397,7 @@ def run_encode(job: dict, features: dict, out: dict, nii: dict | None = None) ->
                 }
             )
         if out.get("nii"):
-            save_nifti(
-                out["nii"], to_volume(res["scores"], subj.mask, dcfg["voxel_order"]), subj.affine, f"lre test r {space}"
-            )
+            subj.geometry.save(out["nii"], res["scores"], f"lre test r {space}")
 
 
 #: the ``status`` attribute of a noise-ceiling file
@@ -445,12 +452,12 @@ def run_noise_ceiling(job: dict, out, nii=None, png=None) -> None:
     if out_nii:
         values = ceiling if ceiling is not None else np.full(subj.n_voxels, np.nan)
         description = "lre noise ceiling" if ceiling is not None else "lre: NO noise ceiling (test story: 1 repeat)"
-        save_nifti(out_nii, to_volume(values, subj.mask, dcfg["voxel_order"]), subj.affine, description)
+        subj.geometry.save(out_nii, values, description)
         if out_png and ceiling is not None:
-            fig = plots.brain_map(
-                out_nii,
-                dcfg["mask"].format(subject=subject),
-                f"{subject}: noise ceiling of the test story ({R} repeats), {subj.n_voxels} voxels",
+            fig = plots.map_figure(
+                subj.geometry,
+                values,
+                f"{subject}: noise ceiling of the test story ({R} repeats), {subj.n_voxels} {subj.unit}",
                 symmetric=False,
                 cmap="viridis",
             )
@@ -740,7 +747,7 @@ def run_partition(
     from .partition import band_gammas, fit_partition
 
     dcfg, ecfg, pcfg, subject = job["dataset"], job["encoding"], job["partition"], job["subject"]
-    if nii and not dcfg["mask"]:
+    if nii and not geometry.has_maps(dcfg):
         raise InputError(None, "--nii maps were asked for, but dataset.mask is not set.", fix="leave out --nii.")
     band_gammas(pcfg["band_weights"])  # refuse a bad grid before loading anything
     ceil = read_ceiling(ceiling, job)
@@ -850,12 +857,7 @@ def run_partition(
             f["band_weights"] = joint["gammas"][:, 1]  # float64: the config's weights exactly
             f.attrs.update({"space": space, "subject": subject, "baseline": json.dumps(pcfg["baseline"])})
         if nii and nii.get(space):
-            save_nifti(
-                nii[space],
-                to_volume(parts[space]["unique"], subj.mask, dcfg["voxel_order"]),
-                subj.affine,
-                f"lre unique R2 {space}",
-            )
+            subj.geometry.save(nii[space], parts[space]["unique"], f"lre unique R2 {space}")
     bar.close()
     buf = _io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
