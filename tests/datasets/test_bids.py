@@ -132,6 +132,22 @@ def test_the_synthetic_dataset_passes_the_bids_validator(tmp_path):
     assert report["summary"]["subjects"] == list(bids_data.SUBJECTS)
 
 
+def driver_recovered(r: dict, ceiling: np.ndarray, sig: np.ndarray, unit: str) -> str:
+    """Check that the word rate (the planted driver) predicts the planted columns ``sig`` near
+    their noise ceiling and nothing elsewhere, and that the random control scores about zero
+    there; return the line that says so."""
+    word, rand = r["lexical.word_rate"], r["random.vec"]
+    assert word[sig].mean() > 0.6
+    assert word[sig].mean() > 0.85 * ceiling[sig].mean()
+    assert abs(word[~sig].mean()) < 0.05
+    assert abs(rand[~sig].mean()) < 0.05
+    return (
+        f"word rate r = {word[sig].mean():.3f} on the {int(sig.sum())} planted {unit} (noise ceiling "
+        f"{ceiling[sig].mean():.3f}), {word[~sig].mean():+.3f} on the {int((~sig).sum())} others; random control "
+        f"{rand[~sig].mean():+.3f} there"
+    )
+
+
 @pytest.mark.slow
 def test_a_bids_dataset_runs_end_to_end_and_recovers_the_planted_driver(tmp_path):
     """The encoding analysis on the synthetic BIDS dataset (volume, MNI space, confounds
@@ -157,15 +173,7 @@ def test_a_bids_dataset_runs_end_to_end_and_recovers_the_planted_driver(tmp_path
             with h5py.File(out / "encoding" / sub / f"{space}.h5") as f:
                 r[space] = f["scores"][()]
             assert (out / "encoding" / sub / f"{space}_r.nii.gz").exists()
-        lines.append(
-            f"sub-{sub}: word rate r = {r['lexical.word_rate'][sig].mean():.3f} on the {int(sig.sum())} planted voxels "
-            f"(noise ceiling {ceiling[sig].mean():.3f}), {r['lexical.word_rate'][~sig].mean():+.3f} on the "
-            f"{int((~sig).sum())} others; random control {r['random.vec'][~sig].mean():+.3f} there"
-        )
-        assert r["lexical.word_rate"][sig].mean() > 0.6
-        assert r["lexical.word_rate"][sig].mean() > 0.85 * ceiling[sig].mean()
-        assert abs(r["lexical.word_rate"][~sig].mean()) < 0.05
-        assert abs(r["random.vec"][~sig].mean()) < 0.05
+        lines.append(f"sub-{sub}: " + driver_recovered(r, ceiling, sig, "voxels"))
     print("\n".join(lines))
     assert (out / "report.html").exists() and (out / "summary.csv").exists()
     # the viewer follows the data's space (MNI): the maps are also drawn on the fsaverage surface
@@ -219,15 +227,9 @@ def test_surface_runs_run_to_the_brain_link_with_gifti_maps_per_hemisphere(tmp_p
             assert [len(h) for h in halves] == [10242, 10242]
             np.testing.assert_allclose(np.concatenate(halves), values, rtol=1e-6, equal_nan=True)
         lines.append(
-            f"sub-{sub}: word rate r = {r['lexical.word_rate'][sig].mean():.3f} on the {int(sig.sum())} planted "
-            f"vertices (noise ceiling {ceiling[sig].mean():.3f}), {r['lexical.word_rate'][~sig].mean():+.3f} on the "
-            f"{int((~sig).sum())} others; random control {r['random.vec'][~sig].mean():+.3f} there; brain link: "
+            f"sub-{sub}: {driver_recovered(r, ceiling, sig, 'vertices')}; brain link: "
             f"{int(reliable[sig].sum())} planted vertices reliable, {int(reliable[~sig].sum())} others"
         )
-        assert r["lexical.word_rate"][sig].mean() > 0.6
-        assert r["lexical.word_rate"][sig].mean() > 0.85 * ceiling[sig].mean()
-        assert abs(r["lexical.word_rate"][~sig].mean()) < 0.05
-        assert abs(r["random.vec"][~sig].mean()) < 0.05
         assert reliable[sig].mean() > 0.9 and reliable[~sig].mean() < 0.4
         for png in ("encoding/{s}/noise_ceiling.png", "brainlink/{s}_principal.png", "brainlink/{s}_score.png"):
             assert (out / png.format(s=sub)).stat().st_size > 50_000, png  # four views of the surface
