@@ -28,7 +28,7 @@ import numpy as np
 
 from ..errors import ConfigError, MissingModelError
 from . import catalogue, model_field
-from .sources import hidden_size, n_hidden_layers, read_model_config, resolve_source
+from .sources import PACKAGED, hidden_size, n_hidden_layers, read_model_config, resolve_source
 
 log = logging.getLogger(__name__)
 
@@ -360,7 +360,7 @@ def load_model(name: str, entry: dict, seed: int, compute_dtype: str = "float32"
     import torch
     from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer
 
-    from . import gguf
+    from . import gguf, onnxgraph
 
     dtype = _torch_dtype(compute_dtype)
     info: dict = {"family": entry["family"]}
@@ -376,6 +376,13 @@ def load_model(name: str, entry: dict, seed: int, compute_dtype: str = "float32"
                 location = str(stack.enter_context(gguf.loadable(src.location, model_field(name, "source"))))
                 info.update(gguf.describe(src.location, model_field(name, "source")))
                 head = True  # a GGUF file holds a causal LM; lre reads its layers through the base model
+            elif onnxgraph.is_onnx(src.location):
+                pkg = PACKAGED[src.name]
+                tok = resolve_source(pkg.tokenizer, field=model_field(name, "source"))
+                config = {k: v for k, v in pkg.summary if k != "model_type"}
+                graph = onnxgraph.loadable(src.location, config, tok.location, model_field(name, "source"))
+                location = str(stack.enter_context(graph))
+                info.update(onnxgraph.describe(src.location))
             else:
                 location = src.location
                 if src.kind == "hub":

