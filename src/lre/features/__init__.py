@@ -28,6 +28,7 @@ FAMILIES: dict[str, str] = {
     "untrained": "lre.features.hf",
     "charlm": "lre.features.charlm",
     "static": "lre.features.static",
+    "tokens": "lre.features.tokens",
     "tagger": "lre.features.tagger",
     "flair": "lre.features.flair",
     "lexical": "lre.features.lexical",
