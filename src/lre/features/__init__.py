@@ -29,6 +29,7 @@ FAMILIES: dict[str, str] = {
     "charlm": "lre.features.charlm",
     "static": "lre.features.static",
     "tokens": "lre.features.tokens",
+    "ngram": "lre.features.ngram",
     "tagger": "lre.features.tagger",
     "flair": "lre.features.flair",
     "lexical": "lre.features.lexical",
