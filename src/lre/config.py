@@ -843,7 +843,7 @@ def gpu_settings(cfg: dict) -> list[tuple[str, str]]:
     """The config's settings that need a CUDA device, as ``(field, value)``: features.device
     cuda (with a neural model), encoding.backend torch_cuda (with the encoding analysis)."""
     out = []
-    neural = any(m["family"] in ("hf", "untrained", "flair") for m in cfg["features"]["models"].values())
+    neural = any(m["family"] in ("hf", "untrained", "charlm", "flair") for m in cfg["features"]["models"].values())
     if cfg["features"]["device"] == "cuda" and (neural or "mlp" in cfg["transfer"]["methods"]):
         out.append(("features.device", "cuda"))
     if runs(cfg, "encoding") and cfg["encoding"]["backend"] == "torch_cuda":

@@ -96,9 +96,10 @@ def features_mem_mb(
 
 def features_runtime_min(entry: dict, documents_mb: float) -> int:
     """Minutes for one model's extraction at a conservative CPU speed (100 words/s for
-    bidirectional windows, 2,000 otherwise), at least 10."""
+    bidirectional windows and the character LSTM, which reads a window per character for its
+    surprisal; 2,000 otherwise), at least 10."""
     words = documents_mb * 1e6 / BYTES_PER_WORD
-    speed = 100 if entry["family"] in ("hf", "untrained", "tagger", "flair") else 2000
+    speed = 100 if entry["family"] in ("hf", "untrained", "tagger", "flair", "charlm") else 2000
     return int(max(10, 2 * words / speed / 60))
 
 

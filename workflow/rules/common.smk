@@ -243,7 +243,7 @@ def stimuli_inputs(wildcards):
 
 # ----------------------------------------------------------------------------- features
 
-NEURAL = ("hf", "untrained", "flair")
+NEURAL = ("hf", "untrained", "charlm", "flair")
 
 
 def model_family(wildcards):

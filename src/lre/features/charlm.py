@@ -216,8 +216,10 @@ def extract(name: str, entry: dict, docs: list[list[str]], settings: dict, input
 
     field = model_field(name, "source")
     weights, vocab = load_weights(entry["source"], field)
-    device = settings.get("device", "cpu")
-    net = Network(weights, "cuda" if device == "cuda" else "cpu")
+    from .hf import pick_device
+
+    device = pick_device(settings.get("device", "cpu"))
+    net = Network(weights, device)
     context, surprisal = int(entry["context_chars"]), bool(entry.get("surprisal"))
     out = {o: [] for o in outputs(name, entry, {})}
     unknown = 0
@@ -242,6 +244,7 @@ def extract(name: str, entry: dict, docs: list[list[str]], settings: dict, input
         "package_version": _version(SOURCES[entry["source"]][0]),
         "weights_file": str(folder / SOURCES[entry["source"]][1]),
         "context_chars": context,
+        "device": device,
         "unknown_characters": unknown,
         "n_characters": n_chars,
     }

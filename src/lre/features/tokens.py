@@ -1,11 +1,12 @@
-"""Token-embedding tables with their tokenizer: WordLlama (Miller 2024), a 32,000 x 256 table
+"""Token-embedding tables with their tokenizer: WordLlama, a 32,000 x 256 table
 trained over the LLaMA-2 vocabulary, shipped inside the ``wordllama`` package.
 
 A word's vector is WordLlama's own embedding of the word alone: the mean of the table's rows
-of the tokens the tokenizer gives it (no special token), not normalised. Every word gets a vector (the tokenizer splits any word into known pieces); a
-word's vector never depends on the words around it. Only the package's two data files are
-read, the weights with safetensors and the tokenizer with ``tokenizers`` (the package's own
-code, and its dependencies, are not needed).
+of the tokens the tokenizer gives it (no special token), not normalised. Every word gets a
+vector (the tokenizer splits any word into known pieces); a word's vector never depends on
+the words around it. Only the package's two data files are read, the weights with
+safetensors and the tokenizer with ``tokenizers`` (the package's own code, and its
+dependencies, are not needed).
 """
 
 from __future__ import annotations
