@@ -121,3 +121,27 @@ def test_a_window_longer_than_the_network_can_use_is_refused():
         charlm.check("clm", entry, {})
     with pytest.raises(ConfigError, match=r"unknown character LM 'charnn'"):
         charlm.check("clm", dict(entry, source="charnn", context_chars=40), {})
+
+
+def test_the_untrained_twin_has_the_same_shapes_random_weights_and_predicts_nothing():
+    """Its features have the trained network's shapes; its weights come from the seed (the same
+    seed, the same features); as a language model it is no better than chance over 465
+    characters (about log2 465 = 8.9 bits per character, far from the trained 2.4)."""
+    words = lee_words(200)
+    entry = {"family": "charlm", "source": "textgenrnn", "context_chars": 40, "untrained": True}
+    twin, info = charlm.extract("clm_untrained", entry, [words], {"seed": 3}, {})
+    again, _ = charlm.extract("clm_untrained", entry, [words], {"seed": 3}, {})
+    other, _ = charlm.extract("clm_untrained", entry, [words], {"seed": 4}, {})
+    trained, _ = charlm.extract("clm", dict(entry, untrained=False), [words], {"seed": 3}, {})
+    for key in ("L1", "L2", "attention"):
+        assert twin[key][0].shape == trained[key][0].shape
+        np.testing.assert_array_equal(twin[key][0], again[key][0])
+        assert not np.allclose(twin[key][0], other[key][0]) and not np.allclose(twin[key][0], trained[key][0])
+    assert info["untrained"] and info["seed"] == 3
+    weights, vocab = charlm.load_weights("textgenrnn", "source")
+    net = charlm.Network(charlm.random_weights(weights, 3, "clm_untrained"))
+    bits = charlm.read_document(net, vocab, words, 40, surprisal=True)["surprisal"].sum() / len(" ".join(words))
+    print(f"untrained twin: {bits:.2f} bits per character")
+    assert bits > 8.0
+    with pytest.raises(ConfigError, match=r"untrained network predicts no language"):
+        charlm.check("clm_untrained", dict(entry, surprisal=True), {})

@@ -17,6 +17,9 @@ is seen):
   characters before it, summed with the space that starts the word (bits; the first word of
   a document has no space).
 
+With ``untrained: true`` the same network with random weights (Keras' initialisation, from
+``seed``): a control for what the architecture alone gives.
+
 The weights file stores Keras' cuDNN layout: per gate block, the input kernel is reordered
 (``k.T.reshape(k.shape, order="F")``) and the recurrent kernel transposed, and the two bias
 vectors are summed (:func:`load_weights`; read as stored, the network predicts text at about
@@ -37,7 +40,7 @@ from . import model_field
 
 log = logging.getLogger(__name__)
 
-KEYS = ("source", "context_chars", "surprisal")
+KEYS = ("source", "context_chars", "surprisal", "untrained", "seed")
 
 #: the packaged networks this family reads: source -> (module, weights file, vocabulary file)
 SOURCES = {"textgenrnn": ("textgenrnn", "textgenrnn_weights.hdf5", "textgenrnn_vocab.json")}
@@ -98,6 +101,36 @@ def load_weights(source: str, field: str) -> tuple[dict, dict[str, int]]:
     return {k: np.asarray(v, dtype=np.float32) for k, v in out.items()}, vocab
 
 
+def random_weights(weights: dict, seed: int, name: str) -> dict:
+    """The untrained twin's weights: every array of ``weights`` replaced by random values of
+    its shape, as Keras initialises the network (embedding uniform in [-0.05, 0.05]; kernels
+    Glorot-uniform; recurrent kernels orthogonal per gate; biases zero but the forget gate's,
+    one; attention uniform in [-0.05, 0.05]), from ``seed`` and the model's name."""
+    import zlib
+
+    rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
+
+    def glorot(shape):
+        limit = np.sqrt(6.0 / (shape[0] + shape[1]))
+        return rng.uniform(-limit, limit, size=shape)
+
+    def orthogonal(n):
+        q, r = np.linalg.qr(rng.standard_normal((n, n)))
+        return q * np.sign(np.diag(r))
+
+    out = {"embedding": rng.uniform(-0.05, 0.05, size=weights["embedding"].shape)}
+    for layer in (1, 2):
+        out[f"kernel{layer}"] = glorot(weights[f"kernel{layer}"].shape)
+        out[f"recurrent{layer}"] = np.hstack([orthogonal(HIDDEN) for _ in range(4)])
+        bias = np.zeros(4 * HIDDEN)
+        bias[HIDDEN : 2 * HIDDEN] = 1.0  # unit_forget_bias
+        out[f"bias{layer}"] = bias
+    out["attention"] = rng.uniform(-0.05, 0.05, size=weights["attention"].shape)
+    out["output_kernel"] = glorot(weights["output_kernel"].shape)
+    out["output_bias"] = np.zeros(weights["output_bias"].shape)
+    return {k: v.astype(np.float32) for k, v in out.items()}
+
+
 def outputs(name: str, entry: dict, models: dict) -> list[str]:
     """``L1``, ``L2``, ``attention`` and, with ``surprisal: true``, ``surprisal``."""
     return ["L1", "L2", "attention"] + (["surprisal"] if entry.get("surprisal") else [])
@@ -110,6 +143,12 @@ def dims(name: str, entry: dict, models: dict) -> dict[str, int | None]:
 
 def check(name: str, entry: dict, models: dict) -> None:
     package_dir(entry["source"], model_field(name, "source"))
+    if entry.get("untrained") and entry.get("surprisal"):
+        raise ConfigError(
+            model_field(name, "surprisal"),
+            "an untrained network predicts no language: its surprisal would be noise.",
+            fix="leave surprisal out of the untrained twin.",
+        )
     n = entry["context_chars"]
     if not 1 <= n <= 4 * TRAINED_CONTEXT:
         raise ConfigError(
@@ -216,6 +255,10 @@ def extract(name: str, entry: dict, docs: list[list[str]], settings: dict, input
 
     field = model_field(name, "source")
     weights, vocab = load_weights(entry["source"], field)
+    untrained = bool(entry.get("untrained"))
+    seed = int(entry.get("seed", settings.get("seed", 0)))
+    if untrained:  # the same network with random weights: a control for what its structure gives
+        weights = random_weights(weights, seed, name)
     from .hf import pick_device
 
     device = pick_device(settings.get("device", "cpu"))
@@ -244,6 +287,8 @@ def extract(name: str, entry: dict, docs: list[list[str]], settings: dict, input
         "package_version": _version(SOURCES[entry["source"]][0]),
         "weights_file": str(folder / SOURCES[entry["source"]][1]),
         "context_chars": context,
+        "untrained": untrained,
+        **({"seed": seed} if untrained else {}),
         "device": device,
         "unknown_characters": unknown,
         "n_characters": n_chars,
