@@ -267,6 +267,51 @@ SHIPPED = [
 ]
 
 
+def test_every_config_the_repository_ships_is_checked():
+    """By test_every_shipped_config_passes_lre_check_and_plans_its_jobs, and offline100 by
+    test_offline100_has_about_100_spaces_from_real_networks_and_plans_its_jobs."""
+    shipped = {"config.yaml"} | {f"config/{p.name}" for p in CONFIGS.glob("*.yaml")}
+    assert shipped == {path for path, _ in SHIPPED} | {"config/offline100.yaml"}
+
+
+def test_offline100_has_about_100_spaces_from_real_networks_and_plans_its_jobs(tmp_path):
+    """config/offline100.yaml: at least 95 spaces, from at least five distinct trained networks
+    whose weights ship inside packages (all available here: lre check passes), with the
+    untrained twins and controls; a dry run plans every job of the three analyses."""
+    import os
+    import subprocess
+    import sys
+
+    cfg = config.validate(load("offline100"))
+    models = cfg["features"]["models"]
+    spaces = resolve_spaces(models)
+    per_model = collections.Counter(s.model for s in spaces)
+    trained = [m for m, e in models.items() if e["family"] in ("hf", "charlm", "tokens") and not e.get("untrained")]
+    print("offline100:", len(spaces), "spaces;", dict(per_model))
+    assert len(spaces) >= 95 and len(trained) >= 5
+    assert config.gpu_settings(cfg) == []  # nothing that needs a GPU this machine lacks
+    assert per_model["smollm2"] == 32 and per_model["mpnet"] == 13 and per_model["charlm"] == 4
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    check = subprocess.run(
+        [sys.executable, "-m", "lre", "check", str(CONFIGS / "offline100.yaml")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert check.returncode == 0 and f"17 models, {len(spaces)} spaces" in check.stdout, check.stdout + check.stderr
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(load("offline100"), sort_keys=False))
+    proc = run_snakemake(["-n", "--configfile", "c.yaml"], tmp_path, timeout=900)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    table = out[out.index("Job stats:") :]
+    counts = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+    n_subjects = len(cfg["dataset"]["subjects"])
+    assert counts["features"] == len(models) and counts["brainlink"] == n_subjects
+    assert sum(v for k, v in counts.items() if k.startswith("encode_")) == n_subjects * n_encode_jobs(spaces, 11)
+    print("offline100 jobs:", counts["total"])
+
+
 @pytest.mark.parametrize("path, tree", SHIPPED, ids=lambda v: str(v).removeprefix("config/") if v else "demo")
 def test_every_shipped_config_passes_lre_check_and_plans_its_jobs(path, tree, tmp_path):
     """lre check says valid (and names its analyses) on this CPU machine: no shipped config
