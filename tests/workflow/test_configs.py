@@ -196,18 +196,20 @@ def test_paper100_plans_offline_and_its_job_counts_grow_linearly(tmp_path):
     assert abs((c2["total"] - c1["total"]) / (n2 - n1) - per_space) < 1.0  # the same slope
 
 
-def test_lre_check_lists_the_spaces_and_every_model_missing_here():
+def lre_check(path):
+    """``lre check <path>`` as a user runs it (offline), its completed process."""
     import os
     import subprocess
     import sys
 
     env = dict(os.environ, HF_HUB_OFFLINE="1")
+    return subprocess.run(
+        [sys.executable, "-m", "lre", "check", str(path)], capture_output=True, text=True, env=env, timeout=300
+    )
 
-    def run(cfg):
-        return subprocess.run(
-            [sys.executable, "-m", "lre", "check", str(cfg)], capture_output=True, text=True, env=env, timeout=300
-        )
 
+def test_lre_check_lists_the_spaces_and_every_model_missing_here():
+    run = lre_check
     ok = run(ROOT / "config.yaml")
     assert ok.returncode == 0 and "36 spaces" in ok.stdout, ok.stdout + ok.stderr
     paper = run(CONFIGS / "paper100.yaml")
@@ -278,10 +280,6 @@ def test_offline100_has_about_100_spaces_from_real_networks_and_plans_its_jobs(t
     """config/offline100.yaml: at least 95 spaces, from at least five distinct trained networks
     whose weights ship inside packages (all available here: lre check passes), with the
     untrained twins and controls; a dry run plans every job of the three analyses."""
-    import os
-    import subprocess
-    import sys
-
     cfg = config.validate(load("offline100"))
     models = cfg["features"]["models"]
     spaces = resolve_spaces(models)
@@ -291,14 +289,7 @@ def test_offline100_has_about_100_spaces_from_real_networks_and_plans_its_jobs(t
     assert len(spaces) >= 95 and len(trained) >= 5
     assert config.gpu_settings(cfg) == []  # nothing that needs a GPU this machine lacks
     assert per_model["smollm2"] == 32 and per_model["mpnet"] == 13 and per_model["charlm"] == 4
-    env = dict(os.environ, HF_HUB_OFFLINE="1")
-    check = subprocess.run(
-        [sys.executable, "-m", "lre", "check", str(CONFIGS / "offline100.yaml")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+    check = lre_check(CONFIGS / "offline100.yaml")
     assert check.returncode == 0 and f"17 models, {len(spaces)} spaces" in check.stdout, check.stdout + check.stderr
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(load("offline100"), sort_keys=False))
     proc = run_snakemake(["-n", "--configfile", "c.yaml"], tmp_path, timeout=900)
@@ -319,9 +310,6 @@ def test_every_shipped_config_passes_lre_check_and_plans_its_jobs(path, tree, tm
     fixture tree in their dataset's layout: their job counts are checked by
     test_dataset_configs_plan_the_whole_dag_on_their_layout and, for paper100,
     test_paper100_plans_offline_and_its_job_counts_grow_linearly)."""
-    import os
-    import subprocess
-    import sys
 
     cfg = yaml.safe_load((ROOT / path).read_text())
     if tree:
@@ -329,14 +317,7 @@ def test_every_shipped_config_passes_lre_check_and_plans_its_jobs(path, tree, tm
         (ds002345 if tree == "ds002345" else ds003020)(root, config.validate(dict(cfg, data_root=str(root))))
         cfg["data_root"] = str(root)
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    env = dict(os.environ, HF_HUB_OFFLINE="1")
-    check = subprocess.run(
-        [sys.executable, "-m", "lre", "check", str(tmp_path / "c.yaml")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+    check = lre_check(tmp_path / "c.yaml")
     assert ": valid; analyses " in check.stdout, check.stdout + check.stderr
     assert check.returncode == (1 if "paper100" in path else 0), check.stdout + check.stderr  # paper100: hub models
     assert config.gpu_settings(config.validate(cfg)) == []  # nothing that needs a GPU this machine lacks
