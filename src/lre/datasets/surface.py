@@ -10,6 +10,9 @@ downloaded once by nilearn).
 
 from __future__ import annotations
 
+import os
+import re
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -71,8 +74,32 @@ def read_series(path) -> np.ndarray:
     return np.stack(arrays, axis=1).astype(np.float32)
 
 
+def series_shape(path) -> tuple[int, int]:
+    """``(n_vertices, n_volumes)`` of one hemisphere's GIfTI time series, from its XML header
+    (``NumberOfDataArrays`` and the first array's dimensions; the data are not decoded), else
+    from the data themselves."""
+    st = os.stat(path)
+    return _series_shape(str(path), st.st_size, st.st_mtime_ns)
+
+
+@lru_cache(maxsize=256)
+def _series_shape(path: str, size: int, mtime_ns: int) -> tuple[int, int]:
+    with open(path, "rb") as f:
+        head = f.read(8192).decode("utf-8", errors="replace")
+    n = re.search(r'NumberOfDataArrays="(\d+)"', head)
+    first = re.search(r"<DataArray\b[^>]*>", head)
+    if n and first:
+        dims = {k: int(v) for k, v in re.findall(r'\b(Dimensionality|Dim0|Dim1)="(\d+)"', first.group(0))}
+        if int(n.group(1)) == 1 and dims.get("Dimensionality") == 2 and "Dim1" in dims:
+            return dims["Dim0"], dims["Dim1"]
+        if dims.get("Dimensionality") == 1 and "Dim0" in dims:
+            return dims["Dim0"], int(n.group(1))
+    series = read_series(path)
+    return series.shape[0], series.shape[1]
+
+
 def n_volumes(path) -> int:
-    return read_series(path).shape[1]
+    return series_shape(path)[1]
 
 
 def check_vertices(path, n: int, space: str) -> None:
